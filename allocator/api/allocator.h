@@ -1,0 +1,248 @@
+// Allocator<Policy>: the malloc API of one hakmem variant, composed from a
+// front-end policy (variants/) and the shared pools and backend.
+//
+// Call tree of an allocation (fast path first, everything else below it):
+//
+//   Allocator::malloc(size)                                [always_inline]
+//   |- size <= 1 KiB: Policy::try_alloc(cache, class)       [always_inline]
+//   |     -> front-end pop: a thread-local free-list or magazine hit
+//   `- malloc_slow(size)                                    [noinline, cold]
+//        |- first call on this thread: init_thread()
+//        |     -> acquire_heap(), Policy::init(), pthread key for exit
+//        |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
+//        |     -> collect_remote (inbox) -> partial slab / carve
+//        |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
+//        |- mid (1..32 KiB): ThreadHeap::alloc_block -> refill(1)
+//        `- large: LargeAllocator::allocate -> Pal::map
+//
+//   Allocator::free(p)                                     [always_inline]
+//   |- class byte = header(p & ~2MiB)->slot_class[slot(p)]
+//   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
+//   `- free_slow(p)                                         [noinline, cold]
+//        |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
+//        |     -> own slab: free_local | other owner: its inbox (CAS)
+//        |- mid: ThreadHeap::free_block
+//        |- large (or 2 MiB-aligned p): LargeAllocator::deallocate
+//        `- anything else: fatal "invalid free"
+#pragma once
+
+#include <pthread.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "allocator/backend/large.h"
+#include "allocator/backend/superslab.h"
+#include "allocator/backend/superslab_manager.h"
+#include "allocator/config/options.h"
+#include "allocator/config/size_classes.h"
+#include "allocator/frontend/front_end.h"
+#include "allocator/pal/log.h"
+#include "allocator/pools/heap_registry.h"
+#include "allocator/pools/thread_heap.h"
+
+namespace hakmem {
+
+// Aborts with a message naming p and what its slot holds. Out of line: cold.
+[[noreturn, gnu::cold, gnu::noinline]] void report_invalid_free(const void* p, unsigned slot_class);
+
+template <FrontEndPolicy Policy>
+class Allocator {
+ public:
+  static constexpr std::string_view kName = Policy::kName;
+
+  [[gnu::always_inline]] static void* malloc(size_t size) {
+    if (size <= kTinyMaxSize) [[likely]] {
+      if (void* p = Policy::try_alloc(tls_.cache, tiny_class_of(size))) [[likely]]
+        return p;
+    }
+    return malloc_slow(size);
+  }
+
+  [[gnu::always_inline]] static void free(void* p) {
+    if (!is_region_start(p)) [[likely]] {
+      const unsigned size_class = block_class(p);
+      if (size_class < kTinyClasses) [[likely]] {
+        if (Policy::try_free(tls_.cache, static_cast<FreeBlock*>(p), size_class)) [[likely]]
+          return;
+      }
+    }
+    free_slow(p);
+  }
+
+  static void* calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) [[unlikely]] {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    void* p = malloc(total);
+    // Large blocks are fresh mappings, already zero.
+    if (p != nullptr && total <= kSlabMaxSize) memset(p, 0, total);
+    return p;
+  }
+
+  // realloc(p, 0) frees p and returns nullptr, as glibc does.
+  static void* realloc(void* p, size_t size) {
+    if (p == nullptr) return malloc(size);
+    if (size == 0) {
+      free(p);
+      return nullptr;
+    }
+    const size_t old_size = usable_size(p);
+    // Stay in place when the block fits and at most half of it is wasted.
+    if (size <= old_size && size > old_size / 2) return p;
+    void* q = malloc(size);
+    if (q == nullptr) return nullptr;  // p is untouched, errno is ENOMEM
+    memcpy(q, p, size < old_size ? size : old_size);
+    free(p);
+    return q;
+  }
+
+  static void* aligned_alloc(size_t align, size_t size) {
+    if (align == 0 || !std::has_single_bit(align)) {
+      errno = EINVAL;
+      return nullptr;
+    }
+    if (align <= kMinAlign) return malloc(size);
+    if (size <= kSlabMaxSize && align <= kSlabMaxSize) {
+      // A power-of-two class is aligned to its size within a 64 KiB-aligned
+      // slab (size_classes.h), so rounding up is all it takes.
+      return malloc(std::bit_ceil(size > align ? size : align));
+    }
+    void* p = global_large().allocate(size, align);
+    if (p == nullptr) errno = ENOMEM;
+    return p;
+  }
+
+  static size_t usable_size(const void* p) {
+    if (p == nullptr) return 0;
+    if (is_region_start(p)) return global_large().usable_size(p);
+    const unsigned size_class = block_class(p);
+    if (size_class < kSlabClasses) [[likely]]
+      return kClassSize[size_class];
+    if (size_class == kLargeClass) return global_large().usable_size(p);
+    report_invalid_free(p, size_class);
+  }
+
+  // Gives every block cached by this thread's front end back to the heap
+  // and releases the heap's empty slabs.
+  static void flush_thread_cache() {
+    ThreadHeap* heap = tls_.heap;
+    if (heap == nullptr) return;
+    Policy::flush(tls_.cache, *heap);
+    heap->collect_remote();
+    heap->release_empty_slabs();
+  }
+
+  // flush_thread_cache, then return every free page the policy holds.
+  static void trim() {
+    flush_thread_cache();
+    global_superslabs().trim();
+  }
+
+  // The calling thread's heap (nullptr before its first slow path).
+  static ThreadHeap* thread_heap() { return tls_.heap; }
+
+ private:
+  enum : uint32_t { kUninitialised = 0, kRunning = 1, kExited = 2 };
+
+  struct ThreadState {
+    typename Policy::Cache cache;
+    ThreadHeap* heap;
+    uint32_t status;
+  };
+
+  [[gnu::noinline]] static void* malloc_slow(size_t size) {
+    ThreadHeap* heap = thread_heap_or_init();
+    void* p = nullptr;
+    if (heap != nullptr) [[likely]] {
+      if (size <= kTinyMaxSize) {
+        p = Policy::alloc_slow(tls_.cache, *heap, tiny_class_of(size));
+      } else if (size <= kSlabMaxSize) {
+        p = heap->alloc_block(slab_class_of(size));
+      } else {
+        p = global_large().allocate(size, kMinAlign);
+      }
+      if (debug_level() >= 2) check_all(heap);
+    }
+    if (p == nullptr) [[unlikely]] errno = ENOMEM;
+    return p;
+  }
+
+  [[gnu::noinline]] static void free_slow(void* p) {
+    if (p == nullptr) return;
+    if (is_region_start(p)) {
+      global_large().deallocate(p);
+      return;
+    }
+    const unsigned size_class = block_class(p);
+    if (size_class < kSlabClasses) [[likely]] {
+      ThreadHeap* heap = thread_heap_or_init();
+      if (heap == nullptr) [[unlikely]]
+        fatal("free(%p): no memory for this thread's heap", p);
+      auto* block = static_cast<FreeBlock*>(p);
+      if (size_class < kTinyClasses) Policy::free_slow(tls_.cache, *heap, block, size_class);
+      else heap->free_block(block, slab_of(p));
+      if (debug_level() >= 2) check_all(heap);
+      return;
+    }
+    if (size_class == kLargeClass) {
+      global_large().deallocate(p);
+      return;
+    }
+    report_invalid_free(p, size_class);
+  }
+
+  static int64_t debug_level() { return option_value(Option::kDebug); }
+
+  static void check_all(ThreadHeap* heap) {
+    heap->check();
+    global_superslabs().check();
+  }
+
+  static ThreadHeap* thread_heap_or_init() {
+    if (tls_.heap != nullptr) [[likely]]
+      return tls_.heap;
+    return init_thread();
+  }
+
+  // First slow path of a thread (or the first after its exit destructor:
+  // a later destructor of the program may still allocate; pthread runs the
+  // destructor again, up to PTHREAD_DESTRUCTOR_ITERATIONS times).
+  static ThreadHeap* init_thread() {
+    ThreadHeap* heap = acquire_heap();
+    if (heap == nullptr) return nullptr;
+    tls_.heap = heap;
+    tls_.status = kRunning;
+    Policy::init(tls_.cache);
+    pthread_setspecific(exit_key(), &tls_);
+    return heap;
+  }
+
+  static void on_thread_exit(void*) {
+    ThreadHeap* heap = tls_.heap;
+    if (heap == nullptr) return;
+    Policy::flush(tls_.cache, *heap);
+    release_heap(heap);
+    tls_.heap = nullptr;
+    tls_.status = kExited;
+    tls_.cache = typename Policy::Cache{};  // zero: every call goes slow again
+  }
+
+  static pthread_key_t exit_key() {
+    static const pthread_key_t key = [] {
+      pthread_key_t k;
+      if (pthread_key_create(&k, &on_thread_exit) != 0) fatal("pthread_key_create failed");
+      return k;
+    }();
+    return key;
+  }
+
+  [[gnu::tls_model("initial-exec")]] static inline thread_local constinit ThreadState tls_{};
+};
+
+}  // namespace hakmem

@@ -1,0 +1,140 @@
+// SuperSlabs and slabs: the shapes of memory hakmem hands out, and how an
+// address finds its metadata by masking (no per-block header).
+//
+//   SuperSlab (2 MiB, 2 MiB-aligned)
+//   +-----------+-----------+-----------+-- ... --+-----------+
+//   | slot 0:   | slot 1:   | slot 2:   |         | slot 31:  |
+//   | header    | slab      | slab      |         | slab      |
+//   +-----------+-----------+-----------+-- ... --+-----------+
+//     64 KiB each; a slab holds blocks of one size class.
+//
+//   block p -> header   = p & ~(2 MiB - 1)
+//           -> slot     = (p >> 16) & 31
+//           -> class    = header->slot_class[slot]      (one byte, one line)
+//           -> metadata = header->slabs[slot]
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "allocator/config/layout.h"
+#include "allocator/config/size_classes.h"
+
+namespace hakmem {
+
+// A free block: its first word links it into a free list.
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+// Whoever owns a slab (the pools layer's ThreadHeap). Opaque here, so the
+// backend does not depend on the layer above it.
+struct SlabOwner {};
+
+inline constexpr uint32_t kSuperSlabMagic = 0x5353'4B48;  // "HKSS"
+inline constexpr uint32_t kLargeMagic = 0x474C'4B48;      // "HKLG"
+
+// The first bytes of every 2 MiB-aligned region hakmem maps, SuperSlab or
+// large. free() reads slot_class and nothing else to decide where to go.
+//
+// Invariant: slot_class[i] is a size class (< kSlabClasses) exactly when
+// slot i is a slab in use; kHeaderClass for slot 0 of a SuperSlab;
+// kFreeSlotClass for an unused slot; kLargeClass for every slot of a large
+// region (so any pointer into its first 2 MiB reads kLargeClass).
+struct RegionHeader {
+  uint8_t slot_class[kSlabsPerSuperSlab];
+  uint32_t magic;
+  uint32_t reserved;
+};
+
+// Metadata of one slab, kept in the SuperSlab header rather than in the
+// slab, so every byte of a slab is payload and a slab can be purged whole.
+//
+// Invariants while the slab is in use (owner != nullptr):
+//   capacity == kSlabSize / kClassSize[size_class]
+//   carved   <= capacity            blocks [0, carved) have been handed out at least once
+//   used + length(free) == carved   used = blocks outside `free`: with users,
+//                                   in front-end caches, or in the owner's remote inbox
+//   on_partial == (length(free) + capacity - carved > 0)
+//                                   i.e. on the owner's partial list iff a block is available
+// While the slot is unused: owner == nullptr and the class byte is kFreeSlotClass.
+//
+// Layout serves ThreadHeap::refill and ThreadHeap::free_local: free, carved,
+// capacity and used are the first 20 bytes; one 64-byte line per slab.
+struct alignas(64) SlabMeta {
+  FreeBlock* free;   // owner-local free list
+  uint32_t carved;   // bump index: blocks carved so far
+  uint32_t capacity;
+  uint32_t used;
+  uint8_t size_class;
+  uint8_t slot;
+  uint8_t on_partial;
+  uint8_t reserved;
+  SlabOwner* owner;
+  SlabMeta* next;  // owner's partial list for this class
+  SlabMeta* prev;
+  char* start;     // first byte of the slab (the SuperSlab plus slot * 64 KiB)
+
+  uint32_t available() const;  // length(free) + capacity - carved; walks `free`
+};
+static_assert(sizeof(SlabMeta) == 64);
+
+// A SuperSlab: 2 MiB mapped at once, carved into 31 slabs on demand.
+//
+// Invariants (all under the SuperSlabManager lock):
+//   bit i of free_slots  <=>  slot_class[i] == kFreeSlotClass     (i >= 1)
+//   dirty_slots is a subset of free_slots: free slots whose pages may
+//     still be resident (not yet purged)
+//   free_slots == kAllSlabSlots  <=>  the SuperSlab is empty
+//   on the manager's `with_free` list  <=>  free_slots != 0
+//
+// Layout serves hak_free: slot_class sits in the first cache line, and the
+// header fits one page, so a SuperSlab costs one resident page of metadata.
+struct alignas(64) SuperSlab {
+  RegionHeader region;
+  uint32_t free_slots;
+  uint32_t dirty_slots;
+  SuperSlab* next;
+  SuperSlab* prev;
+  SlabMeta slabs[kSlabsPerSuperSlab];
+};
+static_assert(sizeof(SuperSlab) <= 4096, "the header must fit one page");
+
+inline constexpr uint32_t kAllSlabSlots = ~uint32_t{1};  // slots 1..31
+
+[[gnu::always_inline]] inline RegionHeader* region_of(const void* p) {
+  return reinterpret_cast<RegionHeader*>(reinterpret_cast<uintptr_t>(p) & ~kSuperSlabMask);
+}
+
+[[gnu::always_inline]] inline SuperSlab* superslab_of(const void* p) {
+  return reinterpret_cast<SuperSlab*>(region_of(p));
+}
+
+[[gnu::always_inline]] inline unsigned slot_of(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) >> kSlabShift) & (kSlabsPerSuperSlab - 1);
+}
+
+// The class byte of the slot holding p. p must be inside a region hakmem
+// mapped and not at a 2 MiB boundary (see is_region_start).
+[[gnu::always_inline]] inline unsigned block_class(const void* p) {
+  return region_of(p)->slot_class[slot_of(p)];
+}
+
+[[gnu::always_inline]] inline SlabMeta* slab_of(const void* p) {
+  return &superslab_of(p)->slabs[slot_of(p)];
+}
+
+// True for nullptr and for any 2 MiB-aligned address. No slab block can sit
+// there (slot 0 is the header) and no large block either (its header is at
+// the region start), so such a pointer is null or an over-aligned block.
+[[gnu::always_inline]] inline bool is_region_start(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & kSuperSlabMask) == 0;
+}
+
+inline uint32_t SlabMeta::available() const {
+  uint32_t n = capacity - carved;
+  for (const FreeBlock* b = free; b != nullptr; b = b->next) ++n;
+  return n;
+}
+
+}  // namespace hakmem

@@ -1,0 +1,229 @@
+// SuperSlabManager: one lock around slab hand-out and return. Slabs are
+// 64 KiB, so this runs once per thousands of allocations at most.
+#include "allocator/backend/superslab_manager.h"
+
+#include <bit>
+#include <cstring>
+
+#include "allocator/config/options.h"
+#include "allocator/pal/log.h"
+
+namespace hakmem {
+namespace {
+
+constinit SuperSlabManager g_superslabs{&g_os_pal};
+
+}  // namespace
+
+SuperSlabManager& global_superslabs() { return g_superslabs; }
+
+SuperSlab* SuperSlabManager::map_superslab() {
+  void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);
+  if (mem == nullptr) return nullptr;
+  auto* ss = static_cast<SuperSlab*>(mem);
+  // Fresh mappings are zero; only non-zero fields are written, so the
+  // header costs one touched page.
+  memset(ss->region.slot_class, kFreeSlotClass, sizeof ss->region.slot_class);
+  ss->region.slot_class[0] = kHeaderClass;
+  ss->region.magic = kSuperSlabMagic;
+  ss->free_slots = kAllSlabSlots;
+  for (unsigned slot = kFirstBlockSlot; slot < kSlabsPerSuperSlab; ++slot) {
+    ss->slabs[slot].slot = static_cast<uint8_t>(slot);
+    ss->slabs[slot].start = reinterpret_cast<char*>(ss) + slot * kSlabSize;
+  }
+  return ss;
+}
+
+namespace {
+
+void link(SuperSlab*& head, SuperSlab* ss) {
+  ss->prev = nullptr;
+  ss->next = head;
+  if (head != nullptr) head->prev = ss;
+  head = ss;
+}
+
+void unlink(SuperSlab*& head, SuperSlab* ss) {
+  if (ss->prev != nullptr) ss->prev->next = ss->next;
+  else head = ss->next;
+  if (ss->next != nullptr) ss->next->prev = ss->prev;
+  ss->next = ss->prev = nullptr;
+}
+
+}  // namespace
+
+SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) {
+  std::unique_lock lock(mutex_);
+  SuperSlab* ss = with_free_;
+  if (ss == nullptr) {
+    // Map outside the lock: mmap can take a while and needs no shared state.
+    lock.unlock();
+    SuperSlab* fresh = map_superslab();
+    lock.lock();
+    if (fresh == nullptr) {
+      ++stats_.map_failures;
+      return nullptr;
+    }
+    ++stats_.superslabs_mapped;
+    ++empty_superslabs_;
+    link(with_free_, fresh);
+    ss = fresh;
+  }
+  if (ss->free_slots == kAllSlabSlots) --empty_superslabs_;
+  // Prefer a dirty slot: its pages are resident, so no page faults.
+  const uint32_t dirty = ss->dirty_slots;
+  const unsigned slot = static_cast<unsigned>(std::countr_zero(dirty != 0 ? dirty : ss->free_slots));
+  const uint32_t bit = uint32_t{1} << slot;
+  ss->free_slots &= ~bit;
+  if ((dirty & bit) != 0) {
+    ss->dirty_slots &= ~bit;
+    --stats_.dirty_free_slabs;
+  }
+  if (ss->free_slots == 0) {
+    unlink(with_free_, ss);
+    link(full_, ss);
+  }
+  ++stats_.slabs_in_use;
+
+  SlabMeta* slab = &ss->slabs[slot];
+  slab->free = nullptr;
+  slab->carved = 0;
+  slab->capacity = class_capacity(size_class);
+  slab->used = 0;
+  slab->size_class = static_cast<uint8_t>(size_class);
+  slab->on_partial = 0;
+  slab->owner = owner;
+  slab->next = slab->prev = nullptr;
+  // Published last: from here on free() of a block in this slot is valid.
+  ss->region.slot_class[slot] = static_cast<uint8_t>(size_class);
+  if (option_value(Option::kDebug) >= 2) check_superslab_locked(ss);
+  return slab;
+}
+
+void SuperSlabManager::release_slab(SlabMeta* slab) {
+  SuperSlab* ss = superslab_of(slab);
+  const unsigned slot = slab->slot;
+  const uint32_t bit = uint32_t{1} << slot;
+  std::lock_guard lock(mutex_);
+  if ((ss->free_slots & bit) != 0 || slab->used != 0) {
+    fatal("release of slab %p (slot %u) that is free or still has %u blocks in use",
+          static_cast<void*>(slab->start), slot, slab->used);
+  }
+  ss->region.slot_class[slot] = kFreeSlotClass;
+  slab->owner = nullptr;
+  slab->free = nullptr;
+  if (ss->free_slots == 0) {
+    unlink(full_, ss);
+    link(with_free_, ss);
+  }
+  ss->free_slots |= bit;
+  ss->dirty_slots |= bit;
+  ++stats_.dirty_free_slabs;
+  --stats_.slabs_in_use;
+  if (ss->free_slots == kAllSlabSlots) {
+    ++empty_superslabs_;
+    unmap_empty_locked(option_value(Option::kSuperSlabCache));
+  }
+  if (stats_.dirty_free_slabs > option_value(Option::kPurgeSlabs)) purge_dirty_locked();
+  if (option_value(Option::kDebug) >= 2) check_locked();
+}
+
+void SuperSlabManager::purge_dirty_locked() {
+  for (SuperSlab* ss = with_free_; ss != nullptr; ss = ss->next) {
+    uint32_t dirty = ss->dirty_slots;
+    // Purge maximal runs of adjacent dirty slots with one call each.
+    while (dirty != 0) {
+      const unsigned first = static_cast<unsigned>(std::countr_zero(dirty));
+      const unsigned run = static_cast<unsigned>(std::countr_one(dirty >> first));
+      pal_->purge(reinterpret_cast<char*>(ss) + first * kSlabSize, run * kSlabSize);
+      stats_.purged_slabs += run;
+      stats_.dirty_free_slabs -= run;
+      dirty &= ~(((uint32_t{1} << run) - 1) << first);  // run <= 31: slot 0 is never dirty
+    }
+    ss->dirty_slots = 0;
+  }
+}
+
+void SuperSlabManager::unmap_empty_locked(int64_t keep) {
+  SuperSlab* ss = with_free_;
+  while (ss != nullptr && empty_superslabs_ > keep) {
+    SuperSlab* next = ss->next;
+    if (ss->free_slots == kAllSlabSlots) {
+      unlink(with_free_, ss);
+      --empty_superslabs_;
+      stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
+      --stats_.superslabs_mapped;
+      ++stats_.superslabs_unmapped;
+      // Under the lock: an unmapped SuperSlab must not be found by anyone.
+      pal_->unmap(ss, kSuperSlabSize);
+    }
+    ss = next;
+  }
+}
+
+void SuperSlabManager::trim() {
+  std::lock_guard lock(mutex_);
+  unmap_empty_locked(0);
+  purge_dirty_locked();
+}
+
+SuperSlabStats SuperSlabManager::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void SuperSlabManager::check_superslab_locked(const SuperSlab* ss) const {
+  if (ss->region.magic != kSuperSlabMagic) fatal("SuperSlab %p: bad magic", static_cast<const void*>(ss));
+  if (ss->region.slot_class[0] != kHeaderClass) fatal("SuperSlab %p: slot 0 is not the header", static_cast<const void*>(ss));
+  if ((ss->dirty_slots & ~ss->free_slots) != 0) fatal("SuperSlab %p: a dirty slot is in use", static_cast<const void*>(ss));
+  for (unsigned slot = kFirstBlockSlot; slot < kSlabsPerSuperSlab; ++slot) {
+    const bool is_free = (ss->free_slots >> slot) & 1;
+    const uint8_t cls = ss->region.slot_class[slot];
+    const SlabMeta& slab = ss->slabs[slot];
+    if (is_free != (cls == kFreeSlotClass)) {
+      fatal("SuperSlab %p slot %u: free bit %d but class byte %u", static_cast<const void*>(ss), slot, is_free, cls);
+    }
+    if (is_free) continue;
+    if (cls >= kSlabClasses || slab.size_class != cls || slab.owner == nullptr) {
+      fatal("SuperSlab %p slot %u: class byte %u, metadata class %u, owner %p",
+            static_cast<const void*>(ss), slot, cls, slab.size_class, static_cast<void*>(slab.owner));
+    }
+    if (slab.capacity != class_capacity(cls) || slab.carved > slab.capacity || slab.used > slab.carved) {
+      fatal("SuperSlab %p slot %u: capacity %u carved %u used %u", static_cast<const void*>(ss), slot,
+            slab.capacity, slab.carved, slab.used);
+    }
+  }
+}
+
+void SuperSlabManager::check() const {
+  std::lock_guard lock(mutex_);
+  check_locked();
+}
+
+void SuperSlabManager::check_locked() const {
+  int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0;
+  for (const SuperSlab* ss = with_free_; ss != nullptr; ss = ss->next) {
+    check_superslab_locked(ss);
+    if (ss->free_slots == 0) fatal("SuperSlab %p is full but on the with-free list", static_cast<const void*>(ss));
+    dirty += std::popcount(ss->dirty_slots);
+    in_use += std::popcount(kAllSlabSlots & ~ss->free_slots);
+    empty += ss->free_slots == kAllSlabSlots;
+    ++mapped;
+  }
+  for (const SuperSlab* ss = full_; ss != nullptr; ss = ss->next) {
+    check_superslab_locked(ss);
+    if (ss->free_slots != 0) fatal("SuperSlab %p has free slots but is on the full list", static_cast<const void*>(ss));
+    in_use += kSlabsPerSuperSlab - kFirstBlockSlot;
+    ++mapped;
+  }
+  if (dirty != stats_.dirty_free_slabs || in_use != stats_.slabs_in_use ||
+      mapped != stats_.superslabs_mapped || empty != empty_superslabs_) {
+    fatal("SuperSlab counts disagree: dirty %lld/%lld in use %lld/%lld mapped %lld/%lld empty %lld/%lld",
+          static_cast<long long>(dirty), static_cast<long long>(stats_.dirty_free_slabs),
+          static_cast<long long>(in_use), static_cast<long long>(stats_.slabs_in_use),
+          static_cast<long long>(mapped), static_cast<long long>(stats_.superslabs_mapped),
+          static_cast<long long>(empty), static_cast<long long>(empty_superslabs_));
+  }
+}
+
+}  // namespace hakmem

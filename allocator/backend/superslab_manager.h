@@ -1,0 +1,76 @@
+// The SuperSlab manager: maps SuperSlabs, hands out empty slabs to owners,
+// takes them back, and decides when memory goes back to the OS.
+//
+// Memory-return policy (the numbers are options, see config/options.h):
+//   - A released slab becomes a free slot of its SuperSlab and is "dirty":
+//     its pages stay resident so the next slab of any class reuses them
+//     without page faults.
+//   - When more than HAKMEM_PURGE_SLABS free slots are dirty (default 32,
+//     2 MiB), every dirty slot is purged (madvise DONTNEED): at most 2 MiB of
+//     freed slab memory is ever held back.
+//   - A SuperSlab whose 31 slots are all free is unmapped, except that up to
+//     HAKMEM_SUPERSLAB_CACHE empty SuperSlabs (default 1) stay mapped to
+//     avoid mmap/munmap churn when a program oscillates around 2 MiB.
+//   - trim() purges every dirty slot and unmaps every empty SuperSlab.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+
+#include "allocator/backend/superslab.h"
+#include "allocator/pal/pal.h"
+
+namespace hakmem {
+
+struct SuperSlabStats {
+  int64_t superslabs_mapped = 0;   // currently mapped
+  int64_t superslabs_unmapped = 0; // ever unmapped
+  int64_t slabs_in_use = 0;
+  int64_t dirty_free_slabs = 0;
+  int64_t purged_slabs = 0;        // ever purged
+  int64_t map_failures = 0;
+};
+
+class SuperSlabManager {
+ public:
+  constexpr explicit SuperSlabManager(Pal* pal) : pal_(pal) {}
+  SuperSlabManager(const SuperSlabManager&) = delete;
+  SuperSlabManager& operator=(const SuperSlabManager&) = delete;
+
+  // An empty slab for class `size_class`, owned by `owner`, or nullptr when
+  // the OS refuses memory. Its metadata is initialised (carved = used = 0).
+  SlabMeta* acquire_slab(unsigned size_class, SlabOwner* owner);
+
+  // Takes back a slab whose blocks are all free (used == 0).
+  void release_slab(SlabMeta* slab);
+
+  // Gives back everything the policy allows: purges all dirty free slots
+  // and unmaps every empty SuperSlab.
+  void trim();
+
+  SuperSlabStats stats() const;
+
+  // Verifies every SuperSlab's invariants; aborts with a message on the
+  // first violation. Expensive: for tests and HAKMEM_DEBUG=2.
+  void check() const;
+
+ private:
+  SuperSlab* map_superslab();
+  void purge_dirty_locked();
+  void unmap_empty_locked(int64_t keep);
+  void check_locked() const;
+  void check_superslab_locked(const SuperSlab* ss) const;
+
+  Pal* pal_;
+  mutable std::mutex mutex_;
+  SuperSlab* with_free_ = nullptr;  // SuperSlabs with at least one free slot
+  SuperSlab* full_ = nullptr;       // SuperSlabs with none
+  int64_t empty_superslabs_ = 0;
+  SuperSlabStats stats_{};
+};
+
+// The process-wide manager, on the OS PAL.
+SuperSlabManager& global_superslabs();
+
+}  // namespace hakmem

@@ -1,0 +1,40 @@
+// A PAL for tests: forwards to the real one, counts every call and the bytes
+// mapped, and can be told to refuse maps (to test out-of-memory paths).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "allocator/pal/pal.h"
+
+namespace hakmem {
+
+class FakePal final : public Pal {
+ public:
+  void* map(size_t size, size_t align) override;
+  void unmap(void* p, size_t size) override;
+  void purge(void* p, size_t size) override;
+
+  // The next `n` calls to map() fail (return nullptr) without calling the OS.
+  void fail_next_maps(int n) { failing_maps_.store(n); }
+
+  int64_t maps() const { return maps_.load(); }
+  int64_t failed_maps() const { return failed_maps_.load(); }
+  int64_t unmaps() const { return unmaps_.load(); }
+  int64_t purges() const { return purges_.load(); }
+  int64_t purged_bytes() const { return purged_bytes_.load(); }
+  // Bytes currently mapped through this PAL (maps minus unmaps).
+  int64_t mapped_bytes() const { return mapped_bytes_.load(); }
+
+ private:
+  std::atomic<int> failing_maps_{0};
+  std::atomic<int64_t> maps_{0};
+  std::atomic<int64_t> failed_maps_{0};
+  std::atomic<int64_t> unmaps_{0};
+  std::atomic<int64_t> purges_{0};
+  std::atomic<int64_t> purged_bytes_{0};
+  std::atomic<int64_t> mapped_bytes_{0};
+};
+
+}  // namespace hakmem

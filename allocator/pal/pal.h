@@ -1,0 +1,43 @@
+// The platform abstraction layer: every mmap, munmap and madvise the
+// allocator makes goes through a Pal, so tests can count them and make them
+// fail (fake_pal.h). Nothing above this layer includes <sys/mman.h>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hakmem {
+
+inline constexpr size_t kPageSize = 4096;
+
+class Pal {
+ public:
+  // Maps `size` bytes (a multiple of kPageSize) of zeroed read-write memory
+  // starting at a multiple of `align` (a power of two, at least kPageSize).
+  // Returns nullptr when the OS refuses; never aborts.
+  virtual void* map(size_t size, size_t align) = 0;
+  virtual void unmap(void* p, size_t size) = 0;
+  // Returns the pages of [p, p+size) to the OS while keeping the range
+  // mapped: RSS falls now, and the next touch faults in a zero page.
+  virtual void purge(void* p, size_t size) = 0;
+
+ protected:
+  constexpr Pal() = default;
+  ~Pal() = default;
+};
+
+// The real Linux PAL: anonymous mappings, MADV_DONTNEED purges.
+class LinuxPal final : public Pal {
+ public:
+  constexpr LinuxPal() = default;
+  void* map(size_t size, size_t align) override;
+  void unmap(void* p, size_t size) override;
+  void purge(void* p, size_t size) override;
+};
+
+// A constant-initialised global, usable before any constructor has run (an
+// LD_PRELOAD malloc can be called that early) and as a constant address.
+extern LinuxPal g_os_pal;
+inline Pal& os_pal() { return g_os_pal; }
+
+}  // namespace hakmem

@@ -1,0 +1,255 @@
+// ThreadHeap: refill, spill and the remote-free inbox (design in the header).
+#include "allocator/pools/thread_heap.h"
+
+#include <algorithm>
+
+#include "allocator/config/options.h"
+#include "allocator/pal/log.h"
+
+namespace hakmem {
+
+void ThreadHeap::link_partial(SlabMeta* slab) {
+  SlabMeta*& head = partial_[slab->size_class];
+  slab->prev = nullptr;
+  slab->next = head;
+  if (head != nullptr) head->prev = slab;
+  head = slab;
+  slab->on_partial = 1;
+}
+
+void ThreadHeap::unlink_partial(SlabMeta* slab) {
+  SlabMeta*& head = partial_[slab->size_class];
+  if (slab->prev != nullptr) slab->prev->next = slab->next;
+  else head = slab->next;
+  if (slab->next != nullptr) slab->next->prev = slab->prev;
+  slab->next = slab->prev = nullptr;
+  slab->on_partial = 0;
+}
+
+BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want) {
+  if (inbox_.load(std::memory_order_relaxed) != nullptr) collect_remote();
+  BlockChain chain;
+  FreeBlock** link = &chain.head;
+  const uint32_t block_size = kClassSize[size_class];
+  while (chain.count < want) {
+    SlabMeta* slab = partial_[size_class];
+    if (slab == nullptr) {
+      collect_remote();  // never grow while blocks are waiting to come home
+      slab = partial_[size_class];
+    }
+    if (slab == nullptr) {
+      slab = superslabs_->acquire_slab(size_class, this);
+      if (slab == nullptr) break;  // out of memory: return what we have
+      bump(slabs_acquired_, 1);
+      link_partial(slab);
+    }
+    uint32_t taken = 0;
+    // Recycled blocks first: they are likely still in cache.
+    FreeBlock* b = slab->free;
+    while (b != nullptr && chain.count + taken < want) {
+      *link = b;
+      link = &b->next;
+      chain.tail = b;
+      b = b->next;
+      ++taken;
+    }
+    slab->free = b;
+    // Then carve fresh blocks; untouched memory is never faulted in early.
+    const uint32_t carve = std::min(want - chain.count - taken, slab->capacity - slab->carved);
+    if (carve != 0) {
+      char* p = slab->start + static_cast<size_t>(slab->carved) * block_size;
+      for (uint32_t i = 0; i < carve; ++i, p += block_size) {
+        auto* block = reinterpret_cast<FreeBlock*>(p);
+        *link = block;
+        link = &block->next;
+        chain.tail = block;
+      }
+      slab->carved += carve;
+      taken += carve;
+    }
+    slab->used += taken;
+    chain.count += taken;
+    if (slab->free == nullptr && slab->carved == slab->capacity) unlink_partial(slab);
+  }
+  *link = nullptr;
+  bump(refills_, 1);
+  bump(refilled_blocks_, chain.count);
+  return chain;
+}
+
+void* ThreadHeap::alloc_block(unsigned size_class) { return refill(size_class, 1).head; }
+
+void ThreadHeap::free_local(SlabMeta* slab, FreeBlock* block, bool keep_last) {
+  block->next = slab->free;
+  slab->free = block;
+  if (--slab->used == 0) {
+    const bool only_partial = slab->on_partial && slab->prev == nullptr && slab->next == nullptr;
+    if (!(keep_last && only_partial)) {
+      if (slab->on_partial) unlink_partial(slab);
+      superslabs_->release_slab(slab);
+      bump(slabs_released_, 1);
+      return;
+    }
+  }
+  if (!slab->on_partial) link_partial(slab);
+}
+
+void ThreadHeap::process_chain(FreeBlock* head, bool keep_last) {
+  uint64_t n = 0;
+  while (head != nullptr) {
+    FreeBlock* next = head->next;
+    free_local(slab_of(head), head, keep_last);
+    head = next;
+    ++n;
+  }
+  bump(remote_received_, n);
+}
+
+void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count) {
+  FreeBlock* old = owner->inbox_.load(std::memory_order_relaxed);
+  do {
+    tail->next = old;
+  } while (!owner->inbox_.compare_exchange_weak(old, head, std::memory_order_seq_cst,
+                                                std::memory_order_relaxed));
+  bump(remote_sent_, count);
+  if (owner->state_.load(std::memory_order_seq_cst) == kAbandoned) owner->collect_abandoned();
+}
+
+void ThreadHeap::collect_remote() {
+  FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_acquire);
+  if (head != nullptr) process_chain(head, /*keep_last=*/true);
+}
+
+void ThreadHeap::collect_abandoned() {
+  std::lock_guard lock(abandoned_mutex_);
+  if (state_.load(std::memory_order_seq_cst) != kAbandoned) return;  // adopted meanwhile
+  FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_seq_cst);
+  if (head != nullptr) process_chain(head, /*keep_last=*/false);
+}
+
+void ThreadHeap::spill(FreeBlock* head) {
+  // Foreign blocks are batched per owner so each owner costs one CAS. Four
+  // owners at a time covers the common cases (a consumer freeing for one or
+  // two producers); more flushes early, which is correct, just more CASes.
+  struct Batch {
+    ThreadHeap* owner;
+    FreeBlock* head;
+    FreeBlock* tail;
+    uint32_t count;
+  };
+  constexpr unsigned kMaxBatches = 4;
+  Batch batches[kMaxBatches];
+  unsigned used_batches = 0;
+  uint64_t n = 0;
+  while (head != nullptr) {
+    FreeBlock* block = head;
+    head = head->next;
+    ++n;
+    SlabMeta* slab = slab_of(block);
+    auto* owner = static_cast<ThreadHeap*>(slab->owner);
+    if (owner == this) {
+      free_local(slab, block, /*keep_last=*/true);
+      continue;
+    }
+    unsigned i = 0;
+    while (i < used_batches && batches[i].owner != owner) ++i;
+    if (i == used_batches) {
+      if (used_batches == kMaxBatches) {
+        for (unsigned j = 0; j < used_batches; ++j)
+          push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count);
+        used_batches = 0;
+        i = 0;
+      }
+      batches[i] = {owner, block, block, 0};
+      block->next = nullptr;
+      ++used_batches;
+    } else {
+      block->next = batches[i].head;
+      batches[i].head = block;
+    }
+    ++batches[i].count;
+  }
+  for (unsigned j = 0; j < used_batches; ++j)
+    push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count);
+  bump(spilled_blocks_, n);
+}
+
+void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
+  auto* owner = static_cast<ThreadHeap*>(slab->owner);
+  if (owner == this) {
+    free_local(slab, block, /*keep_last=*/true);
+  } else {
+    block->next = nullptr;
+    push_remote(owner, block, block, 1);
+  }
+}
+
+void ThreadHeap::release_empty_slabs() {
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    SlabMeta* slab = partial_[c];
+    while (slab != nullptr) {
+      SlabMeta* next = slab->next;
+      if (slab->used == 0) {
+        unlink_partial(slab);
+        superslabs_->release_slab(slab);
+        bump(slabs_released_, 1);
+      }
+      slab = next;
+    }
+  }
+}
+
+void ThreadHeap::abandon() {
+  collect_remote();
+  release_empty_slabs();
+  state_.store(kAbandoned, std::memory_order_seq_cst);
+  // A push that saw kActive just before the store is drained here.
+  collect_abandoned();
+}
+
+void ThreadHeap::adopt() {
+  std::lock_guard lock(abandoned_mutex_);
+  state_.store(kActive, std::memory_order_seq_cst);
+}
+
+HeapStats ThreadHeap::stats() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {refills_.load(r),          refilled_blocks_.load(r), spilled_blocks_.load(r),
+          remote_sent_.load(r),      remote_received_.load(r), slabs_acquired_.load(r),
+          slabs_released_.load(r)};
+}
+
+void ThreadHeap::check() const {
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    const SlabMeta* prev = nullptr;
+    for (const SlabMeta* slab = partial_[c]; slab != nullptr; prev = slab, slab = slab->next) {
+      if (slab->owner != this || slab->size_class != c || !slab->on_partial || slab->prev != prev) {
+        fatal("heap %p class %u: partial list corrupt at slab %p", static_cast<const void*>(this), c,
+              static_cast<const void*>(slab));
+      }
+      if (block_class(slab->start) != c) {
+        fatal("heap %p class %u: slab %p has class byte %u", static_cast<const void*>(this), c,
+              static_cast<const void*>(slab), block_class(slab->start));
+      }
+      uint32_t free_count = 0;
+      for (const FreeBlock* b = slab->free; b != nullptr; b = b->next) {
+        const auto offset = reinterpret_cast<const char*>(b) - slab->start;
+        if (offset < 0 || offset >= static_cast<ptrdiff_t>(kSlabSize) ||
+            offset % kClassSize[c] != 0 ||
+            static_cast<uint32_t>(offset / kClassSize[c]) >= slab->carved) {
+          fatal("heap %p class %u: slab %p free list holds stray block %p", static_cast<const void*>(this),
+                c, static_cast<const void*>(slab), static_cast<const void*>(b));
+        }
+        if (++free_count > slab->capacity) fatal("slab %p: free list cycle", static_cast<const void*>(slab));
+      }
+      if (slab->used + free_count != slab->carved || slab->carved > slab->capacity ||
+          free_count + slab->capacity - slab->carved == 0) {
+        fatal("heap %p class %u slab %p: used %u + free %u != carved %u (capacity %u)",
+              static_cast<const void*>(this), c, static_cast<const void*>(slab), slab->used, free_count,
+              slab->carved, slab->capacity);
+      }
+    }
+  }
+}
+
+}  // namespace hakmem

@@ -1,0 +1,210 @@
+#include "allocator/pools/thread_heap.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "allocator/config/options.h"
+#include "allocator/pal/fake_pal.h"
+
+namespace hakmem {
+namespace {
+
+std::vector<FreeBlock*> to_vector(FreeBlock* head) {
+  std::vector<FreeBlock*> v;
+  for (; head != nullptr; head = head->next) v.push_back(head);
+  return v;
+}
+
+FreeBlock* to_chain(const std::vector<FreeBlock*>& blocks) {
+  FreeBlock* head = nullptr;
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+    (*it)->next = head;
+    head = *it;
+  }
+  return head;
+}
+
+class ThreadHeapTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("HAKMEM_DEBUG", "2", 1);
+    options_reload();
+  }
+  void TearDown() override {
+    manager.trim();
+    EXPECT_EQ(manager.stats().slabs_in_use, 0) << "a test leaked slabs";
+    EXPECT_EQ(pal.mapped_bytes(), 0);
+    unsetenv("HAKMEM_DEBUG");
+    options_reload();
+  }
+  FakePal pal;
+  SuperSlabManager manager{&pal};
+};
+
+TEST_F(ThreadHeapTest, RefillReturnsDistinctAlignedBlocksOfTheClass) {
+  ThreadHeap heap(&manager);
+  const unsigned cls = 5;  // 96 B
+  BlockChain chain = heap.refill(cls, 64);
+  ASSERT_EQ(chain.count, 64u);
+  const auto blocks = to_vector(chain.head);
+  ASSERT_EQ(blocks.size(), 64u);
+  EXPECT_EQ(blocks.back(), chain.tail);
+  std::set<FreeBlock*> distinct(blocks.begin(), blocks.end());
+  EXPECT_EQ(distinct.size(), 64u);
+  for (FreeBlock* b : blocks) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % kMinAlign, 0u);
+    EXPECT_EQ(block_class(b), cls);
+    EXPECT_EQ(slab_of(b)->owner, &heap);
+  }
+  EXPECT_EQ(slab_of(blocks[0])->used, 64u);
+  heap.check();
+  heap.spill(chain.head);
+  heap.check();
+  EXPECT_EQ(manager.stats().slabs_in_use, 1) << "the class's only slab is kept for reuse";
+  heap.release_empty_slabs();
+  EXPECT_EQ(manager.stats().slabs_in_use, 0);
+}
+
+TEST_F(ThreadHeapTest, RecycledBlocksAreHandedOutBeforeFreshOnes) {
+  ThreadHeap heap(&manager);
+  BlockChain first = heap.refill(0, 10);
+  const auto blocks = to_vector(first.head);
+  heap.spill(to_chain({blocks[3], blocks[7]}));
+  BlockChain second = heap.refill(0, 2);
+  const auto again = to_vector(second.head);
+  EXPECT_EQ(std::set<FreeBlock*>(again.begin(), again.end()), (std::set<FreeBlock*>{blocks[3], blocks[7]}));
+  EXPECT_EQ(slab_of(blocks[0])->carved, 10u);
+  heap.spill(to_chain(again));
+  std::vector<FreeBlock*> rest;
+  for (int i : {0, 1, 2, 4, 5, 6, 8, 9}) rest.push_back(blocks[i]);
+  heap.spill(to_chain(rest));
+  heap.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, RefillSpansSlabsWhenOneIsExhausted) {
+  ThreadHeap heap(&manager);
+  const unsigned cls = kSlabClasses - 1;  // 32 KiB: two blocks per slab
+  BlockChain chain = heap.refill(cls, 5);
+  ASSERT_EQ(chain.count, 5u);
+  EXPECT_EQ(manager.stats().slabs_in_use, 3);
+  EXPECT_EQ(heap.stats().slabs_acquired, 3u);
+  heap.check();
+  heap.spill(chain.head);
+  heap.release_empty_slabs();
+  EXPECT_EQ(heap.stats().slabs_released, 3u);
+}
+
+TEST_F(ThreadHeapTest, SpillReleasesEmptySlabsExceptTheLastPartialOne) {
+  ThreadHeap heap(&manager);
+  const unsigned cls = kSlabClasses - 1;
+  BlockChain chain = heap.refill(cls, 6);  // three full slabs
+  heap.spill(chain.head);
+  EXPECT_EQ(manager.stats().slabs_in_use, 1);
+  heap.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, ForeignBlocksGoToTheirOwnersInbox) {
+  ThreadHeap owner(&manager);
+  ThreadHeap other(&manager);
+  BlockChain chain = owner.refill(2, 64);
+  SlabMeta* slab = slab_of(chain.head);
+  other.spill(chain.head);  // `other` frees blocks it does not own
+  EXPECT_EQ(other.stats().remote_blocks_sent, 64u);
+  EXPECT_EQ(slab->used, 64u) << "the owner has not processed its inbox yet";
+  EXPECT_EQ(manager.stats().slabs_in_use, 1);
+  owner.collect_remote();
+  EXPECT_EQ(owner.stats().remote_blocks_received, 64u);
+  EXPECT_EQ(slab->used, 0u);
+  owner.check();
+  owner.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, RefillDrainsTheInboxBeforeTakingANewSlab) {
+  ThreadHeap owner(&manager);
+  ThreadHeap other(&manager);
+  const unsigned cls = kSlabClasses - 1;
+  BlockChain chain = owner.refill(cls, 2);  // the slab is now full
+  other.spill(chain.head);
+  BlockChain again = owner.refill(cls, 2);
+  EXPECT_EQ(again.count, 2u);
+  EXPECT_EQ(owner.stats().slabs_acquired, 1u) << "remote frees should have been reused";
+  owner.spill(again.head);
+  owner.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, AnAbandonedHeapIsDrainedByWhoeverFreesIntoIt) {
+  auto* owner = new ThreadHeap(&manager);
+  ThreadHeap other(&manager);
+  BlockChain chain = owner->refill(1, 100);
+  owner->abandon();
+  EXPECT_TRUE(owner->abandoned());
+  EXPECT_EQ(manager.stats().slabs_in_use, 1) << "live blocks keep the slab";
+  other.spill(chain.head);
+  EXPECT_EQ(manager.stats().slabs_in_use, 0) << "the last free into an abandoned heap releases its slab";
+  delete owner;
+}
+
+TEST_F(ThreadHeapTest, AnAdoptedHeapKeepsItsSlabs) {
+  ThreadHeap heap(&manager);
+  BlockChain chain = heap.refill(0, 8);
+  heap.abandon();
+  heap.adopt();
+  EXPECT_FALSE(heap.abandoned());
+  heap.spill(chain.head);
+  heap.check();
+  EXPECT_EQ(manager.stats().slabs_in_use, 1);
+  heap.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, ManyThreadsFreeingIntoOneOwner) {
+  ThreadHeap owner(&manager);
+  constexpr int kThreads = 4;
+  constexpr uint32_t kPerThread = 5000;
+  std::vector<std::vector<FreeBlock*>> parts(kThreads);
+  for (auto& part : parts) {
+    for (uint32_t got = 0; got < kPerThread;) {
+      BlockChain chain = owner.refill(3, 64);
+      for (FreeBlock* b : to_vector(chain.head)) {
+        if (got++ < kPerThread) part.push_back(b);
+        else owner.spill(to_chain({b}));
+      }
+    }
+  }
+  std::vector<std::thread> threads;
+  for (auto& part : parts) {
+    threads.emplace_back([&] {
+      ThreadHeap mine(&manager);
+      for (size_t i = 0; i < part.size(); i += 50) {
+        std::vector<FreeBlock*> batch(part.begin() + i, part.begin() + std::min(part.size(), i + 50));
+        mine.spill(to_chain(batch));
+      }
+      EXPECT_EQ(mine.stats().remote_blocks_sent, kPerThread);
+    });
+  }
+  // The owner keeps collecting while the others free.
+  for (int i = 0; i < 1000; ++i) owner.collect_remote();
+  for (auto& t : threads) t.join();
+  owner.collect_remote();
+  EXPECT_EQ(owner.stats().remote_blocks_received, kThreads * kPerThread);
+  owner.check();
+  owner.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, OutOfMemoryGivesAnEmptyChain) {
+  ThreadHeap heap(&manager);
+  pal.fail_next_maps(1);
+  BlockChain chain = heap.refill(0, 64);
+  EXPECT_EQ(chain.count, 0u);
+  EXPECT_EQ(chain.head, nullptr);
+  void* p = heap.alloc_block(kSlabClasses - 1);
+  ASSERT_NE(p, nullptr) << "recovers once the OS gives memory";
+  heap.free_block(static_cast<FreeBlock*>(p), slab_of(p));
+  heap.release_empty_slabs();
+}
+
+}  // namespace
+}  // namespace hakmem

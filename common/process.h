@@ -1,0 +1,29 @@
+// What /proc and /sys say about this process and machine: resident set
+// size now and at peak, and the transparent huge page setting. Read inside
+// the measured process (a parent that execs it would see a different one).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace lab {
+
+// Current RSS in bytes (smaps_rollup "Rss:", else statm), or nullopt.
+std::optional<int64_t> current_rss_bytes();
+
+// Peak RSS (VmHWM) in bytes since start or since the last reset.
+std::optional<int64_t> peak_rss_bytes();
+
+// Resets VmHWM to the current RSS (writes "5" to /proc/self/clear_refs).
+// Returns false where the kernel refuses.
+bool reset_peak_rss();
+
+// The bracketed choice in /sys/kernel/mm/transparent_hugepage/<file>
+// ("enabled" or "defrag"), e.g. "madvise"; "unknown" if unreadable.
+std::string thp_setting(const char* file = "enabled");
+
+// Whole text of a small file, or nullopt.
+std::optional<std::string> read_file(const std::string& path);
+
+}  // namespace lab
