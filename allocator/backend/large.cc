@@ -12,11 +12,12 @@ constinit LargeAllocator g_large{&g_os_pal};
 
 constexpr size_t kHeaderSpan = align_up(sizeof(LargeHeader), 64);
 
-void init_header(LargeHeader* header, char* map_base, size_t map_size) {
+void init_header(LargeHeader* header, char* map_base, size_t map_size, char* block) {
   memset(header->region.slot_class, kLargeClass, sizeof header->region.slot_class);
   header->region.magic = kLargeMagic;
   header->map_base = map_base;
   header->map_size = map_size;
+  header->block = block;
 }
 
 }  // namespace
@@ -28,7 +29,9 @@ LargeHeader* LargeAllocator::header_of(const void* p) {
   auto* header = is_region_start(p)
                      ? reinterpret_cast<LargeHeader*>(reinterpret_cast<uintptr_t>(p) - kPageSize)
                      : reinterpret_cast<LargeHeader*>(region_of(p));
-  if (header->region.magic != kLargeMagic) fatal("free of %p: not a hakmem large block", p);
+  if (header->region.magic != kLargeMagic || header->block != p) {
+    fatal("free of %p: not a hakmem large block", p);
+  }
   return header;
 }
 
@@ -44,9 +47,9 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
       map_failures_.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
-    init_header(reinterpret_cast<LargeHeader*>(base), base, map_size);
-    mapped_bytes_.fetch_add(static_cast<int64_t>(map_size), std::memory_order_relaxed);
     block = base + offset;
+    init_header(reinterpret_cast<LargeHeader*>(base), base, map_size, block);
+    mapped_bytes_.fetch_add(static_cast<int64_t>(map_size), std::memory_order_relaxed);
   } else {
     // Map align bytes in front so the block can start on an `align`
     // boundary with one page for the header below it; return the rest.
@@ -59,7 +62,7 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
     block = base + align;
     char* header_page = block - kPageSize;
     pal_->unmap(base, static_cast<size_t>(header_page - base));
-    init_header(reinterpret_cast<LargeHeader*>(header_page), header_page, kPageSize + body);
+    init_header(reinterpret_cast<LargeHeader*>(header_page), header_page, kPageSize + body, block);
     mapped_bytes_.fetch_add(static_cast<int64_t>(kPageSize + body), std::memory_order_relaxed);
   }
   live_blocks_.fetch_add(1, std::memory_order_relaxed);

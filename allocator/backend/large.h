@@ -27,6 +27,7 @@ struct LargeHeader {
   RegionHeader region;  // magic == kLargeMagic; every slot_class == kLargeClass
   char* map_base;
   size_t map_size;
+  char* block;  // what allocate() returned: free() of anything else is fatal
 };
 
 struct LargeStats {

@@ -1,0 +1,268 @@
+// The conformance suite: what every hakmem variant must do, compiled once
+// per variant by hakmem_variant() against hakmem::ThisVariant.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "allocator/backend/superslab_manager.h"
+#include "allocator/config/options.h"
+#include "allocator/pools/heap_registry.h"
+#include "common/process.h"
+#include "hakmem/variant.h"
+
+namespace hakmem {
+namespace {
+
+using A = ThisVariant;
+
+bool aligned(const void* p, size_t align) { return reinterpret_cast<uintptr_t>(p) % align == 0; }
+
+TEST(Conformance, EverySizeIsAlignedUsableAndWritable) {
+  std::vector<std::pair<unsigned char*, size_t>> live;
+  std::vector<size_t> sizes;
+  for (size_t s = 0; s <= 2048; ++s) sizes.push_back(s);
+  for (size_t s = 2048; s <= 5 * kSlabMaxSize; s += 509) sizes.push_back(s);
+  for (size_t s : {size_t{1} << 20, size_t{3} << 21, size_t{64} << 20}) sizes.push_back(s);
+  for (size_t s : sizes) {
+    auto* p = static_cast<unsigned char*>(A::malloc(s));
+    ASSERT_NE(p, nullptr) << s;
+    ASSERT_TRUE(aligned(p, 16)) << "size " << s << " at " << static_cast<void*>(p);
+    ASSERT_GE(A::usable_size(p), s) << s;
+    memset(p, static_cast<int>(s & 0xFF), s);
+    live.emplace_back(p, s);
+  }
+  for (auto [p, s] : live) {
+    for (size_t i = 0; i < s; i += 61) ASSERT_EQ(p[i], s & 0xFF) << "size " << s << " overwritten at " << i;
+    A::free(p);
+  }
+}
+
+TEST(Conformance, EverySlabClassRoundTrips) {
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    std::set<void*> seen;
+    std::vector<void*> blocks;
+    for (int i = 0; i < 300; ++i) {
+      void* p = A::malloc(kClassSize[c]);
+      ASSERT_NE(p, nullptr);
+      ASSERT_EQ(A::usable_size(p), kClassSize[c]) << "class " << c;
+      ASSERT_TRUE(seen.insert(p).second) << "class " << c << ": block handed out twice while live";
+      blocks.push_back(p);
+    }
+    for (void* p : blocks) A::free(p);
+  }
+}
+
+TEST(Conformance, MallocZeroIsAUniqueFreeableBlock) {
+  void* a = A::malloc(0);
+  void* b = A::malloc(0);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a, b);
+  A::free(a);
+  A::free(b);
+  A::free(nullptr);
+}
+
+TEST(Conformance, ImpossibleRequestsFailWithEnomem) {
+  for (size_t size : {SIZE_MAX, SIZE_MAX / 2, size_t{1} << 60}) {
+    errno = 0;
+    EXPECT_EQ(A::malloc(size), nullptr) << size;
+    EXPECT_EQ(errno, ENOMEM) << size;
+  }
+  errno = 0;
+  EXPECT_EQ(A::calloc(SIZE_MAX / 2, 3), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(A::calloc(size_t{1} << 32, size_t{1} << 32), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(Conformance, CallocZeroesRecycledMemory) {
+  for (size_t size : {size_t{24}, size_t{1000}, size_t{20000}, size_t{100000}}) {
+    std::vector<void*> dirty;
+    for (int i = 0; i < 200; ++i) {
+      void* p = A::malloc(size);
+      memset(p, 0xCD, size);
+      dirty.push_back(p);
+    }
+    for (void* p : dirty) A::free(p);
+    for (int i = 0; i < 200; ++i) {
+      auto* p = static_cast<unsigned char*>(A::calloc(1, size));
+      ASSERT_NE(p, nullptr);
+      for (size_t j = 0; j < size; ++j) ASSERT_EQ(p[j], 0) << "size " << size << " byte " << j;
+      dirty[i] = p;
+    }
+    for (void* p : dirty) A::free(p);
+  }
+}
+
+TEST(Conformance, ReallocKeepsContentsWhenGrowingAndShrinking) {
+  auto* p = static_cast<unsigned char*>(A::realloc(nullptr, 10));
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 10; ++i) p[i] = static_cast<unsigned char>(i);
+  size_t size = 10;
+  for (size_t next : {size_t{100}, size_t{1000}, size_t{40000}, size_t{3} << 20, size_t{500}, size_t{7}}) {
+    p = static_cast<unsigned char*>(A::realloc(p, next));
+    ASSERT_NE(p, nullptr);
+    ASSERT_GE(A::usable_size(p), next);
+    for (size_t i = 0; i < std::min(size, next); ++i) ASSERT_EQ(p[i], static_cast<unsigned char>(i)) << next;
+    for (size_t i = size; i < next; ++i) p[i] = static_cast<unsigned char>(i);
+    size = next;
+  }
+  EXPECT_EQ(A::realloc(p, 0), nullptr) << "realloc(p, 0) frees p, as glibc does";
+}
+
+TEST(Conformance, ReallocFailureLeavesTheBlockAlone) {
+  auto* p = static_cast<char*>(A::malloc(100));
+  strcpy(p, "still here");
+  errno = 0;
+  EXPECT_EQ(A::realloc(p, SIZE_MAX), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_STREQ(p, "still here");
+  A::free(p);
+}
+
+TEST(Conformance, AlignedAllocHonoursEveryPowerOfTwo) {
+  for (size_t align = 1; align <= (size_t{8} << 20); align *= 2) {
+    for (size_t size : {size_t{1}, size_t{100}, size_t{5000}, size_t{70000}}) {
+      void* p = A::aligned_alloc(align, size);
+      ASSERT_NE(p, nullptr) << align << " " << size;
+      EXPECT_TRUE(aligned(p, align)) << "align " << align << " size " << size;
+      EXPECT_GE(A::usable_size(p), size);
+      memset(p, 7, size);
+      A::free(p);
+    }
+  }
+  errno = 0;
+  EXPECT_EQ(A::aligned_alloc(24, 100), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(A::aligned_alloc(0, 100), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+TEST(Conformance, FreesFromOtherThreadsAreCorrect) {
+  constexpr int kPairs = 3;
+  constexpr int kBlocks = 20000;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kPairs; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint64_t*> blocks;
+      std::mt19937_64 rng(t);
+      for (int i = 0; i < kBlocks; ++i) {
+        const size_t size = 16 + rng() % 2000;
+        auto* p = static_cast<uint64_t*>(A::malloc(size));
+        p[0] = (uint64_t(t) << 32) | i;
+        blocks.push_back(p);
+      }
+      // Hand the blocks to a fresh thread that checks and frees them.
+      std::thread consumer([&] {
+        for (int i = 0; i < kBlocks; ++i) {
+          if (blocks[i][0] != ((uint64_t(t) << 32) | i)) failures.fetch_add(1);
+          A::free(blocks[i]);
+        }
+      });
+      consumer.join();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const HeapStats stats = total_heap_stats();
+  EXPECT_GE(stats.remote_blocks_sent, stats.remote_blocks_received);
+  EXPECT_GT(stats.remote_blocks_received, 0u) << "remote frees should reach their owners";
+}
+
+TEST(Conformance, AThreadThatExitsGivesItsMemoryBack) {
+  A::trim();
+  const int64_t before = global_superslabs().stats().slabs_in_use;
+  std::vector<void*> survivors;
+  std::thread([&] {
+    std::vector<void*> mine;
+    for (int i = 0; i < 50000; ++i) mine.push_back(A::malloc(16 + (i % 64) * 16));
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (i % 10 == 0) survivors.push_back(mine[i]);
+      else A::free(mine[i]);
+    }
+  }).join();
+  // The exited thread's cache went back; its slabs stay only for survivors.
+  EXPECT_GT(global_superslabs().stats().slabs_in_use, before);
+  for (void* p : survivors) A::free(p);
+  A::trim();
+  EXPECT_EQ(global_superslabs().stats().slabs_in_use, before)
+      << "freeing the last blocks of an exited thread must release its slabs";
+}
+
+TEST(Conformance, MemoryGoesBackToTheOsAfterADrain) {
+  A::trim();
+  const int64_t rss_before = lab::current_rss_bytes().value();
+  std::vector<void*> blocks;
+  size_t total = 0;
+  std::mt19937_64 rng(7);
+  while (total < (size_t{256} << 20)) {
+    const size_t size = 16 + rng() % 4000;
+    void* p = A::malloc(size);
+    memset(p, 1, size);
+    blocks.push_back(p);
+    total += size;
+  }
+  const int64_t rss_full = lab::current_rss_bytes().value();
+  EXPECT_GT(rss_full - rss_before, int64_t{200} << 20);
+  for (void* p : blocks) A::free(p);
+  std::vector<void*>().swap(blocks);
+  // No trim: the policy alone must give the memory back, keeping at most
+  // the purge limit, the SuperSlab cache and the front-end caches.
+  const int64_t rss_drained = lab::current_rss_bytes().value();
+  EXPECT_LT(rss_drained - rss_before, int64_t{16} << 20)
+      << "before " << rss_before << " full " << rss_full << " drained " << rss_drained;
+}
+
+TEST(Conformance, RandomWorkloadUnderFullInvariantChecks) {
+  setenv("HAKMEM_DEBUG", "2", 1);
+  options_reload();
+  std::mt19937_64 rng(11);
+  std::vector<std::pair<uint32_t*, uint32_t>> live(4000, {nullptr, 0});
+  for (int op = 0; op < 40000; ++op) {
+    auto& slot = live[rng() % live.size()];
+    if (slot.first != nullptr) {
+      ASSERT_EQ(slot.first[0], slot.second);
+      A::free(slot.first);
+      slot.first = nullptr;
+    } else {
+      const uint32_t size = 4 + static_cast<uint32_t>(rng() % (rng() % 8 == 0 ? 40000 : 1000));
+      slot = {static_cast<uint32_t*>(A::malloc(size)), size};
+      slot.first[0] = size;
+    }
+  }
+  for (auto& slot : live) A::free(slot.first);
+  unsetenv("HAKMEM_DEBUG");
+  options_reload();
+}
+
+TEST(Conformance, InvalidFreesAreReported) {
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(1000);
+        // A pointer into a SuperSlab header is not a block.
+        A::free(reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~kSuperSlabMask) + 64);
+      },
+      "invalid free");
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(A::malloc(100000));
+        A::free(p + 16);  // inside a large block, not its start
+      },
+      "not a hakmem large block");
+}
+
+}  // namespace
+}  // namespace hakmem
