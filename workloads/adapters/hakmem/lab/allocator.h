@@ -1,0 +1,21 @@
+// The allocator a driver measures, for hakmem variants: the variant's
+// inline C++ API (hakmem/variant.h, generated per variant), so the fast
+// path inlines into the workload loop.
+#pragma once
+
+#include <cstddef>
+
+#include "hakmem/variant.h"
+
+namespace lab {
+
+inline constexpr const char* kAllocatorKind = "hakmem";
+inline constexpr const char* kAllocatorName = hakmem::ThisVariant::kName.data();
+
+[[gnu::always_inline]] inline void* allocate(size_t size) { return hakmem::ThisVariant::malloc(size); }
+[[gnu::always_inline]] inline void deallocate(void* p) { hakmem::ThisVariant::free(p); }
+[[gnu::always_inline]] inline void* reallocate(void* p, size_t size) {
+  return hakmem::ThisVariant::realloc(p, size);
+}
+
+}  // namespace lab

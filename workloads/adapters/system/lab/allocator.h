@@ -1,0 +1,22 @@
+// The allocator a driver measures, for the system peers: plain malloc and
+// free, which resolve to whichever library the driver was linked against
+// (glibc, or jemalloc / tcmalloc / mimalloc interposed ahead of it).
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+
+#ifndef LAB_ALLOCATOR_NAME
+#error "LAB_ALLOCATOR_NAME must name the system allocator (set by lab_driver())"
+#endif
+
+namespace lab {
+
+inline constexpr const char* kAllocatorKind = "system";
+inline constexpr const char* kAllocatorName = LAB_ALLOCATOR_NAME;
+
+[[gnu::always_inline]] inline void* allocate(size_t size) { return std::malloc(size); }
+[[gnu::always_inline]] inline void deallocate(void* p) { std::free(p); }
+[[gnu::always_inline]] inline void* reallocate(void* p, size_t size) { return std::realloc(p, size); }
+
+}  // namespace lab

@@ -1,0 +1,175 @@
+#include "workloads/driver.h"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "common/process.h"
+#include "workloads/support/measure.h"
+#include "workloads/support/validate.h"
+
+namespace lab {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr uint64_t kSmokeOps = 50'000;
+
+const std::vector<IntFlagSpec>& common_flags() {
+  static const std::vector<IntFlagSpec> kFlags = {
+      {"ops", 0, 1, int64_t{1} << 50, "total operations (allocations + frees + reallocs); 0 = workload default"},
+      {"threads", 1, 1, 1024, "worker threads"},
+      {"seed", 42, 0, INT64_MAX, "PRNG seed: the same seed gives the same sequence of requests"},
+      {"rss_sample_ms", 0, 0, 60'000, "sample RSS every N ms into rss_series (0 = off)"},
+  };
+  return kFlags;
+}
+
+std::string usage(const char* argv0, const DriverIdentity& id) {
+  std::ostringstream out;
+  out << "usage: " << argv0 << " --workload=NAME [flags]\n"
+      << "Runs one workload on allocator '" << id.allocator_name << "' (" << id.allocator_kind
+      << ") and prints one JSON record on stdout.\n\n"
+      << "Flags:\n"
+      << "  --workload=NAME         workload to run (see below)\n"
+      << "  --smoke                 tiny run (" << kSmokeOps << " ops unless --ops is given)\n"
+      << "  --list                  print the workload names and exit\n"
+      << "  --help                  this text\n"
+      << describe_flags(common_flags()) << "\nWorkloads and their flags:\n";
+  for (const WorkloadDef& w : id.workloads) {
+    out << "\n" << w.name << ": " << w.summary << " (default --ops=" << w.default_ops << ")\n"
+        << describe_flags(w.params);
+  }
+  return out.str();
+}
+
+int usage_error(const std::string& message) {
+  fprintf(stderr, "error: %s (try --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string malloc_provider(const DriverIdentity& id) {
+  if (std::string(id.allocator_kind) == "hakmem") return std::string("hakmem:") + id.allocator_name + " (linked, inline)";
+  Dl_info info{};
+  void* (*m)(size_t) = &malloc;
+  if (dladdr(reinterpret_cast<void*>(m), &info) != 0 && info.dli_fname != nullptr) return info.dli_fname;
+  return "unknown";
+}
+
+template <class T>
+nlohmann::ordered_json optional_json(const std::optional<T>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+int driver_main(int argc, char** argv, const DriverIdentity& id) {
+  RawFlags raw;
+  if (auto error = split_flags(argc, argv, &raw)) return usage_error(*error);
+  if (!raw.positional.empty()) return usage_error("unexpected argument '" + raw.positional[0] + "'");
+
+  std::string workload_name;
+  bool smoke = false;
+  for (const auto& [name, value] : raw.pairs) {
+    if (name == "help") {
+      std::cout << usage(argv[0], id);
+      return 0;
+    }
+    if (name == "list") {
+      for (const WorkloadDef& w : id.workloads) std::cout << w.name << "\t" << w.summary << "\n";
+      return 0;
+    }
+    if (name == "workload") workload_name = value;
+    if (name == "smoke") smoke = true;
+  }
+  if (workload_name.empty()) return usage_error("--workload is required");
+  const WorkloadDef* def = nullptr;
+  std::string known;
+  for (const WorkloadDef& w : id.workloads) {
+    if (workload_name == w.name) def = &w;
+    known += (known.empty() ? "" : ", ") + std::string(w.name);
+  }
+  if (def == nullptr) return usage_error("unknown workload '" + workload_name + "' (known: " + known + ")");
+
+  std::map<std::string, int64_t> values;
+  std::map<std::string, const IntFlagSpec*> specs;
+  for (const IntFlagSpec& s : common_flags()) specs[s.name] = &s;
+  for (const IntFlagSpec& s : def->params) specs[s.name] = &s;
+  for (const auto& [name, spec] : specs) values[name] = spec->default_value;
+  std::set<std::string> given;
+  for (const auto& [name, value] : raw.pairs) {
+    if (name == "workload" || name == "smoke") continue;
+    auto it = specs.find(name);
+    if (it == specs.end()) return usage_error("unknown flag --" + name + " for workload " + def->name);
+    if (auto error = parse_int_flag(*it->second, value, &values[name])) return usage_error(*error);
+    given.insert(name);
+  }
+
+  WorkloadConfig config;
+  config.ops = values["ops"] != 0 ? static_cast<uint64_t>(values["ops"]) : def->default_ops;
+  if (smoke && given.count("ops") == 0) config.ops = kSmokeOps;
+  config.threads = static_cast<unsigned>(values["threads"]);
+  config.seed = static_cast<uint64_t>(values["seed"]);
+  for (const IntFlagSpec& s : def->params) config.params[s.name] = values[s.name];
+
+  std::string error;
+  std::unique_ptr<Workload> workload = def->make(config, &error);
+  if (workload == nullptr) return usage_error(error);
+  set_failure_context(std::string(def->name) + " on " + id.allocator_name + " (seed " +
+                      std::to_string(config.seed) + ", threads " + std::to_string(config.threads) + ")");
+
+  MeasureOptions options;
+  options.workers = workload->workers();
+  options.rss_sample_ms = values["rss_sample_ms"];
+  Measurement m = measure(
+      options, [&](unsigned w) { workload->run(w); }, [&](unsigned w) { workload->drain(w); });
+
+  const uint64_t ops = workload->ops_done();
+  nlohmann::ordered_json record;
+  record["record_version"] = 1;
+  record["workload"] = def->name;
+  record["allocator"] = id.allocator_name;
+  record["allocator_kind"] = id.allocator_kind;
+  record["malloc_provider"] = malloc_provider(id);
+  record["threads"] = config.threads;
+  record["workers"] = options.workers;
+  record["seed"] = config.seed;
+  record["smoke"] = smoke;
+  record["params"] = config.params;
+  record["ops"] = ops;
+  record["seconds"] = m.seconds;
+  record["ops_per_sec"] = m.seconds > 0 ? static_cast<double>(ops) / m.seconds : 0.0;
+  record["cpu_seconds"] = m.cpu_seconds;
+  record["ops_per_cpu_second"] = m.cpu_seconds > 0 ? nlohmann::ordered_json(static_cast<double>(ops) / m.cpu_seconds)
+                                                   : nlohmann::ordered_json(nullptr);
+  record["peak_rss_bytes"] = optional_json(m.peak_rss_bytes);
+  record["peak_rss_scope"] = m.peak_rss_reset ? "timed_region_and_drain" : "process_lifetime";
+  record["rss_start_bytes"] = optional_json(m.rss_start_bytes);
+  record["rss_end_bytes"] = optional_json(m.rss_end_bytes);
+  record["rss_after_drain_bytes"] = optional_json(m.rss_after_drain_bytes);
+  record["counters"] = m.counters;
+  record["validation"] = {{"blocks_checked", workload->blocks_checked()}};
+  if (options.rss_sample_ms > 0) {
+    nlohmann::ordered_json t_ms = nlohmann::ordered_json::array(), rss = nlohmann::ordered_json::array();
+    for (const RssSample& s : m.rss_series) {
+      t_ms.push_back(static_cast<double>(s.t_ns) * 1e-6);
+      rss.push_back(s.rss_bytes);
+    }
+    record["rss_series"] = {{"interval_ms", options.rss_sample_ms},
+                            {"t_ms", t_ms},
+                            {"rss_bytes", rss},
+                            {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
+                            {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
+  }
+  record["build"] = {{"compiler", std::string("gcc ") + __VERSION__},
+                     {"compilation_mode", id.compilation_mode}};
+  record["thp"] = {{"enabled", thp_setting("enabled")}, {"defrag", thp_setting("defrag")}};
+  std::cout << record.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace lab

@@ -1,0 +1,21 @@
+// The body of every driver's main(): flags, workload selection, the
+// measured run and the one-line JSON record on stdout. Compiled once; the
+// per-allocator part of a driver is only the workloads and this call.
+#pragma once
+
+#include <span>
+
+#include "workloads/workload.h"
+
+namespace lab {
+
+struct DriverIdentity {
+  const char* allocator_kind;  // "hakmem" or "system"
+  const char* allocator_name;  // variant name, or glibc / jemalloc / ...
+  const char* compilation_mode;
+  std::span<const WorkloadDef> workloads;
+};
+
+int driver_main(int argc, char** argv, const DriverIdentity& identity);
+
+}  // namespace lab

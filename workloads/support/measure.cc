@@ -1,0 +1,152 @@
+#include "workloads/support/measure.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "common/process.h"
+#include "workloads/support/perf_counters.h"
+
+namespace lab {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double cpu_seconds_now() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
+void wait_until_equal(std::atomic<unsigned>& counter, unsigned target) {
+  for (unsigned seen = counter.load(std::memory_order_acquire); seen != target;
+       seen = counter.load(std::memory_order_acquire)) {
+    counter.wait(seen, std::memory_order_acquire);
+  }
+}
+
+// Samples RSS from /proc/self/statm into a preallocated buffer: the sampler
+// itself never calls the allocator under test while it runs.
+class RssSampler {
+ public:
+  RssSampler(int64_t period_ms, int64_t origin_ns) : period_ms_(period_ms), origin_ns_(origin_ns) {
+    if (period_ms_ <= 0) return;
+    samples_.reserve(kMaxSamples);
+    fd_ = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    page_size_ = sysconf(_SC_PAGESIZE);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~RssSampler() { stop(); }
+
+  std::vector<RssSample> stop() {
+    if (thread_.joinable()) {
+      stop_.store(true);
+      thread_.join();
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return std::move(samples_);
+  }
+
+ private:
+  static constexpr size_t kMaxSamples = 1 << 16;
+
+  void loop() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      sample();
+      std::this_thread::sleep_for(std::chrono::milliseconds(period_ms_));
+    }
+    sample();
+  }
+
+  void sample() {
+    if (samples_.size() >= kMaxSamples) return;
+    char buffer[128];
+    const ssize_t n = pread(fd_, buffer, sizeof buffer - 1, 0);
+    if (n <= 0) return;
+    buffer[n] = '\0';
+    char* end = nullptr;
+    strtoll(buffer, &end, 10);  // total size
+    const long long resident = strtoll(end, nullptr, 10);
+    samples_.push_back({now_ns() - origin_ns_, resident * page_size_});
+  }
+
+  int64_t period_ms_;
+  int64_t origin_ns_;
+  int fd_ = -1;
+  long page_size_ = 4096;
+  std::atomic<bool> stop_{false};
+  std::vector<RssSample> samples_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& run,
+                    const std::function<void(unsigned)>& drain) {
+  Measurement m;
+  PerfCounters counters;
+  counters.open();  // before the workers exist, so they inherit the counters
+
+  std::atomic<unsigned> ready{0};
+  std::atomic<bool> go{false};
+  std::atomic<unsigned> finished{0};
+  std::atomic<bool> drain_go{false};
+  std::vector<std::thread> workers;
+  workers.reserve(options.workers);
+  for (unsigned w = 0; w < options.workers; ++w) {
+    workers.emplace_back([&, w] {
+      ready.fetch_add(1);
+      ready.notify_one();
+      go.wait(false, std::memory_order_acquire);
+      run(w);
+      finished.fetch_add(1, std::memory_order_release);
+      finished.notify_one();
+      drain_go.wait(false, std::memory_order_acquire);
+      drain(w);
+    });
+  }
+  // Futex waits, never spins: on a 2-core machine a spinning main thread
+  // would steal a core from the workers.
+  wait_until_equal(ready, options.workers);
+
+  m.rss_start_bytes = current_rss_bytes();
+  m.peak_rss_reset = reset_peak_rss();
+  const int64_t start_ns = now_ns();
+  RssSampler sampler(options.rss_sample_ms, start_ns);
+  const double cpu_start = cpu_seconds_now();
+  counters.enable();
+  const int64_t t0 = now_ns();
+  go.store(true, std::memory_order_release);
+  go.notify_all();
+  wait_until_equal(finished, options.workers);
+  const int64_t t1 = now_ns();
+  counters.disable();
+  const double cpu_end = cpu_seconds_now();
+  m.seconds = static_cast<double>(t1 - t0) * 1e-9;
+  m.cpu_seconds = cpu_end - cpu_start;
+  m.rss_end_bytes = current_rss_bytes();
+
+  m.drain_start_ns = now_ns() - start_ns;
+  drain_go.store(true, std::memory_order_release);
+  drain_go.notify_all();
+  for (auto& t : workers) t.join();
+  m.drain_end_ns = now_ns() - start_ns;
+  m.rss_after_drain_bytes = current_rss_bytes();
+  m.peak_rss_bytes = peak_rss_bytes();
+  m.rss_series = sampler.stop();
+  m.counters = counters.to_json();
+  return m;
+}
+
+}  // namespace lab

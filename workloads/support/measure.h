@@ -1,0 +1,47 @@
+// The timed region of a driver: worker threads start together on a
+// barrier, the clock and counters run from the release of the barrier until
+// the last worker finishes, then (untimed) each worker frees what it still
+// holds on its own thread. RSS is read inside this process before, at the
+// end of the timed region, and after the drain.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lab {
+
+struct MeasureOptions {
+  unsigned workers = 1;
+  // RSS sampling period in milliseconds; 0 disables the series.
+  int64_t rss_sample_ms = 0;
+};
+
+struct RssSample {
+  int64_t t_ns;  // since the start of the timed region
+  int64_t rss_bytes;
+};
+
+struct Measurement {
+  double seconds = 0;
+  double cpu_seconds = 0;  // user + system, all threads
+  std::optional<int64_t> rss_start_bytes;
+  std::optional<int64_t> rss_end_bytes;
+  std::optional<int64_t> rss_after_drain_bytes;
+  std::optional<int64_t> peak_rss_bytes;
+  bool peak_rss_reset = false;  // true: peak covers only the timed region and drain
+  nlohmann::ordered_json counters;
+  std::vector<RssSample> rss_series;
+  int64_t drain_start_ns = 0;
+  int64_t drain_end_ns = 0;
+};
+
+// run(w) is timed on worker thread w; drain(w) runs afterwards on the same
+// thread, untimed.
+Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& run,
+                    const std::function<void(unsigned)>& drain);
+
+}  // namespace lab

@@ -1,0 +1,77 @@
+// Block validation for every workload: a block is stamped when allocated
+// and checked before it is freed, so an allocator that hands out
+// overlapping or corrupted memory fails the run loudly, naming the
+// workload, the seed and the block.
+//
+// The stamp is a 64-bit tag at the start of the block and its complement
+// at the end (fewer bytes for blocks under 16 B): overlaps from either side
+// are caught without writing every byte, which would turn a malloc
+// benchmark into a memset benchmark.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace lab {
+
+// Identifies the run in failure messages: set once by the driver.
+void set_failure_context(const std::string& context);
+
+// Prints "error: <context>: <message>" to stderr and exits with code 3.
+[[noreturn, gnu::format(printf, 1, 2)]] void fail_run(const char* format, ...);
+
+inline uint64_t block_tag(uint64_t seed, uint64_t id) {
+  uint64_t z = seed ^ (id * 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+  return z ^ (z >> 29) ^ 1;  // never 0: a zeroed block never passes
+}
+
+inline void stamp_block(void* p, size_t size, uint64_t tag) {
+  auto* bytes = static_cast<unsigned char*>(p);
+  if (size >= 16) {
+    const uint64_t tail = ~tag;
+    memcpy(bytes, &tag, 8);
+    memcpy(bytes + size - 8, &tail, 8);
+  } else {
+    memcpy(bytes, &tag, size < 8 ? size : 8);
+  }
+}
+
+inline bool block_intact(const void* p, size_t size, uint64_t tag) {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  if (size >= 16) {
+    uint64_t head, tail;
+    memcpy(&head, bytes, 8);
+    memcpy(&tail, bytes + size - 8, 8);
+    return head == tag && tail == ~tag;
+  }
+  return memcmp(bytes, &tag, size < 8 ? size : 8) == 0;
+}
+
+// The alignment malloc owes a block of `size` bytes: 16, or the largest
+// power of two not above size for smaller blocks.
+inline size_t required_alignment(size_t size) {
+  size_t align = 16;
+  while (align > 1 && align > size) align >>= 1;
+  return align;
+}
+
+// Fails the run unless p is non-null and suitably aligned.
+inline void check_allocation(const void* p, size_t size, uint64_t id) {
+  if (p == nullptr) [[unlikely]]
+    fail_run("allocation %llu of %zu bytes returned NULL", static_cast<unsigned long long>(id), size);
+  if ((reinterpret_cast<uintptr_t>(p) & (required_alignment(size) - 1)) != 0) [[unlikely]]
+    fail_run("allocation %llu of %zu bytes at %p is not %zu-byte aligned",
+             static_cast<unsigned long long>(id), size, p, required_alignment(size));
+}
+
+// Fails the run unless the block still holds its stamp.
+inline void check_block(const void* p, size_t size, uint64_t tag, uint64_t id) {
+  if (!block_intact(p, size, tag)) [[unlikely]]
+    fail_run("block %llu (%zu bytes at %p) was corrupted while live: its stamp changed",
+             static_cast<unsigned long long>(id), size, p);
+}
+
+}  // namespace lab
