@@ -1,6 +1,8 @@
 #include "workloads/driver.h"
 
 #include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,8 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
       << "  --workload=NAME         workload to run (see below)\n"
       << "  --smoke                 tiny run (" << kSmokeOps << " ops unless --ops is given)\n"
       << "  --list                  print the workload names and exit\n"
+      << "  --dry-run               check the flags, build the workload, exit without running\n"
+      << "  --inject-fault=K[@A]    test hook: crash or hang (only on allocator A's driver)\n"
       << "  --help                  this text\n"
       << describe_flags(common_flags()) << "\nWorkloads and their flags:\n";
   for (const WorkloadDef& w : id.workloads) {
@@ -74,6 +78,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
 
   std::string workload_name;
   bool smoke = false;
+  bool dry_run = false;
+  std::string inject_fault;
   for (const auto& [name, value] : raw.pairs) {
     if (name == "help") {
       std::cout << usage(argv[0], id);
@@ -85,6 +91,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     }
     if (name == "workload") workload_name = value;
     if (name == "smoke") smoke = true;
+    if (name == "dry_run") dry_run = true;
+    if (name == "inject_fault") inject_fault = value;
   }
   if (workload_name.empty()) return usage_error("--workload is required");
   const WorkloadDef* def = nullptr;
@@ -102,7 +110,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   for (const auto& [name, spec] : specs) values[name] = spec->default_value;
   std::set<std::string> given;
   for (const auto& [name, value] : raw.pairs) {
-    if (name == "workload" || name == "smoke") continue;
+    if (name == "workload" || name == "smoke" || name == "dry_run" || name == "inject_fault") continue;
     auto it = specs.find(name);
     if (it == specs.end()) return usage_error("unknown flag --" + name + " for workload " + def->name);
     if (auto error = parse_int_flag(*it->second, value, &values[name])) return usage_error(*error);
@@ -119,8 +127,25 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   std::string error;
   std::unique_ptr<Workload> workload = def->make(config, &error);
   if (workload == nullptr) return usage_error(error);
+  // Test hook: --inject_fault=KIND[@ALLOCATOR] makes this run crash or hang
+  // (only on ALLOCATOR's driver, if given), to test the harness.
+  std::string fault = inject_fault.substr(0, inject_fault.find('@'));
+  if (inject_fault.find('@') != std::string::npos &&
+      inject_fault.substr(inject_fault.find('@') + 1) != id.allocator_name) {
+    fault.clear();
+  }
+  if (!fault.empty() && fault != "crash" && fault != "hang")
+    return usage_error("--inject_fault must be crash or hang, optionally @ALLOCATOR; got '" + inject_fault + "'");
+  if (dry_run) {
+    std::cout << nlohmann::ordered_json{{"dry_run", true}, {"workload", def->name}, {"ops", config.ops}}.dump()
+              << std::endl;
+    return 0;
+  }
   set_failure_context(std::string(def->name) + " on " + id.allocator_name + " (seed " +
                       std::to_string(config.seed) + ", threads " + std::to_string(config.threads) + ")");
+
+  if (fault == "crash") raise(SIGSEGV);
+  if (fault == "hang") pause();
 
   MeasureOptions options;
   options.workers = workload->workers();

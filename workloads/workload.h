@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "workloads/support/flags.h"
+#include "common/flags.h"
 
 namespace lab {
 

@@ -1,4 +1,4 @@
-#include "workloads/support/flags.h"
+#include "common/flags.h"
 
 #include <cerrno>
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Command-line flags for the drivers: --name=value or --name value, integer
+// Command-line flags for the drivers and the harness: --name=value or --name value, integer
 // flags with ranges, and one-line errors that name the flag and the value.
 #pragma once
 

@@ -1,0 +1,425 @@
+// compare: runs every (allocator, workload, threads) cell of a matrix in
+// fresh processes, repetitions interleaved (A B C A B C ...), and writes
+// one results JSON, rewritten atomically after every run, then prints the
+// table. See --help.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "common/flags.h"
+#include "harness/callgrind.h"
+#include "harness/drivers.h"
+#include "harness/machine.h"
+#include "harness/results.h"
+#include "harness/subprocess.h"
+#include "harness/table.h"
+
+#ifndef LAB_COMPILATION_MODE
+#define LAB_COMPILATION_MODE "unknown"
+#endif
+
+namespace lab {
+namespace {
+
+constexpr int kExitCellFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+volatile sig_atomic_t g_stop = 0;
+volatile int g_stop_int = 0;
+
+void on_signal(int) {
+  g_stop = 1;
+  g_stop_int = 1;
+}
+
+const char* kUsage = R"(usage: bazel run -c opt //harness:compare -- [flags]
+
+Runs each (allocator, workload, threads) cell in fresh processes, repetitions
+interleaved (A B C A B C ...), writes one results JSON (rewritten after every
+run, so an interrupted run keeps what it measured) and prints a table.
+
+Flags:
+  --allocators=LIST    comma-separated allocators (default: all: {all})
+  --workloads=LIST     comma-separated workloads (default: mixed_lifo; known: {workloads})
+  --threads=LIST       comma-separated thread counts (default: 1)
+  --reps=N             repetitions per cell, at least 1; use 5 or more to compare (default: 5)
+  --ops=N              operations per run (default: each workload's own)
+  --smoke              tiny runs, to check the setup (drivers' --smoke)
+  --param=NAME=VALUE   pass --NAME=VALUE to every driver (repeatable), e.g. --param=batch=50
+  --baseline=NAME      allocator the ratio column divides by (default: glibc)
+  --out=FILE           results JSON (default: results/runs/compare-<UTC time>.json in the workspace)
+  --resume             continue the interrupted run in --out (same matrix required)
+  --timeout=SECONDS    per-run limit; a run past it is killed and its cell failed (default: 300)
+  --callgrind          also count instructions per op under valgrind --tool=callgrind
+                       (one run per cell, --callgrind-ops operations)
+  --callgrind-ops=N    operations for the callgrind runs (default: 1000000)
+  --help               this text
+
+Exit status: 0 all cells complete; 1 a cell failed (others still ran);
+2 bad flags or set-up; 130 interrupted (results so far are in --out).
+)";
+
+struct Options {
+  CompareConfig config;
+  std::string out;
+  bool resume = false;
+  bool callgrind = false;
+  int64_t callgrind_ops = 1'000'000;
+};
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return kExitUsage;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+std::string resolve_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  if (const char* wd = getenv("BUILD_WORKING_DIRECTORY")) return std::string(wd) + "/" + path;
+  return path;
+}
+
+std::string default_out_path() {
+  std::string stamp = utc_now();
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
+  const std::string base = std::string(workspace != nullptr ? workspace : ".") + "/results/runs/compare-" + stamp;
+  std::string path = base + ".json";
+  for (int n = 2; std::filesystem::exists(path); ++n) path = base + "-" + std::to_string(n) + ".json";
+  return path;
+}
+
+// The workloads the drivers contain, from the first driver's --list.
+std::optional<std::vector<std::string>> list_workloads(const std::string& driver, std::string* error) {
+  const ProcessResult r = run_process({driver, "--list"}, 60);
+  if (!r.ok()) {
+    *error = driver + " --list " + r.describe_failure();
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  std::istringstream in(r.stdout_text);
+  for (std::string line; std::getline(in, line);) names.push_back(line.substr(0, line.find('\t')));
+  return names;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Arguments for one run of a cell's driver.
+std::vector<std::string> driver_args(const std::string& driver, const Cell& cell, const Options& o,
+                                     std::optional<int64_t> ops) {
+  std::vector<std::string> args = {driver, "--workload=" + cell.workload,
+                                   "--threads=" + std::to_string(cell.threads)};
+  if (ops) args.push_back("--ops=" + std::to_string(*ops));
+  if (o.config.smoke && !ops) args.push_back("--smoke");
+  for (const auto& [name, value] : o.config.params) args.push_back("--" + name + "=" + value);
+  return args;
+}
+
+std::optional<Options> parse_options(int argc, char** argv, std::string* error, bool* help) {
+  RawFlags raw;
+  if (auto e = split_flags(argc, argv, &raw)) {
+    *error = *e;
+    return std::nullopt;
+  }
+  if (!raw.positional.empty()) {
+    *error = "unexpected argument '" + raw.positional[0] + "'";
+    return std::nullopt;
+  }
+  Options o;
+  for (const AllocatorInfo& a : known_allocators()) o.config.allocators.push_back(a.name);
+  o.config.workloads = {"mixed_lifo"};
+  o.config.threads = {1};
+  const IntFlagSpec reps_spec{"reps", 5, 1, 1000, ""};
+  const IntFlagSpec ops_spec{"ops", 0, 1, int64_t{1} << 50, ""};
+  const IntFlagSpec threads_spec{"threads", 1, 1, 1024, ""};
+  const IntFlagSpec timeout_spec{"timeout", 300, 1, 86400, ""};
+  const IntFlagSpec callgrind_ops_spec{"callgrind_ops", 1'000'000, 1, int64_t{1} << 40, ""};
+  for (const auto& [name, value] : raw.pairs) {
+    int64_t n = 0;
+    std::optional<std::string> e;
+    if (name == "help") {
+      *help = true;
+      return std::nullopt;
+    } else if (name == "allocators") {
+      o.config.allocators = split_list(value);
+      if (o.config.allocators.empty()) e = "--allocators needs at least one name";
+    } else if (name == "workloads") {
+      o.config.workloads = split_list(value);
+      if (o.config.workloads.empty()) e = "--workloads needs at least one name";
+    } else if (name == "threads") {
+      o.config.threads.clear();
+      for (const std::string& t : split_list(value)) {
+        if ((e = parse_int_flag(threads_spec, t, &n))) break;
+        o.config.threads.push_back(static_cast<int>(n));
+      }
+      if (!e && o.config.threads.empty()) e = "--threads needs at least one count";
+    } else if (name == "reps") {
+      if (!(e = parse_int_flag(reps_spec, value, &n))) o.config.reps = static_cast<int>(n);
+    } else if (name == "ops") {
+      if (!(e = parse_int_flag(ops_spec, value, &n))) o.config.ops = n;
+    } else if (name == "timeout") {
+      if (!(e = parse_int_flag(timeout_spec, value, &n))) o.config.timeout_seconds = static_cast<double>(n);
+    } else if (name == "callgrind_ops") {
+      if (!(e = parse_int_flag(callgrind_ops_spec, value, &n))) o.callgrind_ops = n;
+    } else if (name == "smoke") {
+      o.config.smoke = true;
+    } else if (name == "resume") {
+      o.resume = true;
+    } else if (name == "callgrind") {
+      o.callgrind = true;
+    } else if (name == "baseline") {
+      o.config.baseline = value;
+    } else if (name == "out") {
+      if (value.empty()) e = "--out needs a file name";
+      o.out = resolve_path(value);
+    } else if (name == "param") {
+      const auto eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) e = "--param takes NAME=VALUE, got '" + value + "'";
+      else o.config.params[value.substr(0, eq)] = value.substr(eq + 1);
+    } else {
+      e = "unknown flag --" + name;
+    }
+    if (e) {
+      *error = *e;
+      return std::nullopt;
+    }
+  }
+  if (o.out.empty()) o.out = default_out_path();
+  return o;
+}
+
+class Progress {
+ public:
+  explicit Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+  void report(const std::string& line, double wall) {
+    ++done_;
+    elapsed_ += wall;
+    const double eta = done_ > 0 ? elapsed_ / done_ * (total_ - done_) : 0;
+    const std::string text = fmt::format("[{:>3}/{}] {}  (eta {:.0f} s)", done_, total_, line, eta);
+    if (tty_) fmt::print(stderr, "\r\033[K{}", text);
+    else fmt::print(stderr, "{}\n", text);
+  }
+  void skip() { ++done_; }
+  void finish() {
+    if (tty_) fmt::print(stderr, "\n");
+  }
+
+ private:
+  int total_;
+  int done_ = 0;
+  double elapsed_ = 0;
+  bool tty_;
+};
+
+int run(int argc, char** argv) {
+  std::string error;
+  bool help = false;
+  auto parsed = parse_options(argc, argv, &error, &help);
+  if (help) {
+    std::string workloads = "(drivers not found)";
+    std::string why;
+    if (auto loc = DriverLocator::create(argv[0], &why)) {
+      if (auto path = loc->driver_path(known_allocators().front(), &why))
+        if (auto names = list_workloads(*path, &why)) workloads = join(*names);
+    }
+    std::string text = kUsage;
+    text.replace(text.find("{all}"), 5, known_allocator_names());
+    text.replace(text.find("{workloads}"), 11, workloads);
+    fmt::print("{}", text);
+    return 0;
+  }
+  if (!parsed) return usage_error(error + " (try --help)");
+  Options o = *parsed;
+
+  // Validate every name before measuring anything.
+  std::vector<const AllocatorInfo*> allocators;
+  for (const std::string& name : o.config.allocators) {
+    const AllocatorInfo* a = find_allocator(name);
+    if (a == nullptr) return usage_error("unknown allocator '" + name + "' (known: " + known_allocator_names() + ")");
+    allocators.push_back(a);
+  }
+  if (find_allocator(o.config.baseline) == nullptr)
+    return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
+  auto locator = DriverLocator::create(argv[0], &error);
+  if (!locator) return usage_error(error);
+  std::map<std::string, std::string> driver_of;
+  for (const AllocatorInfo* a : allocators) {
+    auto path = locator->driver_path(*a, &error);
+    if (!path) return usage_error(error);
+    driver_of[a->name] = *path;
+  }
+  auto workloads = list_workloads(driver_of.begin()->second, &error);
+  if (!workloads) return usage_error(error);
+  for (const std::string& w : o.config.workloads) {
+    if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
+      return usage_error("unknown workload '" + w + "' (known: " + join(*workloads) + ")");
+  }
+
+  ResultsFile results;
+  if (o.resume) {
+    auto loaded = load_results(o.out, &error);
+    if (!loaded) return usage_error("cannot resume: " + error);
+    if (!(loaded->config == o.config))
+      return usage_error("cannot resume " + o.out + ": it was run with a different matrix or flags");
+    results = std::move(*loaded);
+  } else {
+    if (std::filesystem::exists(o.out))
+      return usage_error(o.out + " already exists (use --resume to continue it, or another --out)");
+    results.created_utc = utc_now();
+    results.machine = machine_info();
+    results.build = build_info(LAB_COMPILATION_MODE);
+    results.config = o.config;
+    for (const std::string& w : o.config.workloads)
+      for (int t : o.config.threads)
+        for (const AllocatorInfo* a : allocators) {
+          Cell c;
+          c.allocator = a->name;
+          c.allocator_kind = a->kind;
+          c.workload = w;
+          c.threads = t;
+          results.cells.push_back(c);
+        }
+  }
+  // Parameter errors show up here, once per cell, before any timing.
+  for (Cell& c : results.cells) {
+    if (c.status(o.config.reps) == "failed") continue;
+    std::vector<std::string> args = driver_args(driver_of[c.allocator], c, o, o.config.ops);
+    args.push_back("--dry-run");
+    const ProcessResult r = run_process(args, 60);
+    if (!r.ok()) {
+      if (r.exit_code == 2) return usage_error(c.key() + ": " + r.describe_failure());
+      c.failures.push_back({0, "dry run " + r.describe_failure()});
+    }
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
+  auto save = [&](const char* status) {
+    results.status = status;
+    results.updated_utc = utc_now();
+    std::string why;
+    if (write_atomically(o.out, results.to_json().dump(1) + "\n", &why)) return true;
+    fmt::print(stderr, "error: {}\n", why);
+    return false;
+  };
+  if (!save("running")) return kExitUsage;  // unwritable --out: nothing measured yet
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  int total = static_cast<int>(results.cells.size()) * o.config.reps;
+  if (o.callgrind) total += static_cast<int>(results.cells.size());
+  Progress progress(total);
+  bool write_failed = false;
+  int seq = 0;
+  for (const Cell& c : results.cells)
+    for (const RunEntry& r : c.runs) seq = std::max(seq, r.seq);
+  for (int rep = 1; rep <= o.config.reps && !g_stop; ++rep) {
+    for (Cell& c : results.cells) {
+      if (g_stop) break;
+      const bool done = std::any_of(c.runs.begin(), c.runs.end(), [&](const RunEntry& r) { return r.rep == rep; });
+      if (done || c.status(o.config.reps) == "failed") {
+        progress.skip();
+        continue;
+      }
+      const ProcessResult r =
+          run_process(driver_args(driver_of[c.allocator], c, o, o.config.ops), o.config.timeout_seconds, {}, &g_stop_int);
+      if (r.interrupted) break;
+      std::string line;
+      if (r.ok()) {
+        try {
+          RunEntry entry{rep, ++seq, r.wall_seconds, Json::parse(r.stdout_text)};
+          line = fmt::format("rep {}/{} {:<16} t{} {:<13} {:8.1f} Mops/s", rep, o.config.reps, c.workload, c.threads,
+                             c.allocator, entry.record.value("ops_per_sec", 0.0) / 1e6);
+          c.runs.push_back(std::move(entry));
+        } catch (const std::exception& e) {
+          c.failures.push_back({rep, std::string("driver printed no JSON record: ") + e.what()});
+        }
+      } else {
+        c.failures.push_back({rep, r.describe_failure()});
+      }
+      if (!c.failures.empty() && line.empty()) {
+        line = fmt::format("rep {}/{} {:<16} t{} {:<13} FAILED: {}", rep, o.config.reps, c.workload, c.threads,
+                           c.allocator, c.failures.back().reason);
+      }
+      progress.report(line, r.wall_seconds);
+      if (!save("running")) write_failed = true;
+    }
+  }
+
+  if (o.callgrind && !g_stop) {
+    for (Cell& c : results.cells) {
+      if (g_stop) break;
+      if (c.status(o.config.reps) == "failed" || c.callgrind) {
+        progress.skip();
+        continue;
+      }
+      std::string why;
+      const auto cg = run_callgrind(driver_args(driver_of[c.allocator], c, o, o.callgrind_ops),
+                                    o.config.timeout_seconds * 20, &why, &g_stop_int);
+      if (cg) {
+        c.callgrind = Json{{"instructions", cg->instructions},
+                           {"ops", cg->ops},
+                           {"instructions_per_op", cg->instructions_per_op},
+                           {"record", cg->record}};
+      } else if (!g_stop) {
+        c.callgrind = Json{{"error", why}};
+      }
+      progress.report(fmt::format("callgrind {:<16} t{} {:<13} {}", c.workload, c.threads, c.allocator,
+                                  cg ? fmt::format("{:.1f} Ir/op", cg->instructions_per_op) : "FAILED: " + why),
+                      0);
+      if (!save("running")) write_failed = true;
+    }
+  }
+  progress.finish();
+
+  const bool interrupted = g_stop != 0;
+  if (!save(interrupted ? "interrupted" : "complete") || write_failed) {
+    // Never lose what was measured: fall back to a file we can write.
+    const std::string rescue = "/tmp/hakmem-compare-rescue-" + std::to_string(getpid()) + ".json";
+    std::string why;
+    if (write_atomically(rescue, results.to_json().dump(1) + "\n", &why))
+      fmt::print(stderr, "error: results could not be written to {}; saved to {}\n", o.out, rescue);
+    else
+      fmt::print(stderr, "error: results could not be saved anywhere: {}\n", why);
+  }
+  fmt::print("{}", render_table(results));
+  fmt::print("\nresults: {}\n", o.out);
+  if (interrupted) {
+    fmt::print(stderr, "interrupted: completed runs are in {} (continue with --resume --out={})\n", o.out, o.out);
+    return kExitInterrupted;
+  }
+  int failed = 0;
+  for (const Cell& c : results.cells) failed += c.status(o.config.reps) == "failed";
+  if (failed > 0) {
+    fmt::print(stderr, "{} cell{} failed; see the table and the \"failures\" in {}\n", failed, failed == 1 ? "" : "s",
+               o.out);
+    return kExitCellFailed;
+  }
+  return write_failed ? kExitCellFailed : 0;
+}
+
+}  // namespace
+}  // namespace lab
+
+int main(int argc, char** argv) { return lab::run(argc, argv); }

@@ -1,0 +1,48 @@
+#include "harness/drivers.h"
+
+#include <unistd.h>
+
+#include <memory>
+
+#include "tools/cpp/runfiles/runfiles.h"
+
+namespace lab {
+
+using bazel::tools::cpp::runfiles::Runfiles;
+
+const AllocatorInfo* find_allocator(const std::string& name) {
+  for (const AllocatorInfo& a : known_allocators())
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+std::string known_allocator_names() {
+  std::string names;
+  for (const AllocatorInfo& a : known_allocators()) names += (names.empty() ? "" : ", ") + a.name;
+  return names;
+}
+
+namespace {
+std::unique_ptr<Runfiles> g_runfiles;
+}  // namespace
+
+std::optional<DriverLocator> DriverLocator::create(const char* argv0, std::string* error) {
+  std::string why;
+  g_runfiles.reset(Runfiles::Create(argv0, &why));
+  if (g_runfiles == nullptr) {
+    *error = "cannot find the drivers (runfiles): " + why + "; run through `bazel run`";
+    return std::nullopt;
+  }
+  return DriverLocator();
+}
+
+std::optional<std::string> DriverLocator::driver_path(const AllocatorInfo& allocator, std::string* error) const {
+  const std::string path = g_runfiles->Rlocation(allocator.runfile);
+  if (path.empty() || access(path.c_str(), X_OK) != 0) {
+    *error = "driver for '" + allocator.name + "' not found at runfile " + allocator.runfile;
+    return std::nullopt;
+  }
+  return path;
+}
+
+}  // namespace lab

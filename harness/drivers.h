@@ -1,0 +1,38 @@
+// The allocators the harness knows and where their drivers are. The list is
+// generated from //variants:registry.bzl and //workloads:defs.bzl, so a new
+// variant reaches the harness without touching this code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lab {
+
+struct AllocatorInfo {
+  std::string name;     // "ultra_simple", "glibc", ...
+  std::string kind;     // "hakmem" or "system"
+  std::string runfile;  // runfiles path of its driver
+};
+
+// Generated (known_allocators.cc).
+const std::vector<AllocatorInfo>& known_allocators();
+
+const AllocatorInfo* find_allocator(const std::string& name);
+
+// Comma-separated names, for error messages.
+std::string known_allocator_names();
+
+class DriverLocator {
+ public:
+  // Finds the runfiles of the running binary (argv0).
+  static std::optional<DriverLocator> create(const char* argv0, std::string* error);
+  // Absolute path of `allocator`'s driver; error if it is not there.
+  std::optional<std::string> driver_path(const AllocatorInfo& allocator, std::string* error) const;
+
+ private:
+  std::string runfiles_dir_;
+  std::string manifest_;
+};
+
+}  // namespace lab

@@ -1,0 +1,63 @@
+#include "harness/machine.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "common/process.h"
+#include "harness/subprocess.h"
+
+namespace lab {
+namespace {
+
+std::string cpuinfo_field(const std::string& key) {
+  const auto text = read_file("/proc/cpuinfo");
+  if (!text) return "unknown";
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+std::optional<std::string> git(const std::vector<std::string>& args) {
+  const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
+  if (workspace == nullptr) return std::nullopt;
+  std::vector<std::string> argv = {"/usr/bin/git", "-C", workspace};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const ProcessResult r = run_process(argv, 30);
+  if (!r.ok()) return std::nullopt;
+  std::string out = r.stdout_text;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+nlohmann::ordered_json machine_info() {
+  utsname u{};
+  uname(&u);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  return {{"cpu_model", cpuinfo_field("model name")},
+          {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+          {"kernel", std::string(u.sysname) + " " + u.release + " " + u.version},
+          {"memory_bytes", static_cast<int64_t>(pages) * sysconf(_SC_PAGESIZE)},
+          {"thp_enabled", thp_setting("enabled")},
+          {"thp_defrag", thp_setting("defrag")}};
+}
+
+nlohmann::ordered_json build_info(const char* compilation_mode) {
+  const auto commit = git({"rev-parse", "HEAD"});
+  const auto dirty = git({"status", "--porcelain", "--untracked-files=no"});
+  return {{"compiler", std::string("gcc ") + __VERSION__},
+          {"compilation_mode", compilation_mode},
+          {"git_commit", commit ? nlohmann::ordered_json(*commit) : nlohmann::ordered_json(nullptr)},
+          {"git_dirty", dirty ? nlohmann::ordered_json(!dirty->empty()) : nlohmann::ordered_json(nullptr)}};
+}
+
+}  // namespace lab

@@ -1,0 +1,308 @@
+#include "harness/results.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace lab {
+namespace {
+
+std::optional<double> number_at(const Json& record, std::initializer_list<const char*> path) {
+  const Json* node = &record;
+  for (const char* key : path) {
+    if (!node->is_object() || !node->contains(key)) return std::nullopt;
+    node = &(*node)[key];
+  }
+  if (!node->is_number()) return std::nullopt;
+  return node->get<double>();
+}
+
+std::optional<double> median_of(const Cell& cell, std::initializer_list<const char*> path) {
+  std::vector<double> values;
+  for (const RunEntry& run : cell.runs)
+    if (auto v = number_at(run.record, path)) values.push_back(*v);
+  if (values.empty()) return std::nullopt;
+  return quantile(values, 0.5);
+}
+
+Json optional_number(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json spread_json(const Spread& s) {
+  return {{"min", s.min}, {"p25", s.p25}, {"median", s.median}, {"p75", s.p75},
+          {"max", s.max}, {"rel_iqr", s.rel_iqr}, {"n", s.n}};
+}
+
+template <class T>
+bool get_field(const Json& j, const char* key, T* out, std::string* error, const char* where) {
+  if (!j.contains(key)) {
+    *error = std::string(where) + " has no \"" + key + "\"";
+    return false;
+  }
+  try {
+    *out = j.at(key).get<T>();
+  } catch (const std::exception&) {
+    *error = std::string(where) + ": \"" + key + "\" has the wrong type";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Cell::status(int reps) const {
+  if (!failures.empty()) return "failed";
+  return static_cast<int>(runs.size()) >= reps ? "complete" : "partial";
+}
+
+std::string Cell::key() const { return workload + "/" + allocator + "/t" + std::to_string(threads); }
+
+Json CompareConfig::to_json() const {
+  return {{"allocators", allocators}, {"workloads", workloads}, {"threads", threads},
+          {"reps", reps},             {"ops", ops ? Json(*ops) : Json(nullptr)},
+          {"smoke", smoke},           {"baseline", baseline}, {"timeout_seconds", timeout_seconds},
+          {"params", params}};
+}
+
+std::optional<CompareConfig> CompareConfig::from_json(const Json& j, std::string* error) {
+  CompareConfig c;
+  const char* where = "config";
+  if (!j.is_object()) {
+    *error = "config is not an object";
+    return std::nullopt;
+  }
+  if (!get_field(j, "allocators", &c.allocators, error, where) ||
+      !get_field(j, "workloads", &c.workloads, error, where) ||
+      !get_field(j, "threads", &c.threads, error, where) || !get_field(j, "reps", &c.reps, error, where) ||
+      !get_field(j, "smoke", &c.smoke, error, where) || !get_field(j, "baseline", &c.baseline, error, where) ||
+      !get_field(j, "timeout_seconds", &c.timeout_seconds, error, where) ||
+      !get_field(j, "params", &c.params, error, where)) {
+    return std::nullopt;
+  }
+  if (j.contains("ops") && j["ops"].is_number_integer()) c.ops = j["ops"].get<int64_t>();
+  return c;
+}
+
+CellSummary summarize(const Cell& cell) {
+  CellSummary s;
+  s.reps = static_cast<int>(cell.runs.size());
+  std::vector<double> rates;
+  for (const RunEntry& run : cell.runs)
+    if (auto v = number_at(run.record, {"ops_per_sec"})) rates.push_back(*v);
+  s.ops_per_sec = spread_of(rates);
+  s.median_seconds = median_of(cell, {"seconds"});
+  s.median_cpu_seconds = median_of(cell, {"cpu_seconds"});
+  s.median_ops_per_cpu_second = median_of(cell, {"ops_per_cpu_second"});
+  s.median_peak_rss_bytes = median_of(cell, {"peak_rss_bytes"});
+  s.median_rss_end_bytes = median_of(cell, {"rss_end_bytes"});
+  s.median_rss_after_drain_bytes = median_of(cell, {"rss_after_drain_bytes"});
+  s.median_minor_faults = median_of(cell, {"counters", "minor_faults", "value"});
+  return s;
+}
+
+Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) {
+  for (Cell& c : cells)
+    if (c.workload == workload && c.allocator == allocator && c.threads == threads) return &c;
+  return nullptr;
+}
+
+const Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) const {
+  return const_cast<ResultsFile*>(this)->find(workload, allocator, threads);
+}
+
+std::optional<double> ResultsFile::ratio_to(const Cell& cell, const std::string& reference) const {
+  const Cell* ref = find(cell.workload, reference, cell.threads);
+  if (ref == nullptr) return std::nullopt;
+  const auto mine = summarize(cell).ops_per_sec;
+  const auto theirs = summarize(*ref).ops_per_sec;
+  if (!mine || !theirs || theirs->median == 0) return std::nullopt;
+  return mine->median / theirs->median;
+}
+
+Json ResultsFile::to_json() const {
+  Json j;
+  j["schema_version"] = schema_version;
+  j["kind"] = kResultsKind;
+  j["status"] = status;
+  j["created_utc"] = created_utc;
+  j["updated_utc"] = updated_utc;
+  j["machine"] = machine;
+  j["build"] = build;
+  j["config"] = config.to_json();
+  Json cells_json = Json::array();
+  for (const Cell& c : cells) {
+    Json cj;
+    cj["allocator"] = c.allocator;
+    cj["allocator_kind"] = c.allocator_kind;
+    cj["workload"] = c.workload;
+    cj["threads"] = c.threads;
+    cj["mode"] = c.mode;
+    cj["status"] = c.status(config.reps);
+    cj["error"] = c.failures.empty() ? Json(nullptr) : Json(c.failures.front().reason);
+    Json runs = Json::array();
+    for (const RunEntry& r : c.runs) runs.push_back({{"rep", r.rep}, {"seq", r.seq}, {"wall_seconds", r.wall_seconds}, {"record", r.record}});
+    cj["runs"] = runs;
+    Json failures = Json::array();
+    for (const RunFailure& f : c.failures) failures.push_back({{"rep", f.rep}, {"reason", f.reason}});
+    cj["failures"] = failures;
+    const CellSummary s = summarize(c);
+    Json sj;
+    sj["reps"] = s.reps;
+    sj["median_ops_per_sec"] = s.ops_per_sec ? Json(s.ops_per_sec->median) : Json(nullptr);
+    sj["spread"] = s.ops_per_sec ? spread_json(*s.ops_per_sec) : Json(nullptr);
+    sj["ratio_to_baseline"] = optional_number(ratio_to(c, config.baseline));
+    sj["median_seconds"] = optional_number(s.median_seconds);
+    sj["median_cpu_seconds"] = optional_number(s.median_cpu_seconds);
+    sj["median_ops_per_cpu_second"] = optional_number(s.median_ops_per_cpu_second);
+    sj["median_peak_rss_bytes"] = optional_number(s.median_peak_rss_bytes);
+    sj["median_rss_end_bytes"] = optional_number(s.median_rss_end_bytes);
+    sj["median_rss_after_drain_bytes"] = optional_number(s.median_rss_after_drain_bytes);
+    sj["median_minor_faults"] = optional_number(s.median_minor_faults);
+    cj["summary"] = sj;
+    if (c.callgrind) cj["callgrind"] = *c.callgrind;
+    cells_json.push_back(cj);
+  }
+  j["cells"] = cells_json;
+  return j;
+}
+
+std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* error) {
+  if (!j.is_object()) {
+    *error = "not a JSON object";
+    return std::nullopt;
+  }
+  ResultsFile f;
+  if (!get_field(j, "schema_version", &f.schema_version, error, "results")) return std::nullopt;
+  if (f.schema_version != kSchemaVersion) {
+    *error = "schema_version " + std::to_string(f.schema_version) + " is not the supported version " +
+             std::to_string(kSchemaVersion);
+    return std::nullopt;
+  }
+  std::string kind;
+  if (!get_field(j, "kind", &kind, error, "results")) return std::nullopt;
+  if (kind != kResultsKind) {
+    *error = "kind \"" + kind + "\" is not \"" + kResultsKind + "\"";
+    return std::nullopt;
+  }
+  if (!get_field(j, "status", &f.status, error, "results") ||
+      !get_field(j, "created_utc", &f.created_utc, error, "results") ||
+      !get_field(j, "updated_utc", &f.updated_utc, error, "results") ||
+      !get_field(j, "machine", &f.machine, error, "results") ||
+      !get_field(j, "build", &f.build, error, "results")) {
+    return std::nullopt;
+  }
+  if (!j.contains("config")) {
+    *error = "results has no \"config\"";
+    return std::nullopt;
+  }
+  auto config = CompareConfig::from_json(j["config"], error);
+  if (!config) return std::nullopt;
+  f.config = *config;
+  if (!j.contains("cells") || !j["cells"].is_array()) {
+    *error = "results has no \"cells\" array";
+    return std::nullopt;
+  }
+  for (const Json& cj : j["cells"]) {
+    Cell c;
+    const std::string where = "a cell";
+    if (!get_field(cj, "allocator", &c.allocator, error, where.c_str()) ||
+        !get_field(cj, "allocator_kind", &c.allocator_kind, error, where.c_str()) ||
+        !get_field(cj, "workload", &c.workload, error, where.c_str()) ||
+        !get_field(cj, "threads", &c.threads, error, where.c_str()) ||
+        !get_field(cj, "mode", &c.mode, error, where.c_str())) {
+      return std::nullopt;
+    }
+    if (!cj.contains("runs") || !cj["runs"].is_array()) {
+      *error = "cell " + c.key() + " has no \"runs\" array";
+      return std::nullopt;
+    }
+    for (const Json& rj : cj["runs"]) {
+      RunEntry r;
+      if (!get_field(rj, "rep", &r.rep, error, "a run") || !get_field(rj, "seq", &r.seq, error, "a run") ||
+          !get_field(rj, "wall_seconds", &r.wall_seconds, error, "a run") ||
+          !get_field(rj, "record", &r.record, error, "a run")) {
+        return std::nullopt;
+      }
+      c.runs.push_back(std::move(r));
+    }
+    if (cj.contains("failures") && cj["failures"].is_array()) {
+      for (const Json& fj : cj["failures"]) {
+        RunFailure fail;
+        if (!get_field(fj, "rep", &fail.rep, error, "a failure") ||
+            !get_field(fj, "reason", &fail.reason, error, "a failure")) {
+          return std::nullopt;
+        }
+        c.failures.push_back(std::move(fail));
+      }
+    }
+    if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
+    f.cells.push_back(std::move(c));
+  }
+  return f;
+}
+
+bool write_atomically(const std::string& path, const std::string& text, std::string* error) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = "cannot write " + path + ": " + strerror(errno);
+    return false;
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = "cannot write " + path + ": " + strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    *error = "cannot write " + path + ": " + strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = "cannot write " + path + ": " + strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::optional<ResultsFile> load_results(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot open: " + strerror(errno);
+    return std::nullopt;
+  }
+  Json j;
+  try {
+    j = Json::parse(in);
+  } catch (const std::exception& e) {
+    *error = path + ": not valid JSON (" + std::string(e.what()) + ")";
+    return std::nullopt;
+  }
+  std::string why;
+  auto f = ResultsFile::from_json(j, &why);
+  if (!f) *error = path + ": " + why;
+  return f;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+}  // namespace lab

@@ -1,0 +1,28 @@
+// Order statistics for repeated measurements: medians and spreads, never
+// means (a noisy machine's outliers would drag a mean anywhere).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+namespace lab {
+
+struct Spread {
+  double min = 0;
+  double p25 = 0;
+  double median = 0;
+  double p75 = 0;
+  double max = 0;
+  // (p75 - p25) / median: the relative interquartile range.
+  double rel_iqr = 0;
+  int n = 0;
+};
+
+// Quantile q in [0, 1] with linear interpolation between order statistics
+// (type 7, the default of R and numpy). `values` must not be empty.
+double quantile(std::vector<double> values, double q);
+
+// nullopt for an empty sample.
+std::optional<Spread> spread_of(const std::vector<double>& values);
+
+}  // namespace lab

@@ -1,0 +1,65 @@
+#include "harness/table.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace lab {
+namespace {
+
+std::string format_rate(std::optional<double> per_second) {
+  return per_second ? fmt::format("{:.1f}", *per_second / 1e6) : "-";
+}
+
+std::string format_ratio(std::optional<double> ratio) { return ratio ? fmt::format("{:.2f}x", *ratio) : "-"; }
+
+}  // namespace
+
+std::string format_bytes(std::optional<double> bytes) {
+  if (!bytes) return "-";
+  return fmt::format("{:.1f} MiB", *bytes / (1024.0 * 1024.0));
+}
+
+std::string render_table(const ResultsFile& results) {
+  std::string out;
+  const std::string& baseline = results.config.baseline;
+  std::vector<std::pair<std::string, int>> groups;
+  std::set<std::pair<std::string, int>> seen;
+  for (const Cell& c : results.cells)
+    if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
+
+  bool any_callgrind = false;
+  for (const Cell& c : results.cells) any_callgrind |= c.callgrind.has_value();
+
+  for (const auto& [workload, threads] : groups) {
+    out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median)\n", workload, threads,
+                       threads == 1 ? "" : "s", results.config.reps);
+    std::string header = fmt::format("{:<14} {:>9} {:>8} {:>9} {:>11} {:>11} {:>12}", "allocator", "Mops/s",
+                                     "spread", "x" + baseline, "Mops/CPU-s", "peak RSS", "after drain");
+    if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
+    header += "  status";
+    out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
+    for (const Cell& c : results.cells) {
+      if (c.workload != workload || c.threads != threads) continue;
+      const CellSummary s = summarize(c);
+      std::string row = fmt::format(
+          "{:<14} {:>9} {:>8} {:>9} {:>11} {:>11} {:>12}", c.allocator,
+          format_rate(s.ops_per_sec ? std::optional(s.ops_per_sec->median) : std::nullopt),
+          s.ops_per_sec ? fmt::format("{:.1f}%", s.ops_per_sec->rel_iqr * 100) : "-",
+          format_ratio(results.ratio_to(c, baseline)), format_rate(s.median_ops_per_cpu_second),
+          format_bytes(s.median_peak_rss_bytes), format_bytes(s.median_rss_after_drain_bytes));
+      if (any_callgrind) {
+        row += c.callgrind && c.callgrind->contains("instructions_per_op")
+                   ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())
+                   : fmt::format(" {:>8}", "-");
+      }
+      const std::string status = c.status(results.config.reps);
+      row += "  " + (status == "failed" ? "FAILED: " + c.failures.front().reason
+                                        : fmt::format("{}/{} {}", c.runs.size(), results.config.reps, status));
+      out += row + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace lab
