@@ -1,0 +1,163 @@
+// compare, end to end: a tiny matrix through the real runner and drivers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness/results.h"
+#include "harness/subprocess.h"
+#include "harness/test_support.h"
+
+namespace lab {
+namespace {
+
+using testing_support::runfile;
+
+class CompareTest : public testing::Test {
+ protected:
+  std::string out(const std::string& name) const { return testing::TempDir() + "/" + name; }
+  ProcessResult compare(std::vector<std::string> args) const {
+    args.insert(args.begin(), runfile("harness/compare"));
+    return run_process(args, 600);
+  }
+  static Json load(const std::string& path) {
+    std::ifstream in(path);
+    return Json::parse(in);
+  }
+};
+
+TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
+  const std::string path = out("tiny.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo", "--threads=1,2",
+                                   "--reps=3", "--smoke", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.describe_failure() << r.stderr_tail;
+  const Json j = load(path);
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["status"], "complete");
+  EXPECT_FALSE(j["machine"]["cpu_model"].get<std::string>().empty());
+  EXPECT_EQ(j["machine"]["thp_enabled"].get<std::string>().empty(), false);
+  ASSERT_EQ(j["cells"].size(), 4u);
+  // Interleaved: repetition r of every cell runs before repetition r+1 of any.
+  for (const Json& cell : j["cells"]) {
+    EXPECT_EQ(cell["status"], "complete");
+    EXPECT_EQ(cell["mode"], "linked");
+    ASSERT_EQ(cell["runs"].size(), 3u);
+    for (const Json& run : cell["runs"]) {
+      const int rep = run["rep"], seq = run["seq"];
+      EXPECT_GT(seq, (rep - 1) * 4) << cell["allocator"];
+      EXPECT_LE(seq, rep * 4) << cell["allocator"];
+      EXPECT_EQ(run["record"]["allocator"], cell["allocator"]);
+      EXPECT_EQ(run["record"]["threads"], cell["threads"]);
+    }
+    EXPECT_TRUE(cell["summary"]["median_ops_per_sec"].is_number());
+  }
+  const Json& glibc = j["cells"][1];
+  EXPECT_EQ(glibc["allocator"], "glibc");
+  EXPECT_DOUBLE_EQ(glibc["summary"]["ratio_to_baseline"].get<double>(), 1.0);
+  EXPECT_NE(r.stdout_text.find("ultra_simple"), std::string::npos);
+  EXPECT_NE(r.stdout_text.find("xglibc"), std::string::npos);
+}
+
+TEST_F(CompareTest, CrashedAndHungCellsFailAloneAndTheRunGoesOn) {
+  const std::string crash_path = out("crash.json");
+  const ProcessResult crash = compare({"--allocators=ultra_simple,glibc,mimalloc", "--reps=2", "--smoke",
+                                       "--param=inject_fault=crash@glibc", "--out=" + crash_path});
+  EXPECT_EQ(crash.exit_code, 1);
+  Json j = load(crash_path);
+  EXPECT_EQ(j["cells"][0]["status"], "complete");
+  EXPECT_EQ(j["cells"][1]["status"], "failed");
+  EXPECT_NE(j["cells"][1]["error"].get<std::string>().find("killed by signal 11"), std::string::npos);
+  EXPECT_EQ(j["cells"][2]["status"], "complete");
+  EXPECT_EQ(j["cells"][2]["runs"].size(), 2u);
+
+  const std::string hang_path = out("hang.json");
+  const ProcessResult hang = compare({"--allocators=ultra_simple,glibc", "--reps=1", "--smoke",
+                                      "--param=inject_fault=hang@glibc", "--timeout=2", "--out=" + hang_path});
+  EXPECT_EQ(hang.exit_code, 1);
+  j = load(hang_path);
+  EXPECT_EQ(j["cells"][0]["status"], "complete");
+  EXPECT_NE(j["cells"][1]["error"].get<std::string>().find("timed out after 2 s"), std::string::npos);
+}
+
+TEST_F(CompareTest, BadInputIsAOneLineErrorAndWritesNothing) {
+  std::ofstream(out("plain_file")) << "not a directory";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--allocators=ultra_simple,nope"}, "unknown allocator 'nope' (known: ultra_simple"},
+      {{"--workloads=nope"}, "unknown workload 'nope' (known: mixed_lifo"},
+      {{"--reps=0"}, "--reps must be an integer in [1, 1000], got '0'"},
+      {{"--reps=-2"}, "got '-2'"},
+      {{"--ops=0"}, "--ops must be an integer"},
+      {{"--threads=1,0"}, "--threads must be an integer"},
+      {{"--param=min_size=0"}, "--min_size must be an integer"},
+      {{"--param=max_size=-1"}, "--max_size must be an integer"},
+      {{"--baseline=nope"}, "unknown baseline allocator 'nope'"},
+      // A path under a regular file cannot be written, even by root.
+      {{"--out=" + out("plain_file") + "/y.json"}, "cannot write " + out("plain_file") + "/y.json"},
+      {{"--bogus"}, "unknown flag --bogus"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::vector<std::string> full = args;
+    full.push_back("--smoke");
+    full.push_back("--allocators=ultra_simple");
+    if (args[0].rfind("--allocators", 0) == 0) full.pop_back();
+    const bool has_out = args[0].rfind("--out", 0) == 0;
+    const std::string path = out("bad.json");
+    if (!has_out) full.push_back("--out=" + path);
+    const ProcessResult r = compare(full);
+    EXPECT_EQ(r.exit_code, 2) << message << ": " << r.stderr_tail;
+    EXPECT_NE(r.stderr_tail.find(message), std::string::npos) << "stderr: " << r.stderr_tail;
+    EXPECT_EQ(std::count(r.stderr_tail.begin(), r.stderr_tail.end(), '\n'), 1) << r.stderr_tail;
+    EXPECT_FALSE(std::filesystem::exists(path)) << message << ": nothing should be written";
+  }
+}
+
+TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
+  const std::string path = out("interrupted.json");
+  const std::string flags = "--allocators=ultra_simple,glibc --reps=5 --ops=30000000 --out=" + path;
+  // Interrupt as soon as the first run is on disk.
+  const std::string script = runfile("harness/compare") + " " + flags +
+                             " >/dev/null 2>&1 & pid=$!; "
+                             "for i in $(seq 600); do grep -q '\"seq\": 1' " + path +
+                             " 2>/dev/null && break; sleep 0.05; done; "
+                             "kill -INT $pid; wait $pid; echo $?";
+  const ProcessResult r = run_process({"/bin/sh", "-c", script}, 600);
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  EXPECT_EQ(r.stdout_text, "130\n");
+  Json j = load(path);
+  EXPECT_EQ(j["status"], "interrupted");
+  size_t runs = 0;
+  for (const Json& cell : j["cells"]) runs += cell["runs"].size();
+  EXPECT_GE(runs, 1u);
+  EXPECT_LT(runs, 10u);
+
+  std::vector<std::string> resume = {"--allocators=ultra_simple,glibc", "--reps=5", "--ops=30000000",
+                                     "--out=" + path, "--resume"};
+  const ProcessResult again = compare(resume);
+  ASSERT_EQ(again.exit_code, 0) << again.stderr_tail;
+  j = load(path);
+  EXPECT_EQ(j["status"], "complete");
+  for (const Json& cell : j["cells"]) {
+    std::set<int> reps;
+    for (const Json& run : cell["runs"]) reps.insert(run["rep"].get<int>());
+    EXPECT_EQ(reps, (std::set<int>{1, 2, 3, 4, 5})) << cell["allocator"];
+  }
+  // A different matrix cannot be resumed into the same file.
+  resume[1] = "--reps=6";
+  EXPECT_EQ(compare(resume).exit_code, 2);
+}
+
+TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
+  const std::string path = out("callgrind.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple", "--reps=1", "--smoke", "--callgrind",
+                                   "--callgrind-ops=20000", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json cg = load(path)["cells"][0]["callgrind"];
+  ASSERT_TRUE(cg.contains("instructions_per_op")) << cg.dump();
+  EXPECT_EQ(cg["ops"], 20000);
+  EXPECT_GT(cg["instructions_per_op"].get<double>(), 5);
+  EXPECT_LT(cg["instructions_per_op"].get<double>(), 10000);
+}
+
+}  // namespace
+}  // namespace lab

@@ -1,0 +1,118 @@
+// Every driver, run for real: the record's fields and types, that each peer
+// really is the allocator in use, validation under hakmem's invariant
+// checks, and one-line errors for bad flags.
+#include <gtest/gtest.h>
+
+#include "harness/drivers.h"
+#include "harness/subprocess.h"
+#include "harness/test_support.h"
+
+namespace lab {
+namespace {
+
+using testing_support::runfile;
+
+class DriverTest : public testing::TestWithParam<AllocatorInfo> {
+ protected:
+  std::string driver() const { return runfile(GetParam().runfile.substr(std::string("hakmem_lab/").size())); }
+  ProcessResult run(std::vector<std::string> args, std::vector<std::string> env = {}) const {
+    args.insert(args.begin(), driver());
+    return run_process(args, 120, env);
+  }
+};
+
+TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
+  const ProcessResult r = run({"--workload=mixed_lifo", "--smoke", "--threads=2"});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const Json rec = Json::parse(r.stdout_text);
+  EXPECT_EQ(rec["record_version"], 1);
+  EXPECT_EQ(rec["allocator"], GetParam().name);
+  EXPECT_EQ(rec["allocator_kind"], GetParam().kind);
+  EXPECT_EQ(rec["workload"], "mixed_lifo");
+  EXPECT_EQ(rec["threads"], 2);
+  EXPECT_GT(rec["ops"].get<uint64_t>(), 0u);
+  EXPECT_EQ(rec["validation"]["blocks_checked"].get<uint64_t>() * 2, rec["ops"].get<uint64_t>())
+      << "mixed_lifo frees (and checks) every block it allocates";
+  for (const char* key : {"seconds", "ops_per_sec", "cpu_seconds", "ops_per_cpu_second"}) {
+    ASSERT_TRUE(rec[key].is_number()) << key;
+    EXPECT_GT(rec[key].get<double>(), 0) << key;
+  }
+  for (const char* key : {"peak_rss_bytes", "rss_start_bytes", "rss_end_bytes", "rss_after_drain_bytes"}) {
+    ASSERT_TRUE(rec[key].is_number_integer()) << key;
+    EXPECT_GT(rec[key].get<int64_t>(), 0) << key;
+  }
+  for (const char* counter : {"instructions", "cycles", "cache_misses", "branch_misses", "page_faults",
+                              "minor_faults", "context_switches", "cpu_clock_ns"}) {
+    const Json& c = rec["counters"][counter];
+    ASSERT_TRUE(c.contains("value")) << counter;
+    if (c["value"].is_null()) {
+      EXPECT_FALSE(c["reason"].get<std::string>().empty()) << counter << ": null needs a reason";
+    } else {
+      EXPECT_TRUE(c["value"].is_number()) << counter;
+    }
+  }
+  EXPECT_TRUE(rec["counters"]["page_faults"]["value"].is_number()) << "software counters work without a PMU";
+  EXPECT_FALSE(rec["thp"]["enabled"].get<std::string>().empty());
+}
+
+TEST_P(DriverTest, ThePeerReallyIsTheAllocatorInUse) {
+  const ProcessResult r = run({"--workload=mixed_lifo", "--smoke"});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const std::string provider = Json::parse(r.stdout_text)["malloc_provider"];
+  const std::string& name = GetParam().name;
+  const std::string expected = GetParam().kind == "hakmem" ? "hakmem:" + name
+                               : name == "glibc"            ? "libc.so"
+                               : name == "tcmalloc"         ? "libtcmalloc"
+                                                            : "lib" + name;
+  EXPECT_NE(provider.find(expected), std::string::npos) << name << " driver's malloc comes from " << provider;
+}
+
+TEST_P(DriverTest, SameSeedSameWork) {
+  const ProcessResult a = run({"--workload=mixed_lifo", "--smoke", "--seed=9"});
+  const ProcessResult b = run({"--workload=mixed_lifo", "--smoke", "--seed=9"});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(Json::parse(a.stdout_text)["ops"], Json::parse(b.stdout_text)["ops"]);
+}
+
+TEST_P(DriverTest, HakmemPassesUnderFullInvariantChecks) {
+  if (GetParam().kind != "hakmem") GTEST_SKIP() << "HAKMEM_DEBUG applies to hakmem variants";
+  const ProcessResult r = run({"--workload=mixed_lifo", "--ops=400000", "--threads=2"}, {"HAKMEM_DEBUG=2"});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+}
+
+TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{}, "--workload is required"},
+      {{"--workload=nope"}, "unknown workload 'nope' (known: mixed_lifo"},
+      {{"--workload=mixed_lifo", "--ops=0"}, "--ops must be an integer"},
+      {{"--workload=mixed_lifo", "--ops=-5"}, "--ops must be an integer"},
+      {{"--workload=mixed_lifo", "--min-size=0"}, "--min_size must be an integer"},
+      {{"--workload=mixed_lifo", "--max-size=abc"}, "got 'abc'"},
+      {{"--workload=mixed_lifo", "--min-size=900", "--max-size=100"}, "--min_size (900) is above --max_size (100)"},
+      {{"--workload=mixed_lifo", "--bogus=1"}, "unknown flag --bogus"},
+      {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash or hang"},
+  };
+  for (const auto& [args, message] : cases) {
+    const ProcessResult r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << message;
+    EXPECT_NE(r.stderr_tail.find(message), std::string::npos) << "stderr: " << r.stderr_tail;
+    EXPECT_EQ(std::count(r.stderr_tail.begin(), r.stderr_tail.end(), '\n'), 1) << r.stderr_tail;
+    EXPECT_TRUE(r.stdout_text.empty());
+  }
+}
+
+TEST_P(DriverTest, HelpAndList) {
+  const ProcessResult help = run({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.stdout_text.find("--workload=NAME"), std::string::npos);
+  EXPECT_NE(help.stdout_text.find("mixed_lifo"), std::string::npos);
+  const ProcessResult list = run({"--list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_EQ(list.stdout_text.rfind("mixed_lifo\t", 0), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDrivers, DriverTest, testing::ValuesIn(known_allocators()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace lab
