@@ -3,6 +3,7 @@
 // checks, and one-line errors for bad flags.
 #include <gtest/gtest.h>
 
+#include "common/sanitizer.h"
 #include "harness/drivers.h"
 #include "harness/subprocess.h"
 #include "harness/test_support.h"
@@ -14,6 +15,10 @@ using testing_support::runfile;
 
 class DriverTest : public testing::TestWithParam<AllocatorInfo> {
  protected:
+  void SetUp() override {
+    if (kUnderSanitizer && GetParam().kind == "system")
+      GTEST_SKIP() << "under a sanitizer the peer drivers run the sanitizer's malloc, not the peer";
+  }
   std::string driver() const { return runfile(GetParam().runfile.substr(std::string("hakmem_lab/").size())); }
   ProcessResult run(std::vector<std::string> args, std::vector<std::string> env = {}) const {
     args.insert(args.begin(), driver());

@@ -13,10 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "allocator/api/c_api.h"
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
 #include "allocator/pools/heap_registry.h"
 #include "common/process.h"
+#include "common/sanitizer.h"
 #include "hakmem/variant.h"
 
 namespace hakmem {
@@ -203,6 +205,7 @@ TEST(Conformance, AThreadThatExitsGivesItsMemoryBack) {
 }
 
 TEST(Conformance, MemoryGoesBackToTheOsAfterADrain) {
+  if (lab::kUnderSanitizer) GTEST_SKIP() << "RSS under a sanitizer includes its shadow memory";
   A::trim();
   const int64_t rss_before = lab::current_rss_bytes().value();
   std::vector<void*> blocks;
@@ -246,6 +249,27 @@ TEST(Conformance, RandomWorkloadUnderFullInvariantChecks) {
   for (auto& slot : live) A::free(slot.first);
   unsetenv("HAKMEM_DEBUG");
   options_reload();
+}
+
+TEST(Conformance, TheCAbiIsThisVariant) {
+  EXPECT_EQ(std::string(hak_variant_name()), std::string(A::kName));
+  auto* p = static_cast<char*>(hak_malloc(100));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(hak_malloc_usable_size(p), A::usable_size(p));
+  strcpy(p, "abc");
+  p = static_cast<char*>(hak_realloc(p, 5000));
+  EXPECT_STREQ(p, "abc");
+  hak_free(p);
+  auto* z = static_cast<unsigned char*>(hak_calloc(10, 10));
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(z[i], 0);
+  hak_free(z);
+  void* a = hak_aligned_alloc(4096, 10);
+  EXPECT_TRUE(aligned(a, 4096));
+  hak_free(a);
+  errno = 0;
+  EXPECT_EQ(hak_malloc(SIZE_MAX), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  hak_trim();
 }
 
 TEST(Conformance, InvalidFreesAreReported) {

@@ -47,6 +47,7 @@ def hakmem_variant(name, policy):
             "//allocator/backend",
             "//allocator/pools",
             "//common:process",
+            "//common:sanitizer",
             "@system//:gtest_main",
         ],
         size = "medium",

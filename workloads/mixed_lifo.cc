@@ -115,7 +115,7 @@ std::unique_ptr<Workload> make_mixed_lifo(const WorkloadConfig& config, std::str
 extern const WorkloadDef kMixedLifo = {
     "mixed_lifo",
     "batches of mixed-size blocks, stamped, checked and freed in reverse order",
-    20'000'000,
+    100'000'000,
     {
         {"batch", 100, 1, 1 << 20, "blocks allocated per batch before the batch is freed"},
         {"min_size", 16, 1, 1 << 26, "smallest block size in bytes"},
