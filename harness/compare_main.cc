@@ -310,6 +310,13 @@ int run(int argc, char** argv) {
     if (!r.ok()) {
       if (r.exit_code == 2) return usage_error(c.key() + ": " + r.describe_failure());
       c.failures.push_back({0, "dry run " + r.describe_failure()});
+    } else if (!results.build.contains("driver")) {
+      // The drivers' own account of how they were compiled (the flags are
+      // read back from the binary, not assumed).
+      try {
+        results.build["driver"] = Json::parse(r.stdout_text).at("build");
+      } catch (const std::exception&) {
+      }
     }
   }
 

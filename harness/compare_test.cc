@@ -37,6 +37,9 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
   EXPECT_EQ(j["status"], "complete");
   EXPECT_FALSE(j["machine"]["cpu_model"].get<std::string>().empty());
   EXPECT_EQ(j["machine"]["thp_enabled"].get<std::string>().empty(), false);
+  const Json& flags = j["build"]["driver"]["compile_flags"];
+  EXPECT_NE(std::find(flags.begin(), flags.end(), "-O2"), flags.end()) << j["build"].dump();
+  EXPECT_EQ(j["build"]["driver"]["compilation_mode"], "opt");
   ASSERT_EQ(j["cells"].size(), 4u);
   // Interleaved: repetition r of every cell runs before repetition r+1 of any.
   for (const Json& cell : j["cells"]) {

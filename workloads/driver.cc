@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/build_flags.h"
 #include "common/process.h"
 #include "workloads/support/measure.h"
 #include "workloads/support/validate.h"
@@ -62,6 +63,12 @@ std::string malloc_provider(const DriverIdentity& id) {
   void* (*m)(size_t) = &malloc;
   if (dladdr(reinterpret_cast<void*>(m), &info) != 0 && info.dli_fname != nullptr) return info.dli_fname;
   return "unknown";
+}
+
+nlohmann::ordered_json build_json(const DriverIdentity& id) {
+  return {{"compiler", std::string("gcc ") + __VERSION__},
+          {"compilation_mode", id.compilation_mode},
+          {"compile_flags", compile_flags_of_self()}};
 }
 
 template <class T>
@@ -137,7 +144,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   if (!fault.empty() && fault != "crash" && fault != "hang")
     return usage_error("--inject_fault must be crash or hang, optionally @ALLOCATOR; got '" + inject_fault + "'");
   if (dry_run) {
-    std::cout << nlohmann::ordered_json{{"dry_run", true}, {"workload", def->name}, {"ops", config.ops}}.dump()
+    std::cout << nlohmann::ordered_json{{"dry_run", true}, {"workload", def->name}, {"ops", config.ops},
+                                        {"build", build_json(id)}}.dump()
               << std::endl;
     return 0;
   }
@@ -190,8 +198,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
                             {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
                             {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
   }
-  record["build"] = {{"compiler", std::string("gcc ") + __VERSION__},
-                     {"compilation_mode", id.compilation_mode}};
+  record["build"] = build_json(id);
   record["thp"] = {{"enabled", thp_setting("enabled")}, {"defrag", thp_setting("defrag")}};
   std::cout << record.dump() << std::endl;
   return 0;
