@@ -53,7 +53,8 @@ nlohmann::ordered_json machine_info() {
 
 nlohmann::ordered_json build_info(const char* compilation_mode) {
   const auto commit = git({"rev-parse", "HEAD"});
-  const auto dirty = git({"status", "--porcelain", "--untracked-files=no"});
+  // Dirty means the sources differ from the commit; results/ is output, not source.
+  const auto dirty = git({"status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"});
   return {{"compiler", std::string("gcc ") + __VERSION__},
           {"compilation_mode", compilation_mode},
           {"git_commit", commit ? nlohmann::ordered_json(*commit) : nlohmann::ordered_json(nullptr)},
