@@ -150,6 +150,27 @@ TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
   EXPECT_EQ(compare(resume).exit_code, 2);
 }
 
+TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
+  const std::string path = out("bound.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple,bound", "--threads=1,2", "--reps=2", "--smoke",
+                                   "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << "a refused cell is not a failure: " << r.stderr_tail;
+  const Json j = load(path);
+  ASSERT_EQ(j["cells"].size(), 4u);
+  const Json& us1 = j["cells"][0];
+  const Json& bound1 = j["cells"][1];
+  const Json& bound2 = j["cells"][3];
+  EXPECT_EQ(bound1["status"], "complete");
+  EXPECT_EQ(bound2["status"], "refused");
+  EXPECT_EQ(bound2["refused"], "bound serves one thread only; this run has 2 worker threads");
+  EXPECT_EQ(bound2["runs"].size(), 0u);
+  EXPECT_DOUBLE_EQ(us1["summary"]["ratio_to_bound"].get<double>(),
+                   us1["summary"]["median_ops_per_sec"].get<double>() / bound1["summary"]["median_ops_per_sec"].get<double>());
+  EXPECT_TRUE(j["cells"][2]["summary"]["ratio_to_bound"].is_null());
+  EXPECT_NE(r.stdout_text.find("refused: bound serves one thread only"), std::string::npos);
+  EXPECT_NE(r.stdout_text.find("t/bound"), std::string::npos);
+}
+
 TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   const std::string path = out("callgrind.json");
   const ProcessResult r = compare({"--allocators=ultra_simple", "--reps=1", "--smoke", "--callgrind",

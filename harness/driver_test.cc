@@ -5,6 +5,7 @@
 
 #include "common/sanitizer.h"
 #include "harness/drivers.h"
+#include "harness/results.h"
 #include "harness/subprocess.h"
 #include "harness/test_support.h"
 
@@ -20,6 +21,10 @@ class DriverTest : public testing::TestWithParam<AllocatorInfo> {
       GTEST_SKIP() << "under a sanitizer the peer drivers run the sanitizer's malloc, not the peer";
   }
   std::string driver() const { return runfile(GetParam().runfile.substr(std::string("hakmem_lab/").size())); }
+  // bound, the speed-of-light reference, serves one thread only.
+  std::string threads(int wanted) const {
+    return "--threads=" + std::to_string(GetParam().name == kBoundAllocator ? 1 : wanted);
+  }
   ProcessResult run(std::vector<std::string> args, std::vector<std::string> env = {}) const {
     args.insert(args.begin(), driver());
     return run_process(args, 120, env);
@@ -27,14 +32,14 @@ class DriverTest : public testing::TestWithParam<AllocatorInfo> {
 };
 
 TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
-  const ProcessResult r = run({"--workload=mixed_lifo", "--smoke", "--threads=2"});
+  const ProcessResult r = run({"--workload=mixed_lifo", "--smoke", threads(2)});
   ASSERT_TRUE(r.ok()) << r.describe_failure();
   const Json rec = Json::parse(r.stdout_text);
   EXPECT_EQ(rec["record_version"], 1);
   EXPECT_EQ(rec["allocator"], GetParam().name);
   EXPECT_EQ(rec["allocator_kind"], GetParam().kind);
   EXPECT_EQ(rec["workload"], "mixed_lifo");
-  EXPECT_EQ(rec["threads"], 2);
+  EXPECT_EQ(rec["threads"], GetParam().name == kBoundAllocator ? 1 : 2);
   EXPECT_GT(rec["ops"].get<uint64_t>(), 0u);
   EXPECT_EQ(rec["validation"]["blocks_checked"].get<uint64_t>() * 2, rec["ops"].get<uint64_t>())
       << "mixed_lifo frees (and checks) every block it allocates";
@@ -81,7 +86,7 @@ TEST_P(DriverTest, SameSeedSameWork) {
 
 TEST_P(DriverTest, HakmemPassesUnderFullInvariantChecks) {
   if (GetParam().kind != "hakmem") GTEST_SKIP() << "HAKMEM_DEBUG applies to hakmem variants";
-  const ProcessResult r = run({"--workload=mixed_lifo", "--ops=400000", "--threads=2"}, {"HAKMEM_DEBUG=2"});
+  const ProcessResult r = run({"--workload=mixed_lifo", "--ops=400000", threads(2)}, {"HAKMEM_DEBUG=2"});
   ASSERT_TRUE(r.ok()) << r.describe_failure();
 }
 
@@ -103,6 +108,24 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
     EXPECT_NE(r.stderr_tail.find(message), std::string::npos) << "stderr: " << r.stderr_tail;
     EXPECT_EQ(std::count(r.stderr_tail.begin(), r.stderr_tail.end(), '\n'), 1) << r.stderr_tail;
     EXPECT_TRUE(r.stdout_text.empty());
+  }
+}
+
+TEST_P(DriverTest, OnlyBoundRefusesRunsOutsideItsLimits) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--threads=2"}, "refused: bound serves one thread only; this run has 2 worker threads"},
+      {{"--max-size=40000"}, "refused: bound serves blocks up to 32768 bytes; this run asks for up to 40000"},
+  };
+  for (auto [args, message] : cases) {
+    args.push_back("--workload=mixed_lifo");
+    args.push_back("--smoke");
+    const ProcessResult r = run(args);
+    if (GetParam().name == kBoundAllocator) {
+      EXPECT_EQ(r.exit_code, 4) << message;
+      EXPECT_EQ(r.stderr_tail, message + "\n");
+    } else {
+      EXPECT_TRUE(r.ok()) << r.describe_failure();
+    }
   }
 }
 

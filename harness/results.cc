@@ -55,6 +55,7 @@ bool get_field(const Json& j, const char* key, T* out, std::string* error, const
 }  // namespace
 
 std::string Cell::status(int reps) const {
+  if (refused) return "refused";
   if (!failures.empty()) return "failed";
   return static_cast<int>(runs.size()) >= reps ? "complete" : "partial";
 }
@@ -143,6 +144,7 @@ Json ResultsFile::to_json() const {
     cj["mode"] = c.mode;
     cj["status"] = c.status(config.reps);
     cj["error"] = c.failures.empty() ? Json(nullptr) : Json(c.failures.front().reason);
+    cj["refused"] = c.refused ? Json(*c.refused) : Json(nullptr);
     Json runs = Json::array();
     for (const RunEntry& r : c.runs) runs.push_back({{"rep", r.rep}, {"seq", r.seq}, {"wall_seconds", r.wall_seconds}, {"record", r.record}});
     cj["runs"] = runs;
@@ -155,6 +157,7 @@ Json ResultsFile::to_json() const {
     sj["median_ops_per_sec"] = s.ops_per_sec ? Json(s.ops_per_sec->median) : Json(nullptr);
     sj["spread"] = s.ops_per_sec ? spread_json(*s.ops_per_sec) : Json(nullptr);
     sj["ratio_to_baseline"] = optional_number(ratio_to(c, config.baseline));
+    sj["ratio_to_bound"] = optional_number(ratio_to(c, kBoundAllocator));
     sj["median_seconds"] = optional_number(s.median_seconds);
     sj["median_cpu_seconds"] = optional_number(s.median_cpu_seconds);
     sj["median_ops_per_cpu_second"] = optional_number(s.median_ops_per_cpu_second);
@@ -239,6 +242,7 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
         c.failures.push_back(std::move(fail));
       }
     }
+    if (cj.contains("refused") && cj["refused"].is_string()) c.refused = cj["refused"].get<std::string>();
     if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
     f.cells.push_back(std::move(c));
   }

@@ -10,9 +10,11 @@
 //   config {allocators, workloads, threads, reps, ops, smoke, baseline,
 //           timeout_seconds, params},
 //   cells [{allocator, allocator_kind, workload, threads, mode, status,
-//           error, runs [{rep, seq, wall_seconds, record}], failures [{rep, reason}],
+//           error, refused, runs [{rep, seq, wall_seconds, record}],
+//           failures [{rep, reason}],
 //           summary {reps, median_ops_per_sec, spread {min, p25, median, p75,
-//                    max, rel_iqr, n}, ratio_to_baseline, median_seconds,
+//                    max, rel_iqr, n}, ratio_to_baseline, ratio_to_bound,
+//                    median_seconds,
 //                    median_cpu_seconds, median_ops_per_cpu_second,
 //                    median_peak_rss_bytes, median_rss_end_bytes,
 //                    median_rss_after_drain_bytes, median_minor_faults},
@@ -32,6 +34,8 @@
 namespace lab {
 
 inline constexpr int kSchemaVersion = 1;
+// The speed-of-light reference variant: every table relates to it.
+inline constexpr const char* kBoundAllocator = "bound";
 inline constexpr const char* kResultsKind = "hakmem-lab/compare";
 
 using Json = nlohmann::ordered_json;
@@ -56,8 +60,10 @@ struct Cell {
   std::string mode = "linked";
   std::vector<RunEntry> runs;
   std::vector<RunFailure> failures;
+  std::optional<std::string> refused;  // why the allocator declined this cell
   std::optional<Json> callgrind;
 
+  // "refused" when the allocator declined the cell (bound, multi-threaded);
   // "failed" once any run failed; else "complete" when `reps` runs are in;
   // else "partial".
   std::string status(int reps) const;

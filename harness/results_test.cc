@@ -31,14 +31,17 @@ ResultsFile sample() {
   f.config.workloads = {"mixed_lifo"};
   f.config.threads = {1};
   f.config.reps = 3;
-  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}};
-  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}};
+  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
+  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
+  Cell bound{"bound", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
   const double rates[] = {200, 180, 220};
   for (int rep = 1; rep <= 3; ++rep) {
     a.runs.push_back({rep, 2 * rep - 1, 0.1, record(rates[rep - 1], 4e6, 3e6)});
     b.runs.push_back({rep, 2 * rep, 0.2, record(100, 5e6, 5e6)});
+    bound.runs.push_back({rep, 2 * rep + 10, 0.1, record(250, 4e6, 4e6)});
   }
-  f.cells = {a, b};
+  Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", {}};
+  f.cells = {a, b, bound, refused};
   return f;
 }
 
@@ -61,10 +64,11 @@ TEST(Results, TopLevelSchemaIsPinned) {
 TEST(Results, CellSchemaIsPinned) {
   const Json cell = sample().to_json()["cells"][0];
   EXPECT_EQ(keys(cell), (std::set<std::string>{"allocator", "allocator_kind", "workload", "threads", "mode",
-                                               "status", "error", "runs", "failures", "summary"}));
+                                               "status", "error", "refused", "runs", "failures", "summary"}));
   EXPECT_EQ(keys(cell["runs"][0]), (std::set<std::string>{"rep", "seq", "wall_seconds", "record"}));
   EXPECT_EQ(keys(cell["summary"]),
-            (std::set<std::string>{"reps", "median_ops_per_sec", "spread", "ratio_to_baseline", "median_seconds",
+            (std::set<std::string>{"reps", "median_ops_per_sec", "spread", "ratio_to_baseline", "ratio_to_bound",
+                                   "median_seconds",
                                    "median_cpu_seconds", "median_ops_per_cpu_second", "median_peak_rss_bytes",
                                    "median_rss_end_bytes", "median_rss_after_drain_bytes", "median_minor_faults"}));
   EXPECT_EQ(keys(cell["summary"]["spread"]),
@@ -83,6 +87,7 @@ TEST(Results, SummaryIsTheMedianWithItsSpreadAndRatio) {
   EXPECT_DOUBLE_EQ(s["spread"]["p75"].get<double>(), 210);
   EXPECT_DOUBLE_EQ(s["spread"]["rel_iqr"].get<double>(), 0.1);
   EXPECT_DOUBLE_EQ(s["ratio_to_baseline"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(s["ratio_to_bound"].get<double>(), 0.8);
   EXPECT_DOUBLE_EQ(s["median_rss_after_drain_bytes"].get<double>(), 3e6);
   EXPECT_DOUBLE_EQ(s["median_minor_faults"].get<double>(), 10);
 }
@@ -96,6 +101,14 @@ TEST(Results, CellStatusFollowsRunsAndFailures) {
   const Json cell = f.to_json()["cells"][0];
   EXPECT_EQ(cell["status"], "failed");
   EXPECT_EQ(cell["error"], "exited with code 3: error: corrupted");
+}
+
+TEST(Results, ARefusedCellSaysWhyAndIsNotAFailure) {
+  const Json cell = sample().to_json()["cells"][3];
+  EXPECT_EQ(cell["status"], "refused");
+  EXPECT_EQ(cell["refused"], "bound serves one thread only");
+  EXPECT_TRUE(cell["error"].is_null());
+  EXPECT_TRUE(cell["summary"]["ratio_to_bound"].is_null()) << "no bound cell at 2 threads";
 }
 
 TEST(Results, RoundTripsThroughJson) {

@@ -28,34 +28,44 @@ std::string render_table(const ResultsFile& results) {
   for (const Cell& c : results.cells)
     if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
 
-  bool any_callgrind = false;
-  for (const Cell& c : results.cells) any_callgrind |= c.callgrind.has_value();
+  bool any_callgrind = false, any_bound = false;
+  for (const Cell& c : results.cells) {
+    any_callgrind |= c.callgrind.has_value();
+    any_bound |= c.allocator == kBoundAllocator && !c.runs.empty();
+  }
 
   for (const auto& [workload, threads] : groups) {
-    out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median)\n", workload, threads,
-                       threads == 1 ? "" : "s", results.config.reps);
-    std::string header = fmt::format("{:<14} {:>9} {:>8} {:>9} {:>11} {:>11} {:>12}", "allocator", "Mops/s",
-                                     "spread", "x" + baseline, "Mops/CPU-s", "peak RSS", "after drain");
+    out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median{})\n", workload,
+                       threads, threads == 1 ? "" : "s", results.config.reps,
+                       any_bound ? "; t/bound = time relative to bound, 1.00 = speed of light" : "");
+    std::string header = fmt::format("{:<14} {:>9} {:>8} {:>9}", "allocator", "Mops/s", "spread", "x" + baseline);
+    if (any_bound) header += fmt::format(" {:>8}", "t/bound");
+    header += fmt::format(" {:>11} {:>11} {:>12}", "Mops/CPU-s", "peak RSS", "after drain");
     if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
     header += "  status";
     out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
     for (const Cell& c : results.cells) {
       if (c.workload != workload || c.threads != threads) continue;
       const CellSummary s = summarize(c);
-      std::string row = fmt::format(
-          "{:<14} {:>9} {:>8} {:>9} {:>11} {:>11} {:>12}", c.allocator,
-          format_rate(s.ops_per_sec ? std::optional(s.ops_per_sec->median) : std::nullopt),
-          s.ops_per_sec ? fmt::format("{:.1f}%", s.ops_per_sec->rel_iqr * 100) : "-",
-          format_ratio(results.ratio_to(c, baseline)), format_rate(s.median_ops_per_cpu_second),
-          format_bytes(s.median_peak_rss_bytes), format_bytes(s.median_rss_after_drain_bytes));
+      std::string row = fmt::format("{:<14} {:>9} {:>8} {:>9}", c.allocator,
+                                    format_rate(s.ops_per_sec ? std::optional(s.ops_per_sec->median) : std::nullopt),
+                                    s.ops_per_sec ? fmt::format("{:.1f}%", s.ops_per_sec->rel_iqr * 100) : "-",
+                                    format_ratio(results.ratio_to(c, baseline)));
+      if (any_bound) {
+        const auto to_bound = results.ratio_to(c, kBoundAllocator);
+        row += fmt::format(" {:>8}", to_bound ? fmt::format("{:.2f}", 1 / *to_bound) : "-");
+      }
+      row += fmt::format(" {:>11} {:>11} {:>12}", format_rate(s.median_ops_per_cpu_second),
+                         format_bytes(s.median_peak_rss_bytes), format_bytes(s.median_rss_after_drain_bytes));
       if (any_callgrind) {
         row += c.callgrind && c.callgrind->contains("instructions_per_op")
                    ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())
                    : fmt::format(" {:>8}", "-");
       }
       const std::string status = c.status(results.config.reps);
-      row += "  " + (status == "failed" ? "FAILED: " + c.failures.front().reason
-                                        : fmt::format("{}/{} {}", c.runs.size(), results.config.reps, status));
+      row += "  " + (status == "failed"    ? "FAILED: " + c.failures.front().reason
+                     : status == "refused" ? "refused: " + *c.refused
+                                           : fmt::format("{}/{} {}", c.runs.size(), results.config.reps, status));
       out += row + "\n";
     }
   }

@@ -2,15 +2,15 @@
 
 load("//tools/bazel:write_file.bzl", "write_file")
 
-def hakmem_variant(name, policy):
-    """Generates, for variant `name` whose policy type is hakmem::variants::<policy>:
+def hakmem_variant(name, allocator_type):
+    """Generates, for variant `name` whose allocator is hakmem::variants::<allocator_type>:
 
       :<name>            cc_library: the policy header and the C ABI (hak_malloc, ...)
       :<name>_this       cc_library: "hakmem/variant.h", hakmem::ThisVariant = the
                          variant's Allocator, for code compiled once per variant
       :<name>_conformance_test  the shared conformance suite, run on this variant
     """
-    allocator = "hakmem::Allocator<hakmem::variants::%s>" % policy
+    allocator = "hakmem::variants::" + allocator_type
     write_file(
         name = name + "_c_api_src",
         out = name + "_c_api.cc",
@@ -37,7 +37,10 @@ def hakmem_variant(name, policy):
         hdrs = [name + ".h"],
         deps = [
             "//allocator/api",
+            "//allocator/backend",
+            "//allocator/config",
             "//allocator/frontend",
+            "//allocator/pal",
         ],
     )
     native.cc_library(

@@ -1,10 +1,14 @@
-"""The hakmem variants. Adding a variant: write variants/<name>.h with its
-policy type (see ultra_simple.h and allocator/frontend/front_end.h), then
-add one line here. Every package that builds per-variant targets (variants:
-library and conformance tests; workloads: drivers; harness: microbenchmarks
-and the compare matrix) reads this list."""
+"""The hakmem variants. Adding a variant: write variants/<name>.h defining
+its allocator type (usually `using XAllocator = Allocator<X>;` for a
+front-end policy X composed from allocator/frontend/ layers; see
+ultra_simple.h), then add one line here. Every package that builds
+per-variant targets (variants: library and conformance test; workloads:
+driver; harness: microbenchmark and the compare matrix) reads this list."""
 
-# name -> policy type, in namespace hakmem::variants, defined in variants/<name>.h.
+# name -> allocator type, in namespace hakmem::variants, defined in variants/<name>.h.
 HAKMEM_VARIANTS = {
-    "ultra_simple": "UltraSimple",
+    "ultra_simple": "UltraSimpleAllocator",
+    "magazine": "MagazineAllocator",
+    "hot_mag": "HotMagAllocator",
+    "bound": "BoundAllocator",
 }

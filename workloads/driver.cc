@@ -20,6 +20,7 @@ namespace lab {
 namespace {
 
 constexpr int kExitUsage = 2;
+constexpr int kExitRefused = 4;
 constexpr uint64_t kSmokeOps = 50'000;
 
 const std::vector<IntFlagSpec>& common_flags() {
@@ -44,12 +45,28 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
       << "  --dry-run               check the flags, build the workload, exit without running\n"
       << "  --inject-fault=K[@A]    test hook: crash or hang (only on allocator A's driver)\n"
       << "  --help                  this text\n"
-      << describe_flags(common_flags()) << "\nWorkloads and their flags:\n";
+      << describe_flags(common_flags())
+      << "\nExit status: 0 ran; 2 bad flags; 3 a block failed validation; 4 refused (the allocator\n"
+      << "declares it cannot serve this run, e.g. bound with several threads).\n"
+      << "\nWorkloads and their flags:\n";
   for (const WorkloadDef& w : id.workloads) {
     out << "\n" << w.name << ": " << w.summary << " (default --ops=" << w.default_ops << ")\n"
         << describe_flags(w.params);
   }
   return out.str();
+}
+
+// Why this allocator cannot serve this run, or "" when it can.
+std::string refusal(const DriverIdentity& id, const Workload& w) {
+  const std::string who = std::string(id.allocator_name);
+  if (id.limits.single_thread && w.workers() > 1)
+    return who + " serves one thread only; this run has " + std::to_string(w.workers()) + " worker threads";
+  if (w.max_block_size() > id.limits.max_size)
+    return who + " serves blocks up to " + std::to_string(id.limits.max_size) + " bytes; this run asks for up to " +
+           std::to_string(w.max_block_size());
+  if (!id.limits.returns_memory && w.measures_memory_return())
+    return who + " never returns memory, and this workload measures memory return";
+  return "";
 }
 
 int usage_error(const std::string& message) {
@@ -134,6 +151,10 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   std::string error;
   std::unique_ptr<Workload> workload = def->make(config, &error);
   if (workload == nullptr) return usage_error(error);
+  if (const std::string why = refusal(id, *workload); !why.empty()) {
+    fprintf(stderr, "refused: %s\n", why.c_str());
+    return kExitRefused;
+  }
   // Test hook: --inject_fault=KIND[@ALLOCATOR] makes this run crash or hang
   // (only on ALLOCATOR's driver, if given), to test the harness.
   std::string fault = inject_fault.substr(0, inject_fault.find('@'));

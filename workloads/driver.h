@@ -5,6 +5,7 @@
 
 #include <span>
 
+#include "workloads/allocator_limits.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -14,6 +15,7 @@ struct DriverIdentity {
   const char* allocator_name;  // variant name, or glibc / jemalloc / ...
   const char* compilation_mode;
   std::span<const WorkloadDef> workloads;
+  AllocatorLimits limits;
 };
 
 int driver_main(int argc, char** argv, const DriverIdentity& identity);

@@ -78,6 +78,8 @@ class MixedLifo final : public Workload {
     return total;
   }
 
+  size_t max_block_size() const override { return max_size_; }
+
   uint64_t blocks_checked() const override {
     uint64_t total = 0;
     for (const Worker& w : workers_) total += w.checked;

@@ -40,6 +40,10 @@ class Workload {
   virtual uint64_t ops_done() const = 0;
   // Blocks whose stamp was verified before they were freed.
   virtual uint64_t blocks_checked() const = 0;
+  // The largest single request this run makes.
+  virtual size_t max_block_size() const = 0;
+  // True when the point of the run is what memory goes back to the OS.
+  virtual bool measures_memory_return() const { return false; }
 };
 
 struct WorkloadDef {

@@ -39,6 +39,7 @@
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
 #include "allocator/config/size_classes.h"
+#include "allocator/api/variant_limits.h"
 #include "allocator/frontend/front_end.h"
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
@@ -53,6 +54,7 @@ template <FrontEndPolicy Policy>
 class Allocator {
  public:
   static constexpr std::string_view kName = Policy::kName;
+  static constexpr VariantLimits kLimits{};
 
   [[gnu::always_inline]] static void* malloc(size_t size) {
     if (size <= kTinyMaxSize) [[likely]] {
@@ -138,9 +140,17 @@ class Allocator {
     heap->release_empty_slabs();
   }
 
-  // flush_thread_cache, then return every free page the policy holds.
+  // flush_thread_cache, empty shared front-end state (a magazine depot),
+  // then return every free page the policy holds.
   static void trim() {
     flush_thread_cache();
+    if constexpr (requires(ThreadHeap& heap) { Policy::trim_shared(heap); }) {
+      if (ThreadHeap* heap = tls_.heap) {
+        Policy::trim_shared(*heap);
+        heap->collect_remote();
+        heap->release_empty_slabs();
+      }
+    }
     global_superslabs().trim();
   }
 

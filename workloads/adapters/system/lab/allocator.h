@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "workloads/allocator_limits.h"
+
 #ifndef LAB_ALLOCATOR_NAME
 #error "LAB_ALLOCATOR_NAME must name the system allocator (set by lab_driver())"
 #endif
@@ -14,6 +16,7 @@ namespace lab {
 
 inline constexpr const char* kAllocatorKind = "system";
 inline constexpr const char* kAllocatorName = LAB_ALLOCATOR_NAME;
+inline constexpr AllocatorLimits kAllocatorLimits{};
 
 [[gnu::always_inline]] inline void* allocate(size_t size) { return std::malloc(size); }
 [[gnu::always_inline]] inline void deallocate(void* p) { std::free(p); }

@@ -1,0 +1,18 @@
+// What a variant can serve. Real allocators serve everything; the bound
+// reference does not, and says so here, so drivers refuse runs it cannot
+// measure honestly instead of producing a meaningless number.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hakmem {
+
+struct VariantLimits {
+  bool single_thread = false;   // only one thread may allocate
+  size_t max_size = SIZE_MAX;   // largest request served
+  bool returns_memory = true;   // freed memory can go back to the OS
+  bool checks_frees = true;     // invalid frees are reported, not trusted
+};
+
+}  // namespace hakmem

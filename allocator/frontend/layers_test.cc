@@ -1,0 +1,201 @@
+// The front-end layers at their boundaries: magazine swaps, depot exchange
+// and limits, hot-array overflow, flushes. Each test drives a layer
+// directly with its own cache, on a private heap over the fake PAL.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "allocator/frontend/free_list_layer.h"
+#include "allocator/frontend/hot_layer.h"
+#include "allocator/frontend/magazine_layer.h"
+#include "allocator/pal/fake_pal.h"
+
+namespace hakmem {
+namespace {
+
+constexpr unsigned kClass = 2;  // 48-byte blocks
+
+class LayerTest : public testing::Test {
+ protected:
+  void TearDown() override {
+    Depot<4>::trim(heap);
+    heap.collect_remote();
+    heap.release_empty_slabs();
+    EXPECT_EQ(manager.stats().slabs_in_use, 0) << "a test left blocks out";
+    manager.trim();
+  }
+  FakePal pal;
+  SuperSlabManager manager{&pal};
+  ThreadHeap heap{&manager};
+};
+
+using Mag4 = MagazineLayer<4>;
+
+TEST_F(LayerTest, AZeroedMagazineCacheTakesTheSlowPathFirst) {
+  Mag4::Cache cache{};
+  EXPECT_EQ(Mag4::try_alloc(cache, kClass), nullptr);
+  int dummy;
+  EXPECT_FALSE(Mag4::try_free(cache, reinterpret_cast<FreeBlock*>(&dummy), kClass));
+  void* p = Mag4::alloc_slow(cache, heap, kClass);
+  ASSERT_NE(p, nullptr);
+  const auto& s = cache.slots[kClass];
+  EXPECT_EQ(s.capacity, 4u);
+  EXPECT_EQ(s.count, 3u) << "a refill fills the loaded magazine, then pops one";
+  EXPECT_EQ(s.previous->count, 0u);
+  Mag4::free_slow(cache, heap, static_cast<FreeBlock*>(p), kClass);
+  Mag4::flush(cache, heap);
+}
+
+TEST_F(LayerTest, FreeSwapsInTheEmptyPreviousAtTheBoundary) {
+  Mag4::Cache cache{};
+  auto& s = cache.slots[kClass];
+  std::vector<void*> blocks = {Mag4::alloc_slow(cache, heap, kClass)};
+  while (void* p = Mag4::try_alloc(cache, kClass)) blocks.push_back(p);
+  ASSERT_EQ(blocks.size(), 4u) << "one refill of four rounds";
+  for (void* p : blocks) ASSERT_TRUE(Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass));
+  Magazine<4>* full = s.loaded;
+  Magazine<4>* empty = s.previous;
+  EXPECT_EQ(s.count, 4u);
+  // The fifth free finds loaded full and previous empty: they swap.
+  auto* fifth = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+  ASSERT_FALSE(Mag4::try_free(cache, fifth, kClass));
+  Mag4::free_slow(cache, heap, fifth, kClass);
+  EXPECT_EQ(s.previous, full);
+  EXPECT_EQ(s.previous->count, 4u);
+  EXPECT_EQ(s.loaded, empty);
+  EXPECT_EQ(s.count, 1u);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u) << "a swap needs no depot";
+  // And back: drain loaded, then the full previous swaps in.
+  ASSERT_EQ(Mag4::try_alloc(cache, kClass), fifth);
+  ASSERT_EQ(Mag4::try_alloc(cache, kClass), nullptr);
+  void* p = Mag4::alloc_slow(cache, heap, kClass);
+  EXPECT_EQ(s.loaded, full);
+  EXPECT_EQ(s.count, 3u);
+  EXPECT_EQ(heap.stats().refills, 2u) << "the initial refill and the fifth block's; the swap took none";
+  Mag4::free_slow(cache, heap, fifth, kClass);
+  ASSERT_TRUE(Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass));
+  Mag4::flush(cache, heap);
+}
+
+TEST_F(LayerTest, BothMagazinesFullSendsPreviousToTheDepotAndAllocGetsItBack) {
+  Mag4::Cache cache{};
+  auto& s = cache.slots[kClass];
+  std::vector<FreeBlock*> blocks;
+  for (int i = 0; i < 9; ++i) blocks.push_back(static_cast<FreeBlock*>(heap.alloc_block(kClass)));
+  Mag4::free_slow(cache, heap, blocks[0], kClass);  // attaches magazines
+  for (int i = 1; i < 9; ++i) {
+    if (!Mag4::try_free(cache, blocks[i], kClass)) Mag4::free_slow(cache, heap, blocks[i], kClass);
+  }
+  // 9 frees: loaded 4 -> swap -> 4 more -> both full -> previous to depot.
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u);
+  const uint64_t refills_before = heap.stats().refills;
+  EXPECT_EQ(s.count, 1u);
+  EXPECT_EQ(s.previous->count, 4u);
+  std::set<void*> got;
+  for (int i = 0; i < 9; ++i) {
+    void* p = Mag4::try_alloc(cache, kClass);
+    if (p == nullptr) p = Mag4::alloc_slow(cache, heap, kClass);
+    got.insert(p);
+  }
+  EXPECT_EQ(got, std::set<void*>(blocks.begin(), blocks.end())) << "every round comes back, none twice";
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u);
+  EXPECT_EQ(Depot<4>::stats(kClass).full_taken, 1u);
+  EXPECT_EQ(heap.stats().refills, refills_before) << "swaps and the depot served all nine, not the heap";
+  for (void* p : got) {
+    if (!Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass))
+      Mag4::free_slow(cache, heap, static_cast<FreeBlock*>(p), kClass);
+  }
+  Mag4::flush(cache, heap);
+}
+
+TEST_F(LayerTest, TheDepotRefusesFullMagazinesPastItsLimitAndTheRoundsGoHome) {
+  Mag4::Cache cache{};
+  const uint64_t spilled_before = heap.stats().spilled_blocks;
+  const uint64_t refused_before = Depot<4>::stats(kClass).full_refused;
+  // Enough frees to fill both magazines and kDepotMaxFull + 1 depot entries.
+  const int total = 4 * (2 + kDepotMaxFull + 1);
+  for (int i = 0; i < total; ++i) {
+    auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+    if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
+  }
+  EXPECT_EQ(Depot<4>::stats(kClass).full, kDepotMaxFull);
+  EXPECT_EQ(Depot<4>::stats(kClass).full_refused, refused_before + 1);
+  EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 4) << "the refused magazine's rounds went home";
+  Mag4::flush(cache, heap);
+}
+
+TEST_F(LayerTest, TheDepotKeepsAtMostItsLimitOfEmptyMagazines) {
+  std::vector<Magazine<4>*> mags;
+  for (uint32_t i = 0; i < kDepotMaxEmpty + 3; ++i) mags.push_back(Depot<4>::take_empty(kClass));
+  const uint64_t released_before = Depot<4>::stats(kClass).empty_released;
+  for (auto* m : mags) Depot<4>::put_empty(kClass, m);
+  EXPECT_EQ(Depot<4>::stats(kClass).empty, kDepotMaxEmpty);
+  EXPECT_EQ(Depot<4>::stats(kClass).empty_released, released_before + 3);
+}
+
+TEST_F(LayerTest, FlushSendsEveryRoundHome) {
+  Mag4::Cache cache{};
+  for (int i = 0; i < 7; ++i) {
+    auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+    if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
+  }
+  Mag4::flush(cache, heap);
+  EXPECT_EQ(cache.slots[kClass].loaded, nullptr);
+  EXPECT_EQ(cache.slots[kClass].capacity, 0u) << "a flushed slot takes the slow path again";
+  heap.release_empty_slabs();
+  EXPECT_EQ(manager.stats().slabs_in_use, 0);
+}
+
+using Hot4 = HotLayer<4, FreeListLayer<8, 16>>;
+
+TEST_F(LayerTest, HotArrayOverflowMovesTheOldestHalfDown) {
+  Hot4::Cache cache{};
+  auto* first = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+  EXPECT_FALSE(Hot4::try_free(cache, first, kClass)) << "uninitialised: slow path";
+  Hot4::init(cache);
+  std::vector<FreeBlock*> blocks = {first};
+  for (int i = 0; i < 4; ++i) blocks.push_back(static_cast<FreeBlock*>(heap.alloc_block(kClass)));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Hot4::try_free(cache, blocks[i], kClass));
+  ASSERT_FALSE(Hot4::try_free(cache, blocks[4], kClass));
+  Hot4::free_slow(cache, heap, blocks[4], kClass);
+  const auto& hot = cache.hot[kClass];
+  EXPECT_EQ(hot.count, 3u);
+  EXPECT_EQ(cache.next.lists[kClass].count, 2u);
+  EXPECT_EQ(hot.slots[0], blocks[2]) << "the two oldest moved down; the rest shifted";
+  EXPECT_EQ(hot.slots[2], blocks[4]);
+  // Allocation drains the hot array, then takes half an array from below.
+  std::vector<void*> held;
+  for (int i = 0; i < 3; ++i) held.push_back(Hot4::try_alloc(cache, kClass));
+  EXPECT_EQ(held, (std::vector<void*>{blocks[4], blocks[3], blocks[2]}));
+  EXPECT_EQ(Hot4::try_alloc(cache, kClass), nullptr);
+  held.push_back(Hot4::alloc_slow(cache, heap, kClass));
+  EXPECT_TRUE(held.back() == blocks[0] || held.back() == blocks[1]);
+  EXPECT_EQ(hot.count, 1u) << "two came up from below, one was returned";
+  EXPECT_EQ(cache.next.lists[kClass].count, 0u);
+  for (void* b : held) {
+    if (!Hot4::try_free(cache, static_cast<FreeBlock*>(b), kClass))
+      Hot4::free_slow(cache, heap, static_cast<FreeBlock*>(b), kClass);
+  }
+  Hot4::flush(cache, heap);
+  EXPECT_EQ(hot.count, 0u);
+  EXPECT_EQ(hot.limit, 4u) << "flush leaves a live thread's cache usable";
+}
+
+TEST_F(LayerTest, HotArrayOverMagazinesOverflowsIntoTheLoadedMagazine) {
+  using HotMag = HotLayer<4, Mag4>;
+  HotMag::Cache cache{};
+  HotMag::init(cache);
+  for (int i = 0; i < 5; ++i) {
+    auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+    if (!HotMag::try_free(cache, b, kClass)) HotMag::free_slow(cache, heap, b, kClass);
+  }
+  EXPECT_EQ(cache.hot[kClass].count, 3u);
+  EXPECT_EQ(cache.next.slots[kClass].count, 2u);
+  HotMag::flush(cache, heap);
+  heap.release_empty_slabs();
+  EXPECT_EQ(manager.stats().slabs_in_use, 0);
+}
+
+}  // namespace
+}  // namespace hakmem

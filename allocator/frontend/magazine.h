@@ -1,0 +1,222 @@
+// Magazines and the depot (Bonwick & Adams, "Magazines and Vmem", 2001).
+//
+// A magazine is a fixed-size array of block pointers ("rounds"). Threads
+// exchange whole magazines with a per-class depot, so the shared lock is
+// taken once per `Rounds` operations, and a magazine's rounds are handled
+// without touching the blocks themselves (a free list writes into every
+// block it links; a magazine writes only its own array).
+//
+// Magazine objects come from MagazinePool: PAL-mapped 64 KiB chunks carved
+// into magazines, never from malloc (this code runs inside malloc). Chunks
+// are kept for the process's life; their number is bounded by the most
+// magazines alive at once (two per class per thread plus the depot's).
+//
+// Depot policy, per class:
+//   - at most kDepotMaxFull full magazines; a thread returning one more
+//     spills its rounds to its heap instead (they go home to their slabs);
+//   - at most kDepotMaxEmpty empty magazines; more go back to the pool;
+//   - trim() spills every full magazine and releases every empty one.
+// So the depot holds at most 4 x Rounds blocks per class (with 64 rounds
+// and 1 KiB blocks, 256 KiB), and hak_trim() empties it.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <new>
+
+#include "allocator/backend/superslab.h"
+#include "allocator/config/layout.h"
+#include "allocator/config/size_classes.h"
+#include "allocator/pal/log.h"
+#include "allocator/pal/pal.h"
+#include "allocator/pools/thread_heap.h"
+
+namespace hakmem {
+
+// Invariant: count <= Rounds; rounds[0, count) are blocks of one class,
+// free, each held by this magazine only. While a magazine is loaded into a
+// thread's cache the cache's cursor holds the true count (see MagazineLayer).
+template <uint32_t Rounds>
+struct Magazine {
+  Magazine* next;  // depot or pool list link
+  uint32_t count;
+  uint32_t reserved;
+  void* rounds[Rounds];
+};
+
+template <uint32_t Rounds>
+class MagazinePool {
+ public:
+  using Mag = Magazine<Rounds>;
+
+  // An empty magazine, or nullptr if the OS refuses memory.
+  static Mag* get() {
+    std::lock_guard lock(mutex_);
+    if (free_ == nullptr && !grow_locked()) return nullptr;
+    Mag* m = free_;
+    free_ = m->next;
+    m->next = nullptr;
+    m->count = 0;
+    return m;
+  }
+
+  static void put(Mag* m) {
+    std::lock_guard lock(mutex_);
+    m->next = free_;
+    free_ = m;
+  }
+
+ private:
+  static constexpr size_t kChunk = 64 * 1024;
+  static constexpr size_t kSpan = align_up(sizeof(Mag), 64);
+
+  static bool grow_locked() {
+    auto* chunk = static_cast<char*>(os_pal().map(kChunk, kPageSize));
+    if (chunk == nullptr) return false;
+    for (size_t offset = 0; offset + kSpan <= kChunk; offset += kSpan) {
+      auto* m = new (chunk + offset) Mag{};
+      m->next = free_;
+      free_ = m;
+    }
+    return true;
+  }
+
+  static inline constinit std::mutex mutex_{};
+  static inline constinit Mag* free_ = nullptr;
+};
+
+struct DepotStats {
+  uint32_t full = 0;
+  uint32_t empty = 0;
+  uint64_t full_taken = 0;     // exchanges that got a full magazine
+  uint64_t full_refused = 0;   // full magazines turned away at the limit
+  uint64_t empty_released = 0; // empty magazines returned to the pool
+};
+
+inline constexpr uint32_t kDepotMaxFull = 4;
+inline constexpr uint32_t kDepotMaxEmpty = 8;
+
+// The depot of one magazine size: per class, a locked stack of full and a
+// locked stack of empty magazines.
+// Invariants (under the class's lock): full_count == length(full),
+// full_count <= kDepotMaxFull, every magazine on `full` has count == Rounds;
+// likewise empty_count == length(empty) <= kDepotMaxEmpty, each count == 0.
+template <uint32_t Rounds>
+class Depot {
+ public:
+  using Mag = Magazine<Rounds>;
+  using Pool = MagazinePool<Rounds>;
+
+  static Mag* take_full(unsigned size_class) {
+    Bin& bin = bins_[size_class];
+    std::lock_guard lock(bin.mutex);
+    Mag* m = bin.full;
+    if (m != nullptr) {
+      bin.full = m->next;
+      --bin.stats.full;
+      ++bin.stats.full_taken;
+    }
+    return m;
+  }
+
+  // False at the limit: the caller keeps `m` and must empty it.
+  static bool put_full(unsigned size_class, Mag* m) {
+    Bin& bin = bins_[size_class];
+    std::lock_guard lock(bin.mutex);
+    if (bin.stats.full >= kDepotMaxFull) {
+      ++bin.stats.full_refused;
+      return false;
+    }
+    m->next = bin.full;
+    bin.full = m;
+    ++bin.stats.full;
+    return true;
+  }
+
+  // An empty magazine from the depot, else from the pool (nullptr on OOM).
+  static Mag* take_empty(unsigned size_class) {
+    Bin& bin = bins_[size_class];
+    {
+      std::lock_guard lock(bin.mutex);
+      if (Mag* m = bin.empty; m != nullptr) {
+        bin.empty = m->next;
+        --bin.stats.empty;
+        return m;
+      }
+    }
+    return Pool::get();
+  }
+
+  static void put_empty(unsigned size_class, Mag* m) {
+    Bin& bin = bins_[size_class];
+    m->count = 0;
+    {
+      std::lock_guard lock(bin.mutex);
+      if (bin.stats.empty < kDepotMaxEmpty) {
+        m->next = bin.empty;
+        bin.empty = m;
+        ++bin.stats.empty;
+        return;
+      }
+      ++bin.stats.empty_released;
+    }
+    Pool::put(m);
+  }
+
+  // Spills every full magazine's rounds through `heap` and releases every
+  // empty magazine to the pool.
+  static void trim(ThreadHeap& heap) {
+    for (unsigned c = 0; c < kTinyClasses; ++c) {
+      Bin& bin = bins_[c];
+      Mag* full;
+      Mag* empty;
+      {
+        std::lock_guard lock(bin.mutex);
+        full = bin.full;
+        empty = bin.empty;
+        bin.full = bin.empty = nullptr;
+        bin.stats.full = bin.stats.empty = 0;
+      }
+      while (full != nullptr) {
+        Mag* next = full->next;
+        spill_rounds(heap, full);
+        Pool::put(full);
+        full = next;
+      }
+      while (empty != nullptr) {
+        Mag* next = empty->next;
+        Pool::put(empty);
+        empty = next;
+      }
+    }
+  }
+
+  static DepotStats stats(unsigned size_class) {
+    Bin& bin = bins_[size_class];
+    std::lock_guard lock(bin.mutex);
+    return bin.stats;
+  }
+
+  // Gives m's rounds back through heap (home to their slabs); m ends empty.
+  static void spill_rounds(ThreadHeap& heap, Mag* m) {
+    FreeBlock* head = nullptr;
+    for (uint32_t i = 0; i < m->count; ++i) {
+      auto* block = static_cast<FreeBlock*>(m->rounds[i]);
+      block->next = head;
+      head = block;
+    }
+    m->count = 0;
+    heap.spill(head);
+  }
+
+ private:
+  struct alignas(64) Bin {
+    std::mutex mutex;
+    Mag* full = nullptr;
+    Mag* empty = nullptr;
+    DepotStats stats;
+  };
+  static inline constinit Bin bins_[kTinyClasses]{};
+};
+
+}  // namespace hakmem

@@ -1,0 +1,212 @@
+// MagazineLayer<Rounds>: Bonwick-style per-thread magazines per tiny class,
+// a loaded and a previous magazine, exchanging with the Depot.
+//
+//   alloc: loaded has a round -> pop
+//          else previous is full -> swap loaded/previous, pop
+//          else depot has a full magazine -> previous (empty) to the depot,
+//               loaded becomes previous, the full one is loaded, pop
+//          else fill loaded from the thread heap (refill Rounds), pop
+//   free:  loaded has room -> push
+//          else previous is empty -> swap, push
+//          else previous (full) to the depot (or, at the depot's limit, its
+//               rounds spill to the heap), loaded becomes previous, an empty
+//               magazine from the depot is loaded, push
+//
+// Invariants, per class, once the slot is set up:
+//   slot.rounds == slot.loaded->rounds and slot.capacity == Rounds;
+//   the true count of `loaded` is slot.count (loaded->count is written back
+//   before the magazine leaves the slot);
+//   previous->count is 0 or Rounds (Bonwick's "previous is full or empty").
+// A zeroed slot (capacity 0, count 0) fails both fast paths, so a thread's
+// first call reaches the slow path, where magazines are attached.
+// Layout serves try_alloc/try_free: rounds, count and capacity in the first
+// 16 bytes of a 32-byte slot, two slots per cache line.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "allocator/config/size_classes.h"
+#include "allocator/frontend/magazine.h"
+#include "allocator/pools/thread_heap.h"
+
+namespace hakmem {
+
+template <uint32_t Rounds>
+struct MagazineLayer {
+  using Mag = Magazine<Rounds>;
+  using MagDepot = Depot<Rounds>;
+
+  struct Slot {
+    void** rounds;
+    uint32_t count;
+    uint32_t capacity;
+    Mag* loaded;
+    Mag* previous;
+  };
+  struct Cache {
+    Slot slots[kTinyClasses];
+  };
+
+  [[gnu::always_inline]] static void* try_alloc(Cache& cache, unsigned size_class) {
+    Slot& s = cache.slots[size_class];
+    if (s.count != 0) [[likely]]
+      return s.rounds[--s.count];
+    return nullptr;
+  }
+
+  [[gnu::always_inline]] static bool try_free(Cache& cache, FreeBlock* block, unsigned size_class) {
+    Slot& s = cache.slots[size_class];
+    if (s.count < s.capacity) [[likely]] {
+      s.rounds[s.count++] = block;
+      return true;
+    }
+    return false;
+  }
+
+  static void init(Cache&) {}  // magazines are attached on each class's first slow path
+
+  static void* alloc_slow(Cache& cache, ThreadHeap& heap, unsigned size_class) {
+    Slot& s = cache.slots[size_class];
+    if (!reload(s, heap, size_class)) return heap.alloc_block(size_class);
+    return s.rounds[--s.count];
+  }
+
+  static void free_slow(Cache& cache, ThreadHeap& heap, FreeBlock* block, unsigned size_class) {
+    Slot& s = cache.slots[size_class];
+    if (!unload(s, heap, size_class)) {
+      heap.free_block(block, slab_of(block));  // no magazine memory: bypass the layer
+      return;
+    }
+    s.rounds[s.count++] = block;
+  }
+
+  // Thread exit or trim: every round goes home through the heap, and the
+  // magazines go back to the depot's empty stack (or the pool); the next
+  // slow path attaches fresh ones.
+  static void flush(Cache& cache, ThreadHeap& heap) {
+    for (unsigned c = 0; c < kTinyClasses; ++c) {
+      Slot& s = cache.slots[c];
+      for (Mag* m : {s.loaded, s.previous}) {
+        if (m == nullptr) continue;
+        if (m == s.loaded) m->count = s.count;
+        MagDepot::spill_rounds(heap, m);
+        MagDepot::put_empty(c, m);
+      }
+      s = Slot{};
+    }
+  }
+
+  static void trim_shared(ThreadHeap& heap) { MagDepot::trim(heap); }
+
+  // Lower-layer interface (for HotLayer): up to n rounds into out[].
+  static uint32_t pop_many(Cache& cache, ThreadHeap& heap, unsigned size_class, void** out, uint32_t n) {
+    Slot& s = cache.slots[size_class];
+    uint32_t got = 0;
+    while (got < n) {
+      if (s.count == 0 && !reload(s, heap, size_class)) break;
+      const uint32_t k = n - got < s.count ? n - got : s.count;
+      s.count -= k;
+      memcpy(out + got, s.rounds + s.count, k * sizeof(void*));
+      got += k;
+    }
+    if (got == 0) {  // no magazine memory: straight from the heap
+      if (void* p = heap.alloc_block(size_class)) out[got++] = p;
+    }
+    return got;
+  }
+
+  // Lower-layer interface: takes in[0, n).
+  static void push_many(Cache& cache, ThreadHeap& heap, unsigned size_class, void* const* in, uint32_t n) {
+    Slot& s = cache.slots[size_class];
+    uint32_t done = 0;
+    while (done < n) {
+      if (s.count == s.capacity && !unload(s, heap, size_class)) {
+        for (; done < n; ++done) heap.free_block(static_cast<FreeBlock*>(in[done]), slab_of(in[done]));
+        return;
+      }
+      const uint32_t k = n - done < s.capacity - s.count ? n - done : s.capacity - s.count;
+      memcpy(s.rounds + s.count, in + done, k * sizeof(void*));
+      s.count += k;
+      done += k;
+    }
+  }
+
+ private:
+  static void load(Slot& s, Mag* m) {
+    s.loaded = m;
+    s.rounds = m->rounds;
+    s.count = m->count;
+    s.capacity = Rounds;
+  }
+
+  // Gives the slot both magazines (a fresh slot has none; an OOM fallback
+  // may have left it without `previous`). False on OOM.
+  static bool attach(Slot& s, unsigned size_class) {
+    if (s.loaded == nullptr) {
+      Mag* m = MagDepot::take_empty(size_class);
+      if (m == nullptr) return false;
+      load(s, m);
+    }
+    if (s.previous == nullptr) {
+      s.previous = MagDepot::take_empty(size_class);
+      if (s.previous == nullptr) return false;
+    }
+    return true;
+  }
+
+  // Makes s.count > 0 (the alloc side of the state machine). False on OOM.
+  static bool reload(Slot& s, ThreadHeap& heap, unsigned size_class) {
+    if (!attach(s, size_class)) return false;
+    s.loaded->count = s.count;
+    if (s.previous->count == Rounds) {
+      Mag* full = s.previous;
+      s.previous = s.loaded;
+      load(s, full);
+      return true;
+    }
+    if (Mag* full = MagDepot::take_full(size_class)) {
+      MagDepot::put_empty(size_class, s.previous);
+      s.previous = s.loaded;
+      load(s, full);
+      return true;
+    }
+    // Both magazines are empty and so is the depot: fill `loaded`.
+    const BlockChain chain = heap.refill(size_class, Rounds);
+    uint32_t i = 0;
+    for (FreeBlock* b = chain.head; b != nullptr; b = b->next) s.loaded->rounds[i++] = b;
+    s.count = i;
+    return i != 0;
+  }
+
+  // Makes s.count < s.capacity (the free side). False on OOM.
+  static bool unload(Slot& s, ThreadHeap& heap, unsigned size_class) {
+    if (!attach(s, size_class)) return false;
+    s.loaded->count = s.count;
+    if (s.previous->count == 0) {
+      Mag* empty = s.previous;
+      s.previous = s.loaded;
+      load(s, empty);
+      return true;
+    }
+    // previous is full: hand it to the depot, or empty it at the limit.
+    Mag* spare = nullptr;
+    if (!MagDepot::put_full(size_class, s.previous)) {
+      MagDepot::spill_rounds(heap, s.previous);
+      spare = s.previous;
+    }
+    s.previous = s.loaded;
+    if (spare == nullptr) spare = MagDepot::take_empty(size_class);
+    if (spare == nullptr) {
+      // OOM for a magazine: keep the full previous as loaded and say so.
+      load(s, s.previous);
+      s.previous = nullptr;
+      return false;
+    }
+    load(s, spare);
+    return true;
+  }
+};
+
+}  // namespace hakmem

@@ -1,0 +1,150 @@
+// bound: the speed-of-light reference, not an allocator. Every table can
+// say how far each variant is from the limit, measured in the same run.
+//
+// A thread-local free list per size class over one preallocated arena: no
+// backend, no bounds, no refill, nothing ever returned. The arena is 64
+// regions of 1 GiB, aligned to 64 GiB, one region per class, so free()
+// finds a block's class from two bits of arithmetic on its address and
+// allocation from an empty list bumps a cursor.
+//
+// It is only valid for single-thread runs of workloads that free what they
+// allocate, with blocks up to 32 KiB; kLimits says so and drivers refuse
+// anything else (the harness shows the cell as refused).
+#pragma once
+
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "allocator/api/variant_limits.h"
+#include "allocator/backend/superslab.h"
+#include "allocator/config/size_classes.h"
+#include "allocator/pal/log.h"
+#include "allocator/pal/pal.h"
+
+namespace hakmem::variants {
+
+class BoundAllocator {
+ public:
+  static constexpr std::string_view kName = "bound";
+  static constexpr VariantLimits kLimits{
+      .single_thread = true, .max_size = kSlabMaxSize, .returns_memory = false, .checks_frees = false};
+
+  [[gnu::always_inline]] static void* malloc(size_t size) {
+    if (size <= kTinyMaxSize) [[likely]] {
+      const unsigned c = tiny_class_of(size);
+      FreeBlock* b = lists_[c];
+      if (b != nullptr) [[likely]] {
+        lists_[c] = b->next;
+        return b;
+      }
+      return bump(c);
+    }
+    if (size <= kSlabMaxSize) return malloc_class(slab_class_of(size));
+    errno = ENOMEM;
+    return nullptr;
+  }
+
+  [[gnu::always_inline]] static void free(void* p) {
+    if (p == nullptr) [[unlikely]]
+      return;
+    auto* b = static_cast<FreeBlock*>(p);
+    const unsigned c = class_of(p);
+    b->next = lists_[c];
+    lists_[c] = b;
+  }
+
+  static void* calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    void* p = malloc(total);
+    if (p != nullptr) memset(p, 0, total);
+    return p;
+  }
+
+  static void* realloc(void* p, size_t size) {
+    if (p == nullptr) return malloc(size);
+    if (size == 0) {
+      free(p);
+      return nullptr;
+    }
+    const size_t old_size = usable_size(p);
+    if (size <= old_size) return p;
+    void* q = malloc(size);
+    if (q == nullptr) return nullptr;
+    memcpy(q, p, old_size);
+    free(p);
+    return q;
+  }
+
+  static void* aligned_alloc(size_t align, size_t size) {
+    if (align == 0 || !std::has_single_bit(align)) {
+      errno = EINVAL;
+      return nullptr;
+    }
+    if (align <= kMinAlign) return malloc(size);
+    if (align > kSlabMaxSize || size > kSlabMaxSize) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    // Regions are 1 GiB aligned, so power-of-two classes are size-aligned.
+    return malloc(std::bit_ceil(size > align ? size : align));
+  }
+
+  static size_t usable_size(const void* p) { return p == nullptr ? 0 : kClassSize[class_of(p)]; }
+
+  static void flush_thread_cache() {}
+  static void trim() {}
+
+ private:
+  static constexpr unsigned kRegionShift = 30;                      // 1 GiB per class
+  static constexpr unsigned kArenaShift = kRegionShift + 6;         // 64 regions
+  static constexpr size_t kArenaSize = size_t{kSlabClasses} << kRegionShift;
+
+  [[gnu::always_inline]] static unsigned class_of(const void* p) {
+    return (reinterpret_cast<uintptr_t>(p) >> kRegionShift) & 63;
+  }
+
+  static void* malloc_class(unsigned c) {
+    FreeBlock* b = lists_[c];
+    if (b != nullptr) {
+      lists_[c] = b->next;
+      return b;
+    }
+    return bump(c);
+  }
+
+  [[gnu::noinline]] static void* bump(unsigned c) {
+    if (cursor_[c] == nullptr) init_arena();
+    char* p = cursor_[c];
+    const char* region_end = arena_ + (static_cast<size_t>(c) + 1) * (size_t{1} << kRegionShift);
+    if (p + kClassSize[c] > region_end) fatal("bound: the 1 GiB region of class %u is exhausted", c);
+    cursor_[c] = p + kClassSize[c];
+    return p;
+  }
+
+  [[gnu::noinline]] static void init_arena() {
+    if (arena_ == nullptr) {
+      // 64 GiB alignment puts region c at address bits 30..35 == c.
+      arena_ = static_cast<char*>(os_pal().map(kArenaSize, size_t{1} << kArenaShift));
+      if (arena_ == nullptr) fatal("bound: cannot reserve its %zu GiB arena", kArenaSize >> 30);
+      owner_thread_ = &lists_[0];
+    }
+    if (owner_thread_ != &lists_[0]) fatal("bound serves one thread only; a second thread allocated");
+    for (unsigned c = 0; c < kSlabClasses; ++c)
+      if (cursor_[c] == nullptr) cursor_[c] = arena_ + (static_cast<size_t>(c) << kRegionShift);
+  }
+
+  [[gnu::tls_model("initial-exec")]] static inline thread_local constinit FreeBlock* lists_[kSlabClasses]{};
+  static inline constinit char* arena_ = nullptr;
+  static inline constinit char* cursor_[kSlabClasses]{};
+  static inline constinit const void* owner_thread_ = nullptr;  // address of the owner's TLS
+};
+
+}  // namespace hakmem::variants
