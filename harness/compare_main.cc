@@ -16,6 +16,7 @@
 
 #include "common/flags.h"
 #include "harness/callgrind.h"
+#include "harness/cli.h"
 #include "harness/drivers.h"
 #include "harness/machine.h"
 #include "harness/results.h"
@@ -30,16 +31,6 @@ namespace lab {
 namespace {
 
 constexpr int kExitCellFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
-
-volatile sig_atomic_t g_stop = 0;
-volatile int g_stop_int = 0;
-
-void on_signal(int) {
-  g_stop = 1;
-  g_stop_int = 1;
-}
 
 const char* kUsage = R"(usage: bazel run -c opt //harness:compare -- [flags]
 
@@ -81,36 +72,6 @@ struct Options {
   int64_t callgrind_ops = 1'000'000;
 };
 
-int usage_error(const std::string& message) {
-  fmt::print(stderr, "error: {}\n", message);
-  return kExitUsage;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
-
-std::string resolve_path(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  if (const char* wd = getenv("BUILD_WORKING_DIRECTORY")) return std::string(wd) + "/" + path;
-  return path;
-}
-
-std::string default_out_path() {
-  std::string stamp = utc_now();
-  for (char& c : stamp)
-    if (c == ':') c = '-';
-  const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
-  const std::string base = std::string(workspace != nullptr ? workspace : ".") + "/results/runs/compare-" + stamp;
-  std::string path = base + ".json";
-  for (int n = 2; std::filesystem::exists(path); ++n) path = base + "-" + std::to_string(n) + ".json";
-  return path;
-}
-
 // The workloads the drivers contain, from the first driver's --list.
 std::optional<std::vector<std::string>> list_workloads(const std::string& driver, std::string* error) {
   const ProcessResult r = run_process({driver, "--list"}, 60);
@@ -122,12 +83,6 @@ std::optional<std::vector<std::string>> list_workloads(const std::string& driver
   std::istringstream in(r.stdout_text);
   for (std::string line; std::getline(in, line);) names.push_back(line.substr(0, line.find('\t')));
   return names;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
 }
 
 // Arguments for one run of a cell's driver.
@@ -210,7 +165,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       return std::nullopt;
     }
   }
-  if (o.out.empty()) o.out = default_out_path();
+  if (o.out.empty()) o.out = default_out_path("compare");
   return o;
 }
 
@@ -245,7 +200,7 @@ int run(int argc, char** argv) {
     std::string workloads = "(drivers not found)";
     std::string why;
     if (auto loc = DriverLocator::create(argv[0], &why)) {
-      if (auto path = loc->driver_path(known_allocators().front(), &why))
+      if (auto path = loc->path(known_allocators().front().driver(), &why))
         if (auto names = list_workloads(*path, &why)) workloads = join(*names);
     }
     std::string text = kUsage;
@@ -258,19 +213,16 @@ int run(int argc, char** argv) {
   Options o = *parsed;
 
   // Validate every name before measuring anything.
-  std::vector<const AllocatorInfo*> allocators;
-  for (const std::string& name : o.config.allocators) {
-    const AllocatorInfo* a = find_allocator(name);
-    if (a == nullptr) return usage_error("unknown allocator '" + name + "' (known: " + known_allocator_names() + ")");
-    allocators.push_back(a);
-  }
+  const auto resolved = resolve_allocators(o.config.allocators, &error);
+  if (!resolved) return usage_error(error);
+  const std::vector<const AllocatorInfo*>& allocators = *resolved;
   if (find_allocator(o.config.baseline) == nullptr)
     return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
   auto locator = DriverLocator::create(argv[0], &error);
   if (!locator) return usage_error(error);
   std::map<std::string, std::string> driver_of;
   for (const AllocatorInfo* a : allocators) {
-    auto path = locator->driver_path(*a, &error);
+    auto path = locator->path(a->driver(), &error);
     if (!path) return usage_error(error);
     driver_of[a->name] = *path;
   }
@@ -342,8 +294,7 @@ int run(int argc, char** argv) {
   };
   if (!save("running")) return kExitUsage;  // unwritable --out: nothing measured yet
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  install_stop_handlers();
   int total = static_cast<int>(results.cells.size()) * o.config.reps;
   if (o.callgrind) total += static_cast<int>(results.cells.size());
   Progress progress(total);
@@ -351,16 +302,16 @@ int run(int argc, char** argv) {
   int seq = 0;
   for (const Cell& c : results.cells)
     for (const RunEntry& r : c.runs) seq = std::max(seq, r.seq);
-  for (int rep = 1; rep <= o.config.reps && !g_stop; ++rep) {
+  for (int rep = 1; rep <= o.config.reps && !stop_requested(); ++rep) {
     for (Cell& c : results.cells) {
-      if (g_stop) break;
+      if (stop_requested()) break;
       const bool done = std::any_of(c.runs.begin(), c.runs.end(), [&](const RunEntry& r) { return r.rep == rep; });
       if (done || c.status(o.config.reps) == "failed" || c.refused) {
         progress.skip();
         continue;
       }
       const ProcessResult r =
-          run_process(driver_args(driver_of[c.allocator], c, o, o.config.ops), o.config.timeout_seconds, {}, &g_stop_int);
+          run_process(driver_args(driver_of[c.allocator], c, o, o.config.ops), o.config.timeout_seconds, {}, stop_flag());
       if (r.interrupted) break;
       std::string line;
       if (r.ok()) {
@@ -384,22 +335,22 @@ int run(int argc, char** argv) {
     }
   }
 
-  if (o.callgrind && !g_stop) {
+  if (o.callgrind && !stop_requested()) {
     for (Cell& c : results.cells) {
-      if (g_stop) break;
+      if (stop_requested()) break;
       if (c.status(o.config.reps) == "failed" || c.refused || c.callgrind) {
         progress.skip();
         continue;
       }
       std::string why;
       const auto cg = run_callgrind(driver_args(driver_of[c.allocator], c, o, o.callgrind_ops),
-                                    o.config.timeout_seconds * 20, &why, &g_stop_int);
+                                    o.config.timeout_seconds * 20, &why, stop_flag());
       if (cg) {
         c.callgrind = Json{{"instructions", cg->instructions},
                            {"ops", cg->ops},
                            {"instructions_per_op", cg->instructions_per_op},
                            {"record", cg->record}};
-      } else if (!g_stop) {
+      } else if (!stop_requested()) {
         c.callgrind = Json{{"error", why}};
       }
       progress.report(fmt::format("callgrind {:<16} t{} {:<13} {}", c.workload, c.threads, c.allocator,
@@ -410,7 +361,7 @@ int run(int argc, char** argv) {
   }
   progress.finish();
 
-  const bool interrupted = g_stop != 0;
+  const bool interrupted = stop_requested();
   if (!save(interrupted ? "interrupted" : "complete") || write_failed) {
     // Never lose what was measured: fall back to a file we can write.
     const std::string rescue = "/tmp/hakmem-compare-rescue-" + std::to_string(getpid()) + ".json";

@@ -20,7 +20,7 @@ class DriverTest : public testing::TestWithParam<AllocatorInfo> {
     if (kUnderSanitizer && GetParam().kind == "system")
       GTEST_SKIP() << "under a sanitizer the peer drivers run the sanitizer's malloc, not the peer";
   }
-  std::string driver() const { return runfile(GetParam().runfile.substr(std::string("hakmem_lab/").size())); }
+  std::string driver() const { return runfile(GetParam().driver()); }
   // bound, the speed-of-light reference, serves one thread only.
   std::string threads(int wanted) const {
     return "--threads=" + std::to_string(GetParam().name == kBoundAllocator ? 1 : wanted);

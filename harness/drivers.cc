@@ -36,10 +36,10 @@ std::optional<DriverLocator> DriverLocator::create(const char* argv0, std::strin
   return DriverLocator();
 }
 
-std::optional<std::string> DriverLocator::driver_path(const AllocatorInfo& allocator, std::string* error) const {
-  const std::string path = g_runfiles->Rlocation(allocator.runfile);
+std::optional<std::string> DriverLocator::path(const std::string& binary, std::string* error) const {
+  const std::string path = g_runfiles->Rlocation("hakmem_lab/" + binary);
   if (path.empty() || access(path.c_str(), X_OK) != 0) {
-    *error = "driver for '" + allocator.name + "' not found at runfile " + allocator.runfile;
+    *error = binary + " not found in the runfiles (is it in this target's data?)";
     return std::nullopt;
   }
   return path;

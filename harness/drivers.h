@@ -10,9 +10,12 @@
 namespace lab {
 
 struct AllocatorInfo {
-  std::string name;     // "ultra_simple", "glibc", ...
-  std::string kind;     // "hakmem" or "system"
-  std::string runfile;  // runfiles path of its driver
+  std::string name;  // "ultra_simple", "glibc", ...
+  std::string kind;  // "hakmem" or "system"
+
+  // Workspace-relative paths of the allocator's binaries.
+  std::string driver() const { return "workloads/driver_" + name; }
+  std::string microbench() const { return "harness/microbench_" + name; }
 };
 
 // Generated (known_allocators.cc).
@@ -27,12 +30,9 @@ class DriverLocator {
  public:
   // Finds the runfiles of the running binary (argv0).
   static std::optional<DriverLocator> create(const char* argv0, std::string* error);
-  // Absolute path of `allocator`'s driver; error if it is not there.
-  std::optional<std::string> driver_path(const AllocatorInfo& allocator, std::string* error) const;
-
- private:
-  std::string runfiles_dir_;
-  std::string manifest_;
+  // Absolute path of a workspace-relative binary (AllocatorInfo::driver()
+  // or microbench()); error if it is not there.
+  std::optional<std::string> path(const std::string& binary, std::string* error) const;
 };
 
 }  // namespace lab

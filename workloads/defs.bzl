@@ -1,4 +1,6 @@
-"""lab_driver(): one workload driver per allocator."""
+"""allocator_binaries(): one binary per allocator from the same sources."""
+
+load("//variants:registry.bzl", "HAKMEM_VARIANTS")
 
 # Every workload source. Each is compiled once per allocator, into that
 # allocator's driver.
@@ -15,29 +17,27 @@ SYSTEM_ALLOCATORS = {
     "mimalloc": ["@system//:mimalloc"],
 }
 
-def _driver(name, allocator_name, adapter, deps, defines = []):
-    native.cc_binary(
-        name = name,
-        srcs = ["driver_main.cc"] + WORKLOAD_SRCS,
-        local_defines = defines + ['LAB_COMPILATION_MODE=\\"$(COMPILATION_MODE)\\"'],
-        deps = [adapter, ":driver", ":workload_api", "//workloads/support"] + deps,
-    )
+def allocator_binaries(prefix, srcs, deps = [], **kwargs):
+    """<prefix><allocator> for every hakmem variant and system allocator.
 
-def lab_driver_for_variant(variant):
-    """driver_<variant>: the workloads on hakmem variant `variant`, inlined."""
-    _driver(
-        name = "driver_" + variant,
-        allocator_name = variant,
-        adapter = ":hakmem_adapter",
-        deps = ["//variants:%s_this" % variant],
-    )
-
-def lab_driver_for_system(allocator, link_deps):
-    """driver_<allocator>: the workloads on a system allocator via malloc/free."""
-    _driver(
-        name = "driver_" + allocator,
-        allocator_name = allocator,
-        adapter = ":system_adapter",
-        deps = link_deps,
-        defines = ['LAB_ALLOCATOR_NAME=\\"%s\\"' % allocator],
-    )
+    `srcs` include "lab/allocator.h", which is the variant's inline API
+    (//workloads:hakmem_adapter + //variants:<v>_this) or plain malloc/free
+    linked against the peer (//workloads:system_adapter + its library).
+    """
+    mode = ['LAB_COMPILATION_MODE=\\"$(COMPILATION_MODE)\\"']
+    for variant in HAKMEM_VARIANTS:
+        native.cc_binary(
+            name = prefix + variant,
+            srcs = srcs,
+            local_defines = mode,
+            deps = ["//workloads:hakmem_adapter", "//variants:%s_this" % variant] + deps,
+            **kwargs
+        )
+    for allocator, link_deps in SYSTEM_ALLOCATORS.items():
+        native.cc_binary(
+            name = prefix + allocator,
+            srcs = srcs,
+            local_defines = mode + ['LAB_ALLOCATOR_NAME=\\"%s\\"' % allocator],
+            deps = ["//workloads:system_adapter"] + link_deps + deps,
+            **kwargs
+        )

@@ -1,0 +1,82 @@
+#include "harness/cli.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "harness/results.h"
+
+namespace lab {
+namespace {
+
+volatile int g_stop = 0;
+
+void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return kExitUsage;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string resolve_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  if (const char* wd = getenv("BUILD_WORKING_DIRECTORY")) return std::string(wd) + "/" + path;
+  return path;
+}
+
+std::string default_out_path(const std::string& stem) {
+  std::string stamp = utc_now();
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
+  const std::string base =
+      std::string(workspace != nullptr ? workspace : ".") + "/results/runs/" + stem + "-" + stamp;
+  std::string path = base + ".json";
+  for (int n = 2; std::filesystem::exists(path); ++n) path = base + "-" + std::to_string(n) + ".json";
+  return path;
+}
+
+std::optional<std::vector<const AllocatorInfo*>> resolve_allocators(const std::vector<std::string>& names,
+                                                                     std::string* error) {
+  std::vector<const AllocatorInfo*> out;
+  for (const std::string& name : names) {
+    const AllocatorInfo* a = find_allocator(name);
+    if (a == nullptr) {
+      *error = "unknown allocator '" + name + "' (known: " + known_allocator_names() + ")";
+      return std::nullopt;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+void install_stop_handlers() {
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+const volatile int* stop_flag() { return &g_stop; }
+
+}  // namespace lab

@@ -1,0 +1,40 @@
+// Pieces every harness command line shares: lists, output paths, allocator
+// names, one-line errors, and Ctrl-C that stops between runs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/drivers.h"
+
+namespace lab {
+
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;
+
+// Prints "error: <message>" and returns kExitUsage.
+int usage_error(const std::string& message);
+
+std::vector<std::string> split_list(const std::string& text);
+std::string join(const std::vector<std::string>& items);
+
+// A relative path given under `bazel run` is relative to where the user
+// typed the command (BUILD_WORKING_DIRECTORY), not to the runfiles.
+std::string resolve_path(const std::string& path);
+
+// results/runs/<stem>-<UTC time>[-N].json in the workspace, never an
+// existing file.
+std::string default_out_path(const std::string& stem);
+
+// The named allocators, or an error naming the unknown one and the known.
+std::optional<std::vector<const AllocatorInfo*>> resolve_allocators(const std::vector<std::string>& names,
+                                                                     std::string* error);
+
+// SIGINT/SIGTERM set a flag instead of killing the harness, so the run in
+// flight is stopped and everything measured so far is saved.
+void install_stop_handlers();
+bool stop_requested();
+const volatile int* stop_flag();
+
+}  // namespace lab

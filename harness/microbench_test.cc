@@ -1,0 +1,76 @@
+// microbench end to end: its output is Google Benchmark JSON with the
+// variant as a field, one entry per repetition and a median aggregate.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "harness/results.h"
+#include "harness/subprocess.h"
+#include "harness/test_support.h"
+
+namespace lab {
+namespace {
+
+using testing_support::runfile;
+
+ProcessResult microbench(std::vector<std::string> args) {
+  args.insert(args.begin(), runfile("harness/microbench"));
+  return run_process(args, 600);
+}
+
+TEST(Microbench, WritesGoogleBenchmarkJsonWithTheVariantAsAField) {
+  const std::string path = testing::TempDir() + "/mb.json";
+  const ProcessResult r = microbench({"--allocators=ultra_simple,bound", "--reps=2", "--min-time=0.01",
+                                      "--filter=lifo/(16|262144)$", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  std::ifstream in(path);
+  const Json j = Json::parse(in);
+  ASSERT_TRUE(j.contains("context"));
+  EXPECT_EQ(j["context"]["hakmem_lab"]["kind"], "hakmem-lab/microbench");
+  EXPECT_TRUE(j["context"].contains("num_cpus")) << "Google Benchmark's own context is kept";
+  std::map<std::string, int> iterations;
+  std::map<std::string, const Json*> medians;
+  for (const Json& b : j["benchmarks"]) {
+    for (const char* key : {"name", "run_name", "run_type", "real_time", "cpu_time", "time_unit", "variant"})
+      ASSERT_TRUE(b.contains(key)) << key << " in " << b.dump();
+    if (b["run_type"] == "iteration") {
+      ++iterations[b["name"]];
+      EXPECT_EQ(b["repetitions"], 2);
+    } else {
+      EXPECT_EQ(b["aggregate_name"], "median");
+      medians[b["name"]] = &b;
+    }
+  }
+  EXPECT_EQ(iterations["ultra_simple/lifo/16"], 2);
+  EXPECT_EQ(iterations["bound/lifo/16"], 2);
+  ASSERT_TRUE(medians.count("ultra_simple/lifo/16_median"));
+  EXPECT_EQ((*medians["ultra_simple/lifo/16_median"])["variant"], "ultra_simple");
+  EXPECT_GT((*medians["ultra_simple/lifo/16_median"])["real_time"].get<double>(), 0);
+  EXPECT_EQ(medians.count("bound/lifo/262144_median"), 0u) << "bound does not serve 256 KiB";
+  bool bound_refused_large = false;
+  for (const Json& b : j["benchmarks"])
+    if (b["name"] == "bound/lifo/262144") bound_refused_large = b.value("error_occurred", false);
+  EXPECT_TRUE(bound_refused_large);
+  EXPECT_NE(r.stdout_text.find("lifo/16"), std::string::npos);
+}
+
+TEST(Microbench, BadFlagsAreOneLineErrors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--allocators=nope"}, "unknown allocator 'nope'"},
+      {{"--reps=0"}, "--reps must be an integer"},
+      {{"--min-time=-1"}, "--min-time must be a number of seconds"},
+      {{"--min-time=abc"}, "got 'abc'"},
+      {{"--bogus"}, "unknown flag --bogus"},
+  };
+  for (const auto& [args, message] : cases) {
+    const ProcessResult r = microbench(args);
+    EXPECT_EQ(r.exit_code, 2) << message;
+    EXPECT_NE(r.stderr_tail.find(message), std::string::npos) << r.stderr_tail;
+    EXPECT_EQ(std::count(r.stderr_tail.begin(), r.stderr_tail.end(), '\n'), 1) << r.stderr_tail;
+  }
+}
+
+}  // namespace
+}  // namespace lab
