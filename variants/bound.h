@@ -2,10 +2,11 @@
 // say how far each variant is from the limit, measured in the same run.
 //
 // A thread-local free list per size class over one preallocated arena: no
-// backend, no bounds, no refill, nothing ever returned. The arena is 64
-// regions of 1 GiB, aligned to 64 GiB, one region per class, so free()
-// finds a block's class from two bits of arithmetic on its address and
-// allocation from an empty list bumps a cursor.
+// backend, no bounds, no refill, nothing ever returned. The arena is one
+// 256 MiB region per class (40 of 64 slots), aligned to 16 GiB, so free()
+// finds a block's class from two instructions of arithmetic on its address
+// and allocation from an empty list bumps a cursor. (Regions of 256 MiB,
+// not larger, so the arena fits in valgrind's address space too.)
 //
 // It is only valid for single-thread runs of workloads that free what they
 // allocate, with blocks up to 32 KiB; kLimits says so and drivers refuse
@@ -93,7 +94,7 @@ class BoundAllocator {
       errno = ENOMEM;
       return nullptr;
     }
-    // Regions are 1 GiB aligned, so power-of-two classes are size-aligned.
+    // Regions are 256 MiB aligned, so power-of-two classes are size-aligned.
     return malloc(std::bit_ceil(size > align ? size : align));
   }
 
@@ -103,7 +104,7 @@ class BoundAllocator {
   static void trim() {}
 
  private:
-  static constexpr unsigned kRegionShift = 30;                      // 1 GiB per class
+  static constexpr unsigned kRegionShift = 28;                      // 256 MiB per class
   static constexpr unsigned kArenaShift = kRegionShift + 6;         // 64 regions
   static constexpr size_t kArenaSize = size_t{kSlabClasses} << kRegionShift;
 
@@ -124,16 +125,16 @@ class BoundAllocator {
     if (cursor_[c] == nullptr) init_arena();
     char* p = cursor_[c];
     const char* region_end = arena_ + (static_cast<size_t>(c) + 1) * (size_t{1} << kRegionShift);
-    if (p + kClassSize[c] > region_end) fatal("bound: the 1 GiB region of class %u is exhausted", c);
+    if (p + kClassSize[c] > region_end) fatal("bound: the 256 MiB region of class %u is exhausted", c);
     cursor_[c] = p + kClassSize[c];
     return p;
   }
 
   [[gnu::noinline]] static void init_arena() {
     if (arena_ == nullptr) {
-      // 64 GiB alignment puts region c at address bits 30..35 == c.
+      // Aligning to 64 regions puts region c at address bits 28..33 == c.
       arena_ = static_cast<char*>(os_pal().map(kArenaSize, size_t{1} << kArenaShift));
-      if (arena_ == nullptr) fatal("bound: cannot reserve its %zu GiB arena", kArenaSize >> 30);
+      if (arena_ == nullptr) fatal("bound: cannot reserve its %zu MiB arena", kArenaSize >> 20);
       owner_thread_ = &lists_[0];
     }
     if (owner_thread_ != &lists_[0]) fatal("bound serves one thread only; a second thread allocated");

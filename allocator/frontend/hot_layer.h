@@ -5,9 +5,13 @@
 //   alloc: hot has a block -> pop; else take Slots/2 from Next, pop
 //   free:  hot has room -> push; else move the Slots/2 oldest to Next, push
 //
-// Invariants, per class: count <= limit; limit is Slots once the thread is
-// initialised and 0 before (so a zeroed cache fails both fast paths);
-// slots[0, count) are free blocks of the class, slots[count-1] the hottest.
+// Invariants, per class c: count[c] <= limit[c]; limit[c] is Slots once the
+// thread is initialised and 0 before (so a zeroed cache fails both fast
+// paths); slots[c][0, count[c]) are free blocks of class c, never null, the
+// last the hottest.
+// Layout serves try_alloc/try_free: arrays, not an array of structs, so a
+// class's slots are at c * Slots * 8 (a shift for Slots = 16), not at a
+// multiple of 136 (callgrind: two instructions fewer per operation).
 #pragma once
 
 #include <cstdint>
@@ -22,62 +26,62 @@ template <uint32_t Slots, class Next>
 struct HotLayer {
   static_assert(Slots >= 2 && Slots % 2 == 0);
 
-  struct Hot {
-    uint32_t count;
-    uint32_t limit;
-    void* slots[Slots];
-  };
   struct Cache {
-    Hot hot[kTinyClasses];
+    uint32_t count[kTinyClasses];
+    uint32_t limit[kTinyClasses];
+    void* slots[kTinyClasses][Slots];
     typename Next::Cache next;
   };
 
   [[gnu::always_inline]] static void* try_alloc(Cache& cache, unsigned size_class) {
-    Hot& h = cache.hot[size_class];
-    if (h.count != 0) [[likely]]
-      return h.slots[--h.count];
+    uint32_t& count = cache.count[size_class];
+    if (count != 0) [[likely]] {
+      void* p = cache.slots[size_class][--count];
+      if (p == nullptr) __builtin_unreachable();  // slots hold blocks, never null
+      return p;
+    }
     return nullptr;
   }
 
   [[gnu::always_inline]] static bool try_free(Cache& cache, FreeBlock* block, unsigned size_class) {
-    Hot& h = cache.hot[size_class];
-    if (h.count < h.limit) [[likely]] {
-      h.slots[h.count++] = block;
+    uint32_t& count = cache.count[size_class];
+    if (count < cache.limit[size_class]) [[likely]] {
+      cache.slots[size_class][count++] = block;
       return true;
     }
     return false;
   }
 
   static void init(Cache& cache) {
-    for (Hot& h : cache.hot) h.limit = Slots;
+    for (uint32_t& limit : cache.limit) limit = Slots;
     Next::init(cache.next);
   }
 
   static void* alloc_slow(Cache& cache, ThreadHeap& heap, unsigned size_class) {
-    Hot& h = cache.hot[size_class];
-    const uint32_t got = Next::pop_many(cache.next, heap, size_class, h.slots, Slots / 2);
+    void** slots = cache.slots[size_class];
+    const uint32_t got = Next::pop_many(cache.next, heap, size_class, slots, Slots / 2);
     if (got == 0) return nullptr;
-    h.count = got - 1;
-    return h.slots[got - 1];
+    cache.count[size_class] = got - 1;
+    return slots[got - 1];
   }
 
   static void free_slow(Cache& cache, ThreadHeap& heap, FreeBlock* block, unsigned size_class) {
-    Hot& h = cache.hot[size_class];
-    if (h.count >= h.limit) {
+    uint32_t& count = cache.count[size_class];
+    void** slots = cache.slots[size_class];
+    if (count >= cache.limit[size_class]) {
       constexpr uint32_t kHalf = Slots / 2;
-      Next::push_many(cache.next, heap, size_class, h.slots, kHalf);
-      memmove(h.slots, h.slots + kHalf, (h.count - kHalf) * sizeof(void*));
-      h.count -= kHalf;
+      Next::push_many(cache.next, heap, size_class, slots, kHalf);
+      memmove(slots, slots + kHalf, (count - kHalf) * sizeof(void*));
+      count -= kHalf;
     }
-    h.slots[h.count++] = block;
+    slots[count++] = block;
   }
 
   // Empties the cache; it stays usable (a live thread may be trimmed).
   static void flush(Cache& cache, ThreadHeap& heap) {
     for (unsigned c = 0; c < kTinyClasses; ++c) {
-      Hot& h = cache.hot[c];
-      Next::push_many(cache.next, heap, c, h.slots, h.count);
-      h.count = 0;
+      Next::push_many(cache.next, heap, c, cache.slots[c], cache.count[c]);
+      cache.count[c] = 0;
     }
     Next::flush(cache.next, heap);
   }

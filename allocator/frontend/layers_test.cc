@@ -159,11 +159,11 @@ TEST_F(LayerTest, HotArrayOverflowMovesTheOldestHalfDown) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Hot4::try_free(cache, blocks[i], kClass));
   ASSERT_FALSE(Hot4::try_free(cache, blocks[4], kClass));
   Hot4::free_slow(cache, heap, blocks[4], kClass);
-  const auto& hot = cache.hot[kClass];
-  EXPECT_EQ(hot.count, 3u);
+  const uint32_t& count = cache.count[kClass];
+  EXPECT_EQ(count, 3u);
   EXPECT_EQ(cache.next.lists[kClass].count, 2u);
-  EXPECT_EQ(hot.slots[0], blocks[2]) << "the two oldest moved down; the rest shifted";
-  EXPECT_EQ(hot.slots[2], blocks[4]);
+  EXPECT_EQ(cache.slots[kClass][0], blocks[2]) << "the two oldest moved down; the rest shifted";
+  EXPECT_EQ(cache.slots[kClass][2], blocks[4]);
   // Allocation drains the hot array, then takes half an array from below.
   std::vector<void*> held;
   for (int i = 0; i < 3; ++i) held.push_back(Hot4::try_alloc(cache, kClass));
@@ -171,15 +171,15 @@ TEST_F(LayerTest, HotArrayOverflowMovesTheOldestHalfDown) {
   EXPECT_EQ(Hot4::try_alloc(cache, kClass), nullptr);
   held.push_back(Hot4::alloc_slow(cache, heap, kClass));
   EXPECT_TRUE(held.back() == blocks[0] || held.back() == blocks[1]);
-  EXPECT_EQ(hot.count, 1u) << "two came up from below, one was returned";
+  EXPECT_EQ(count, 1u) << "two came up from below, one was returned";
   EXPECT_EQ(cache.next.lists[kClass].count, 0u);
   for (void* b : held) {
     if (!Hot4::try_free(cache, static_cast<FreeBlock*>(b), kClass))
       Hot4::free_slow(cache, heap, static_cast<FreeBlock*>(b), kClass);
   }
   Hot4::flush(cache, heap);
-  EXPECT_EQ(hot.count, 0u);
-  EXPECT_EQ(hot.limit, 4u) << "flush leaves a live thread's cache usable";
+  EXPECT_EQ(count, 0u);
+  EXPECT_EQ(cache.limit[kClass], 4u) << "flush leaves a live thread's cache usable";
 }
 
 TEST_F(LayerTest, HotArrayOverMagazinesOverflowsIntoTheLoadedMagazine) {
@@ -190,7 +190,7 @@ TEST_F(LayerTest, HotArrayOverMagazinesOverflowsIntoTheLoadedMagazine) {
     auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
     if (!HotMag::try_free(cache, b, kClass)) HotMag::free_slow(cache, heap, b, kClass);
   }
-  EXPECT_EQ(cache.hot[kClass].count, 3u);
+  EXPECT_EQ(cache.count[kClass], 3u);
   EXPECT_EQ(cache.next.slots[kClass].count, 2u);
   HotMag::flush(cache, heap);
   heap.release_empty_slabs();

@@ -51,8 +51,11 @@ struct MagazineLayer {
 
   [[gnu::always_inline]] static void* try_alloc(Cache& cache, unsigned size_class) {
     Slot& s = cache.slots[size_class];
-    if (s.count != 0) [[likely]]
-      return s.rounds[--s.count];
+    if (s.count != 0) [[likely]] {
+      void* p = s.rounds[--s.count];
+      if (p == nullptr) __builtin_unreachable();  // rounds are blocks, never null
+      return p;
+    }
     return nullptr;
   }
 
