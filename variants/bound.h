@@ -8,6 +8,14 @@
 // and allocation from an empty list bumps a cursor. (Regions of 256 MiB,
 // not larger, so the arena fits in valgrind's address space too.)
 //
+// Each class's first block is offset into its region by a different "cache
+// colour" (kColour). Without it every region starts on a 256 MiB boundary,
+// so the hot blocks of all classes share address bits 6-19 and fight over
+// the same cache sets: callgrind's cache simulation counted 0.2 last-level
+// misses per operation on mixed_lifo against 0.001 for ultra_simple, and
+// bound ran 1.7x slower than ultra_simple in time while executing 17% fewer
+// instructions. A reference slower than the real thing is no reference.
+//
 // It is only valid for single-thread runs of workloads that free what they
 // allocate, with blocks up to 32 KiB; kLimits says so and drivers refuse
 // anything else (the harness shows the cell as refused).
@@ -94,7 +102,8 @@ class BoundAllocator {
       errno = ENOMEM;
       return nullptr;
     }
-    // Regions are 256 MiB aligned, so power-of-two classes are size-aligned.
+    // Each colour keeps its class's natural alignment, so power-of-two
+    // classes are aligned to their size.
     return malloc(std::bit_ceil(size > align ? size : align));
   }
 
@@ -107,6 +116,15 @@ class BoundAllocator {
   static constexpr unsigned kRegionShift = 28;                      // 256 MiB per class
   static constexpr unsigned kArenaShift = kRegionShift + 6;         // 64 regions
   static constexpr size_t kArenaSize = size_t{kSlabClasses} << kRegionShift;
+  // Moves class c's start by about c x (64 KiB + 4 KiB + 64 B): distinct
+  // bits 6-21 for every class, under 3 MiB for all 40, far inside a region.
+  // Rounded to the largest power of two dividing the block size, so blocks
+  // keep their natural alignment (a 1 KiB block stays 1 KiB aligned).
+  static constexpr size_t kColour = 64 * 1024 + 4096 + 64;
+  static constexpr size_t colour(unsigned c) {
+    const size_t size = kClassSize[c];
+    return align_up(c * kColour, size & (~size + 1));
+  }
 
   [[gnu::always_inline]] static unsigned class_of(const void* p) {
     return (reinterpret_cast<uintptr_t>(p) >> kRegionShift) & 63;
@@ -139,7 +157,7 @@ class BoundAllocator {
     }
     if (owner_thread_ != &lists_[0]) fatal("bound serves one thread only; a second thread allocated");
     for (unsigned c = 0; c < kSlabClasses; ++c)
-      if (cursor_[c] == nullptr) cursor_[c] = arena_ + (static_cast<size_t>(c) << kRegionShift);
+      if (cursor_[c] == nullptr) cursor_[c] = arena_ + (static_cast<size_t>(c) << kRegionShift) + colour(c);
   }
 
   [[gnu::tls_model("initial-exec")]] static inline thread_local constinit FreeBlock* lists_[kSlabClasses]{};
