@@ -5,7 +5,11 @@ load("//variants:registry.bzl", "HAKMEM_VARIANTS")
 # Every workload source. Each is compiled once per allocator, into that
 # allocator's driver.
 WORKLOAD_SRCS = [
+    "growth.cc",
+    "larson.cc",
     "mixed_lifo.cc",
+    "producer_consumer.cc",
+    "random_free.cc",
     "registry.cc",
 ]
 
@@ -17,15 +21,21 @@ SYSTEM_ALLOCATORS = {
     "mimalloc": ["@system//:mimalloc"],
 }
 
-def allocator_binaries(prefix, srcs, deps = [], **kwargs):
+def allocator_binaries(prefix, srcs, deps = [], only = None, test_hooks = False, **kwargs):
     """<prefix><allocator> for every hakmem variant and system allocator.
 
     `srcs` include "lab/allocator.h", which is the variant's inline API
     (//workloads:hakmem_adapter + //variants:<v>_this) or plain malloc/free
     linked against the peer (//workloads:system_adapter + its library).
+    `only` limits the allocators; `test_hooks` compiles the test-only hooks
+    in (LAB_TEST_HOOKS=1; such binaries must be testonly).
     """
     mode = ['LAB_COMPILATION_MODE=\\"$(COMPILATION_MODE)\\"']
+    if test_hooks:
+        mode.append("LAB_TEST_HOOKS=1")
     for variant in HAKMEM_VARIANTS:
+        if only != None and variant not in only:
+            continue
         native.cc_binary(
             name = prefix + variant,
             srcs = srcs,
@@ -34,6 +44,8 @@ def allocator_binaries(prefix, srcs, deps = [], **kwargs):
             **kwargs
         )
     for allocator, link_deps in SYSTEM_ALLOCATORS.items():
+        if only != None and allocator not in only:
+            continue
         native.cc_binary(
             name = prefix + allocator,
             srcs = srcs,

@@ -13,6 +13,7 @@
 
 #include "common/build_flags.h"
 #include "common/process.h"
+#include "workloads/support/blocks.h"
 #include "workloads/support/measure.h"
 #include "workloads/support/validate.h"
 
@@ -28,7 +29,8 @@ const std::vector<IntFlagSpec>& common_flags() {
       {"ops", 0, 1, int64_t{1} << 50, "total operations (allocations + frees + reallocs); 0 = workload default"},
       {"threads", 1, 1, 1024, "worker threads"},
       {"seed", 42, 0, INT64_MAX, "PRNG seed: the same seed gives the same sequence of requests"},
-      {"rss_sample_ms", 0, 0, 60'000, "sample RSS every N ms into rss_series (0 = off)"},
+      {"rss_sample_ms", -1, -1, 60'000,
+       "sample RSS every N ms into rss_series (0 = off, -1 = the workload's default: 10 for growth, else off)"},
   };
   return kFlags;
 }
@@ -43,7 +45,8 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
       << "  --smoke                 tiny run (" << kSmokeOps << " ops unless --ops is given)\n"
       << "  --list                  print the workload names and exit\n"
       << "  --dry-run               check the flags, build the workload, exit without running\n"
-      << "  --inject-fault=K[@A]    test hook: crash or hang (only on allocator A's driver)\n"
+      << "  --inject-fault=K[@A]    test hook: crash, hang, or (test-only builds) corrupt a block,\n"
+      << "                          only on allocator A's driver if @A is given\n"
       << "  --help                  this text\n"
       << describe_flags(common_flags())
       << "\nExit status: 0 ran; 2 bad flags; 3 a block failed validation; 4 refused (the allocator\n"
@@ -162,11 +165,19 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
       inject_fault.substr(inject_fault.find('@') + 1) != id.allocator_name) {
     fault.clear();
   }
-  if (!fault.empty() && fault != "crash" && fault != "hang")
-    return usage_error("--inject_fault must be crash or hang, optionally @ALLOCATOR; got '" + inject_fault + "'");
+  if (!fault.empty() && fault != "crash" && fault != "hang" && fault != "corrupt")
+    return usage_error("--inject_fault must be crash, hang or corrupt, optionally @ALLOCATOR; got '" + inject_fault +
+                       "'");
+  if (fault == "corrupt") {
+    if (!id.test_hooks) return usage_error("--inject_fault=corrupt needs a test-hooked driver (hooked_driver_*)");
+    g_corrupt_block_id = first_block_id(0) + 100;  // worker 0's 101st block
+  }
   if (dry_run) {
-    std::cout << nlohmann::ordered_json{{"dry_run", true}, {"workload", def->name}, {"ops", config.ops},
-                                        {"build", build_json(id)}}.dump()
+    std::cout << nlohmann::ordered_json{{"dry_run", true},        {"workload", def->name},
+                                        {"ops", config.ops},       {"threads", config.threads},
+                                        {"workers", workload->workers()}, {"seed", config.seed},
+                                        {"params", config.params}, {"build", build_json(id)}}
+                     .dump()
               << std::endl;
     return 0;
   }
@@ -178,11 +189,13 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
 
   MeasureOptions options;
   options.workers = workload->workers();
-  options.rss_sample_ms = values["rss_sample_ms"];
+  options.rss_sample_ms = values["rss_sample_ms"] >= 0 ? values["rss_sample_ms"] : def->default_rss_sample_ms;
   Measurement m = measure(
-      options, [&](unsigned w) { workload->run(w); }, [&](unsigned w) { workload->drain(w); });
+      options, [&](unsigned w) { workload->prepare(w); }, [&](unsigned w) { workload->run(w); },
+      [&](unsigned w) { workload->drain(w); });
 
   const uint64_t ops = workload->ops_done();
+  const WorkerCounts counts = workload->totals();
   nlohmann::ordered_json record;
   record["record_version"] = 1;
   record["workload"] = def->name;
@@ -206,16 +219,25 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   record["rss_end_bytes"] = optional_json(m.rss_end_bytes);
   record["rss_after_drain_bytes"] = optional_json(m.rss_after_drain_bytes);
   record["counters"] = m.counters;
-  record["validation"] = {{"blocks_checked", workload->blocks_checked()}};
+  record["counts"] = {{"prepare_allocations", counts.prepare_allocations},
+                      {"allocations", counts.allocations},
+                      {"frees", counts.frees},
+                      {"reallocs", counts.reallocs},
+                      {"drain_frees", counts.drain_frees}};
+  record["validation"] = {{"blocks_checked", counts.checked}};
   if (options.rss_sample_ms > 0) {
     nlohmann::ordered_json t_ms = nlohmann::ordered_json::array(), rss = nlohmann::ordered_json::array();
     for (const RssSample& s : m.rss_series) {
       t_ms.push_back(static_cast<double>(s.t_ns) * 1e-6);
       rss.push_back(s.rss_bytes);
     }
+    nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+    for (const PhaseMark& mark : workload->phases())
+      phases.push_back({{"name", mark.name}, {"t_ms", static_cast<double>(mark.at_ns - m.start_steady_ns) * 1e-6}});
     record["rss_series"] = {{"interval_ms", options.rss_sample_ms},
                             {"t_ms", t_ms},
                             {"rss_bytes", rss},
+                            {"phases", phases},
                             {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
                             {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
   }

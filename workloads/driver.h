@@ -16,6 +16,7 @@ struct DriverIdentity {
   const char* compilation_mode;
   std::span<const WorkloadDef> workloads;
   AllocatorLimits limits;
+  bool test_hooks;  // built with LAB_TEST_HOOKS (--inject-fault=corrupt works)
 };
 
 int driver_main(int argc, char** argv, const DriverIdentity& identity);

@@ -6,9 +6,14 @@
 namespace lab {
 
 extern const WorkloadDef kMixedLifo;
+extern const WorkloadDef kRandomFree;
+extern const WorkloadDef kProducerConsumer;
+extern const WorkloadDef kLarson;
+extern const WorkloadDef kGrowth;
 
 std::span<const WorkloadDef> all_workloads() {
-  static const std::array<const WorkloadDef, 1> kAll = {kMixedLifo};
+  static const std::array<const WorkloadDef, 5> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
+                                                        kGrowth};
   return kAll;
 }
 

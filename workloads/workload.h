@@ -20,6 +20,27 @@
 
 namespace lab {
 
+// What one worker did, counted in locals and stored once per phase (so
+// counting costs nothing inside the timed loops). Invariants every run
+// must satisfy (tests check them):
+//   ops == allocations + frees + reallocs          (timed operations)
+//   prepare_allocations + allocations == frees + drain_frees   (all freed)
+//   checked == frees + drain_frees                 (every freed block checked)
+struct alignas(64) WorkerCounts {
+  uint64_t prepare_allocations = 0;  // untimed set-up (prepare)
+  uint64_t allocations = 0;
+  uint64_t frees = 0;
+  uint64_t reallocs = 0;
+  uint64_t drain_frees = 0;          // untimed (drain)
+  uint64_t checked = 0;
+};
+
+// A named moment of the run (e.g. "fall" of growth), in steady-clock ns.
+struct PhaseMark {
+  std::string name;
+  int64_t at_ns;
+};
+
 struct WorkloadConfig {
   uint64_t ops;      // total operations, over all workers
   unsigned threads;  // --threads
@@ -29,32 +50,63 @@ struct WorkloadConfig {
 
 class Workload {
  public:
+  explicit Workload(unsigned workers) : counts_(workers) {}
   virtual ~Workload() = default;
   // Worker threads to start (usually --threads).
-  virtual unsigned workers() const = 0;
+  unsigned workers() const { return static_cast<unsigned>(counts_.size()); }
+  // Untimed: set-up of worker w on its own thread, before the start barrier.
+  virtual void prepare(unsigned /*worker*/) {}
   // Timed: the work of worker w, on its own thread.
   virtual void run(unsigned worker) = 0;
   // Untimed: free everything worker w still holds, on the same thread.
   virtual void drain(unsigned worker) = 0;
-  // Operations performed (allocations + frees + reallocs).
-  virtual uint64_t ops_done() const = 0;
-  // Blocks whose stamp was verified before they were freed.
-  virtual uint64_t blocks_checked() const = 0;
   // The largest single request this run makes.
   virtual size_t max_block_size() const = 0;
   // True when the point of the run is what memory goes back to the OS.
   virtual bool measures_memory_return() const { return false; }
+  // Moments worth marking on a time series (phases), if any.
+  virtual std::vector<PhaseMark> phases() const { return {}; }
+
+  WorkerCounts totals() const {
+    WorkerCounts t;
+    for (const WorkerCounts& c : counts_) {
+      t.prepare_allocations += c.prepare_allocations;
+      t.allocations += c.allocations;
+      t.frees += c.frees;
+      t.reallocs += c.reallocs;
+      t.drain_frees += c.drain_frees;
+      t.checked += c.checked;
+    }
+    return t;
+  }
+  // Operations in the timed region: one per allocation, free or realloc.
+  uint64_t ops_done() const {
+    const WorkerCounts t = totals();
+    return t.allocations + t.frees + t.reallocs;
+  }
+
+ protected:
+  std::vector<WorkerCounts> counts_;  // one per worker, each on its own line
 };
 
 struct WorkloadDef {
   const char* name;
   const char* summary;
   uint64_t default_ops;
+  int64_t default_rss_sample_ms;  // RSS time series unless --rss-sample-ms says otherwise
   std::vector<IntFlagSpec> params;
   // Returns nullptr and sets *error when the parameters cannot work
   // together (e.g. min size above max size).
   std::unique_ptr<Workload> (*make)(const WorkloadConfig& config, std::string* error);
 };
+
+// False (and *error set) unless --min_size <= --max_size.
+inline bool size_range_ok(const WorkloadConfig& config, std::string* error) {
+  const int64_t lo = config.params.at("min_size"), hi = config.params.at("max_size");
+  if (lo <= hi) return true;
+  *error = "--min_size (" + std::to_string(lo) + ") is above --max_size (" + std::to_string(hi) + ")";
+  return false;
+}
 
 // Every workload linked into this driver.
 std::span<const WorkloadDef> all_workloads();

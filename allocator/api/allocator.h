@@ -237,6 +237,8 @@ class Allocator {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
     Policy::flush(tls_.cache, *heap);
+    // Shared front-end state sized for running threads shrinks (a depot).
+    if constexpr (requires { Policy::on_thread_exit(*heap); }) Policy::on_thread_exit(*heap);
     release_heap(heap);
     tls_.heap = nullptr;
     tls_.status = kExited;

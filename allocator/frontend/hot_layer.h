@@ -89,6 +89,9 @@ struct HotLayer {
   static void trim_shared(ThreadHeap& heap) {
     if constexpr (requires { Next::trim_shared(heap); }) Next::trim_shared(heap);
   }
+  static void on_thread_exit(ThreadHeap& heap) {
+    if constexpr (requires { Next::on_thread_exit(heap); }) Next::on_thread_exit(heap);
+  }
 
   static uint32_t pop_many(Cache& cache, ThreadHeap& heap, unsigned size_class, void** out, uint32_t n) {
     return Next::pop_many(cache.next, heap, size_class, out, n);

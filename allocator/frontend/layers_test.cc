@@ -10,6 +10,7 @@
 #include "allocator/frontend/hot_layer.h"
 #include "allocator/frontend/magazine_layer.h"
 #include "allocator/pal/fake_pal.h"
+#include "allocator/pools/heap_registry.h"
 
 namespace hakmem {
 namespace {
@@ -109,19 +110,31 @@ TEST_F(LayerTest, BothMagazinesFullSendsPreviousToTheDepotAndAllocGetsItBack) {
   Mag4::flush(cache, heap);
 }
 
-TEST_F(LayerTest, TheDepotRefusesFullMagazinesPastItsLimitAndTheRoundsGoHome) {
+TEST_F(LayerTest, TheDepotKeepsOneFullMagazinePerRunningThreadAndTheRestGoHome) {
+  // Three running threads, as far as the heap registry knows.
+  std::vector<ThreadHeap*> running;
+  for (int i = 0; i < 3; ++i) running.push_back(acquire_heap());
+  ASSERT_EQ(active_heaps(), 3);
+  EXPECT_EQ(Depot<4>::full_limit(), 3u);
   Mag4::Cache cache{};
   const uint64_t spilled_before = heap.stats().spilled_blocks;
   const uint64_t refused_before = Depot<4>::stats(kClass).full_refused;
-  // Enough frees to fill both magazines and kDepotMaxFull + 1 depot entries.
-  const int total = 4 * (2 + kDepotMaxFull + 1);
+  // Enough frees to fill both magazines and four depot entries.
+  const int total = 4 * (2 + 3 + 1);
   for (int i = 0; i < total; ++i) {
     auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
     if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
   }
-  EXPECT_EQ(Depot<4>::stats(kClass).full, kDepotMaxFull);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 3u);
   EXPECT_EQ(Depot<4>::stats(kClass).full_refused, refused_before + 1);
   EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 4) << "the refused magazine's rounds went home";
+  // Two threads exit; when the third does, nobody is left to use the depot.
+  release_heap(running[2]);
+  release_heap(running[1]);
+  Mag4::on_thread_exit(heap);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u);
+  EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 16);
+  release_heap(running[0]);
   Mag4::flush(cache, heap);
 }
 

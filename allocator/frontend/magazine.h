@@ -12,8 +12,13 @@
 // magazines alive at once (two per class per thread plus the depot's).
 //
 // Depot policy, per class:
-//   - at most kDepotMaxFull full magazines; a thread returning one more
-//     spills its rounds to its heap instead (they go home to their slabs);
+//   - at most one full magazine per running thread, and never more than
+//     kDepotMaxFull (4); a thread returning one more spills its rounds to
+//     its heap instead (they go home to their slabs). A depot exists to
+//     serve running threads: full magazines left behind by exited threads
+//     would pin their slabs for nothing;
+//   - when a thread exits, the depot is trimmed to the new limit, so the
+//     last thread out leaves it empty;
 //   - at most kDepotMaxEmpty empty magazines; more go back to the pool;
 //   - trim() spills every full magazine and releases every empty one.
 // So the depot holds at most 4 x Rounds blocks per class (with 64 rounds
@@ -29,6 +34,7 @@
 #include "allocator/config/size_classes.h"
 #include "allocator/pal/log.h"
 #include "allocator/pal/pal.h"
+#include "allocator/pools/heap_registry.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
@@ -119,11 +125,17 @@ class Depot {
     return m;
   }
 
+  // Full magazines the depot keeps per class now: one per running thread.
+  static uint32_t full_limit() {
+    const int active = active_heaps();
+    return active < 1 ? 1 : (static_cast<uint32_t>(active) < kDepotMaxFull ? static_cast<uint32_t>(active) : kDepotMaxFull);
+  }
+
   // False at the limit: the caller keeps `m` and must empty it.
   static bool put_full(unsigned size_class, Mag* m) {
     Bin& bin = bins_[size_class];
     std::lock_guard lock(bin.mutex);
-    if (bin.stats.full >= kDepotMaxFull) {
+    if (bin.stats.full >= full_limit()) {
       ++bin.stats.full_refused;
       return false;
     }
@@ -163,19 +175,28 @@ class Depot {
     Pool::put(m);
   }
 
-  // Spills every full magazine's rounds through `heap` and releases every
+  // Spills every full magazine beyond `keep_full` per class through `heap`
+  // (home to their slabs), and with keep_full == 0 also releases every
   // empty magazine to the pool.
-  static void trim(ThreadHeap& heap) {
+  static void trim(ThreadHeap& heap, uint32_t keep_full = 0) {
     for (unsigned c = 0; c < kTinyClasses; ++c) {
       Bin& bin = bins_[c];
-      Mag* full;
-      Mag* empty;
+      Mag* full = nullptr;
+      Mag* empty = nullptr;
       {
         std::lock_guard lock(bin.mutex);
-        full = bin.full;
-        empty = bin.empty;
-        bin.full = bin.empty = nullptr;
-        bin.stats.full = bin.stats.empty = 0;
+        while (bin.stats.full > keep_full) {
+          Mag* m = bin.full;
+          bin.full = m->next;
+          m->next = full;
+          full = m;
+          --bin.stats.full;
+        }
+        if (keep_full == 0) {
+          empty = bin.empty;
+          bin.empty = nullptr;
+          bin.stats.empty = 0;
+        }
       }
       while (full != nullptr) {
         Mag* next = full->next;

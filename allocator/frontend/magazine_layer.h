@@ -103,6 +103,13 @@ struct MagazineLayer {
 
   static void trim_shared(ThreadHeap& heap) { MagDepot::trim(heap); }
 
+  // This thread is exiting: the depot keeps one full magazine per class
+  // per thread that is still running.
+  static void on_thread_exit(ThreadHeap& heap) {
+    const int others = active_heaps() - 1;
+    MagDepot::trim(heap, others < 0 ? 0 : static_cast<uint32_t>(others));
+  }
+
   // Lower-layer interface (for HotLayer): up to n rounds into out[].
   static uint32_t pop_many(Cache& cache, ThreadHeap& heap, unsigned size_class, void** out, uint32_t n) {
     Slot& s = cache.slots[size_class];

@@ -2,6 +2,7 @@
 // code runs inside malloc), in one list, plus a stack of abandoned ones.
 #include "allocator/pools/heap_registry.h"
 
+#include <atomic>
 #include <mutex>
 #include <new>
 
@@ -24,6 +25,7 @@ struct Registry {
 };
 
 constinit Registry g_registry;
+constinit std::atomic<int> g_active_heaps{0};
 
 ThreadHeap* carve_heap_locked() {
   Registry& r = g_registry;
@@ -41,6 +43,7 @@ ThreadHeap* carve_heap_locked() {
 }  // namespace
 
 ThreadHeap* acquire_heap() {
+  g_active_heaps.fetch_add(1, std::memory_order_relaxed);
   Registry& r = g_registry;
   std::unique_lock lock(r.mutex);
   if (ThreadHeap* heap = r.abandoned; heap != nullptr) {
@@ -51,13 +54,19 @@ ThreadHeap* acquire_heap() {
     return heap;
   }
   ThreadHeap* heap = carve_heap_locked();
-  if (heap == nullptr) return nullptr;
+  if (heap == nullptr) {
+    g_active_heaps.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   heap->next_in_registry = r.all;
   r.all = heap;
   return heap;
 }
 
+int active_heaps() { return g_active_heaps.load(std::memory_order_relaxed); }
+
 void release_heap(ThreadHeap* heap) {
+  g_active_heaps.fetch_sub(1, std::memory_order_relaxed);
   heap->abandon();
   Registry& r = g_registry;
   std::lock_guard lock(r.mutex);

@@ -15,6 +15,9 @@ ThreadHeap* acquire_heap();
 // The calling thread is done with `heap` (its front end already flushed).
 void release_heap(ThreadHeap* heap);
 
+// Heaps owned by running threads (acquired and not yet released).
+int active_heaps();
+
 // Sum of every heap's statistics, live and abandoned.
 HeapStats total_heap_stats();
 

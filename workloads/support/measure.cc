@@ -93,8 +93,8 @@ class RssSampler {
 
 }  // namespace
 
-Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& run,
-                    const std::function<void(unsigned)>& drain) {
+Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& prepare,
+                    const std::function<void(unsigned)>& run, const std::function<void(unsigned)>& drain) {
   Measurement m;
   PerfCounters counters;
   counters.open();  // before the workers exist, so they inherit the counters
@@ -107,6 +107,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   workers.reserve(options.workers);
   for (unsigned w = 0; w < options.workers; ++w) {
     workers.emplace_back([&, w] {
+      prepare(w);
       ready.fetch_add(1);
       ready.notify_one();
       go.wait(false, std::memory_order_acquire);
@@ -124,6 +125,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   m.rss_start_bytes = current_rss_bytes();
   m.peak_rss_reset = reset_peak_rss();
   const int64_t start_ns = now_ns();
+  m.start_steady_ns = start_ns;
   RssSampler sampler(options.rss_sample_ms, start_ns);
   const double cpu_start = cpu_seconds_now();
   counters.enable();

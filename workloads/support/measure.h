@@ -26,6 +26,7 @@ struct RssSample {
 };
 
 struct Measurement {
+  int64_t start_steady_ns = 0;  // steady clock just before the timed region: origin of rss_series
   double seconds = 0;
   double cpu_seconds = 0;  // user + system, all threads
   std::optional<int64_t> rss_start_bytes;
@@ -39,9 +40,9 @@ struct Measurement {
   int64_t drain_end_ns = 0;
 };
 
-// run(w) is timed on worker thread w; drain(w) runs afterwards on the same
-// thread, untimed.
-Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& run,
-                    const std::function<void(unsigned)>& drain);
+// On worker thread w: prepare(w) untimed before the start barrier, run(w)
+// timed, then drain(w) untimed once every worker has finished running.
+Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& prepare,
+                    const std::function<void(unsigned)>& run, const std::function<void(unsigned)>& drain);
 
 }  // namespace lab

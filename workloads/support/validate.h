@@ -14,7 +14,21 @@
 #include <cstring>
 #include <string>
 
+// Test-only drivers are compiled with LAB_TEST_HOOKS=1 (see
+// allocator_binaries(test_hooks = True)); measured drivers never are, so
+// the hooks below cost nothing where anything is timed.
+#ifndef LAB_TEST_HOOKS
+#define LAB_TEST_HOOKS 0
+#endif
+
 namespace lab {
+
+inline constexpr bool kTestHooks = LAB_TEST_HOOKS != 0;
+
+// Test hook: the id of the block to corrupt right after it is stamped, as a
+// broken allocator handing out overlapping memory would (0 = none). Set by
+// the driver's --inject-fault=corrupt in hooked builds.
+inline uint64_t g_corrupt_block_id = 0;
 
 // Identifies the run in failure messages: set once by the driver.
 void set_failure_context(const std::string& context);
@@ -64,6 +78,15 @@ inline void check_allocation(const void* p, size_t size, uint64_t id) {
   if ((reinterpret_cast<uintptr_t>(p) & (required_alignment(size) - 1)) != 0) [[unlikely]]
     fail_run("allocation %llu of %zu bytes at %p is not %zu-byte aligned",
              static_cast<unsigned long long>(id), size, p, required_alignment(size));
+}
+
+// A new block: checks it (non-null, aligned) and stamps it.
+[[gnu::always_inline]] inline void accept_block(void* p, size_t size, uint64_t seed, uint64_t id) {
+  check_allocation(p, size, id);
+  stamp_block(p, size, block_tag(seed, id));
+  if constexpr (kTestHooks) {
+    if (id == g_corrupt_block_id) static_cast<unsigned char*>(p)[0] ^= 0x5A;
+  }
 }
 
 // Fails the run unless the block still holds its stamp.
