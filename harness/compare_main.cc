@@ -40,8 +40,8 @@ run, so an interrupted run keeps what it measured) and prints a table.
 
 Flags:
   --allocators=LIST    comma-separated allocators (default: all: {all})
-  --workloads=LIST     comma-separated workloads (default: mixed_lifo; known: {workloads})
-  --threads=LIST       comma-separated thread counts (default: 1)
+  --workloads=LIST     comma-separated workloads (default: all: {workloads})
+  --threads=LIST       comma-separated thread counts (default: 1,2)
   --reps=N             repetitions per cell, at least 1; use 5 or more to compare (default: 5)
   --ops=N              operations per run (default: each workload's own)
   --smoke              tiny runs, to check the setup (drivers' --smoke)
@@ -108,8 +108,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
   }
   Options o;
   for (const AllocatorInfo& a : known_allocators()) o.config.allocators.push_back(a.name);
-  o.config.workloads = {"mixed_lifo"};
-  o.config.threads = {1};
+  o.config.threads = {1, 2};
   const IntFlagSpec reps_spec{"reps", 5, 1, 1000, ""};
   const IntFlagSpec ops_spec{"ops", 0, 1, int64_t{1} << 50, ""};
   const IntFlagSpec threads_spec{"threads", 1, 1, 1024, ""};
@@ -228,6 +227,7 @@ int run(int argc, char** argv) {
   }
   auto workloads = list_workloads(driver_of.begin()->second, &error);
   if (!workloads) return usage_error(error);
+  if (o.config.workloads.empty()) o.config.workloads = *workloads;
   for (const std::string& w : o.config.workloads) {
     if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
       return usage_error("unknown workload '" + w + "' (known: " + join(*workloads) + ")");
@@ -272,12 +272,19 @@ int run(int argc, char** argv) {
     } else if (!r.ok()) {
       if (r.exit_code == 2) return usage_error(c.key() + ": " + r.describe_failure());
       c.failures.push_back({0, "dry run " + r.describe_failure()});
-    } else if (!results.build.contains("driver")) {
-      // The drivers' own account of how they were compiled (the flags are
-      // read back from the binary, not assumed).
+    } else {
       try {
-        results.build["driver"] = Json::parse(r.stdout_text).at("build");
-      } catch (const std::exception&) {
+        const Json dry = Json::parse(r.stdout_text);
+        // What this cell runs: its resolved parameters, seed and threads.
+        c.params = Json{{"ops", dry.at("ops")},
+                        {"seed", dry.at("seed")},
+                        {"workers", dry.at("workers")},
+                        {"workload_params", dry.at("params")}};
+        // The drivers' own account of how they were compiled (the flags
+        // are read back from the binary, not assumed).
+        if (!results.build.contains("driver")) results.build["driver"] = dry.at("build");
+      } catch (const std::exception& e) {
+        c.failures.push_back({0, std::string("dry run printed no usable JSON: ") + e.what()});
       }
     }
   }

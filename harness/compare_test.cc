@@ -54,6 +54,9 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
       EXPECT_EQ(run["record"]["threads"], cell["threads"]);
     }
     EXPECT_TRUE(cell["summary"]["median_ops_per_sec"].is_number());
+    EXPECT_EQ(cell["params"]["seed"], 42);
+    EXPECT_EQ(cell["params"]["workers"], cell["threads"]);
+    EXPECT_EQ(cell["params"]["workload_params"]["batch"], 100);
   }
   const Json& glibc = j["cells"][1];
   EXPECT_EQ(glibc["allocator"], "glibc");
@@ -64,7 +67,8 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
 
 TEST_F(CompareTest, CrashedAndHungCellsFailAloneAndTheRunGoesOn) {
   const std::string crash_path = out("crash.json");
-  const ProcessResult crash = compare({"--allocators=ultra_simple,glibc,mimalloc", "--reps=2", "--smoke",
+  const ProcessResult crash = compare({"--allocators=ultra_simple,glibc,mimalloc", "--workloads=mixed_lifo",
+                                       "--threads=1", "--reps=2", "--smoke",
                                        "--param=inject_fault=crash@glibc", "--out=" + crash_path});
   EXPECT_EQ(crash.exit_code, 1);
   Json j = load(crash_path);
@@ -75,7 +79,8 @@ TEST_F(CompareTest, CrashedAndHungCellsFailAloneAndTheRunGoesOn) {
   EXPECT_EQ(j["cells"][2]["runs"].size(), 2u);
 
   const std::string hang_path = out("hang.json");
-  const ProcessResult hang = compare({"--allocators=ultra_simple,glibc", "--reps=1", "--smoke",
+  const ProcessResult hang = compare({"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo", "--threads=1",
+                                      "--reps=1", "--smoke",
                                       "--param=inject_fault=hang@glibc", "--timeout=2", "--out=" + hang_path});
   EXPECT_EQ(hang.exit_code, 1);
   j = load(hang_path);
@@ -117,7 +122,8 @@ TEST_F(CompareTest, BadInputIsAOneLineErrorAndWritesNothing) {
 
 TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
   const std::string path = out("interrupted.json");
-  const std::string flags = "--allocators=ultra_simple,glibc --reps=5 --ops=30000000 --out=" + path;
+  const std::string flags =
+      "--allocators=ultra_simple,glibc --workloads=mixed_lifo --threads=1 --reps=5 --ops=30000000 --out=" + path;
   // Interrupt as soon as the first run is on disk.
   const std::string script = runfile("harness/compare") + " " + flags +
                              " >/dev/null 2>&1 & pid=$!; "
@@ -134,8 +140,8 @@ TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
   EXPECT_GE(runs, 1u);
   EXPECT_LT(runs, 10u);
 
-  std::vector<std::string> resume = {"--allocators=ultra_simple,glibc", "--reps=5", "--ops=30000000",
-                                     "--out=" + path, "--resume"};
+  std::vector<std::string> resume = {"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo", "--threads=1",
+                                     "--reps=5", "--ops=30000000", "--out=" + path, "--resume"};
   const ProcessResult again = compare(resume);
   ASSERT_EQ(again.exit_code, 0) << again.stderr_tail;
   j = load(path);
@@ -146,14 +152,14 @@ TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
     EXPECT_EQ(reps, (std::set<int>{1, 2, 3, 4, 5})) << cell["allocator"];
   }
   // A different matrix cannot be resumed into the same file.
-  resume[1] = "--reps=6";
+  resume[3] = "--reps=6";
   EXPECT_EQ(compare(resume).exit_code, 2);
 }
 
 TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
   const std::string path = out("bound.json");
-  const ProcessResult r = compare({"--allocators=ultra_simple,bound", "--threads=1,2", "--reps=2", "--smoke",
-                                   "--out=" + path});
+  const ProcessResult r = compare({"--allocators=ultra_simple,bound", "--workloads=mixed_lifo", "--threads=1,2",
+                                   "--reps=2", "--smoke", "--out=" + path});
   ASSERT_EQ(r.exit_code, 0) << "a refused cell is not a failure: " << r.stderr_tail;
   const Json j = load(path);
   ASSERT_EQ(j["cells"].size(), 4u);
@@ -173,7 +179,8 @@ TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
 
 TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   const std::string path = out("callgrind.json");
-  const ProcessResult r = compare({"--allocators=ultra_simple", "--reps=1", "--smoke", "--callgrind",
+  const ProcessResult r = compare({"--allocators=ultra_simple", "--workloads=mixed_lifo", "--threads=1", "--reps=1",
+                                   "--smoke", "--callgrind",
                                    "--callgrind-ops=20000", "--out=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
   const Json cg = load(path)["cells"][0]["callgrind"];

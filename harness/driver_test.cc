@@ -100,7 +100,8 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
       {{"--workload=mixed_lifo", "--max-size=abc"}, "got 'abc'"},
       {{"--workload=mixed_lifo", "--min-size=900", "--max-size=100"}, "--min_size (900) is above --max_size (100)"},
       {{"--workload=mixed_lifo", "--bogus=1"}, "unknown flag --bogus"},
-      {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash or hang"},
+      {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash, hang or corrupt"},
+      {{"--workload=mixed_lifo", "--inject-fault=corrupt"}, "--inject_fault=corrupt needs a test-hooked driver"},
   };
   for (const auto& [args, message] : cases) {
     const ProcessResult r = run(args);

@@ -145,6 +145,7 @@ Json ResultsFile::to_json() const {
     cj["status"] = c.status(config.reps);
     cj["error"] = c.failures.empty() ? Json(nullptr) : Json(c.failures.front().reason);
     cj["refused"] = c.refused ? Json(*c.refused) : Json(nullptr);
+    cj["params"] = c.params;
     Json runs = Json::array();
     for (const RunEntry& r : c.runs) runs.push_back({{"rep", r.rep}, {"seq", r.seq}, {"wall_seconds", r.wall_seconds}, {"record", r.record}});
     cj["runs"] = runs;
@@ -243,6 +244,7 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
       }
     }
     if (cj.contains("refused") && cj["refused"].is_string()) c.refused = cj["refused"].get<std::string>();
+    if (cj.contains("params")) c.params = cj["params"];
     if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
     f.cells.push_back(std::move(c));
   }

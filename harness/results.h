@@ -10,7 +10,8 @@
 //   config {allocators, workloads, threads, reps, ops, smoke, baseline,
 //           timeout_seconds, params},
 //   cells [{allocator, allocator_kind, workload, threads, mode, status,
-//           error, refused, runs [{rep, seq, wall_seconds, record}],
+//           error, refused, params {ops, seed, workers, workload_params},
+//           runs [{rep, seq, wall_seconds, record}],
 //           failures [{rep, reason}],
 //           summary {reps, median_ops_per_sec, spread {min, p25, median, p75,
 //                    max, rel_iqr, n}, ratio_to_baseline, ratio_to_bound,
@@ -61,6 +62,7 @@ struct Cell {
   std::vector<RunEntry> runs;
   std::vector<RunFailure> failures;
   std::optional<std::string> refused;  // why the allocator declined this cell
+  Json params = Json::object();        // {ops, seed, workers, workload_params} as the driver resolved them
   std::optional<Json> callgrind;
 
   // "refused" when the allocator declined the cell (bound, multi-threaded);
@@ -72,7 +74,7 @@ struct Cell {
 
 struct CompareConfig {
   std::vector<std::string> allocators;
-  std::vector<std::string> workloads;
+  std::vector<std::string> workloads;  // empty until resolved: every workload
   std::vector<int> threads;
   int reps = 5;
   std::optional<int64_t> ops;  // nullopt: each workload's default

@@ -31,16 +31,17 @@ ResultsFile sample() {
   f.config.workloads = {"mixed_lifo"};
   f.config.threads = {1};
   f.config.reps = 3;
-  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
-  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
-  Cell bound{"bound", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, {}};
+  const Json params = {{"ops", 1000}, {"seed", 42}, {"workers", 1}, {"workload_params", {{"batch", 100}}}};
+  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
+  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
+  Cell bound{"bound", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
   const double rates[] = {200, 180, 220};
   for (int rep = 1; rep <= 3; ++rep) {
     a.runs.push_back({rep, 2 * rep - 1, 0.1, record(rates[rep - 1], 4e6, 3e6)});
     b.runs.push_back({rep, 2 * rep, 0.2, record(100, 5e6, 5e6)});
     bound.runs.push_back({rep, 2 * rep + 10, 0.1, record(250, 4e6, 4e6)});
   }
-  Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", {}};
+  Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", params, {}};
   f.cells = {a, b, bound, refused};
   return f;
 }
@@ -64,7 +65,8 @@ TEST(Results, TopLevelSchemaIsPinned) {
 TEST(Results, CellSchemaIsPinned) {
   const Json cell = sample().to_json()["cells"][0];
   EXPECT_EQ(keys(cell), (std::set<std::string>{"allocator", "allocator_kind", "workload", "threads", "mode",
-                                               "status", "error", "refused", "runs", "failures", "summary"}));
+                                               "status", "error", "refused", "params", "runs", "failures",
+                                               "summary"}));
   EXPECT_EQ(keys(cell["runs"][0]), (std::set<std::string>{"rep", "seq", "wall_seconds", "record"}));
   EXPECT_EQ(keys(cell["summary"]),
             (std::set<std::string>{"reps", "median_ops_per_sec", "spread", "ratio_to_baseline", "ratio_to_bound",

@@ -111,7 +111,7 @@ std::unique_ptr<Workload> make_producer_consumer(const WorkloadConfig& config, s
 extern const WorkloadDef kProducerConsumer = {
     "producer_consumer",
     "producers allocate, consumers free through bounded queues: every free is a remote free",
-    20'000'000,
+    10'000'000,
     0,
     {
         {"producers", 0, 0, 512, "producer threads (0 = --threads)"},

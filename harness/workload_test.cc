@@ -1,0 +1,152 @@
+// Every workload, run for real on every hakmem variant and glibc: the run
+// validates its blocks, its operation counts add up, and a corrupted block
+// (test-only hook) fails the run with a message naming workload and seed.
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "harness/drivers.h"
+#include "harness/results.h"
+#include "harness/subprocess.h"
+#include "harness/test_support.h"
+
+namespace lab {
+namespace {
+
+using testing_support::runfile;
+
+const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer", "larson", "growth"};
+
+std::vector<std::string> tested_allocators() {
+  std::vector<std::string> names;
+  for (const AllocatorInfo& a : known_allocators())
+    if (a.kind == "hakmem" || a.name == "glibc") names.push_back(a.name);
+  return names;
+}
+
+ProcessResult run_driver(const std::string& binary, std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), runfile(binary));
+  return run_process(args, 300, env);
+}
+
+// Small enough for a test, large enough to exercise refills and spills.
+std::vector<std::string> tiny(const std::string& workload, int threads) {
+  std::vector<std::string> args = {"--workload=" + workload, "--threads=" + std::to_string(threads), "--smoke"};
+  if (workload == "random_free") args.push_back("--slots=2000");
+  if (workload == "larson") args.insert(args.end(), {"--slots=500", "--round-ops=5000"});
+  if (workload == "growth") args.insert(args.end(), {"--high-water-mb=4", "--buffers=4", "--max-buffer-kb=256"});
+  return args;
+}
+
+class WorkloadTest : public testing::TestWithParam<std::tuple<std::string, std::string, int>> {};
+
+TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
+  const auto& [workload, allocator, threads] = GetParam();
+  const AllocatorInfo* info = find_allocator(allocator);
+  ASSERT_NE(info, nullptr);
+  // hakmem runs under its full invariant checks (HAKMEM_DEBUG=2).
+  std::vector<std::string> env;
+  if (info->kind == "hakmem") env.push_back("HAKMEM_DEBUG=2");
+  const ProcessResult r = run_driver(info->driver(), tiny(workload, threads), env);
+  // bound serves one thread (producer_consumer always has two: a producer
+  // and a consumer) and never returns memory (growth measures that).
+  const bool bound_refuses =
+      allocator == kBoundAllocator && (threads > 1 || workload == "producer_consumer" || workload == "growth");
+  if (bound_refuses) {
+    EXPECT_EQ(r.exit_code, 4) << r.stderr_tail;
+    EXPECT_EQ(r.stderr_tail.rfind("refused: bound ", 0), 0u) << r.stderr_tail;
+    return;
+  }
+  ASSERT_TRUE(r.ok()) << r.describe_failure() << "\n" << r.stderr_tail;
+  const Json rec = Json::parse(r.stdout_text);
+  const Json& c = rec["counts"];
+  const uint64_t allocations = c["allocations"], frees = c["frees"], reallocs = c["reallocs"];
+  const uint64_t prepared = c["prepare_allocations"], drained = c["drain_frees"];
+  EXPECT_GT(allocations + reallocs, 0u);
+  EXPECT_EQ(rec["ops"].get<uint64_t>(), allocations + frees + reallocs) << c.dump();
+  EXPECT_EQ(prepared + allocations, frees + drained) << "every block allocated must be freed: " << c.dump();
+  EXPECT_EQ(rec["validation"]["blocks_checked"].get<uint64_t>(), frees + drained) << "every freed block checked";
+  if (workload == "growth") {
+    const Json& series = rec["rss_series"];
+    ASSERT_GE(series["t_ms"].size(), 2u);
+    EXPECT_EQ(series["t_ms"].size(), series["rss_bytes"].size());
+    EXPECT_EQ(series["interval_ms"], 10);
+    ASSERT_GE(series["phases"].size(), 2u);
+    EXPECT_EQ(series["phases"][0]["name"], "rise");
+    EXPECT_EQ(series["phases"][1]["name"], "fall");
+    EXPECT_GT(reallocs, 0u) << "growth grows buffers with realloc";
+  } else {
+    EXPECT_FALSE(rec.contains("rss_series")) << "only growth samples RSS by default";
+  }
+  if (workload == "producer_consumer") EXPECT_EQ(rec["workers"], 2 * threads);
+}
+
+std::vector<std::tuple<std::string, std::string, int>> all_cases() {
+  std::vector<std::tuple<std::string, std::string, int>> cases;
+  for (const std::string& w : kWorkloads)
+    for (const std::string& a : tested_allocators())
+      for (int t : {1, 2}) cases.emplace_back(w, a, t);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, WorkloadTest, testing::ValuesIn(all_cases()), [](const auto& info) {
+  return std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_t" + std::to_string(std::get<2>(info.param));
+});
+
+class CorruptionTest : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(CorruptionTest, ACorruptedBlockFailsTheRunNamingWorkloadAndSeed) {
+  const auto& [workload, allocator] = GetParam();
+  std::vector<std::string> args = tiny(workload, 1);
+  args.push_back("--seed=7");
+  args.push_back("--inject-fault=corrupt");
+  const ProcessResult r = run_driver("workloads/hooked_driver_" + allocator, args);
+  EXPECT_EQ(r.exit_code, 3) << r.describe_failure();
+  const std::string expected = "error: " + workload + " on " + allocator + " (seed 7, threads 1): block ";
+  EXPECT_EQ(r.stderr_tail.rfind(expected, 0), 0u) << r.stderr_tail;
+  EXPECT_NE(r.stderr_tail.find("was corrupted while live"), std::string::npos) << r.stderr_tail;
+  EXPECT_TRUE(r.stdout_text.empty()) << "a failed run prints no record";
+}
+
+TEST(Corruption, WithoutTheHookTheSameRunPasses) {
+  const ProcessResult r = run_driver("workloads/hooked_driver_glibc", tiny("mixed_lifo", 1));
+  EXPECT_TRUE(r.ok()) << r.describe_failure();
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooked, CorruptionTest,
+                         testing::Combine(testing::ValuesIn(kWorkloads), testing::Values("ultra_simple", "glibc")),
+                         [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
+
+// Remote frees must neither leak nor pile up: two producers and two
+// consumers running ten times longer keep the same footprint.
+class RemoteFreeTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(RemoteFreeTest, ProducerConsumerRssIsFlatOverTenTimesTheWork) {
+  const std::string driver = "workloads/driver_" + GetParam();
+  const auto peak = [&](const char* ops) {
+    const ProcessResult r = run_driver(driver, {"--workload=producer_consumer", "--producers=2", "--consumers=2",
+                                                "--ops=" + std::string(ops)});
+    EXPECT_TRUE(r.ok()) << r.describe_failure();
+    const Json rec = Json::parse(r.stdout_text);
+    EXPECT_LT(rec["rss_after_drain_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>(), 8 << 20)
+        << "memory held after every block was freed and every thread exited";
+    return rec["peak_rss_bytes"].get<int64_t>();
+  };
+  const int64_t short_run = peak("1000000");
+  const int64_t long_run = peak("10000000");
+  EXPECT_LT(long_run, short_run + short_run / 4 + (2 << 20))
+      << "peak RSS grew from " << short_run << " to " << long_run << " bytes with 10x the work";
+}
+
+std::vector<std::string> multi_thread_variants() {
+  std::vector<std::string> names;
+  for (const AllocatorInfo& a : known_allocators())
+    if (a.kind == "hakmem" && a.name != kBoundAllocator) names.push_back(a.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, RemoteFreeTest, testing::ValuesIn(multi_thread_variants()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace lab
