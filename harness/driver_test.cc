@@ -116,9 +116,10 @@ TEST_P(DriverTest, OnlyBoundRefusesRunsOutsideItsLimits) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--threads=2"}, "refused: bound serves one thread only; this run has 2 worker threads"},
       {{"--max-size=40000"}, "refused: bound serves blocks up to 32768 bytes; this run asks for up to 40000"},
+      {{"--workload=larson"}, "refused: bound serves one thread only; this workload allocates from a new thread every round"},
   };
   for (auto [args, message] : cases) {
-    args.push_back("--workload=mixed_lifo");
+    if (args[0].rfind("--workload", 0) != 0) args.push_back("--workload=mixed_lifo");
     args.push_back("--smoke");
     const ProcessResult r = run(args);
     if (GetParam().name == kBoundAllocator) {

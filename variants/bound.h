@@ -140,7 +140,9 @@ class BoundAllocator {
   }
 
   [[gnu::noinline]] static void* bump(unsigned c) {
-    if (cursor_[c] == nullptr) init_arena();
+    // Every new block checks who asks: a second thread would get blocks its
+    // own (empty) free lists never give back.
+    if (owner_thread_ != &lists_[0]) [[unlikely]] init_arena();
     char* p = cursor_[c];
     const char* region_end = arena_ + (static_cast<size_t>(c) + 1) * (size_t{1} << kRegionShift);
     if (p + kClassSize[c] > region_end) fatal("bound: the 256 MiB region of class %u is exhausted", c);
@@ -148,7 +150,7 @@ class BoundAllocator {
     return p;
   }
 
-  [[gnu::noinline]] static void init_arena() {
+  [[gnu::noinline, gnu::cold]] static void init_arena() {
     if (arena_ == nullptr) {
       // Aligning to 64 regions puts region c at address bits 28..33 == c.
       arena_ = static_cast<char*>(os_pal().map(kArenaSize, size_t{1} << kArenaShift));

@@ -289,6 +289,16 @@ TEST(Conformance, TheCAbiIsThisVariant) {
   hak_trim();
 }
 
+TEST(Conformance, ASingleThreadVariantStopsASecondThread) {
+  if (!A::kLimits.single_thread) GTEST_SKIP() << A::kName << " serves any number of threads";
+  EXPECT_DEATH(
+      {
+        A::free(A::malloc(16));  // this thread owns the variant
+        std::thread([] { A::malloc(16); }).join();
+      },
+      "serves one thread only");
+}
+
 TEST(Conformance, InvalidFreesAreReported) {
   if (!A::kLimits.checks_frees) GTEST_SKIP() << A::kName << " trusts every free by design";
   EXPECT_DEATH(

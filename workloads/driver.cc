@@ -64,6 +64,8 @@ std::string refusal(const DriverIdentity& id, const Workload& w) {
   const std::string who = std::string(id.allocator_name);
   if (id.limits.single_thread && w.workers() > 1)
     return who + " serves one thread only; this run has " + std::to_string(w.workers()) + " worker threads";
+  if (id.limits.single_thread && w.allocates_from_new_threads())
+    return who + " serves one thread only; this workload allocates from a new thread every round";
   if (w.max_block_size() > id.limits.max_size)
     return who + " serves blocks up to " + std::to_string(id.limits.max_size) + " bytes; this run asks for up to " +
            std::to_string(w.max_block_size());

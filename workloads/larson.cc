@@ -66,6 +66,7 @@ class Larson final : public Workload {
   }
 
   size_t max_block_size() const override { return max_size_; }
+  bool allocates_from_new_threads() const override { return true; }
 
  private:
   void churn(unsigned w, uint64_t round, uint64_t first_id) {

@@ -64,6 +64,9 @@ class Workload {
   virtual size_t max_block_size() const = 0;
   // True when the point of the run is what memory goes back to the OS.
   virtual bool measures_memory_return() const { return false; }
+  // True when blocks are allocated from threads other than the workers
+  // (larson starts a new thread every round).
+  virtual bool allocates_from_new_threads() const { return false; }
   // Moments worth marking on a time series (phases), if any.
   virtual std::vector<PhaseMark> phases() const { return {}; }
 
