@@ -28,6 +28,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "allocator/api/derived_ops.h"
 #include "allocator/api/variant_limits.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/config/size_classes.h"
@@ -66,31 +67,8 @@ class BoundAllocator {
     lists_[c] = b;
   }
 
-  static void* calloc(size_t count, size_t size) {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) {
-      errno = ENOMEM;
-      return nullptr;
-    }
-    void* p = malloc(total);
-    if (p != nullptr) memset(p, 0, total);
-    return p;
-  }
-
-  static void* realloc(void* p, size_t size) {
-    if (p == nullptr) return malloc(size);
-    if (size == 0) {
-      free(p);
-      return nullptr;
-    }
-    const size_t old_size = usable_size(p);
-    if (size <= old_size) return p;
-    void* q = malloc(size);
-    if (q == nullptr) return nullptr;
-    memcpy(q, p, old_size);
-    free(p);
-    return q;
-  }
+  static void* calloc(size_t count, size_t size) { return calloc_of<BoundAllocator>(count, size); }
+  static void* realloc(void* p, size_t size) { return realloc_of<BoundAllocator>(p, size); }
 
   static void* aligned_alloc(size_t align, size_t size) {
     if (align == 0 || !std::has_single_bit(align)) {

@@ -7,6 +7,7 @@ load("//variants:registry.bzl", "HAKMEM_VARIANTS")
 WORKLOAD_SRCS = [
     "growth.cc",
     "larson.cc",
+    "live_blocks.h",
     "mixed_lifo.cc",
     "producer_consumer.cc",
     "random_free.cc",

@@ -14,9 +14,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lab/allocator.h"
-#include "workloads/support/blocks.h"
-#include "workloads/support/validate.h"
+#include "workloads/live_blocks.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -85,10 +83,8 @@ class Growth final : public Workload {
     while (small_bytes + buffer_bytes < high_water_) {
       const bool buffers_full = maxed == buffers.size();
       if ((small_bytes <= buffer_bytes || buffers_full) && small.size() < small.capacity()) {
-        const size_t size = sizes.next();
-        small.push_back({allocate(size), size, id++});
-        accept_block(small.back().p, size, seed_, small.back().id);
-        small_bytes += size;
+        small.push_back(new_block(sizes.next(), seed_, id++));
+        small_bytes += small.back().size;
         ++n.allocations;
         continue;
       }
@@ -98,7 +94,7 @@ class Growth final : public Workload {
       next_buffer = (next_buffer + 1) % buffers.size();
       const size_t size = b.p == nullptr ? 1024 : std::min(max_buffer_, b.size * 3 / 2);
       if (b.p == nullptr) {
-        b = {allocate(size), size, id++};
+        b = new_block(size, seed_, id++);
         ++n.allocations;
       } else {
         check_block(b.p, b.size, block_tag(seed_, b.id), b.id);
@@ -109,9 +105,9 @@ class Growth final : public Workload {
           fail_run("realloc of block %llu to %zu bytes lost its contents", static_cast<unsigned long long>(b.id), size);
         b.size = size;
         b.id = id++;
+        accept_block(b.p, size, seed_, b.id);
         ++n.reallocs;
       }
-      accept_block(b.p, size, seed_, b.id);
       buffer_bytes += size;
       if (size >= max_buffer_) ++maxed;
     }
@@ -125,8 +121,7 @@ class Growth final : public Workload {
     size_t next_buffer = 0;
     const auto release = [&](LiveBlock& b) {
       if (b.p == nullptr) return;
-      check_block(b.p, b.size, block_tag(seed_, b.id), b.id);
-      deallocate(b.p);
+      release_block(b, seed_);
       b = LiveBlock{};
       ++n.frees;
     };

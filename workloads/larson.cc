@@ -9,10 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "lab/allocator.h"
-#include "workloads/support/blocks.h"
+#include "workloads/live_blocks.h"
 #include "workloads/support/rng.h"
-#include "workloads/support/validate.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -32,13 +30,7 @@ class Larson final : public Workload {
 
   void prepare(unsigned w) override {
     SizeRing sizes(seed_ * 6151 + w, min_size_, max_size_);
-    live_[w].resize(slots_);
-    uint64_t id = first_block_id(w);
-    for (LiveBlock& block : live_[w]) {
-      const size_t size = sizes.next();
-      block = {allocate(size), size, id++};
-      accept_block(block.p, size, seed_, block.id);
-    }
+    fill_blocks(live_[w], slots_, sizes, seed_, first_block_id(w));
     counts_[w].prepare_allocations = slots_;
   }
 
@@ -56,13 +48,8 @@ class Larson final : public Workload {
   }
 
   void drain(unsigned w) override {
-    for (LiveBlock& block : live_[w]) {
-      check_block(block.p, block.size, block_tag(seed_, block.id), block.id);
-      deallocate(block.p);
-    }
-    counts_[w].drain_frees = live_[w].size();
-    counts_[w].checked += live_[w].size();
-    std::vector<LiveBlock>().swap(live_[w]);
+    counts_[w].drain_frees = drain_blocks(live_[w], seed_);
+    counts_[w].checked += counts_[w].drain_frees;
   }
 
   size_t max_block_size() const override { return max_size_; }
@@ -75,14 +62,7 @@ class Larson final : public Workload {
     Rng rng(stream ^ 0x9E3779B97F4A7C15ull);
     std::vector<LiveBlock>& live = live_[w];
     uint64_t id = first_id;
-    for (uint64_t i = 0; i < replacements_per_round_; ++i) {
-      LiveBlock& block = live[rng.below(slots_)];
-      check_block(block.p, block.size, block_tag(seed_, block.id), block.id);
-      deallocate(block.p);
-      const size_t size = sizes.next();
-      block = {allocate(size), size, id++};
-      accept_block(block.p, size, seed_, block.id);
-    }
+    for (uint64_t i = 0; i < replacements_per_round_; ++i) replace_block(live[rng.below(slots_)], sizes, seed_, id);
   }
 
   uint64_t seed_;

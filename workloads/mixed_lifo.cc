@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "lab/allocator.h"
-#include "workloads/support/blocks.h"
-#include "workloads/support/validate.h"
+#include "workloads/live_blocks.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -33,15 +31,8 @@ class MixedLifo final : public Workload {
     std::vector<LiveBlock> blocks(batch_);
     uint64_t id = first_block_id(w);
     for (uint64_t b = 0; b < batches_per_worker_; ++b) {
-      for (LiveBlock& block : blocks) {
-        const size_t size = sizes.next();
-        block = {allocate(size), size, id++};
-        accept_block(block.p, size, seed_, block.id);
-      }
-      for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
-        check_block(it->p, it->size, block_tag(seed_, it->id), it->id);
-        deallocate(it->p);
-      }
+      for (LiveBlock& block : blocks) block = new_block(sizes.next(), seed_, id++);
+      for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) release_block(*it, seed_);
     }
     const uint64_t n = batches_per_worker_ * batch_;
     counts_[w].allocations = n;

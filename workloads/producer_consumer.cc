@@ -11,10 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "lab/allocator.h"
-#include "workloads/support/blocks.h"
+#include "workloads/live_blocks.h"
 #include "workloads/support/spsc_queue.h"
-#include "workloads/support/validate.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -51,9 +49,7 @@ class ProducerConsumer final : public Workload {
     uint64_t id = first_block_id(p);
     Backoff backoff;
     for (uint64_t i = 0; i < blocks_per_producer_; ++i) {
-      const size_t size = sizes.next();
-      const LiveBlock block{allocate(size), size, id++};
-      accept_block(block.p, size, seed_, block.id);
+      const LiveBlock block = new_block(sizes.next(), seed_, id++);
       SpscQueue& q = queue(p, static_cast<unsigned>(i % consumers_));
       while (!q.try_push(block)) backoff.wait();
       backoff.reset();
@@ -75,8 +71,7 @@ class ProducerConsumer final : public Workload {
       for (unsigned p = 0; p < producers_; ++p) {
         LiveBlock block;
         while (queue(p, c).try_pop(&block)) {
-          check_block(block.p, block.size, block_tag(seed_, block.id), block.id);
-          deallocate(block.p);
+          release_block(block, seed_);
           ++freed;
           any = true;
         }

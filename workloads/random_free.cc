@@ -4,10 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "lab/allocator.h"
-#include "workloads/support/blocks.h"
+#include "workloads/live_blocks.h"
 #include "workloads/support/rng.h"
-#include "workloads/support/validate.h"
 #include "workloads/workload.h"
 
 namespace lab {
@@ -26,14 +24,7 @@ class RandomFree final : public Workload {
 
   void prepare(unsigned w) override {
     SizeRing sizes(seed_ * 7919 + w, min_size_, max_size_);
-    std::vector<LiveBlock>& live = live_[w];
-    live.resize(slots_);
-    uint64_t id = first_block_id(w);
-    for (LiveBlock& block : live) {
-      const size_t size = sizes.next();
-      block = {allocate(size), size, id++};
-      accept_block(block.p, size, seed_, block.id);
-    }
+    fill_blocks(live_[w], slots_, sizes, seed_, first_block_id(w));
     counts_[w].prepare_allocations = slots_;
   }
 
@@ -42,27 +33,15 @@ class RandomFree final : public Workload {
     Rng rng(seed_ ^ (0xA5A5A5A5ull * (w + 1)));
     std::vector<LiveBlock>& live = live_[w];
     uint64_t id = worker_first_run_id(w);
-    for (uint64_t step = 0; step < steps_per_worker_; ++step) {
-      LiveBlock& block = live[rng.below(slots_)];
-      check_block(block.p, block.size, block_tag(seed_, block.id), block.id);
-      deallocate(block.p);
-      const size_t size = sizes.next();
-      block = {allocate(size), size, id++};
-      accept_block(block.p, size, seed_, block.id);
-    }
+    for (uint64_t step = 0; step < steps_per_worker_; ++step) replace_block(live[rng.below(slots_)], sizes, seed_, id);
     counts_[w].allocations = steps_per_worker_;
     counts_[w].frees = steps_per_worker_;
     counts_[w].checked = steps_per_worker_;
   }
 
   void drain(unsigned w) override {
-    for (LiveBlock& block : live_[w]) {
-      check_block(block.p, block.size, block_tag(seed_, block.id), block.id);
-      deallocate(block.p);
-    }
-    counts_[w].drain_frees = live_[w].size();
-    counts_[w].checked += live_[w].size();
-    std::vector<LiveBlock>().swap(live_[w]);
+    counts_[w].drain_frees = drain_blocks(live_[w], seed_);
+    counts_[w].checked += counts_[w].drain_frees;
   }
 
   size_t max_block_size() const override { return max_size_; }

@@ -39,6 +39,7 @@
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
 #include "allocator/config/size_classes.h"
+#include "allocator/api/derived_ops.h"
 #include "allocator/api/variant_limits.h"
 #include "allocator/frontend/front_end.h"
 #include "allocator/pal/log.h"
@@ -75,34 +76,8 @@ class Allocator {
     free_slow(p);
   }
 
-  static void* calloc(size_t count, size_t size) {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) [[unlikely]] {
-      errno = ENOMEM;
-      return nullptr;
-    }
-    void* p = malloc(total);
-    // Large blocks are fresh mappings, already zero.
-    if (p != nullptr && total <= kSlabMaxSize) memset(p, 0, total);
-    return p;
-  }
-
-  // realloc(p, 0) frees p and returns nullptr, as glibc does.
-  static void* realloc(void* p, size_t size) {
-    if (p == nullptr) return malloc(size);
-    if (size == 0) {
-      free(p);
-      return nullptr;
-    }
-    const size_t old_size = usable_size(p);
-    // Stay in place when the block fits and at most half of it is wasted.
-    if (size <= old_size && size > old_size / 2) return p;
-    void* q = malloc(size);
-    if (q == nullptr) return nullptr;  // p is untouched, errno is ENOMEM
-    memcpy(q, p, size < old_size ? size : old_size);
-    free(p);
-    return q;
-  }
+  static void* calloc(size_t count, size_t size) { return calloc_of<Allocator>(count, size); }
+  static void* realloc(void* p, size_t size) { return realloc_of<Allocator>(p, size); }
 
   static void* aligned_alloc(size_t align, size_t size) {
     if (align == 0 || !std::has_single_bit(align)) {

@@ -1,0 +1,50 @@
+// The block operations every workload is made of, through the allocator
+// under test (lab/allocator.h): a new block is checked and stamped, a block
+// is checked before it is freed. Header-only, compiled into each workload
+// source and so once per allocator.
+#pragma once
+
+#include <vector>
+
+#include "lab/allocator.h"
+#include "workloads/support/blocks.h"
+#include "workloads/support/validate.h"
+
+namespace lab {
+
+// Allocates `size` bytes as block `id`, checked and stamped.
+[[gnu::always_inline]] inline LiveBlock new_block(size_t size, uint64_t seed, uint64_t id) {
+  const LiveBlock block{allocate(size), size, id};
+  accept_block(block.p, size, seed, id);
+  return block;
+}
+
+// Checks `block` still holds its stamp, then frees it.
+[[gnu::always_inline]] inline void release_block(const LiveBlock& block, uint64_t seed) {
+  check_block(block.p, block.size, block_tag(seed, block.id), block.id);
+  deallocate(block.p);
+}
+
+// Frees `block` and puts a new block of the next size in its place.
+[[gnu::always_inline]] inline void replace_block(LiveBlock& block, SizeRing& sizes, uint64_t seed, uint64_t& id) {
+  release_block(block, seed);
+  block = new_block(sizes.next(), seed, id++);
+}
+
+// Fills `live` with `count` new blocks; returns the next id.
+inline uint64_t fill_blocks(std::vector<LiveBlock>& live, size_t count, SizeRing& sizes, uint64_t seed, uint64_t id) {
+  live.resize(count);
+  for (LiveBlock& block : live) block = new_block(sizes.next(), seed, id++);
+  return id;
+}
+
+// Frees every block of `live` (checked) and releases the array; returns
+// how many were freed.
+inline uint64_t drain_blocks(std::vector<LiveBlock>& live, uint64_t seed) {
+  for (const LiveBlock& block : live) release_block(block, seed);
+  const uint64_t n = live.size();
+  std::vector<LiveBlock>().swap(live);
+  return n;
+}
+
+}  // namespace lab
