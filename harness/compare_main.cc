@@ -19,6 +19,7 @@
 #include "harness/cli.h"
 #include "harness/drivers.h"
 #include "harness/machine.h"
+#include "harness/matrix.h"
 #include "harness/results.h"
 #include "harness/subprocess.h"
 #include "harness/table.h"
@@ -85,11 +86,10 @@ std::optional<std::vector<std::string>> list_workloads(const std::string& driver
   return names;
 }
 
-// Arguments for one run of a cell's driver.
-std::vector<std::string> driver_args(const std::string& driver, const Cell& cell, const Options& o,
-                                     std::optional<int64_t> ops) {
-  std::vector<std::string> args = {driver, "--workload=" + cell.workload,
-                                   "--threads=" + std::to_string(cell.threads)};
+// Arguments for one run of a cell's driver, after the driver's path.
+std::vector<std::string> driver_args(const Cell& cell, const Options& o, bool callgrind) {
+  std::vector<std::string> args = {"--workload=" + cell.workload, "--threads=" + std::to_string(cell.threads)};
+  const std::optional<int64_t> ops = callgrind ? std::optional<int64_t>(o.callgrind_ops) : o.config.ops;
   if (ops) args.push_back("--ops=" + std::to_string(*ops));
   if (o.config.smoke && !ops) args.push_back("--smoke");
   for (const auto& [name, value] : o.config.params) args.push_back("--" + name + "=" + value);
@@ -168,29 +168,6 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
   return o;
 }
 
-class Progress {
- public:
-  explicit Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
-  void report(const std::string& line, double wall) {
-    ++done_;
-    elapsed_ += wall;
-    const double eta = done_ > 0 ? elapsed_ / done_ * (total_ - done_) : 0;
-    const std::string text = fmt::format("[{:>3}/{}] {}  (eta {:.0f} s)", done_, total_, line, eta);
-    if (tty_) fmt::print(stderr, "\r\033[K{}", text);
-    else fmt::print(stderr, "{}\n", text);
-  }
-  void skip() { ++done_; }
-  void finish() {
-    if (tty_) fmt::print(stderr, "\n");
-  }
-
- private:
-  int total_;
-  int done_ = 0;
-  double elapsed_ = 0;
-  bool tty_;
-};
-
 int run(int argc, char** argv) {
   std::string error;
   bool help = false;
@@ -258,36 +235,14 @@ int run(int argc, char** argv) {
           results.cells.push_back(c);
         }
   }
+  MatrixRun matrix;
+  matrix.results = &results;
+  matrix.driver_of = driver_of;
+  matrix.args = [&o](const Cell& cell, bool callgrind) { return driver_args(cell, o, callgrind); };
+  matrix.timeout_seconds = o.config.timeout_seconds;
+  matrix.reps = o.config.reps;
   // Parameter errors show up here, once per cell, before any timing.
-  for (Cell& c : results.cells) {
-    if (c.status(o.config.reps) == "failed") continue;
-    std::vector<std::string> args = driver_args(driver_of[c.allocator], c, o, o.config.ops);
-    args.push_back("--dry-run");
-    const ProcessResult r = run_process(args, 60);
-    if (r.exit_code == 4) {
-      // The allocator declines this cell (bound outside its limits).
-      std::string why = r.stderr_tail.substr(0, r.stderr_tail.find('\n'));
-      if (why.rfind("refused: ", 0) == 0) why = why.substr(9);
-      c.refused = why;
-    } else if (!r.ok()) {
-      if (r.exit_code == 2) return usage_error(c.key() + ": " + r.describe_failure());
-      c.failures.push_back({0, "dry run " + r.describe_failure()});
-    } else {
-      try {
-        const Json dry = Json::parse(r.stdout_text);
-        // What this cell runs: its resolved parameters, seed and threads.
-        c.params = Json{{"ops", dry.at("ops")},
-                        {"seed", dry.at("seed")},
-                        {"workers", dry.at("workers")},
-                        {"workload_params", dry.at("params")}};
-        // The drivers' own account of how they were compiled (the flags
-        // are read back from the binary, not assumed).
-        if (!results.build.contains("driver")) results.build["driver"] = dry.at("build");
-      } catch (const std::exception& e) {
-        c.failures.push_back({0, std::string("dry run printed no usable JSON: ") + e.what()});
-      }
-    }
-  }
+  if (auto bad = dry_run_cells(matrix)) return usage_error(*bad);
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
@@ -301,71 +256,14 @@ int run(int argc, char** argv) {
   };
   if (!save("running")) return kExitUsage;  // unwritable --out: nothing measured yet
 
+  matrix.save = [&] { return save("running"); };
   install_stop_handlers();
   int total = static_cast<int>(results.cells.size()) * o.config.reps;
   if (o.callgrind) total += static_cast<int>(results.cells.size());
   Progress progress(total);
-  bool write_failed = false;
-  int seq = 0;
-  for (const Cell& c : results.cells)
-    for (const RunEntry& r : c.runs) seq = std::max(seq, r.seq);
-  for (int rep = 1; rep <= o.config.reps && !stop_requested(); ++rep) {
-    for (Cell& c : results.cells) {
-      if (stop_requested()) break;
-      const bool done = std::any_of(c.runs.begin(), c.runs.end(), [&](const RunEntry& r) { return r.rep == rep; });
-      if (done || c.status(o.config.reps) == "failed" || c.refused) {
-        progress.skip();
-        continue;
-      }
-      const ProcessResult r =
-          run_process(driver_args(driver_of[c.allocator], c, o, o.config.ops), o.config.timeout_seconds, {}, stop_flag());
-      if (r.interrupted) break;
-      std::string line;
-      if (r.ok()) {
-        try {
-          RunEntry entry{rep, ++seq, r.wall_seconds, Json::parse(r.stdout_text)};
-          line = fmt::format("rep {}/{} {:<16} t{} {:<13} {:8.1f} Mops/s", rep, o.config.reps, c.workload, c.threads,
-                             c.allocator, entry.record.value("ops_per_sec", 0.0) / 1e6);
-          c.runs.push_back(std::move(entry));
-        } catch (const std::exception& e) {
-          c.failures.push_back({rep, std::string("driver printed no JSON record: ") + e.what()});
-        }
-      } else {
-        c.failures.push_back({rep, r.describe_failure()});
-      }
-      if (!c.failures.empty() && line.empty()) {
-        line = fmt::format("rep {}/{} {:<16} t{} {:<13} FAILED: {}", rep, o.config.reps, c.workload, c.threads,
-                           c.allocator, c.failures.back().reason);
-      }
-      progress.report(line, r.wall_seconds);
-      if (!save("running")) write_failed = true;
-    }
-  }
-
-  if (o.callgrind && !stop_requested()) {
-    for (Cell& c : results.cells) {
-      if (stop_requested()) break;
-      if (c.status(o.config.reps) == "failed" || c.refused || c.callgrind) {
-        progress.skip();
-        continue;
-      }
-      std::string why;
-      const auto cg = run_callgrind(driver_args(driver_of[c.allocator], c, o, o.callgrind_ops),
-                                    o.config.timeout_seconds * 20, &why, stop_flag());
-      if (cg) {
-        c.callgrind = Json{{"instructions", cg->instructions},
-                           {"ops", cg->ops},
-                           {"instructions_per_op", cg->instructions_per_op},
-                           {"record", cg->record}};
-      } else if (!stop_requested()) {
-        c.callgrind = Json{{"error", why}};
-      }
-      progress.report(fmt::format("callgrind {:<16} t{} {:<13} {}", c.workload, c.threads, c.allocator,
-                                  cg ? fmt::format("{:.1f} Ir/op", cg->instructions_per_op) : "FAILED: " + why),
-                      0);
-      if (!save("running")) write_failed = true;
-    }
-  }
+  bool write_failed = !run_interleaved(matrix, progress);
+  if (o.callgrind && !stop_requested())
+    write_failed = !count_instructions(matrix, progress, [](const Cell&) { return true; }) || write_failed;
   progress.finish();
 
   const bool interrupted = stop_requested();

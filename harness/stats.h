@@ -25,4 +25,12 @@ double quantile(std::vector<double> values, double q);
 // nullopt for an empty sample.
 std::optional<Spread> spread_of(const std::vector<double>& values);
 
+// Mann-Whitney U test, one-sided: the p-value of seeing samples at least
+// this separated if `x` and `y` came from one distribution, against the
+// alternative that `x` tends to be smaller than `y`. Exact (the full null
+// distribution of U) when there are no ties and both samples have at most
+// 30 values; otherwise the normal approximation with tie correction.
+// Both samples must be non-empty.
+double mann_whitney_p_less(const std::vector<double>& x, const std::vector<double>& y);
+
 }  // namespace lab

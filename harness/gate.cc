@@ -1,0 +1,308 @@
+#include "harness/gate.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "harness/stats.h"
+
+namespace lab {
+namespace {
+
+std::optional<double> median_of(std::vector<double> values) {
+  if (values.empty()) return std::nullopt;
+  return quantile(std::move(values), 0.5);
+}
+
+std::optional<double> number(const Json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number()) return std::nullopt;
+  return j[key].get<double>();
+}
+
+Json optional_json(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+
+std::string pct(double change) { return fmt::format("{:+.2f}%", change * 100); }
+
+std::string mib(double bytes) { return fmt::format("{:.2f} MiB", bytes / (1024.0 * 1024.0)); }
+
+GateRow row(const GateMeasure& m, const char* metric) { return GateRow{m.key(), metric, "", "", "", "", Verdict::kPass, ""}; }
+
+// A count that must not grow past max(base * (1 + rel), base + abs).
+GateRow bounded(const GateMeasure& m, const char* metric, double base, double cur, double rel, double abs,
+                const std::function<std::string(double)>& show, const std::string& threshold_text) {
+  GateRow r = row(m, metric);
+  r.baseline = show(base);
+  r.current = show(cur);
+  r.change = base != 0 ? pct(cur / base - 1) : "-";
+  r.threshold = threshold_text;
+  const double limit = std::max(base * (1 + rel), base + abs);
+  r.verdict = cur > limit ? Verdict::kRegression : Verdict::kPass;
+  return r;
+}
+
+}  // namespace
+
+std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::string& reference) {
+  std::vector<GateMeasure> out;
+  for (const Cell& c : results.cells) {
+    if (c.allocator == reference) continue;  // the yardstick is not under test
+    GateMeasure m;
+    m.allocator = c.allocator;
+    m.workload = c.workload;
+    m.threads = c.threads;
+    m.refused = c.refused;
+    if (!c.failures.empty()) m.failure = c.failures.front().reason;
+    if (c.callgrind && c.callgrind->contains("instructions_per_op"))
+      m.instructions_per_op = (*c.callgrind)["instructions_per_op"].get<double>();
+    else if (c.callgrind && c.callgrind->contains("error"))
+      m.failure = "callgrind: " + (*c.callgrind)["error"].get<std::string>();
+    std::vector<double> faults, peaks;
+    for (const RunEntry& run : c.runs) {
+      if (run.record.contains("counters") && run.record["counters"]["minor_faults"]["value"].is_number())
+        faults.push_back(run.record["counters"]["minor_faults"]["value"].get<double>());
+      if (auto peak = number(run.record, "peak_rss_bytes")) peaks.push_back(*peak);
+    }
+    m.minor_faults = median_of(faults);
+    m.peak_rss_bytes = median_of(peaks);
+    const Cell* ref = results.find(c.workload, reference, c.threads);
+    if (ref != nullptr && c.allocator != reference) {
+      for (const RunEntry& run : c.runs) {
+        for (const RunEntry& ref_run : ref->runs) {
+          if (ref_run.rep != run.rep) continue;
+          const auto mine = number(run.record, "ops_per_sec");
+          const auto theirs = number(ref_run.record, "ops_per_sec");
+          if (mine && theirs && *theirs > 0) m.throughput_ratios.push_back(*mine / *theirs);
+        }
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Json baseline_json(const GateBaseline& b) {
+  Json cells = Json::array();
+  for (const GateMeasure& m : b.cells) {
+    cells.push_back({{"allocator", m.allocator},
+                     {"workload", m.workload},
+                     {"threads", m.threads},
+                     {"instructions_per_op", optional_json(m.instructions_per_op)},
+                     {"minor_faults", optional_json(m.minor_faults)},
+                     {"peak_rss_bytes", optional_json(m.peak_rss_bytes)},
+                     {"throughput_ratios", m.throughput_ratios},
+                     {"refused", m.refused ? Json(*m.refused) : Json(nullptr)}});
+  }
+  return {{"schema_version", kSchemaVersion}, {"kind", kGateBaselineKind}, {"created_utc", b.created_utc},
+          {"machine", b.machine},             {"build", b.build},           {"config", b.config},
+          {"cells", cells}};
+}
+
+std::optional<GateBaseline> load_baseline(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "baseline " + path + ": cannot open (" + std::string(strerror(errno)) +
+             "); create it with --update-baseline";
+    return std::nullopt;
+  }
+  Json j;
+  try {
+    j = Json::parse(in);
+  } catch (const std::exception& e) {
+    *error = "baseline " + path + ": not valid JSON (" + e.what() + ")";
+    return std::nullopt;
+  }
+  const auto bad = [&](const std::string& why) {
+    *error = "baseline " + path + ": " + why;
+    return std::nullopt;
+  };
+  if (!j.is_object()) return bad("not a JSON object");
+  if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
+    return bad("no schema_version");
+  if (j["schema_version"] != kSchemaVersion)
+    return bad("schema_version " + j["schema_version"].dump() + " is not the supported version " +
+               std::to_string(kSchemaVersion) + "; regenerate it with --update-baseline");
+  if (j.value("kind", "") != kGateBaselineKind)
+    return bad("kind is not \"" + std::string(kGateBaselineKind) + "\" (is this a gate baseline?)");
+  for (const char* key : {"created_utc", "machine", "build", "config", "cells"})
+    if (!j.contains(key)) return bad(std::string("no \"") + key + "\"");
+  if (!j["cells"].is_array()) return bad("\"cells\" is not an array");
+  GateBaseline b;
+  b.created_utc = j["created_utc"].get<std::string>();
+  b.machine = j["machine"];
+  b.build = j["build"];
+  b.config = j["config"];
+  for (const Json& c : j["cells"]) {
+    try {
+      GateMeasure m;
+      m.allocator = c.at("allocator").get<std::string>();
+      m.workload = c.at("workload").get<std::string>();
+      m.threads = c.at("threads").get<int>();
+      m.instructions_per_op = number(c, "instructions_per_op");
+      m.minor_faults = number(c, "minor_faults");
+      m.peak_rss_bytes = number(c, "peak_rss_bytes");
+      m.throughput_ratios = c.at("throughput_ratios").get<std::vector<double>>();
+      if (c.contains("refused") && c["refused"].is_string()) m.refused = c["refused"].get<std::string>();
+      b.cells.push_back(std::move(m));
+    } catch (const std::exception& e) {
+      return bad(std::string("a cell is malformed (") + e.what() + ")");
+    }
+  }
+  return b;
+}
+
+std::vector<GateRow> compare_with_baseline(const GateBaseline& baseline, const std::vector<GateMeasure>& current,
+                                           const Json& config, const Json& machine, const GateThresholds& t) {
+  std::vector<GateRow> rows;
+  std::map<std::string, const GateMeasure*> base_of;
+  for (const GateMeasure& m : baseline.cells) base_of[m.key()] = &m;
+  const std::string base_cpu = baseline.machine.value("cpu_model", "?");
+  const std::string cpu = machine.value("cpu_model", "?");
+  const bool same_cpu = base_cpu == cpu;
+  const bool same_thp = baseline.machine.value("thp_enabled", "?") == machine.value("thp_enabled", "?");
+  const bool same_matrix = baseline.config == config;
+  std::set<std::string> seen;
+
+  for (const GateMeasure& m : current) {
+    seen.insert(m.key());
+    if (m.failure) {
+      GateRow r = row(m, "run");
+      r.verdict = Verdict::kFailed;
+      r.note = *m.failure;
+      rows.push_back(r);
+      continue;
+    }
+    if (m.refused) continue;  // bound outside its limits: nothing to gate
+    auto it = base_of.find(m.key());
+    if (it == base_of.end()) {
+      GateRow r = row(m, "all");
+      r.verdict = Verdict::kNotCompared;
+      r.note = "no baseline for this cell (new cell; run --update-baseline)";
+      rows.push_back(r);
+      continue;
+    }
+    const GateMeasure& b = *it->second;
+    if (!same_matrix) {
+      GateRow r = row(m, "all");
+      r.verdict = Verdict::kNotCompared;
+      r.note = "the gate's matrix changed since the baseline (run --update-baseline)";
+      rows.push_back(r);
+      continue;
+    }
+    if (m.instructions_per_op && b.instructions_per_op) {
+      GateRow r = row(m, "instructions/op");
+      r.baseline = fmt::format("{:.2f}", *b.instructions_per_op);
+      r.current = fmt::format("{:.2f}", *m.instructions_per_op);
+      const double change = *m.instructions_per_op / *b.instructions_per_op - 1;
+      r.change = pct(change);
+      r.threshold = fmt::format("±{:.1f}%", t.instructions_rel * 100);
+      r.verdict = change > t.instructions_rel    ? Verdict::kRegression
+                  : change < -t.instructions_rel ? Verdict::kImproved
+                                                 : Verdict::kPass;
+      rows.push_back(r);
+    }
+    for (const auto& [metric, base_v, cur_v, rel, abs, is_bytes] :
+         {std::tuple{"minor faults", b.minor_faults, m.minor_faults, t.faults_rel, t.faults_abs, false},
+          std::tuple{"peak RSS", b.peak_rss_bytes, m.peak_rss_bytes, t.rss_rel, t.rss_abs, true}}) {
+      if (!base_v || !cur_v) continue;
+      const auto show = [is_bytes](double v) { return is_bytes ? mib(v) : fmt::format("{:.0f}", v); };
+      const std::string threshold = is_bytes ? fmt::format("+max({:.0f}%, {})", rel * 100, mib(abs))
+                                             : fmt::format("+max({:.0f}%, {:.0f})", rel * 100, abs);
+      if (!same_thp) {
+        GateRow r = row(m, metric);
+        r.baseline = show(*base_v);
+        r.current = show(*cur_v);
+        r.verdict = Verdict::kSkipped;
+        r.note = "transparent huge page setting differs from the baseline's";
+        rows.push_back(r);
+        continue;
+      }
+      rows.push_back(bounded(m, metric, *base_v, *cur_v, rel, abs, show, threshold));
+    }
+    if (!m.throughput_ratios.empty() && !b.throughput_ratios.empty()) {
+      GateRow r = row(m, "ops/s vs reference");
+      const double base_median = quantile(b.throughput_ratios, 0.5);
+      const double cur_median = quantile(m.throughput_ratios, 0.5);
+      r.baseline = fmt::format("{:.3f}", base_median);
+      r.current = fmt::format("{:.3f}", cur_median);
+      const double change = cur_median / base_median - 1;
+      r.change = pct(change);
+      r.threshold = fmt::format("-{:.0f}%, p<{}", t.min_effect * 100, t.alpha);
+      if (!same_cpu) {
+        r.verdict = Verdict::kSkipped;
+        r.note = "baseline measured on '" + base_cpu + "', this machine is '" + cpu + "': not compared";
+      } else {
+        const double p_slower = mann_whitney_p_less(m.throughput_ratios, b.throughput_ratios);
+        const double p_faster = mann_whitney_p_less(b.throughput_ratios, m.throughput_ratios);
+        if (change <= -t.min_effect) {
+          r.verdict = p_slower < t.alpha ? Verdict::kRegression : Verdict::kInconclusive;
+          r.note = fmt::format("p={:.2g}{}", p_slower, p_slower < t.alpha ? "" : ": slower, but within the noise");
+        } else if (change >= t.min_effect && p_faster < t.alpha) {
+          r.verdict = Verdict::kImproved;
+          r.note = fmt::format("p={:.2g}", p_faster);
+        } else {
+          r.note = fmt::format("p={:.2g}", p_slower);
+        }
+      }
+      rows.push_back(r);
+    }
+  }
+  for (const GateMeasure& b : baseline.cells) {
+    if (seen.count(b.key()) || b.refused) continue;
+    GateRow r = row(b, "all");
+    r.verdict = Verdict::kNotCompared;
+    r.note = "in the baseline but not measured now (removed from the matrix?)";
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+bool has_failures(const std::vector<GateRow>& rows) {
+  for (const GateRow& r : rows)
+    if (r.verdict == Verdict::kRegression || r.verdict == Verdict::kFailed) return true;
+  return false;
+}
+
+std::string verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kPass: return "pass";
+    case Verdict::kImproved: return "improved";
+    case Verdict::kRegression: return "REGRESSION";
+    case Verdict::kInconclusive: return "inconclusive";
+    case Verdict::kSkipped: return "skipped";
+    case Verdict::kNotCompared: return "not compared";
+    case Verdict::kFailed: return "FAILED";
+  }
+  return "?";
+}
+
+std::string render_gate(const std::vector<GateRow>& rows) {
+  const auto line = [](const GateRow& r) {
+    std::string text = fmt::format("{:<32} {:<19} {:>11} {:>11} {:>9} {:>19}  {}", r.cell, r.metric, r.baseline,
+                                   r.current, r.change, r.threshold, verdict_name(r.verdict));
+    if (!r.note.empty()) text += " (" + r.note + ")";
+    return text + "\n";
+  };
+  std::string out = fmt::format("{:<32} {:<19} {:>11} {:>11} {:>9} {:>19}  {}\n", "cell", "metric", "baseline",
+                                "current", "change", "threshold", "verdict");
+  out += std::string(118, '-') + "\n";
+  for (const GateRow& r : rows) out += line(r);
+  std::vector<const GateRow*> failing;
+  for (const GateRow& r : rows)
+    if (r.verdict == Verdict::kRegression || r.verdict == Verdict::kFailed) failing.push_back(&r);
+  if (failing.empty()) {
+    out += "\ngate: pass (" + std::to_string(rows.size()) + " rows, no regression)\n";
+  } else {
+    out += "\ngate: FAIL, " + std::to_string(failing.size()) + " failing row" + (failing.size() == 1 ? "" : "s") +
+           ":\n";
+    for (const GateRow* r : failing) out += "  " + line(*r);
+  }
+  return out;
+}
+
+}  // namespace lab

@@ -1,0 +1,101 @@
+// The CI regression gate: a fixed small matrix, measured and compared with
+// a committed baseline, one row per metric.
+//
+// Hard gates, on counts that do not move from run to run:
+//   instructions per operation (callgrind, single-thread cells), within
+//   0.5% (measured noise: 12 instructions in 24.7 million);
+//   minor page faults, within max(10%, 32) (measured: exact single-thread,
+//   3% with producer_consumer's threads);
+//   peak RSS, within max(10%, 512 KiB) (measured: up to 4%).
+// Throughput gate: each variant's ops/sec divided by the reference
+// allocator's in the same repetition, judged with a one-sided Mann-Whitney
+// U test against the baseline's ratios AND a minimum effect: a regression
+// needs both p < alpha and a median drop beyond min_effect. A drop beyond
+// the effect that the test cannot confirm is reported as inconclusive.
+// Measured on the 2-core VM this was built on: run-to-run noise is mostly
+// per process (a process's physical pages set its cache conflicts), 5% to
+// 60% relative IQR depending on the hour, and not shared by neighbouring
+// runs (sandwiching each run between two reference runs did not narrow
+// it). So repetitions and a rank test do the work; the ratio guards against
+// slow machine-wide drift between the baseline's day and today; and small
+// regressions are the instruction-count gate's job, which is exact.
+// Instruction counts hold across machines; throughput across different CPU
+// models, and faults and RSS across different THP settings, are skipped
+// with a message.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/results.h"
+
+namespace lab {
+
+inline constexpr const char* kGateBaselineKind = "hakmem-lab/gate-baseline";
+
+// What the gate measured for one cell.
+struct GateMeasure {
+  std::string allocator;
+  std::string workload;
+  int threads = 1;
+  std::optional<double> instructions_per_op;
+  std::optional<double> minor_faults;    // median over repetitions
+  std::optional<double> peak_rss_bytes;  // median over repetitions
+  std::vector<double> throughput_ratios; // per repetition, to the reference
+  std::optional<std::string> failure;    // the cell's runs failed
+  std::optional<std::string> refused;
+
+  std::string key() const { return workload + "/" + allocator + "/t" + std::to_string(threads); }
+};
+
+struct GateBaseline {
+  std::string created_utc;
+  Json machine;
+  Json build;
+  Json config;  // {reference, reps, workloads: [{name, args}]}
+  std::vector<GateMeasure> cells;
+};
+
+struct GateThresholds {
+  double instructions_rel = 0.005;
+  double faults_rel = 0.10;
+  double faults_abs = 32;
+  double rss_rel = 0.10;
+  double rss_abs = 512 * 1024;
+  double min_effect = 0.10;  // throughput: smallest median drop that can fail
+  double alpha = 0.01;
+};
+
+enum class Verdict { kPass, kImproved, kRegression, kInconclusive, kSkipped, kNotCompared, kFailed };
+
+struct GateRow {
+  std::string cell;
+  std::string metric;
+  std::string baseline;
+  std::string current;
+  std::string change;
+  std::string threshold;
+  Verdict verdict = Verdict::kPass;
+  std::string note;
+};
+
+// Measures of every cell of a gate run; throughput ratios are taken
+// against `reference`, repetition by repetition.
+std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::string& reference);
+
+Json baseline_json(const GateBaseline& baseline);
+// Reads and validates a baseline file; one-line error naming the file.
+std::optional<GateBaseline> load_baseline(const std::string& path, std::string* error);
+
+// Compares current measures with the baseline. `config` is the current
+// matrix's config (as in the baseline), `machine` the current machine.
+std::vector<GateRow> compare_with_baseline(const GateBaseline& baseline, const std::vector<GateMeasure>& current,
+                                           const Json& config, const Json& machine, const GateThresholds& t);
+
+bool has_failures(const std::vector<GateRow>& rows);
+std::string verdict_name(Verdict v);
+// The table, then the failing rows again, last.
+std::string render_gate(const std::vector<GateRow>& rows);
+
+}  // namespace lab

@@ -1,0 +1,276 @@
+// gate: the CI regression gate. Runs a fixed small matrix (every hakmem
+// variant and the reference allocator on mixed_lifo, random_free and
+// producer_consumer, small sizes, one thread) and compares it with a
+// committed baseline, one row per metric. See --help and harness/gate.h.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "common/flags.h"
+#include "harness/cli.h"
+#include "harness/drivers.h"
+#include "harness/gate.h"
+#include "harness/machine.h"
+#include "harness/matrix.h"
+#include "harness/results.h"
+
+#ifndef LAB_COMPILATION_MODE
+#define LAB_COMPILATION_MODE "unknown"
+#endif
+
+namespace lab {
+namespace {
+
+constexpr int kExitRegression = 1;
+
+const char* kUsage = R"(usage: bazel run -c opt //harness:gate -- --baseline=FILE [flags]
+
+Runs the gate's fixed matrix (every hakmem variant and the reference
+allocator on mixed_lifo, random_free and producer_consumer, small sizes, one
+thread, repetitions interleaved) and compares it with the baseline, one row
+per metric: baseline, current, change, threshold, verdict.
+
+Hard gates (counts that do not vary from run to run): instructions per
+operation under callgrind (single-thread cells, within 0.5%), minor page
+faults (max(10%, 32)), peak RSS (max(10%, 512 KiB)). Throughput gate: each
+variant's ops/sec over the reference's in the same repetition, against the
+baseline's ratios: a regression needs a one-sided Mann-Whitney U p < alpha
+and a median drop beyond --min-effect; a drop the test cannot confirm is
+"inconclusive". Throughput is not compared across CPU models, nor faults and
+RSS across THP settings; cells on one side only are "not compared".
+
+Flags:
+  --baseline=FILE      the baseline (required), e.g. results/baseline/gate.json
+  --update-baseline    measure and write FILE as the new baseline instead of comparing
+  --reps=N             repetitions per cell (default: 21)
+  --alpha=P            significance level of the throughput test (default: 0.01)
+  --min-effect=PCT     smallest median throughput drop that can fail, in percent (default: 10)
+  --out=FILE           also keep this run's raw results (compare's JSON format)
+  --timeout=SECONDS    per-run limit (default: 300)
+  --help               this text
+
+Exit status: 0 no regression (inconclusive, skipped and not-compared rows do
+not fail); 1 a regression or a failed run; 2 bad flags, or a baseline that is
+missing, malformed or of another schema version.
+)";
+
+constexpr const char* kReference = "glibc";
+
+// The gate's matrix: small runs that finish in a second or less each.
+struct GateWorkload {
+  const char* name;
+  std::vector<std::string> args;
+  std::vector<std::string> callgrind_args;  // empty: no instruction count (threads)
+};
+
+const std::vector<GateWorkload>& gate_workloads() {
+  static const std::vector<GateWorkload> kWorkloads = {
+      {"mixed_lifo", {"--ops=4000000"}, {"--ops=400000"}},
+      {"random_free", {"--ops=4000000", "--slots=5000"}, {"--ops=400000", "--slots=5000"}},
+      // A producer and a consumer: instruction counts would depend on the
+      // threads' interleaving, so only faults, RSS and throughput are gated.
+      {"producer_consumer", {"--ops=2000000"}, {}},
+  };
+  return kWorkloads;
+}
+
+const GateWorkload& workload_of(const Cell& c) {
+  for (const GateWorkload& w : gate_workloads())
+    if (w.name == c.workload) return w;
+  throw std::logic_error("not a gate workload: " + c.workload);
+}
+
+Json gate_config(int reps) {
+  Json workloads = Json::array();
+  for (const GateWorkload& w : gate_workloads())
+    workloads.push_back({{"name", w.name}, {"args", w.args}, {"callgrind_args", w.callgrind_args}});
+  // reps are left out on purpose: a baseline with more repetitions is the
+  // same matrix, measured more carefully.
+  (void)reps;
+  return {{"reference", kReference}, {"threads", 1}, {"workloads", workloads}};
+}
+
+struct Options {
+  std::string baseline;
+  bool update = false;
+  int reps = 21;
+  double alpha = 0.01;
+  double min_effect = 0.10;
+  std::string out;
+  double timeout = 300;
+};
+
+std::optional<Options> parse(int argc, char** argv, std::string* error, bool* help) {
+  RawFlags raw;
+  if (auto e = split_flags(argc, argv, &raw)) {
+    *error = *e;
+    return std::nullopt;
+  }
+  Options o;
+  const auto number = [&](const std::string& flag, const std::string& text, double lo, double hi, double* out) {
+    char* end = nullptr;
+    const double v = strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(v > lo) || v > hi)
+      return std::optional<std::string>("--" + flag + " must be a number in (" + fmt::format("{}", lo) + ", " +
+                                        fmt::format("{}", hi) + "], got '" + text + "'");
+    *out = v;
+    return std::optional<std::string>();
+  };
+  for (const auto& [name, value] : raw.pairs) {
+    std::optional<std::string> e;
+    int64_t n = 0;
+    if (name == "help") {
+      *help = true;
+      return std::nullopt;
+    } else if (name == "baseline") {
+      o.baseline = resolve_path(value);
+    } else if (name == "update_baseline") {
+      o.update = true;
+    } else if (name == "reps") {
+      if (!(e = parse_int_flag({"reps", 21, 3, 200, ""}, value, &n))) o.reps = static_cast<int>(n);
+    } else if (name == "alpha") {
+      e = number("alpha", value, 0, 0.5, &o.alpha);
+    } else if (name == "min_effect") {
+      if (!(e = number("min-effect", value, 0, 100, &o.min_effect))) o.min_effect /= 100;
+    } else if (name == "out") {
+      o.out = resolve_path(value);
+    } else if (name == "timeout") {
+      if (!(e = parse_int_flag({"timeout", 300, 1, 86400, ""}, value, &n))) o.timeout = static_cast<double>(n);
+    } else {
+      e = "unknown flag --" + name;
+    }
+    if (e) {
+      *error = *e;
+      return std::nullopt;
+    }
+  }
+  if (!raw.positional.empty()) {
+    *error = "unexpected argument '" + raw.positional[0] + "'";
+    return std::nullopt;
+  }
+  if (o.baseline.empty()) {
+    *error = "--baseline=FILE is required";
+    return std::nullopt;
+  }
+  return o;
+}
+
+int run(int argc, char** argv) {
+  std::string error;
+  bool help = false;
+  auto parsed = parse(argc, argv, &error, &help);
+  if (help) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  if (!parsed) return usage_error(error + " (try --help)");
+  const Options o = *parsed;
+
+  // A broken baseline is reported before a minute of measuring, not after.
+  std::optional<GateBaseline> baseline;
+  if (!o.update) {
+    baseline = load_baseline(o.baseline, &error);
+    if (!baseline) return usage_error(error);
+  }
+
+  auto locator = DriverLocator::create(argv[0], &error);
+  if (!locator) return usage_error(error);
+  std::vector<const AllocatorInfo*> allocators;
+  for (const AllocatorInfo& a : known_allocators())
+    if (a.kind == "hakmem" || a.name == kReference) allocators.push_back(&a);
+
+  ResultsFile results;
+  results.created_utc = utc_now();
+  results.machine = machine_info();
+  results.build = build_info(LAB_COMPILATION_MODE);
+  results.config.reps = o.reps;
+  results.config.baseline = kReference;
+  results.config.threads = {1};
+  for (const GateWorkload& w : gate_workloads()) results.config.workloads.push_back(w.name);
+  for (const AllocatorInfo* a : allocators) results.config.allocators.push_back(a->name);
+  MatrixRun matrix;
+  for (const AllocatorInfo* a : allocators) {
+    auto path = locator->path(a->driver(), &error);
+    if (!path) return usage_error(error);
+    matrix.driver_of[a->name] = *path;
+  }
+  for (const GateWorkload& w : gate_workloads()) {
+    for (const AllocatorInfo* a : allocators) {
+      Cell c;
+      c.allocator = a->name;
+      c.allocator_kind = a->kind;
+      c.workload = w.name;
+      c.threads = 1;
+      results.cells.push_back(c);
+    }
+  }
+  matrix.results = &results;
+  matrix.reps = o.reps;
+  matrix.timeout_seconds = o.timeout;
+  matrix.args = [](const Cell& c, bool callgrind) {
+    const GateWorkload& w = workload_of(c);
+    std::vector<std::string> args = {"--workload=" + c.workload, "--threads=1"};
+    const auto& extra = callgrind ? w.callgrind_args : w.args;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  matrix.save = [&] {
+    if (o.out.empty()) return true;
+    results.updated_utc = utc_now();
+    std::string why;
+    if (write_atomically(o.out, results.to_json().dump(1) + "\n", &why)) return true;
+    fmt::print(stderr, "error: {}\n", why);
+    return false;
+  };
+  if (!o.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
+    if (!matrix.save()) return kExitUsage;
+  }
+  if (auto bad = dry_run_cells(matrix)) return usage_error(*bad);
+
+  install_stop_handlers();
+  Progress progress(static_cast<int>(results.cells.size()) * (o.reps + 1));
+  run_interleaved(matrix, progress);
+  count_instructions(matrix, progress, [](const Cell& c) {
+    return c.allocator != kReference && !workload_of(c).callgrind_args.empty();
+  });
+  progress.finish();
+  if (stop_requested()) {
+    fmt::print(stderr, "interrupted: nothing was compared{}\n", o.out.empty() ? "" : "; runs so far are in " + o.out);
+    return kExitInterrupted;
+  }
+  results.status = "complete";
+  matrix.save();
+
+  const std::vector<GateMeasure> measures = gate_measures(results, kReference);
+  if (o.update) {
+    GateBaseline b{utc_now(), results.machine, results.build, gate_config(o.reps), measures};
+    for (const GateMeasure& m : measures) {
+      if (m.failure) {
+        fmt::print(stderr, "error: {} failed ({}); the baseline was not written\n", m.key(), *m.failure);
+        return kExitRegression;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(o.baseline).parent_path(), ec);
+    std::string why;
+    if (!write_atomically(o.baseline, baseline_json(b).dump(1) + "\n", &why)) return usage_error(why);
+    fmt::print("baseline written: {} ({} cells, {} repetitions, on '{}')\n", o.baseline, measures.size(), o.reps,
+               results.machine.value("cpu_model", "?"));
+    return 0;
+  }
+  GateThresholds thresholds;
+  thresholds.alpha = o.alpha;
+  thresholds.min_effect = o.min_effect;
+  const std::vector<GateRow> rows =
+      compare_with_baseline(*baseline, measures, gate_config(o.reps), results.machine, thresholds);
+  fmt::print("gate against {} (measured {} on '{}')\n\n{}", o.baseline, baseline->created_utc,
+             baseline->machine.value("cpu_model", "?"), render_gate(rows));
+  return has_failures(rows) ? kExitRegression : 0;
+}
+
+}  // namespace
+}  // namespace lab
+
+int main(int argc, char** argv) { return lab::run(argc, argv); }

@@ -1,0 +1,210 @@
+// The gate's comparison: thresholds, the throughput test on synthetic
+// samples, what is skipped or not compared, baseline parsing, the table.
+#include "harness/gate.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace lab {
+namespace {
+
+GateMeasure cell(const std::string& allocator, const std::string& workload) {
+  GateMeasure m;
+  m.allocator = allocator;
+  m.workload = workload;
+  m.instructions_per_op = 45.0;
+  m.minor_faults = 100;
+  m.peak_rss_bytes = 4 << 20;
+  for (int i = -10; i <= 10; ++i) m.throughput_ratios.push_back(2.0 + 0.01 * i);
+  return m;
+}
+
+const Json kMachine = {{"cpu_model", "AMD EPYC"}, {"thp_enabled", "madvise"}};
+const Json kConfig = {{"reference", "glibc"}, {"workloads", {"mixed_lifo"}}};
+
+GateBaseline baseline_of(std::vector<GateMeasure> cells) {
+  return GateBaseline{"2026-11-25T00:00:00Z", kMachine, Json::object(), kConfig, std::move(cells)};
+}
+
+const GateRow& find(const std::vector<GateRow>& rows, const std::string& metric) {
+  for (const GateRow& r : rows)
+    if (r.metric == metric) return r;
+  static const GateRow none{"", "none", "", "", "", "", Verdict::kPass, ""};
+  ADD_FAILURE() << "no row for " << metric;
+  return none;
+}
+
+std::vector<GateRow> compare(const GateMeasure& base, const GateMeasure& cur, const Json& machine = kMachine) {
+  return compare_with_baseline(baseline_of({base}), {cur}, kConfig, machine, GateThresholds{});
+}
+
+TEST(Gate, UnchangedMeasuresPassEveryRow) {
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cell("ultra_simple", "mixed_lifo"));
+  ASSERT_EQ(rows.size(), 4u);
+  for (const GateRow& r : rows) EXPECT_EQ(r.verdict, Verdict::kPass) << r.metric;
+  EXPECT_FALSE(has_failures(rows));
+}
+
+TEST(Gate, InstructionCountsMayMoveHalfAPercent) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  cur.instructions_per_op = 45.0 * 1.004;
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "instructions/op").verdict, Verdict::kPass);
+  cur.instructions_per_op = 45.0 * 1.011;  // one extra instruction per allocation
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur);
+  EXPECT_EQ(find(rows, "instructions/op").verdict, Verdict::kRegression);
+  EXPECT_EQ(find(rows, "instructions/op").change, "+1.10%");
+  EXPECT_TRUE(has_failures(rows));
+  cur.instructions_per_op = 45.0 * 0.98;
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "instructions/op").verdict, Verdict::kImproved);
+}
+
+TEST(Gate, FaultsAndRssHaveRelativeAndAbsoluteSlack) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  cur.minor_faults = 132;  // limit max(100 * 1.1, 100 + 32) = 132
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "minor faults").verdict, Verdict::kPass);
+  cur.minor_faults = 133;
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "minor faults").verdict, Verdict::kRegression);
+  cur = cell("ultra_simple", "mixed_lifo");
+  cur.peak_rss_bytes = 4.5 * (1 << 20);  // limit max(4.4 MiB, 4.5 MiB)
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "peak RSS").verdict, Verdict::kPass);
+  cur.peak_rss_bytes = 5 << 20;
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "peak RSS").verdict, Verdict::kRegression);
+}
+
+TEST(Gate, AClearThroughputDropIsARegression) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  for (double& r : cur.throughput_ratios) r *= 0.8;  // 20% slower, no overlap
+  const GateRow& row = find(compare(cell("ultra_simple", "mixed_lifo"), cur), "ops/s vs reference");
+  EXPECT_EQ(row.verdict, Verdict::kRegression) << row.note;
+  EXPECT_EQ(row.change, "-20.00%");
+}
+
+TEST(Gate, ADropInsideTheNoiseIsInconclusiveNotAFailure) {
+  GateMeasure base = cell("ultra_simple", "mixed_lifo");
+  GateMeasure cur = base;
+  base.throughput_ratios = {1.0, 2.5, 1.2, 3.0, 0.8, 2.0, 1.6, 2.8, 1.1, 2.2, 1.9};
+  cur.throughput_ratios.clear();
+  for (double r : base.throughput_ratios) cur.throughput_ratios.push_back(r * 0.85);
+  const auto rows = compare(base, cur);
+  const GateRow& row = find(rows, "ops/s vs reference");
+  EXPECT_EQ(row.verdict, Verdict::kInconclusive) << row.note;
+  EXPECT_NE(row.note.find("within the noise"), std::string::npos);
+  EXPECT_FALSE(has_failures(rows));
+}
+
+TEST(Gate, ASmallSignificantDropBelowTheEffectPasses) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  for (double& r : cur.throughput_ratios) r *= 0.95;  // real, but under the 10% effect
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "ops/s vs reference").verdict, Verdict::kPass);
+}
+
+TEST(Gate, ThroughputIsNotComparedAcrossCpuModels) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  for (double& r : cur.throughput_ratios) r *= 0.5;
+  cur.instructions_per_op = 60;
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, {{"cpu_model", "Intel Xeon"}, {"thp_enabled", "madvise"}});
+  const GateRow& tp = find(rows, "ops/s vs reference");
+  EXPECT_EQ(tp.verdict, Verdict::kSkipped);
+  EXPECT_NE(tp.note.find("'AMD EPYC'"), std::string::npos);
+  EXPECT_NE(tp.note.find("'Intel Xeon'"), std::string::npos);
+  EXPECT_EQ(find(rows, "instructions/op").verdict, Verdict::kRegression) << "instruction counts hold across machines";
+}
+
+TEST(Gate, FaultsAndRssAreNotComparedAcrossThpSettings) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  cur.minor_faults = 1000;
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, {{"cpu_model", "AMD EPYC"}, {"thp_enabled", "always"}});
+  EXPECT_EQ(find(rows, "minor faults").verdict, Verdict::kSkipped);
+  EXPECT_EQ(find(rows, "peak RSS").verdict, Verdict::kSkipped);
+}
+
+TEST(Gate, CellsOnOneSideOnlyAreReportedButDoNotFail) {
+  const auto rows = compare_with_baseline(baseline_of({cell("magazine", "mixed_lifo")}),
+                                          {cell("ultra_simple", "mixed_lifo")}, kConfig, kMachine, GateThresholds{});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].verdict, Verdict::kNotCompared);
+  EXPECT_NE(rows[0].note.find("no baseline for this cell"), std::string::npos);
+  EXPECT_EQ(rows[1].cell, "mixed_lifo/magazine/t1");
+  EXPECT_NE(rows[1].note.find("in the baseline but not measured now"), std::string::npos);
+  EXPECT_FALSE(has_failures(rows));
+}
+
+TEST(Gate, AChangedMatrixIsNotCompared) {
+  const auto rows = compare_with_baseline(baseline_of({cell("ultra_simple", "mixed_lifo")}),
+                                          {cell("ultra_simple", "mixed_lifo")}, {{"reference", "jemalloc"}}, kMachine,
+                                          GateThresholds{});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].verdict, Verdict::kNotCompared);
+}
+
+TEST(Gate, AFailedRunFailsTheGate) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  cur.failure = "killed by signal 11 (Segmentation fault)";
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur);
+  EXPECT_EQ(rows[0].verdict, Verdict::kFailed);
+  EXPECT_TRUE(has_failures(rows));
+}
+
+TEST(Gate, TheTableEndsWithTheFailingRows) {
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  cur.instructions_per_op = 50;
+  const std::string text = render_gate(compare(cell("ultra_simple", "mixed_lifo"), cur));
+  for (const char* column : {"cell", "metric", "baseline", "current", "change", "threshold", "verdict"})
+    EXPECT_NE(text.find(column), std::string::npos) << column;
+  const size_t summary = text.find("gate: FAIL, 1 failing row:");
+  ASSERT_NE(summary, std::string::npos) << text;
+  EXPECT_NE(text.find("instructions/op", summary), std::string::npos) << "the failing row is repeated last";
+  EXPECT_NE(render_gate(compare(cell("ultra_simple", "mixed_lifo"), cell("ultra_simple", "mixed_lifo")))
+                .find("gate: pass (4 rows, no regression)"),
+            std::string::npos);
+}
+
+class BaselineFileTest : public testing::Test {
+ protected:
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = testing::TempDir() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+};
+
+TEST_F(BaselineFileTest, RoundTrips) {
+  const std::string path = write("ok.json", baseline_json(baseline_of({cell("ultra_simple", "mixed_lifo")})).dump());
+  std::string error;
+  const auto b = load_baseline(path, &error);
+  ASSERT_TRUE(b.has_value()) << error;
+  ASSERT_EQ(b->cells.size(), 1u);
+  EXPECT_EQ(b->cells[0].key(), "mixed_lifo/ultra_simple/t1");
+  EXPECT_EQ(b->cells[0].throughput_ratios.size(), 21u);
+  EXPECT_EQ(b->config, kConfig);
+}
+
+TEST_F(BaselineFileTest, BrokenBaselinesGetOneLineErrorsNamingTheFile) {
+  Json other_schema = baseline_json(baseline_of({}));
+  other_schema["schema_version"] = 99;
+  Json wrong_kind = baseline_json(baseline_of({}));
+  wrong_kind["kind"] = "hakmem-lab/compare";
+  Json no_cells = baseline_json(baseline_of({}));
+  no_cells.erase("cells");
+  Json bad_cell = baseline_json(baseline_of({cell("ultra_simple", "mixed_lifo")}));
+  bad_cell["cells"][0].erase("throughput_ratios");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {testing::TempDir() + "/does-not-exist.json", "cannot open"},
+      {write("malformed.json", "{\"schema_version\": 1, \"cells\": ["), "not valid JSON"},
+      {write("schema.json", other_schema.dump()), "schema_version 99 is not the supported version 1"},
+      {write("kind.json", wrong_kind.dump()), "is this a gate baseline?"},
+      {write("nocells.json", no_cells.dump()), "no \"cells\""},
+      {write("badcell.json", bad_cell.dump()), "a cell is malformed"},
+  };
+  for (const auto& [path, message] : cases) {
+    std::string error;
+    EXPECT_FALSE(load_baseline(path, &error).has_value()) << path;
+    EXPECT_EQ(error.rfind("baseline " + path + ": ", 0), 0u) << error;
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
+  }
+}
+
+}  // namespace
+}  // namespace lab
