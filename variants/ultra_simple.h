@@ -3,9 +3,7 @@
 // free into a full list (128) spills the 64 coldest blocks back.
 #pragma once
 
-#include <cstddef>
 #include <string_view>
-#include <utility>
 
 #include "allocator/api/allocator.h"
 #include "allocator/frontend/free_list_layer.h"
@@ -21,13 +19,13 @@ namespace hakmem::variants {
 
 inline constexpr unsigned kTestSlowdown = HAKMEM_TEST_SLOWDOWN;
 
-// Exactly N add instructions, each depending on the last (about N cycles).
+// Exactly N add instructions, each depending on the last (about N cycles
+// of latency), emitted by the assembler's .rept: no helper functions that
+// the compiler might decline to inline inside a large loop.
 template <unsigned N>
 [[gnu::always_inline]] inline void fixed_work() {
   unsigned long x = 0;
-  [&]<size_t... I>(std::index_sequence<I...>) {
-    ((void(I), [&] { asm volatile("add $1, %0" : "+r"(x)); }()), ...);
-  }(std::make_index_sequence<N>{});
+  asm volatile(".rept %c1\n\tadd $1, %0\n\t.endr" : "+r"(x) : "i"(N));
 }
 
 struct UltraSimple : FreeListLayer</*Refill=*/64, /*Limit=*/128> {
