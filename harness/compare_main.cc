@@ -54,6 +54,8 @@ Flags:
   --callgrind          also count instructions per op under valgrind --tool=callgrind
                        (one run per cell, --callgrind-ops operations)
   --callgrind-ops=N    operations for the callgrind runs (default: 1000000)
+  --report[=DIR]       then write the phase report (//analysis:report) into DIR
+                       (default: results/reports/<name of --out>/ in the workspace)
   --help               this text
 
 The bound variant (the speed-of-light reference) declines cells it cannot
@@ -71,6 +73,7 @@ struct Options {
   bool resume = false;
   bool callgrind = false;
   int64_t callgrind_ops = 1'000'000;
+  std::optional<std::string> report_dir;  // --report: "" means the default
 };
 
 // The workloads the drivers contain, from the first driver's --list.
@@ -147,6 +150,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       o.resume = true;
     } else if (name == "callgrind") {
       o.callgrind = true;
+    } else if (name == "report") {
+      o.report_dir = resolve_path(value);
     } else if (name == "baseline") {
       o.config.baseline = value;
     } else if (name == "out") {
@@ -165,6 +170,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
     }
   }
   if (o.out.empty()) o.out = default_out_path("compare");
+  if (o.report_dir && o.report_dir->empty()) {
+    const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
+    o.report_dir = std::string(workspace != nullptr ? workspace : ".") + "/results/reports/" +
+                   std::filesystem::path(o.out).stem().string();
+  }
   return o;
 }
 
@@ -196,6 +206,12 @@ int run(int argc, char** argv) {
     return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
   auto locator = DriverLocator::create(argv[0], &error);
   if (!locator) return usage_error(error);
+  std::string report_tool;
+  if (o.report_dir) {
+    auto tool = locator->path("analysis/report", &error);
+    if (!tool) return usage_error(error);
+    report_tool = *tool;
+  }
   std::map<std::string, std::string> driver_of;
   for (const AllocatorInfo* a : allocators) {
     auto path = locator->path(a->driver(), &error);
@@ -282,6 +298,16 @@ int run(int argc, char** argv) {
     fmt::print(stderr, "interrupted: completed runs are in {} (continue with --resume --out={})\n", o.out, o.out);
     return kExitInterrupted;
   }
+  bool report_failed = false;
+  if (o.report_dir) {
+    const ProcessResult r = run_process({report_tool, "--results", o.out, "--out", *o.report_dir}, 600);
+    fmt::print("{}", r.stdout_text);
+    if (!r.ok()) {
+      fmt::print(stderr, "{}", r.stderr_tail);
+      fmt::print(stderr, "error: the report {}\n", r.exit_code == 1 ? "was written with parts missing" : r.describe_failure());
+      report_failed = true;
+    }
+  }
   int failed = 0;
   for (const Cell& c : results.cells) {
     failed += c.status(o.config.reps) == "failed";
@@ -292,7 +318,7 @@ int run(int argc, char** argv) {
                o.out);
     return kExitCellFailed;
   }
-  return write_failed ? kExitCellFailed : 0;
+  return write_failed || report_failed ? kExitCellFailed : 0;
 }
 
 }  // namespace

@@ -177,6 +177,19 @@ TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
   EXPECT_NE(r.stdout_text.find("t/bound"), std::string::npos);
 }
 
+TEST_F(CompareTest, ReportWritesThePhaseReportInOneGo) {
+  const std::string path = out("with_report.json");
+  const std::string dir = out("report_dir");
+  const ProcessResult r = compare({"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo", "--threads=1,2",
+                                   "--reps=2", "--smoke", "--out=" + path, "--report=" + dir});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  std::ifstream in(dir + "/report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(md.find("| mixed_lifo, 1 thr: Mops/s (median) |"), std::string::npos) << md.substr(0, 500);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/throughput_mixed_lifo.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/scaling.png"));
+}
+
 TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   const std::string path = out("callgrind.json");
   const ProcessResult r = compare({"--allocators=ultra_simple", "--workloads=mixed_lifo", "--threads=1", "--reps=1",

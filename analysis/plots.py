@@ -1,0 +1,303 @@
+"""The report's plots, drawn from a Results model. One function per figure;
+each writes a PNG and returns its file name, or raises Skipped with the
+reason the report shows in its place.
+
+Every plot gives an allocator the same colour (COLOURS), labels its axes
+with units, has a title and a legend, and switches to a log scale when its
+values span more than a factor of ten.
+"""
+
+import os
+from typing import Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI and bazel run have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import ticker, transforms  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from lab_results import Cell, Results  # noqa: E402
+
+MIB = 1024.0 * 1024.0
+DPI = 100
+WIDE = (12, 5)   # 1200 x 500 pixels
+GRID = (12, 8)   # 1200 x 800 pixels
+
+# One fixed colour per allocator, in every plot.
+COLOURS: Dict[str, str] = {
+    "ultra_simple": "#1f77b4",
+    "magazine": "#ff7f0e",
+    "hot_mag": "#2ca02c",
+    "bound": "#7f7f7f",
+    "glibc": "#d62728",
+    "jemalloc": "#9467bd",
+    "tcmalloc": "#8c564b",
+    "mimalloc": "#e377c2",
+}
+_SPARE = ["#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39"]
+
+
+class Skipped(Exception):
+    """A plot that cannot be drawn from these results; the message says why."""
+
+
+class NotApplicable(Skipped):
+    """A plot that does not apply to this run (scaling with one thread
+    count, learning without learning data): noted, not a missing part."""
+
+
+def colour(allocator: str) -> str:
+    if allocator in COLOURS:
+        return COLOURS[allocator]
+    return _SPARE[sum(map(ord, allocator)) % len(_SPARE)]  # stable across runs
+
+
+def _spans_decade(values: List[float]) -> bool:
+    positive = [v for v in values if v and v > 0]
+    return bool(positive) and max(positive) / min(positive) > 10
+
+
+def _log_scale(ax) -> None:
+    """Log y axis with plain numbers (4, 10, 40), not 4×10⁰."""
+    ax.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    # Minor ticks: label the 2s and 5s of each decade (0.2, 5, 20 ...).
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+
+
+def _hatch_legend(ax, entries: List[tuple], **kwargs) -> None:
+    """Legend for hatch-coded series, in a neutral colour: colour means
+    allocator in every plot, so a legend swatch must not borrow one."""
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch=h, label=label) for label, h in entries],
+              **kwargs)
+
+
+def _allocator_legend(ax, allocators: List[str]) -> None:
+    """One key for the whole figure, in a panel of its own: the same colour
+    means the same allocator in every panel, so one key serves them all and
+    none is drawn over data."""
+    ax.set_visible(True)
+    ax.axis("off")
+    handles = [Line2D([], [], color=colour(a), marker="o", label=a) for a in allocators]
+    ax.legend(handles=handles, loc="center", fontsize=9, title="allocator")
+
+
+def _save(fig, out_dir: str, name: str) -> str:
+    fig.savefig(os.path.join(out_dir, name), dpi=DPI)
+    plt.close(fig)
+    return name
+
+
+def _grid(n: int):
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=GRID, squeeze=False, constrained_layout=True)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _key_panel(ax, entries: List[tuple], title: str) -> None:
+    """The hatch key of a grid of panels, in a panel of its own."""
+    ax.set_visible(True)
+    ax.axis("off")
+    _hatch_legend(ax, entries, title=title, loc="center", fontsize=9)
+
+
+def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str, legend_title: Optional[str] = None):
+    """Grouped bars, one colour per allocator, one hatch per series; series
+    are (label, values, (low, high) whiskers or None, hatch). A missing
+    value is marked n/a; the axis turns logarithmic across a decade."""
+    x = np.arange(len(allocators))
+    width = 0.8 / max(1, len(series))
+    everything = [v for _, values, _, _ in series for v in values if v]
+    marks = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for i, (label, values, errors, hatch) in enumerate(series):
+        positions = x + (i - (len(series) - 1) / 2) * width
+        heights = [v if v else np.nan for v in values]
+        ax.bar(positions, heights, width, color=[colour(a) for a in allocators], edgecolor="black",
+               linewidth=0.5, hatch=hatch)
+        if errors is not None:
+            lo = [h - e[0] if e else 0 for h, e in zip(heights, errors)]
+            hi = [e[1] - h if e else 0 for h, e in zip(heights, errors)]
+            ax.errorbar(positions, heights, yerr=[lo, hi], fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+        for pos, v in zip(positions, values):
+            if not v:
+                ax.text(pos, 0.02, "n/a", transform=marks, rotation=90, ha="center", va="bottom",
+                        fontsize=7, color="dimgray")
+    ax.set_xticks(x)
+    ax.set_xticklabels(allocators, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    if _spans_decade(everything):
+        _log_scale(ax)
+    else:
+        ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3)
+    if len(series) > 1 and legend_title is not None:
+        _hatch_legend(ax, [(label, hatch) for label, _, _, hatch in series], title=legend_title, fontsize=7)
+
+
+def throughput(results: Results, workload: str, out_dir: str) -> str:
+    threads = [t for t in results.threads() if results.measured(workload, t)]
+    if not threads:
+        raise Skipped(f"no measured cells for {workload}")
+    allocators = [a for a in results.allocators() if any(results.cell(workload, a, t) and results.cell(workload, a, t).runs for t in threads)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=WIDE, constrained_layout=True)
+    hatches = ["", "//", "xx", ".."]
+    series = []
+    for i, t in enumerate(threads):
+        cells = [results.cell(workload, a, t) for a in allocators]
+        quart = [c.quartiles("ops_per_sec") if c and c.runs else None for c in cells]
+        series.append((f"{t} thread{'s' if t > 1 else ''}", [q[1] / 1e6 if q else None for q in quart],
+                       [(q[0] / 1e6, q[2] / 1e6) if q else None for q in quart], hatches[i % 4]))
+    _bar_groups(left, allocators, series, "Mops/s, median (whiskers: interquartile range)", "threads")
+    left.set_title(f"{workload}: throughput")
+    ratios = []
+    for i, t in enumerate(threads):
+        ratios.append((f"{results.baseline}, {t} thr", [
+            results.ratio(results.cell(workload, a, t), results.baseline) if results.cell(workload, a, t) else None
+            for a in allocators], None, hatches[i % 4]))
+    if any(results.cell(workload, "bound", t) and results.cell(workload, "bound", t).runs for t in threads):
+        t = next(t for t in threads if results.cell(workload, "bound", t) and results.cell(workload, "bound", t).runs)
+        ratios.append((f"bound, {t} thr", [
+            results.ratio(results.cell(workload, a, t), "bound") if results.cell(workload, a, t) else None
+            for a in allocators], None, "oo"))
+    _bar_groups(right, allocators, ratios, "throughput ratio (1.0 = equal)", "divided by")
+    right.axhline(1.0, color="black", linewidth=0.8)
+    with_bound = " and to bound" if any(label.startswith("bound") for label, _, _, _ in ratios) else ""
+    right.set_title(f"{workload}: ratio to {results.baseline}{with_bound}")
+    return _save(fig, out_dir, f"throughput_{workload}.png")
+
+
+def cpu_efficiency(results: Results, out_dir: str) -> str:
+    workloads = [w for w in results.workloads() if any(results.measured(w, t) for t in results.threads())]
+    if not workloads:
+        raise Skipped("no measured cells")
+    fig, axes = _grid(len(workloads) + 1)  # the last panel holds the key
+    key, axes = axes[-1], axes[:-1]
+    hatches = ["", "//", "xx"]
+    for ax, w in zip(axes, workloads):
+        threads = [t for t in results.threads() if results.measured(w, t)]
+        allocators = [a for a in results.allocators() if any(results.cell(w, a, t) and results.cell(w, a, t).runs for t in threads)]
+        series = [(f"{t}", [(results.cell(w, a, t).median("ops_per_cpu_second") or 0) / 1e6
+                                if results.cell(w, a, t) and results.cell(w, a, t).runs else None for a in allocators],
+                   None, hatches[i % 3]) for i, t in enumerate(threads)]
+        _bar_groups(ax, allocators, series, "Mops per CPU-second")
+        ax.set_title(w)
+    _key_panel(key, [(f"{t} thread{'s' if t > 1 else ''}", hatches[i % 3]) for i, t in enumerate(results.threads())],
+               "threads")
+    fig.suptitle("CPU efficiency: operations per CPU-second (user + system, all threads)")
+    return _save(fig, out_dir, "cpu_efficiency.png")
+
+
+def memory(results: Results, threads: int, out_dir: str) -> str:
+    workloads = [w for w in results.workloads() if results.measured(w, threads)]
+    if not workloads:
+        raise Skipped(f"no measured cells at {threads} thread(s)")
+    fig, axes = _grid(len(workloads) + 1)  # the last panel holds the key
+    key, axes = axes[-1], axes[:-1]
+    for ax, w in zip(axes, workloads):
+        cells = results.measured(w, threads)
+        allocators = [c.allocator for c in cells]
+        peak = [(c.median("peak_rss_bytes") or 0) / MIB for c in cells]
+        drained = [(c.median("rss_after_drain_bytes") or 0) / MIB for c in cells]
+        _bar_groups(ax, allocators, [("peak", peak, None, ""), ("after drain", drained, None, "//")],
+                    "RSS, MiB (median)")
+        ax.set_title(w)
+    _key_panel(key, [("peak RSS (timed region and drain)", ""), ("RSS after everything was freed", "//")], "bars")
+    fig.suptitle(f"Memory at {threads} thread{'s' if threads > 1 else ''}: peak RSS and RSS after everything was freed")
+    return _save(fig, out_dir, f"memory_t{threads}.png")
+
+
+def _series_cells(results: Results, workload: str) -> List[Cell]:
+    threads = min((t for t in results.threads() if results.measured(workload, t)), default=None)
+    if threads is None:
+        return []
+    return [c for c in results.measured(workload, threads) if "rss_series" in c.runs[0].record]
+
+
+def workloads_with_series(results: Results) -> List[str]:
+    return [w for w in results.workloads() if _series_cells(results, w)]
+
+
+def rss_over_time(results: Results, workload: str, out_dir: str) -> str:
+    cells = _series_cells(results, workload)
+    if not cells:
+        raise Skipped(f"{workload} has no RSS series (runs made without --rss-sample-ms)")
+    fig, ax = plt.subplots(figsize=WIDE, constrained_layout=True)
+    markers = {"rise": "^", "fall": "v"}
+    for c in cells:
+        series = c.runs[0].record["rss_series"]
+        t = series.get("t_ms", [])
+        rss = [b / MIB for b in series.get("rss_bytes", [])]
+        ax.plot(t, rss, color=colour(c.allocator), label=c.allocator, linewidth=1.0)
+        for phase in series.get("phases", []):
+            ms = phase.get("t_ms")
+            if ms is None or not t:
+                continue
+            y = float(np.interp(ms, t, rss))
+            ax.plot([ms], [y], marker=markers.get(phase.get("name"), "o"), color=colour(c.allocator),
+                    markersize=4, linestyle="none")
+        if "drain_start_ms" in series:
+            ax.axvline(series["drain_start_ms"], color=colour(c.allocator), linestyle=":", linewidth=0.6)
+    ax.set_xlabel("time since the start of the timed region, ms")
+    ax.set_ylabel("RSS, MiB")
+    ax.set_title(f"{workload}: RSS over time, first repetition at {cells[0].threads} thread(s) "
+                 "(▲ rise starts, ▼ fall starts, dotted: drain)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out_dir, f"rss_over_time_{workload}.png")
+
+
+def scaling(results: Results, out_dir: str) -> str:
+    if len(results.threads()) < 2:
+        raise NotApplicable("the run has one thread count only; scaling needs at least two")
+    workloads = results.workloads()
+    fig, axes = _grid(len(workloads) + 1)  # the last panel holds the key
+    key, axes = axes[-1], axes[:-1]
+    plotted = []
+    for ax, w in zip(axes, workloads):
+        values = []
+        for a in results.allocators():
+            points = [(t, results.cell(w, a, t).median("ops_per_sec")) for t in results.threads()
+                      if results.cell(w, a, t) and results.cell(w, a, t).runs]
+            if len(points) < 2:
+                continue
+            ax.plot([p[0] for p in points], [p[1] / 1e6 for p in points], marker="o", color=colour(a), label=a)
+            values += [p[1] / 1e6 for p in points]
+            plotted += [a] if a not in plotted else []
+        ax.set_xticks(results.threads())
+        ax.set_xlabel("threads")
+        ax.set_ylabel("Mops/s (median)")
+        if _spans_decade(values):
+            _log_scale(ax)
+        ax.set_title(w)
+        ax.grid(alpha=0.3)
+    _allocator_legend(key, plotted)
+    fig.suptitle("Scaling: throughput against threads (allocators measured at one thread count only are left out)")
+    return _save(fig, out_dir, "scaling.png")
+
+
+def learning(results: Results, out_dir: str) -> str:
+    cells = [c for c in results.cells if c.runs and "learning" in c.runs[0].record]
+    if not cells:
+        raise NotApplicable("no run carries learning data (knob values over time); "
+                            "this panel appears once a variant records them")
+    fig, ax = plt.subplots(figsize=WIDE, constrained_layout=True)
+    for c in cells:
+        learned = c.runs[0].record["learning"]
+        for knob, points in learned.get("knobs", {}).items():
+            ax.plot([p[0] for p in points], [p[1] for p in points], color=colour(c.allocator),
+                    label=f"{c.allocator} {c.workload}: {knob}")
+        for phase in learned.get("phases", []):
+            ax.axvline(phase.get("t_ms", 0), color="black", linestyle=":", linewidth=0.6)
+    ax.set_xlabel("time, ms")
+    ax.set_ylabel("knob value")
+    ax.set_title("Learning: knob values over time (dotted: workload phases)")
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, "learning.png")

@@ -1,0 +1,258 @@
+"""Writes a phase report (report.md and PNG plots) from a results file.
+
+    bazel run //analysis:report -- --results results/runs/RUN.json \
+        [--previous results/runs/OLDER.json] --out results/reports/NAME/
+
+Every number in report.md is read from the results file(s) named at its
+top, so it can be traced to a run. A part that cannot be made (a plot whose
+cells are missing, an unreadable --previous file) is marked in place and
+listed at the end, and the rest of the report is still written.
+
+Exit status: 0 complete; 1 written with parts missing (listed on stderr and
+in the report); 2 nothing written (bad flags, or --results unusable).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+from typing import List, Optional
+
+import plots
+from lab_results import Results, ResultsError, load
+
+try:  # scipy is in Debian's python3-scipy; without it the noise test falls back
+    from scipy.stats import mannwhitneyu
+except ImportError:  # pragma: no cover
+    mannwhitneyu = None
+
+MIB = 1024.0 * 1024.0
+
+
+def _fmt(value: Optional[float], pattern: str) -> str:
+    return pattern.format(value) if value is not None else "-"
+
+
+def _rel_iqr(values: List[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    median = statistics.median(values)
+    return (q[2] - q[0]) / median if median else 0.0
+
+
+def metrics_table(results: Results) -> List[str]:
+    """The phase status table: one row per metric, one column per allocator."""
+    allocators = results.allocators()
+    lines = ["| metric | " + " | ".join(allocators) + " |", "|---|" + "---|" * len(allocators)]
+    for w in results.workloads():
+        for t in results.threads():
+            cells = {a: results.cell(w, a, t) for a in allocators}
+            if not any(c and c.runs for c in cells.values()):
+                continue
+            prefix = f"{w}, {t} thr"
+
+            def row(name, value_of):
+                values = []
+                for a in allocators:
+                    c = cells[a]
+                    if c is None:
+                        values.append("-")
+                    elif c.refused:
+                        values.append("refused")
+                    elif not c.runs:
+                        values.append("failed" if c.error else "-")
+                    else:
+                        values.append(value_of(c))
+                lines.append(f"| {prefix}: {name} | " + " | ".join(values) + " |")
+
+            row("Mops/s (median)", lambda c: _fmt(c.median("ops_per_sec") / 1e6, "{:.1f}"))
+            row("spread (IQR/median)", lambda c: _fmt(100 * _rel_iqr(c.values("ops_per_sec")), "{:.1f}%"))
+            row(f"× {results.baseline}", lambda c: _fmt(results.ratio(c, results.baseline), "{:.2f}"))
+            if any(c and c.allocator == "bound" and c.runs for c in cells.values()):
+                row("time vs bound", lambda c: _fmt(1 / r if (r := results.ratio(c, "bound")) else None, "{:.2f}"))
+            row("Mops per CPU-s", lambda c: _fmt((c.median("ops_per_cpu_second") or 0) / 1e6, "{:.1f}"))
+            row("peak RSS, MiB", lambda c: _fmt((c.median("peak_rss_bytes") or 0) / MIB, "{:.1f}"))
+            row("RSS after drain, MiB", lambda c: _fmt((c.median("rss_after_drain_bytes") or 0) / MIB, "{:.1f}"))
+            if any(c and c.instructions_per_op() is not None for c in cells.values()):
+                row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
+    return lines
+
+
+def beyond_noise(before: List[float], after: List[float]) -> str:
+    """Whether a change exceeds the runs' own noise: a two-sided Mann-Whitney
+    test at 5% over the repetitions AND a median change larger than either
+    run's relative interquartile range."""
+    if len(before) < 3 or len(after) < 3:
+        return "too few repetitions"
+    change = abs(statistics.median(after) / statistics.median(before) - 1)
+    noise = max(_rel_iqr(before), _rel_iqr(after))
+    if mannwhitneyu is not None:
+        p = mannwhitneyu(after, before, alternative="two-sided").pvalue
+        significant = p < 0.05
+        detail = f"p={p:.2g}"
+    else:
+        significant = min(after) > max(before) or max(after) < min(before)
+        detail = "no overlap" if significant else "overlap"
+    if significant and change > noise:
+        return f"yes ({detail}, change {100 * change:.0f}% > noise {100 * noise:.0f}%)"
+    return f"no ({detail}, noise {100 * noise:.0f}%)"
+
+
+def comparison_table(results: Results, previous: Results) -> List[str]:
+    lines = ["| cell | metric | before | after | change | beyond the noise? |", "|---|---|---|---|---|---|"]
+    rows = 0
+    for c in results.cells:
+        p = previous.cell(c.workload, c.allocator, c.threads)
+        if not c.runs or p is None or not p.runs:
+            continue
+        key = f"{c.workload}/{c.allocator}/t{c.threads}"
+        for metric, path, scale in [("Mops/s", ("ops_per_sec",), 1e6),
+                                    ("peak RSS, MiB", ("peak_rss_bytes",), MIB),
+                                    ("RSS after drain, MiB", ("rss_after_drain_bytes",), MIB)]:
+            b, a = p.median(*path), c.median(*path)
+            if b is None or a is None:
+                continue
+            change = f"{100 * (a / b - 1):+.1f}%" if b else "-"
+            verdict = beyond_noise(p.values(*path), c.values(*path))
+            lines.append(f"| {key} | {metric} | {b / scale:.1f} | {a / scale:.1f} | {change} | {verdict} |")
+            rows += 1
+        b_ir, a_ir = p.instructions_per_op(), c.instructions_per_op()
+        if b_ir and a_ir:
+            # Instruction counts are exact: any change beyond 0.5% is real.
+            change = a_ir / b_ir - 1
+            verdict = "yes (exact count)" if abs(change) > 0.005 else "no (within 0.5%)"
+            lines.append(f"| {key} | instructions/op | {b_ir:.1f} | {a_ir:.1f} | {100 * change:+.1f}% | {verdict} |")
+            rows += 1
+    if rows == 0:
+        lines.append("| - | no cell was measured in both runs | | | | |")
+    return lines
+
+
+CAPTIONS = {
+    "throughput": "Throughput on {w}: bars are medians with the interquartile range; the right panel divides by "
+                  "{base} and by bound. Look at hakmem's variants against 1.0 (the {base} line) and at how close "
+                  "they come to bound.",
+    "cpu_efficiency": "Operations per CPU-second: where wall-clock throughput hides threads that spin or wait, "
+                      "this shows the work per unit of CPU actually spent.",
+    "memory": "Peak RSS and RSS after everything was freed (log scale), {t} thread(s): look for allocators whose "
+              "after-drain bar stays as tall as their peak: memory held back.",
+    "rss_over_time": "RSS over time on {w}: each line is one allocator's first repetition. Look at how far each "
+                     "falls after a ▼ (the fall starts) and whether the next ▲ climbs from there or from scratch.",
+    "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
+    "learning": "Knob values over time, workload phases dotted.",
+}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="report", description="Writes report.md and PNG plots from a results file.")
+    parser.add_argument("--results", required=True, help="results JSON written by compare")
+    parser.add_argument("--previous", help="an earlier results JSON to compare against (the previous phase)")
+    parser.add_argument("--out", required=True, help="directory for report.md and the plots (created if missing)")
+    parser.add_argument("--title", help="report title (default: the results file's name)")
+    args = parser.parse_args(argv)
+    workdir = os.environ.get("BUILD_WORKING_DIRECTORY", "")
+    resolve = lambda p: p if not p or os.path.isabs(p) else os.path.join(workdir, p)  # noqa: E731
+    results_path, previous_path, out_dir = resolve(args.results), resolve(args.previous), resolve(args.out)
+
+    try:
+        results = load(results_path)
+    except ResultsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot create {out_dir}: {e.strerror}", file=sys.stderr)
+        return 2
+
+    missing: List[str] = []
+    previous = None
+    if previous_path:
+        try:
+            previous = load(previous_path)
+        except ResultsError as e:
+            missing.append(f"comparison with the previous phase: {e}")
+
+    title = args.title or os.path.splitext(os.path.basename(results_path))[0]
+    md = [f"# Phase report: {title}", "",
+          f"Results: `{os.path.relpath(results_path, out_dir)}` (status {results.status}, measured {results.created_utc})."]
+    if previous_path:
+        md.append(f"Previous phase: `{os.path.relpath(previous_path, out_dir)}`" + ("." if previous else " (unreadable, see below)."))
+    md += ["", "## Machine and build", "", "| | |", "|---|---|"]
+    m, b = results.machine, results.build
+    driver = b.get("driver", {}) if isinstance(b.get("driver"), dict) else {}
+    for label, value in [("CPU", m.get("cpu_model")), ("cores", m.get("cores")), ("kernel", m.get("kernel")),
+                         ("memory", f"{m['memory_bytes'] / 2**30:.1f} GiB" if m.get("memory_bytes") else None),
+                         ("transparent huge pages", f"enabled [{m.get('thp_enabled')}], defrag [{m.get('thp_defrag')}]"),
+                         ("compiler", b.get("compiler")), ("build mode", b.get("compilation_mode")),
+                         ("driver flags", " ".join(driver.get("compile_flags", [])) or None),
+                         ("git commit", f"{b.get('git_commit')}{' (dirty)' if b.get('git_dirty') else ''}"),
+                         ("matrix", f"{', '.join(results.workloads())}; threads {results.threads()}; "
+                                    f"{results.config.get('reps')} interleaved repetitions")]:
+        md.append(f"| {label} | {value if value is not None else '-'} |")
+
+    md += ["", "## Metrics", "",
+           "Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " + results.baseline +
+           " (higher is faster), `time vs bound` the time relative to the speed-of-light reference (1.00 = bound).", ""]
+    md += metrics_table(results)
+
+    md += ["", "## Plots", ""]
+
+    def figure(kind: str, make, **fmt):
+        try:
+            name = make()
+            md.extend([f"![{kind}]({name})", "", "*" + CAPTIONS[kind].format(**fmt) + "*", ""])
+        except plots.NotApplicable as e:
+            md.extend([f"> {kind.replace('_', ' ')}: not drawn, {e}.", ""])
+        except plots.Skipped as e:
+            text = f"{kind.replace('_', ' ')}{' (' + fmt['w'] + ')' if 'w' in fmt else ''}: not drawn: {e}"
+            md.extend([f"> **Missing:** {text}", ""])
+            missing.append(text)
+        except Exception as e:  # one broken plot must not cost the rest of the report
+            text = f"{kind.replace('_', ' ')}{' (' + fmt['w'] + ')' if 'w' in fmt else ''}: error while drawing: {e!r}"
+            md.extend([f"> **Missing:** {text}", ""])
+            missing.append(text)
+
+    for w in results.workloads():
+        figure("throughput", lambda w=w: plots.throughput(results, w, out_dir), w=w, base=results.baseline)
+    figure("cpu_efficiency", lambda: plots.cpu_efficiency(results, out_dir))
+    for t in results.threads():
+        figure("memory", lambda t=t: plots.memory(results, t, out_dir), t=t)
+    series_workloads = plots.workloads_with_series(results)
+    for w in series_workloads:
+        figure("rss_over_time", lambda w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    for w in ("growth", "phase_change"):
+        if w in results.workloads() and w not in series_workloads:
+            figure("rss_over_time", lambda w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    figure("scaling", lambda: plots.scaling(results, out_dir))
+    figure("learning", lambda: plots.learning(results, out_dir))
+
+    md += ["", "## Against the previous phase", ""]
+    if previous:
+        md += ["Beyond the noise means a two-sided Mann-Whitney test at 5% over the repetitions and a median change "
+               "larger than either run's interquartile range / median.", ""]
+        md += comparison_table(results, previous)
+    elif previous_path:
+        md.append(f"> **Missing:** {missing[0]}")
+    else:
+        md.append("No previous phase given (--previous).")
+
+    failed = [c for c in results.cells if c.error and not c.runs]
+    refused = [c for c in results.cells if c.refused]
+    if failed or refused:
+        md += ["", "## Cells without runs", ""]
+        md += [f"- {c.workload}/{c.allocator}/t{c.threads}: failed: {c.error}" for c in failed]
+        md += [f"- {c.workload}/{c.allocator}/t{c.threads}: refused: {c.refused}" for c in refused]
+    if missing:
+        md += ["", "## Missing parts", ""] + [f"- {text}" for text in missing]
+    with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(md) + "\n")
+    for text in missing:
+        print(f"warning: {text}", file=sys.stderr)
+    print(f"report: {os.path.join(out_dir, 'report.md')}")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
