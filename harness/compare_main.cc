@@ -100,15 +100,9 @@ std::vector<std::string> driver_args(const Cell& cell, const Options& o, bool ca
 }
 
 std::optional<Options> parse_options(int argc, char** argv, std::string* error, bool* help) {
-  RawFlags raw;
-  if (auto e = split_flags(argc, argv, &raw)) {
-    *error = *e;
-    return std::nullopt;
-  }
-  if (!raw.positional.empty()) {
-    *error = "unexpected argument '" + raw.positional[0] + "'";
-    return std::nullopt;
-  }
+  const std::optional<RawFlags> flags = read_flags(argc, argv, error);
+  if (!flags) return std::nullopt;
+  const RawFlags& raw = *flags;
   Options o;
   for (const AllocatorInfo& a : known_allocators()) o.config.allocators.push_back(a.name);
   o.config.threads = {1, 2};

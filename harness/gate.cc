@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -104,19 +101,14 @@ Json baseline_json(const GateBaseline& b) {
 }
 
 std::optional<GateBaseline> load_baseline(const std::string& path, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = "baseline " + path + ": cannot open (" + std::string(strerror(errno)) +
-             "); create it with --update-baseline";
+  std::string why;
+  const std::optional<Json> parsed = read_json_file(path, &why);
+  if (!parsed) {
+    const bool missing = why.rfind("cannot open", 0) == 0;
+    *error = "baseline " + path + ": " + why + (missing ? "; create it with --update-baseline" : "");
     return std::nullopt;
   }
-  Json j;
-  try {
-    j = Json::parse(in);
-  } catch (const std::exception& e) {
-    *error = "baseline " + path + ": not valid JSON (" + e.what() + ")";
-    return std::nullopt;
-  }
+  const Json& j = *parsed;
   const auto bad = [&](const std::string& why) {
     *error = "baseline " + path + ": " + why;
     return std::nullopt;

@@ -101,11 +101,9 @@ struct Options {
 };
 
 std::optional<Options> parse(int argc, char** argv, std::string* error, bool* help) {
-  RawFlags raw;
-  if (auto e = split_flags(argc, argv, &raw)) {
-    *error = *e;
-    return std::nullopt;
-  }
+  const std::optional<RawFlags> flags = read_flags(argc, argv, error);
+  if (!flags) return std::nullopt;
+  const RawFlags& raw = *flags;
   Options o;
   const auto number = [&](const std::string& flag, const std::string& text, double lo, double hi, double* out) {
     char* end = nullptr;
@@ -143,10 +141,6 @@ std::optional<Options> parse(int argc, char** argv, std::string* error, bool* he
       *error = *e;
       return std::nullopt;
     }
-  }
-  if (!raw.positional.empty()) {
-    *error = "unexpected argument '" + raw.positional[0] + "'";
-    return std::nullopt;
   }
   if (o.baseline.empty()) {
     *error = "--baseline=FILE is required";

@@ -56,11 +56,9 @@ struct Options {
 };
 
 std::optional<Options> parse(int argc, char** argv, std::string* error, bool* help) {
-  RawFlags raw;
-  if (auto e = split_flags(argc, argv, &raw)) {
-    *error = *e;
-    return std::nullopt;
-  }
+  const std::optional<RawFlags> flags = read_flags(argc, argv, error);
+  if (!flags) return std::nullopt;
+  const RawFlags& raw = *flags;
   Options o;
   for (const AllocatorInfo& a : known_allocators()) o.allocators.push_back(a.name);
   for (const auto& [name, value] : raw.pairs) {
@@ -93,10 +91,6 @@ std::optional<Options> parse(int argc, char** argv, std::string* error, bool* he
       *error = *e;
       return std::nullopt;
     }
-  }
-  if (!raw.positional.empty()) {
-    *error = "unexpected argument '" + raw.positional[0] + "'";
-    return std::nullopt;
   }
   if (o.out.empty()) o.out = default_out_path("microbench");
   return o;

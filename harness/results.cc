@@ -283,21 +283,28 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
   return true;
 }
 
-std::optional<ResultsFile> load_results(const std::string& path, std::string* error) {
+std::optional<Json> read_json_file(const std::string& path, std::string* error) {
   std::ifstream in(path);
   if (!in) {
-    *error = path + ": cannot open: " + strerror(errno);
+    *error = std::string("cannot open (") + strerror(errno) + ")";
     return std::nullopt;
   }
-  Json j;
   try {
-    j = Json::parse(in);
+    return Json::parse(in);
   } catch (const std::exception& e) {
-    *error = path + ": not valid JSON (" + std::string(e.what()) + ")";
+    *error = std::string("not valid JSON (") + e.what() + ")";
     return std::nullopt;
   }
+}
+
+std::optional<ResultsFile> load_results(const std::string& path, std::string* error) {
   std::string why;
-  auto f = ResultsFile::from_json(j, &why);
+  const std::optional<Json> j = read_json_file(path, &why);
+  if (!j) {
+    *error = path + ": " + why;
+    return std::nullopt;
+  }
+  auto f = ResultsFile::from_json(*j, &why);
   if (!f) *error = path + ": " + why;
   return f;
 }

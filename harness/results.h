@@ -127,6 +127,10 @@ struct ResultsFile {
 // and rename(2): a reader sees the old file or the new one, never half.
 bool write_atomically(const std::string& path, const std::string& text, std::string* error);
 
+// Reads and parses a JSON file. On failure the error is "cannot open
+// (<reason>)" or "not valid JSON (<reason>)", for the caller to prefix.
+std::optional<Json> read_json_file(const std::string& path, std::string* error);
+
 // Reads and parses a results file; one-line error naming the file.
 std::optional<ResultsFile> load_results(const std::string& path, std::string* error);
 

@@ -79,7 +79,9 @@ TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
   } else {
     EXPECT_FALSE(rec.contains("rss_series")) << "only growth samples RSS by default";
   }
-  if (workload == "producer_consumer") EXPECT_EQ(rec["workers"], 2 * threads);
+  if (workload == "producer_consumer") {
+    EXPECT_EQ(rec["workers"], 2 * threads);
+  }
 }
 
 std::vector<std::tuple<std::string, std::string, int>> all_cases() {
