@@ -46,7 +46,8 @@ Flags:
   --reps=N             repetitions per cell, at least 1; use 5 or more to compare (default: 5)
   --ops=N              operations per run (default: each workload's own)
   --smoke              tiny runs, to check the setup (drivers' --smoke)
-  --param=NAME=VALUE   pass --NAME=VALUE to every driver (repeatable), e.g. --param=batch=50
+  --param=NAME=VALUE   pass --NAME=VALUE to every driver (repeatable); WORKLOAD.NAME=VALUE
+                       to that workload's runs only, e.g. --param=mixed_lifo.batch=50
   --baseline=NAME      allocator the ratio column divides by (default: glibc)
   --out=FILE           results JSON (default: results/runs/compare-<UTC time>.json in the workspace)
   --resume             continue the interrupted run in --out (same matrix required)
@@ -95,7 +96,12 @@ std::vector<std::string> driver_args(const Cell& cell, const Options& o, bool ca
   const std::optional<int64_t> ops = callgrind ? std::optional<int64_t>(o.callgrind_ops) : o.config.ops;
   if (ops) args.push_back("--ops=" + std::to_string(*ops));
   if (o.config.smoke && !ops) args.push_back("--smoke");
-  for (const auto& [name, value] : o.config.params) args.push_back("--" + name + "=" + value);
+  for (const auto& [name, value] : o.config.params) {
+    // "workload.flag" applies to that workload's cells only.
+    const auto dot = name.find('.');
+    if (dot == std::string::npos) args.push_back("--" + name + "=" + value);
+    else if (name.substr(0, dot) == cell.workload) args.push_back("--" + name.substr(dot + 1) + "=" + value);
+  }
   return args;
 }
 

@@ -177,6 +177,22 @@ TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
   EXPECT_NE(r.stdout_text.find("t/bound"), std::string::npos);
 }
 
+TEST_F(CompareTest, AWorkloadScopedParamReachesOnlyThatWorkload) {
+  const std::string path = out("scoped.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--threads=1",
+                                   "--reps=1", "--smoke", "--param=mixed_lifo.batch=7", "--param=random_free.slots=300",
+                                   "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  EXPECT_EQ(j["cells"][0]["params"]["workload_params"]["batch"], 7);
+  EXPECT_EQ(j["cells"][1]["params"]["workload_params"]["slots"], 300);
+  // Unscoped, a flag one of the workloads does not take is a usage error.
+  EXPECT_EQ(compare({"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--threads=1", "--reps=1",
+                     "--smoke", "--param=batch=7", "--out=" + out("unscoped.json")})
+                .exit_code,
+            2);
+}
+
 TEST_F(CompareTest, ReportWritesThePhaseReportInOneGo) {
   const std::string path = out("with_report.json");
   const std::string dir = out("report_dir");
