@@ -2,7 +2,6 @@
 // fresh processes, repetitions interleaved (A B C A B C ...), and writes
 // one results JSON, rewritten atomically after every run, then prints the
 // table. See --help.
-#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -15,7 +14,6 @@
 #include <sstream>
 
 #include "common/flags.h"
-#include "harness/callgrind.h"
 #include "harness/cli.h"
 #include "harness/drivers.h"
 #include "harness/machine.h"

@@ -17,11 +17,6 @@ std::optional<double> median_of(std::vector<double> values) {
   return quantile(std::move(values), 0.5);
 }
 
-std::optional<double> number(const Json& j, const char* key) {
-  if (!j.contains(key) || !j[key].is_number()) return std::nullopt;
-  return j[key].get<double>();
-}
-
 Json optional_json(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 
 std::string pct(double change) { return fmt::format("{:+.2f}%", change * 100); }
@@ -61,9 +56,8 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::st
       m.failure = "callgrind: " + (*c.callgrind)["error"].get<std::string>();
     std::vector<double> faults, peaks;
     for (const RunEntry& run : c.runs) {
-      if (run.record.contains("counters") && run.record["counters"]["minor_faults"]["value"].is_number())
-        faults.push_back(run.record["counters"]["minor_faults"]["value"].get<double>());
-      if (auto peak = number(run.record, "peak_rss_bytes")) peaks.push_back(*peak);
+      if (auto faulted = number_at(run.record, {"counters", "minor_faults", "value"})) faults.push_back(*faulted);
+      if (auto peak = number_at(run.record, {"peak_rss_bytes"})) peaks.push_back(*peak);
     }
     m.minor_faults = median_of(faults);
     m.peak_rss_bytes = median_of(peaks);
@@ -72,8 +66,8 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::st
       for (const RunEntry& run : c.runs) {
         for (const RunEntry& ref_run : ref->runs) {
           if (ref_run.rep != run.rep) continue;
-          const auto mine = number(run.record, "ops_per_sec");
-          const auto theirs = number(ref_run.record, "ops_per_sec");
+          const auto mine = number_at(run.record, {"ops_per_sec"});
+          const auto theirs = number_at(ref_run.record, {"ops_per_sec"});
           if (mine && theirs && *theirs > 0) m.throughput_ratios.push_back(*mine / *theirs);
         }
       }
@@ -135,9 +129,9 @@ std::optional<GateBaseline> load_baseline(const std::string& path, std::string* 
       m.allocator = c.at("allocator").get<std::string>();
       m.workload = c.at("workload").get<std::string>();
       m.threads = c.at("threads").get<int>();
-      m.instructions_per_op = number(c, "instructions_per_op");
-      m.minor_faults = number(c, "minor_faults");
-      m.peak_rss_bytes = number(c, "peak_rss_bytes");
+      m.instructions_per_op = number_at(c, {"instructions_per_op"});
+      m.minor_faults = number_at(c, {"minor_faults"});
+      m.peak_rss_bytes = number_at(c, {"peak_rss_bytes"});
       m.throughput_ratios = c.at("throughput_ratios").get<std::vector<double>>();
       if (c.contains("refused") && c["refused"].is_string()) m.refused = c["refused"].get<std::string>();
       b.cells.push_back(std::move(m));

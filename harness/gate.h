@@ -46,7 +46,7 @@ struct GateMeasure {
   std::optional<std::string> failure;    // the cell's runs failed
   std::optional<std::string> refused;
 
-  std::string key() const { return workload + "/" + allocator + "/t" + std::to_string(threads); }
+  std::string key() const { return cell_key(workload, allocator, threads); }
 };
 
 struct GateBaseline {

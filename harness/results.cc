@@ -10,10 +10,12 @@
 #include <sstream>
 
 namespace lab {
-namespace {
+std::string cell_key(const std::string& workload, const std::string& allocator, int threads) {
+  return workload + "/" + allocator + "/t" + std::to_string(threads);
+}
 
-std::optional<double> number_at(const Json& record, std::initializer_list<const char*> path) {
-  const Json* node = &record;
+std::optional<double> number_at(const Json& j, std::initializer_list<const char*> path) {
+  const Json* node = &j;
   for (const char* key : path) {
     if (!node->is_object() || !node->contains(key)) return std::nullopt;
     node = &(*node)[key];
@@ -21,6 +23,8 @@ std::optional<double> number_at(const Json& record, std::initializer_list<const 
   if (!node->is_number()) return std::nullopt;
   return node->get<double>();
 }
+
+namespace {
 
 std::optional<double> median_of(const Cell& cell, std::initializer_list<const char*> path) {
   std::vector<double> values;
@@ -60,7 +64,7 @@ std::string Cell::status(int reps) const {
   return static_cast<int>(runs.size()) >= reps ? "complete" : "partial";
 }
 
-std::string Cell::key() const { return workload + "/" + allocator + "/t" + std::to_string(threads); }
+std::string Cell::key() const { return cell_key(workload, allocator, threads); }
 
 Json CompareConfig::to_json() const {
   return {{"allocators", allocators}, {"workloads", workloads}, {"threads", threads},

@@ -41,6 +41,13 @@ inline constexpr const char* kResultsKind = "hakmem-lab/compare";
 
 using Json = nlohmann::ordered_json;
 
+// "workload/allocator/tN": how cells are named in messages and tables.
+std::string cell_key(const std::string& workload, const std::string& allocator, int threads);
+
+// The number at `path` in `j` (e.g. {"counters", "minor_faults", "value"}),
+// or nullopt when a key is missing or the value is not a number.
+std::optional<double> number_at(const Json& j, std::initializer_list<const char*> path);
+
 struct RunEntry {
   int rep = 0;
   int seq = 0;  // position in the whole run's order, from 1: shows the interleaving

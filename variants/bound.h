@@ -44,15 +44,8 @@ class BoundAllocator {
       .single_thread = true, .max_size = kSlabMaxSize, .returns_memory = false, .checks_frees = false};
 
   [[gnu::always_inline]] static void* malloc(size_t size) {
-    if (size <= kTinyMaxSize) [[likely]] {
-      const unsigned c = tiny_class_of(size);
-      FreeBlock* b = lists_[c];
-      if (b != nullptr) [[likely]] {
-        lists_[c] = b->next;
-        return b;
-      }
-      return bump(c);
-    }
+    if (size <= kTinyMaxSize) [[likely]]
+      return malloc_class(tiny_class_of(size));
     if (size <= kSlabMaxSize) return malloc_class(slab_class_of(size));
     errno = ENOMEM;
     return nullptr;
@@ -108,9 +101,9 @@ class BoundAllocator {
     return (reinterpret_cast<uintptr_t>(p) >> kRegionShift) & 63;
   }
 
-  static void* malloc_class(unsigned c) {
+  [[gnu::always_inline]] static void* malloc_class(unsigned c) {
     FreeBlock* b = lists_[c];
-    if (b != nullptr) {
+    if (b != nullptr) [[likely]] {
       lists_[c] = b->next;
       return b;
     }

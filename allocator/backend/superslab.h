@@ -74,8 +74,6 @@ struct alignas(64) SlabMeta {
   SlabMeta* next;  // owner's partial list for this class
   SlabMeta* prev;
   char* start;     // first byte of the slab (the SuperSlab plus slot * 64 KiB)
-
-  uint32_t available() const;  // length(free) + capacity - carved; walks `free`
 };
 static_assert(sizeof(SlabMeta) == 64);
 
@@ -129,12 +127,6 @@ inline constexpr uint32_t kAllSlabSlots = ~uint32_t{1};  // slots 1..31
 // the region start), so such a pointer is null or an over-aligned block.
 [[gnu::always_inline]] inline bool is_region_start(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & kSuperSlabMask) == 0;
-}
-
-inline uint32_t SlabMeta::available() const {
-  uint32_t n = capacity - carved;
-  for (const FreeBlock* b = free; b != nullptr; b = b->next) ++n;
-  return n;
 }
 
 }  // namespace hakmem
