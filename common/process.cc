@@ -1,7 +1,9 @@
 #include "common/process.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +67,34 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+std::optional<std::vector<int>> restrict_to_first_cpus(unsigned count, std::string* error) {
+  std::vector<int> cpus = allowed_cpus();
+  if (count == 0 || count > cpus.size()) {
+    *error = "cannot run on " + std::to_string(count) + " CPUs: this process may use " +
+             std::to_string(cpus.size());
+    return std::nullopt;
+  }
+  cpus.resize(count);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    *error = std::string("sched_setaffinity: ") + strerror(errno);
+    return std::nullopt;
+  }
+  return cpus;
 }
 
 }  // namespace lab

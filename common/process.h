@@ -1,11 +1,13 @@
 // What /proc and /sys say about this process and machine: resident set
-// size now and at peak, and the transparent huge page setting. Read inside
+// size now and at peak, the transparent huge page setting, and the CPUs the
+// process may run on. Read inside
 // the measured process (a parent that execs it would see a different one).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lab {
 
@@ -22,6 +24,15 @@ bool reset_peak_rss();
 // The bracketed choice in /sys/kernel/mm/transparent_hugepage/<file>
 // ("enabled" or "defrag"), e.g. "madvise"; "unknown" if unreadable.
 std::string thp_setting(const char* file = "enabled");
+
+// The CPUs this process may run on (its affinity mask), in ascending order.
+std::vector<int> allowed_cpus();
+
+// Restricts this process to the first `count` CPUs it may run on now;
+// threads created afterwards inherit it. Returns the CPUs kept, or nullopt
+// with a one-line reason (count exceeds what is allowed, or the kernel
+// refused).
+std::optional<std::vector<int>> restrict_to_first_cpus(unsigned count, std::string* error);
 
 // Whole text of a small file, or nullopt.
 std::optional<std::string> read_file(const std::string& path);

@@ -3,6 +3,7 @@
 // checks, and one-line errors for bad flags.
 #include <gtest/gtest.h>
 
+#include "common/process.h"
 #include "common/sanitizer.h"
 #include "harness/drivers.h"
 #include "harness/results.h"
@@ -63,6 +64,17 @@ TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
   }
   EXPECT_TRUE(rec["counters"]["page_faults"]["value"].is_number()) << "software counters work without a PMU";
   EXPECT_FALSE(rec["thp"]["enabled"].get<std::string>().empty());
+  ASSERT_TRUE(rec["cpus"].is_array());
+  EXPECT_EQ(rec["cpus"].get<std::vector<int>>(), allowed_cpus()) << "no --cpus: every CPU this process may use";
+}
+
+TEST_P(DriverTest, CpusFlagKeepsEveryThreadOnTheFirstCpus) {
+  if (GetParam().name == kBoundAllocator) GTEST_SKIP() << "bound refuses producer_consumer";
+  const ProcessResult r = run({"--workload=producer_consumer", "--smoke", "--cpus=1", "--threads=2"});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const Json rec = Json::parse(r.stdout_text);
+  EXPECT_EQ(rec["cpus"].get<std::vector<int>>(), std::vector<int>{allowed_cpus().front()});
+  EXPECT_EQ(rec["validation"]["blocks_checked"].get<uint64_t>() * 2, rec["ops"].get<uint64_t>());
 }
 
 TEST_P(DriverTest, ThePeerReallyIsTheAllocatorInUse) {
@@ -100,6 +112,8 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
       {{"--workload=mixed_lifo", "--max-size=abc"}, "got 'abc'"},
       {{"--workload=mixed_lifo", "--min-size=900", "--max-size=100"}, "--min_size (900) is above --max_size (100)"},
       {{"--workload=mixed_lifo", "--bogus=1"}, "unknown flag --bogus"},
+      {{"--workload=mixed_lifo", "--cpus=-1"}, "--cpus must be an integer"},
+      {{"--workload=mixed_lifo", "--cpus=1024"}, "--cpus=1024: cannot run on 1024 CPUs: this process may use"},
       {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash, hang or corrupt"},
       {{"--workload=mixed_lifo", "--inject-fault=corrupt"}, "--inject_fault=corrupt needs a test-hooked driver"},
   };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -22,6 +23,14 @@ Json optional_json(const std::optional<double>& v) { return v ? Json(*v) : Json(
 std::string pct(double change) { return fmt::format("{:+.2f}%", change * 100); }
 
 std::string mib(double bytes) { return fmt::format("{:.2f} MiB", bytes / (1024.0 * 1024.0)); }
+
+// CPU time over wall time of one run's timed region.
+std::optional<double> cpu_share_of(const Json& record) {
+  const auto cpu = number_at(record, {"cpu_seconds"});
+  const auto wall = number_at(record, {"seconds"});
+  if (!cpu || !wall || *wall <= 0) return std::nullopt;
+  return *cpu / *wall;
+}
 
 GateRow row(const GateMeasure& m, const char* metric) { return GateRow{m.key(), metric, "", "", "", "", Verdict::kPass, ""}; }
 
@@ -63,14 +72,19 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::st
     m.peak_rss_bytes = median_of(peaks);
     const Cell* ref = results.find(c.workload, reference, c.threads);
     if (ref != nullptr && c.allocator != reference) {
+      std::vector<double> shares;
       for (const RunEntry& run : c.runs) {
         for (const RunEntry& ref_run : ref->runs) {
           if (ref_run.rep != run.rep) continue;
           const auto mine = number_at(run.record, {"ops_per_sec"});
           const auto theirs = number_at(ref_run.record, {"ops_per_sec"});
           if (mine && theirs && *theirs > 0) m.throughput_ratios.push_back(*mine / *theirs);
+          const auto my_share = cpu_share_of(run.record);
+          const auto their_share = cpu_share_of(ref_run.record);
+          if (my_share && their_share) shares.push_back(std::min(*my_share, *their_share));
         }
       }
+      m.cpu_share = median_of(shares);
     }
     out.push_back(std::move(m));
   }
@@ -87,6 +101,7 @@ Json baseline_json(const GateBaseline& b) {
                      {"minor_faults", optional_json(m.minor_faults)},
                      {"peak_rss_bytes", optional_json(m.peak_rss_bytes)},
                      {"throughput_ratios", m.throughput_ratios},
+                     {"cpu_share", optional_json(m.cpu_share)},
                      {"refused", m.refused ? Json(*m.refused) : Json(nullptr)}});
   }
   return {{"schema_version", kSchemaVersion}, {"kind", kGateBaselineKind}, {"created_utc", b.created_utc},
@@ -133,6 +148,7 @@ std::optional<GateBaseline> load_baseline(const std::string& path, std::string* 
       m.minor_faults = number_at(c, {"minor_faults"});
       m.peak_rss_bytes = number_at(c, {"peak_rss_bytes"});
       m.throughput_ratios = c.at("throughput_ratios").get<std::vector<double>>();
+      m.cpu_share = number_at(c, {"cpu_share"});
       if (c.contains("refused") && c["refused"].is_string()) m.refused = c["refused"].get<std::string>();
       b.cells.push_back(std::move(m));
     } catch (const std::exception& e) {
@@ -222,6 +238,10 @@ std::vector<GateRow> compare_with_baseline(const GateBaseline& baseline, const s
       if (!same_cpu) {
         r.verdict = Verdict::kSkipped;
         r.note = "baseline measured on '" + base_cpu + "', this machine is '" + cpu + "': not compared";
+      } else if (m.cpu_share && b.cpu_share && *m.cpu_share < t.min_cpu_share * *b.cpu_share) {
+        r.verdict = Verdict::kInconclusive;
+        r.note = fmt::format("machine busy: the runs had {:.0f}% of a CPU (baseline {:.0f}%); not judged",
+                             *m.cpu_share * 100, *b.cpu_share * 100);
       } else {
         const double p_slower = mann_whitney_p_less(m.throughput_ratios, b.throughput_ratios);
         const double p_faster = mann_whitney_p_less(b.throughput_ratios, m.throughput_ratios);
@@ -281,8 +301,11 @@ std::string render_gate(const std::vector<GateRow>& rows) {
   std::vector<const GateRow*> failing;
   for (const GateRow& r : rows)
     if (r.verdict == Verdict::kRegression || r.verdict == Verdict::kFailed) failing.push_back(&r);
+  const auto inconclusive =
+      std::count_if(rows.begin(), rows.end(), [](const GateRow& r) { return r.verdict == Verdict::kInconclusive; });
   if (failing.empty()) {
-    out += "\ngate: pass (" + std::to_string(rows.size()) + " rows, no regression)\n";
+    out += "\ngate: pass (" + std::to_string(rows.size()) + " rows, no regression" +
+           (inconclusive != 0 ? ", " + std::to_string(inconclusive) + " inconclusive" : "") + ")\n";
   } else {
     out += "\ngate: FAIL, " + std::to_string(failing.size()) + " failing row" + (failing.size() == 1 ? "" : "s") +
            ":\n";

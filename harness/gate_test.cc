@@ -99,6 +99,48 @@ TEST(Gate, ASmallSignificantDropBelowTheEffectPasses) {
   EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "ops/s vs reference").verdict, Verdict::kPass);
 }
 
+TEST(Gate, ThroughputIsNotJudgedWhenTheRunsDidNotGetTheirCpu) {
+  GateMeasure base = cell("ultra_simple", "producer_consumer");
+  base.cpu_share = 1.0;
+  GateMeasure busy = base;
+  busy.cpu_share = 0.04;  // a busy loop on the same CPU
+  for (double& r : busy.throughput_ratios) r *= 0.5;
+  const auto rows = compare(base, busy);
+  const GateRow& row = find(rows, "ops/s vs reference");
+  EXPECT_EQ(row.verdict, Verdict::kInconclusive);
+  EXPECT_EQ(row.note, "machine busy: the runs had 4% of a CPU (baseline 100%); not judged");
+  EXPECT_FALSE(has_failures(rows));
+
+  GateMeasure quiet = busy;
+  quiet.cpu_share = 0.95;  // inside the 10% margin: judged
+  EXPECT_EQ(find(compare(base, quiet), "ops/s vs reference").verdict, Verdict::kRegression);
+  GateMeasure old_baseline = base;
+  old_baseline.cpu_share.reset();  // a baseline without the field: judged
+  EXPECT_EQ(find(compare(old_baseline, busy), "ops/s vs reference").verdict, Verdict::kRegression);
+}
+
+TEST(Gate, MeasuresPairEachRunWithTheReferencesRunOfTheSameRepetition) {
+  ResultsFile results;
+  const auto run = [](int rep, double ops_per_sec, double cpu_seconds) {
+    return RunEntry{rep, rep, 1.0,
+                    Json{{"ops_per_sec", ops_per_sec}, {"seconds", 1.0}, {"cpu_seconds", cpu_seconds},
+                         {"peak_rss_bytes", 1 << 20}, {"counters", {{"minor_faults", {{"value", 100}}}}}}};
+  };
+  Cell variant;
+  variant.allocator = "ultra_simple";
+  variant.workload = "producer_consumer";
+  variant.runs = {run(1, 300, 1.0), run(2, 200, 0.5), run(3, 100, 1.0)};
+  Cell reference = variant;
+  reference.allocator = "glibc";
+  reference.runs = {run(3, 100, 1.0), run(1, 100, 0.9), run(2, 50, 1.0)};
+  results.cells = {variant, reference};
+  const std::vector<GateMeasure> measures = gate_measures(results, "glibc");
+  ASSERT_EQ(measures.size(), 1u) << "the reference is the yardstick, not a gated cell";
+  EXPECT_EQ(measures[0].throughput_ratios, (std::vector<double>{3.0, 4.0, 1.0}));
+  EXPECT_DOUBLE_EQ(*measures[0].cpu_share, 0.9) << "median of min(0.9, 1.0), min(0.5, 1.0), min(1.0, 1.0)";
+  EXPECT_DOUBLE_EQ(*measures[0].minor_faults, 100);
+}
+
 TEST(Gate, ThroughputIsNotComparedAcrossCpuModels) {
   GateMeasure cur = cell("ultra_simple", "mixed_lifo");
   for (double& r : cur.throughput_ratios) r *= 0.5;
@@ -156,7 +198,13 @@ TEST(Gate, TheTableEndsWithTheFailingRows) {
   ASSERT_NE(summary, std::string::npos) << text;
   EXPECT_NE(text.find("instructions/op", summary), std::string::npos) << "the failing row is repeated last";
   EXPECT_NE(render_gate(compare(cell("ultra_simple", "mixed_lifo"), cell("ultra_simple", "mixed_lifo")))
-                .find("gate: pass (4 rows, no regression)"),
+                .find("gate: pass (4 rows, no regression)\n"),
+            std::string::npos);
+  GateMeasure noisy = cell("ultra_simple", "mixed_lifo");
+  noisy.cpu_share = 1.0;
+  GateMeasure busy = noisy;
+  busy.cpu_share = 0.5;
+  EXPECT_NE(render_gate(compare(noisy, busy)).find("gate: pass (4 rows, no regression, 1 inconclusive)\n"),
             std::string::npos);
 }
 
@@ -177,6 +225,13 @@ TEST_F(BaselineFileTest, RoundTrips) {
   ASSERT_EQ(b->cells.size(), 1u);
   EXPECT_EQ(b->cells[0].key(), "mixed_lifo/ultra_simple/t1");
   EXPECT_EQ(b->cells[0].throughput_ratios.size(), 21u);
+  EXPECT_FALSE(b->cells[0].cpu_share.has_value());
+  GateMeasure shared = cell("ultra_simple", "mixed_lifo");
+  shared.cpu_share = 0.998;
+  const auto with_share =
+      load_baseline(write("share.json", baseline_json(baseline_of({shared})).dump()), &error);
+  ASSERT_TRUE(with_share.has_value()) << error;
+  EXPECT_EQ(with_share->cells[0].cpu_share, 0.998);
   EXPECT_EQ(b->config, kConfig);
 }
 

@@ -29,6 +29,9 @@ const std::vector<IntFlagSpec>& common_flags() {
       {"ops", 0, 1, int64_t{1} << 50, "total operations (allocations + frees + reallocs); 0 = workload default"},
       {"threads", 1, 1, 1024, "worker threads"},
       {"seed", 42, 0, INT64_MAX, "PRNG seed: the same seed gives the same sequence of requests"},
+      {"cpus", 0, 0, 1024,
+       "run every thread on the first N CPUs this process may use (0 = all of them); 1 makes threads "
+       "take turns on one CPU, so their interleaving no longer depends on the machine's other load"},
       {"rss_sample_ms", -1, -1, 60'000,
        "sample RSS every N ms into rss_series (0 = off, -1 = the workload's default: 10 for growth, else off)"},
   };
@@ -174,11 +177,18 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     if (!id.test_hooks) return usage_error("--inject_fault=corrupt needs a test-hooked driver (hooked_driver_*)");
     g_corrupt_block_id = first_block_id(0) + 100;  // worker 0's 101st block
   }
+  std::vector<int> cpus = allowed_cpus();
+  if (values["cpus"] != 0) {
+    auto kept = restrict_to_first_cpus(static_cast<unsigned>(values["cpus"]), &error);
+    if (!kept) return usage_error("--cpus=" + std::to_string(values["cpus"]) + ": " + error);
+    cpus = *kept;
+  }
   if (dry_run) {
     std::cout << nlohmann::ordered_json{{"dry_run", true},        {"workload", def->name},
                                         {"ops", config.ops},       {"threads", config.threads},
                                         {"workers", workload->workers()}, {"seed", config.seed},
-                                        {"params", config.params}, {"build", build_json(id)}}
+                                        {"params", config.params}, {"cpus", cpus},
+                                        {"build", build_json(id)}}
                      .dump()
               << std::endl;
     return 0;
@@ -207,6 +217,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   record["threads"] = config.threads;
   record["workers"] = options.workers;
   record["seed"] = config.seed;
+  record["cpus"] = cpus;
   record["smoke"] = smoke;
   record["params"] = config.params;
   record["ops"] = ops;
