@@ -3,7 +3,11 @@
 A results file is read whole, validated, and turned into plain Python
 records; every later stage (tables, plots, the report) reads only these.
 Older runs may lack fields added later (a cell's `params`, `refused`, a run's
-`counts`); those read as None rather than failing.
+`counts`); those read as None rather than failing. A file that cannot be
+read, is not JSON, or is not a results file of this schema raises
+ResultsError; one broken cell or run inside a good file does not: it is left
+out, and `Results.problems` says what was left out and why, so the report
+can mark it and still show the rest.
 """
 
 import json
@@ -75,6 +79,7 @@ class Results:
     build: dict
     config: dict
     cells: List[Cell]
+    problems: List[str] = field(default_factory=list)  # what was left out of the file, and why
 
     @property
     def baseline(self) -> str:
@@ -174,21 +179,36 @@ def load(path: str) -> Results:
     if data.get("kind") != KIND:
         raise ResultsError(f"{path}: kind {data.get('kind')!r} is not {KIND!r} (is this a compare results file?)")
     config = _require(data, "config", dict, path, "the file")
-    cells = []
+    cells, problems = [], []
     for i, c in enumerate(_require(data, "cells", list, path, "the file")):
-        where = f"cell {i}"
-        runs = [Run(int(_require(r, "rep", int, path, f"{where}, a run")), _require(r, "record", dict, path, f"{where}, a run"))
-                for r in _require(c, "runs", list, path, where)]
-        cells.append(Cell(
-            allocator=_require(c, "allocator", str, path, where),
-            kind=c.get("allocator_kind", "unknown"),
-            workload=_require(c, "workload", str, path, where),
-            threads=int(_require(c, "threads", int, path, where)),
-            status=c.get("status", "unknown"),
-            runs=runs,
-            refused=c.get("refused") if isinstance(c.get("refused"), str) else None,
-            error=c.get("error") if isinstance(c.get("error"), str) else None,
-            callgrind=c.get("callgrind") if isinstance(c.get("callgrind"), dict) else None,
-        ))
+        try:
+            cell = Cell(
+                allocator=_require(c, "allocator", str, path, f"cell {i}"),
+                kind=c.get("allocator_kind", "unknown"),
+                workload=_require(c, "workload", str, path, f"cell {i}"),
+                threads=int(_require(c, "threads", int, path, f"cell {i}")),
+                status=c.get("status", "unknown"),
+                refused=c.get("refused") if isinstance(c.get("refused"), str) else None,
+                error=c.get("error") if isinstance(c.get("error"), str) else None,
+                callgrind=c.get("callgrind") if isinstance(c.get("callgrind"), dict) else None,
+            )
+        except ResultsError as e:  # not even its name: nothing of it can be shown
+            problems.append(f"{e}; the cell is left out")
+            continue
+        where = f"cell {i} ({cell.workload}/{cell.allocator}/t{cell.threads})"
+        try:
+            raw_runs = _require(c, "runs", list, path, where)
+        except ResultsError as e:
+            problems.append(f"{e}; it shows as having no runs")
+            cell.error = cell.error or "its runs are malformed in the results file"
+            raw_runs = []
+        for r in raw_runs:
+            try:
+                cell.runs.append(Run(int(_require(r, "rep", int, path, f"{where}, a run")),
+                                     _require(r, "record", dict, path, f"{where}, a run")))
+            except ResultsError as e:
+                problems.append(f"{e}; the run is left out")
+        cells.append(cell)
     return Results(path=path, status=data.get("status", "unknown"), created_utc=data.get("created_utc", "?"),
-                   machine=data.get("machine", {}) or {}, build=data.get("build", {}) or {}, config=config, cells=cells)
+                   machine=data.get("machine", {}) or {}, build=data.get("build", {}) or {}, config=config, cells=cells,
+                   problems=problems)

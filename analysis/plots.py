@@ -1,6 +1,8 @@
 """The report's plots, drawn from a Results model. One function per figure;
 each writes a PNG and returns its file name, or raises Skipped with the
-reason the report shows in its place.
+reason the report shows in its place. A figure drawn with a value missing
+(a measured cell whose records lack it) marks the bar n/a and appends a
+sentence to `gaps`, which the report lists as a missing part.
 
 Every plot gives an allocator the same colour (COLOURS), labels its axes
 with units, has a title and a legend, and switches to a log scale when its
@@ -24,7 +26,7 @@ from lab_results import Cell, Results  # noqa: E402
 MIB = 1024.0 * 1024.0
 DPI = 100
 WIDE = (12, 5)   # 1200 x 500 pixels
-GRID = (12, 8)   # 1200 x 800 pixels
+GRID_ROW = (12, 4.5)  # 1200 x 450 pixels per row of panels
 
 # One fixed colour per allocator, in every plot.
 COLOURS: Dict[str, str] = {
@@ -95,7 +97,8 @@ def _save(fig, out_dir: str, name: str) -> str:
 def _grid(n: int):
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=GRID, squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(GRID_ROW[0], GRID_ROW[1] * rows), squeeze=False,
+                             constrained_layout=True)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -109,10 +112,13 @@ def _key_panel(ax, entries: List[tuple], title: str) -> None:
     _hatch_legend(ax, entries, title=title, loc="center", fontsize=9)
 
 
-def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str, legend_title: Optional[str] = None):
+def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str,
+                legend_title: Optional[str] = None) -> bool:
     """Grouped bars, one colour per allocator, one hatch per series; series
     are (label, values, (low, high) whiskers or None, hatch). A missing
-    value is marked n/a; the axis turns logarithmic across a decade."""
+    value is marked n/a; the axis turns logarithmic across a decade (and
+    then keeps every bar visibly tall and its top decade labelled). Returns
+    whether it did."""
     x = np.arange(len(allocators))
     width = 0.8 / max(1, len(series))
     everything = [v for _, values, _, _ in series for v in values if v]
@@ -133,16 +139,32 @@ def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str, leg
     ax.set_xticks(x)
     ax.set_xticklabels(allocators, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
-    if _spans_decade(everything):
+    log = _spans_decade(everything)
+    if log:
         _log_scale(ax)
+        positive = [v for v in everything if v > 0]
+        ax.set_ylim(bottom=min(positive) / 2, top=max(positive) * 1.6)
     else:
         ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
     if len(series) > 1 and legend_title is not None:
         _hatch_legend(ax, [(label, hatch) for label, _, _, hatch in series], title=legend_title, fontsize=7)
+    return log
 
 
-def throughput(results: Results, workload: str, out_dir: str) -> str:
+def _median_or_gap(cell: Optional[Cell], key: str, scale: float, what: str, gaps: List[str]) -> Optional[float]:
+    """The cell's median of `key`, scaled; None (drawn n/a) when the cell has
+    no runs, and also noted in `gaps` when it has runs that lack the value."""
+    if cell is None or not cell.runs:
+        return None
+    value = cell.median(key)
+    if value is None:
+        gaps.append(f"{what}: {cell.workload}/{cell.allocator}/t{cell.threads} has no {key} in its records")
+        return None
+    return value / scale
+
+
+def throughput(results: Results, workload: str, out_dir: str, gaps: List[str]) -> str:
     threads = [t for t in results.threads() if results.measured(workload, t)]
     if not threads:
         raise Skipped(f"no measured cells for {workload}")
@@ -153,6 +175,8 @@ def throughput(results: Results, workload: str, out_dir: str) -> str:
     for i, t in enumerate(threads):
         cells = [results.cell(workload, a, t) for a in allocators]
         quart = [c.quartiles("ops_per_sec") if c and c.runs else None for c in cells]
+        gaps.extend(f"throughput ({workload}): {c.workload}/{c.allocator}/t{t} has no ops_per_sec in its records"
+                    for c, q in zip(cells, quart) if c and c.runs and q is None)
         series.append((f"{t} thread{'s' if t > 1 else ''}", [q[1] / 1e6 if q else None for q in quart],
                        [(q[0] / 1e6, q[2] / 1e6) if q else None for q in quart], hatches[i % 4]))
     _bar_groups(left, allocators, series, "Mops/s, median (whiskers: interquartile range)", "threads")
@@ -167,14 +191,22 @@ def throughput(results: Results, workload: str, out_dir: str) -> str:
         ratios.append((f"bound, {t} thr", [
             results.ratio(results.cell(workload, a, t), "bound") if results.cell(workload, a, t) else None
             for a in allocators], None, "oo"))
-    _bar_groups(right, allocators, ratios, "throughput ratio (1.0 = equal)", "divided by")
-    right.axhline(1.0, color="black", linewidth=0.8)
+    if not any(v for _, values, _, _ in ratios for v in values):
+        why = (f"{results.baseline} was not part of this run" if results.baseline not in results.allocators()
+               else f"{results.baseline} has no runs on {workload}")
+        right.axis("off")
+        right.text(0.5, 0.5, f"no ratios: {why}", ha="center", va="center", transform=right.transAxes)
+        if results.baseline in results.allocators():
+            gaps.append(f"throughput ({workload}): no ratios, {why}")
+    else:
+        _bar_groups(right, allocators, ratios, "throughput ratio (1.0 = equal)", "divided by")
+        right.axhline(1.0, color="black", linewidth=0.8)
     with_bound = " and to bound" if any(label.startswith("bound") for label, _, _, _ in ratios) else ""
     right.set_title(f"{workload}: ratio to {results.baseline}{with_bound}")
     return _save(fig, out_dir, f"throughput_{workload}.png")
 
 
-def cpu_efficiency(results: Results, out_dir: str) -> str:
+def cpu_efficiency(results: Results, out_dir: str, gaps: List[str]) -> str:
     workloads = [w for w in results.workloads() if any(results.measured(w, t) for t in results.threads())]
     if not workloads:
         raise Skipped("no measured cells")
@@ -184,9 +216,8 @@ def cpu_efficiency(results: Results, out_dir: str) -> str:
     for ax, w in zip(axes, workloads):
         threads = [t for t in results.threads() if results.measured(w, t)]
         allocators = [a for a in results.allocators() if any(results.cell(w, a, t) and results.cell(w, a, t).runs for t in threads)]
-        series = [(f"{t}", [(results.cell(w, a, t).median("ops_per_cpu_second") or 0) / 1e6
-                                if results.cell(w, a, t) and results.cell(w, a, t).runs else None for a in allocators],
-                   None, hatches[i % 3]) for i, t in enumerate(threads)]
+        series = [(f"{t}", [_median_or_gap(results.cell(w, a, t), "ops_per_cpu_second", 1e6, "CPU efficiency", gaps)
+                            for a in allocators], None, hatches[i % 3]) for i, t in enumerate(threads)]
         _bar_groups(ax, allocators, series, "Mops per CPU-second")
         ax.set_title(w)
     _key_panel(key, [(f"{t} thread{'s' if t > 1 else ''}", hatches[i % 3]) for i, t in enumerate(results.threads())],
@@ -195,7 +226,7 @@ def cpu_efficiency(results: Results, out_dir: str) -> str:
     return _save(fig, out_dir, "cpu_efficiency.png")
 
 
-def memory(results: Results, threads: int, out_dir: str) -> str:
+def memory(results: Results, threads: int, out_dir: str, gaps: List[str]) -> str:
     workloads = [w for w in results.workloads() if results.measured(w, threads)]
     if not workloads:
         raise Skipped(f"no measured cells at {threads} thread(s)")
@@ -204,8 +235,8 @@ def memory(results: Results, threads: int, out_dir: str) -> str:
     for ax, w in zip(axes, workloads):
         cells = results.measured(w, threads)
         allocators = [c.allocator for c in cells]
-        peak = [(c.median("peak_rss_bytes") or 0) / MIB for c in cells]
-        drained = [(c.median("rss_after_drain_bytes") or 0) / MIB for c in cells]
+        peak = [_median_or_gap(c, "peak_rss_bytes", MIB, "memory", gaps) for c in cells]
+        drained = [_median_or_gap(c, "rss_after_drain_bytes", MIB, "memory", gaps) for c in cells]
         _bar_groups(ax, allocators, [("peak", peak, None, ""), ("after drain", drained, None, "//")],
                     "RSS, MiB (median)")
         ax.set_title(w)

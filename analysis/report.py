@@ -41,9 +41,16 @@ def _rel_iqr(values: List[float]) -> float:
     return (q[2] - q[0]) / median if median else 0.0
 
 
-def metrics_table(results: Results) -> List[str]:
-    """The phase status table: one row per metric, one column per allocator."""
+def _scaled(value: Optional[float], scale: float, pattern: str) -> Optional[str]:
+    return pattern.format(value / scale) if value is not None else None
+
+
+def metrics_table(results: Results, missing: List[str]) -> List[str]:
+    """The phase status table: one row per metric, one column per allocator.
+    A value the records lack shows as "missing" (never as 0) and is listed
+    in `missing`."""
     allocators = results.allocators()
+    base = results.baseline
     lines = ["| metric | " + " | ".join(allocators) + " |", "|---|" + "---|" * len(allocators)]
     for w in results.workloads():
         for t in results.threads():
@@ -53,7 +60,7 @@ def metrics_table(results: Results) -> List[str]:
             prefix = f"{w}, {t} thr"
 
             def row(name, value_of):
-                values = []
+                values, absent = [], []
                 for a in allocators:
                     c = cells[a]
                     if c is None:
@@ -62,27 +69,48 @@ def metrics_table(results: Results) -> List[str]:
                         values.append("refused")
                     elif not c.runs:
                         values.append("failed" if c.error else "-")
+                    elif (text := value_of(c)) is None:
+                        values.append("missing")
+                        absent.append(a)
                     else:
-                        values.append(value_of(c))
+                        values.append(text)
                 lines.append(f"| {prefix}: {name} | " + " | ".join(values) + " |")
+                if absent:
+                    missing.append(f"metrics table, {prefix}: {name} missing for {', '.join(absent)}")
 
-            row("Mops/s (median)", lambda c: _fmt(c.median("ops_per_sec") / 1e6, "{:.1f}"))
-            row("spread (IQR/median)", lambda c: _fmt(100 * _rel_iqr(c.values("ops_per_sec")), "{:.1f}%"))
-            row(f"× {results.baseline}", lambda c: _fmt(results.ratio(c, results.baseline), "{:.2f}"))
+            row("Mops/s (median)", lambda c: _scaled(c.median("ops_per_sec"), 1e6, "{:.1f}"))
+            row("spread (IQR/median)", lambda c: _fmt(100 * _rel_iqr(c.values("ops_per_sec")), "{:.1f}%")
+                if c.values("ops_per_sec") else None)
+            base_cell = cells.get(base)
+            if base_cell is not None and base_cell.runs:
+                row(f"× {base}", lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
+            elif base in allocators:
+                missing.append(f"metrics table, {prefix}: no × {base} row, {base} has no runs here")
             if any(c and c.allocator == "bound" and c.runs for c in cells.values()):
-                row("time vs bound", lambda c: _fmt(1 / r if (r := results.ratio(c, "bound")) else None, "{:.2f}"))
-            row("Mops per CPU-s", lambda c: _fmt((c.median("ops_per_cpu_second") or 0) / 1e6, "{:.1f}"))
-            row("peak RSS, MiB", lambda c: _fmt((c.median("peak_rss_bytes") or 0) / MIB, "{:.1f}"))
-            row("RSS after drain, MiB", lambda c: _fmt((c.median("rss_after_drain_bytes") or 0) / MIB, "{:.1f}"))
+                row("time vs bound", lambda c: _fmt(1 / r if (r := results.ratio(c, "bound")) else None, "{:.2f}")
+                    if c.median("ops_per_sec") is not None else None)
+            row("Mops per CPU-s", lambda c: _scaled(c.median("ops_per_cpu_second"), 1e6, "{:.1f}"))
+            row("peak RSS, MiB", lambda c: _scaled(c.median("peak_rss_bytes"), MIB, "{:.1f}"))
+            row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
             if any(c and c.instructions_per_op() is not None for c in cells.values()):
                 row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
     return lines
 
 
+# Changes smaller than this are never called real: RSS moves by a page or
+# two between runs whose spread is otherwise zero.
+RESOLUTION = 0.01
+
+
+def noise_test_name() -> str:
+    return ("a two-sided Mann-Whitney test at 5% over the repetitions" if mannwhitneyu is not None else
+            "no overlap between the two runs' repetitions (scipy is not installed, so no Mann-Whitney test)")
+
+
 def beyond_noise(before: List[float], after: List[float]) -> str:
-    """Whether a change exceeds the runs' own noise: a two-sided Mann-Whitney
-    test at 5% over the repetitions AND a median change larger than either
-    run's relative interquartile range."""
+    """Whether a change exceeds the runs' own noise: significant (see
+    noise_test_name) AND a median change larger than either run's relative
+    interquartile range and than RESOLUTION."""
     if len(before) < 3 or len(after) < 3:
         return "too few repetitions"
     change = abs(statistics.median(after) / statistics.median(before) - 1)
@@ -94,12 +122,25 @@ def beyond_noise(before: List[float], after: List[float]) -> str:
     else:
         significant = min(after) > max(before) or max(after) < min(before)
         detail = "no overlap" if significant else "overlap"
-    if significant and change > noise:
+    if significant and change > max(noise, RESOLUTION):
         return f"yes ({detail}, change {100 * change:.0f}% > noise {100 * noise:.0f}%)"
+    if significant and change <= RESOLUTION:
+        return f"no ({detail}, but under the {100 * RESOLUTION:.0f}% resolution)"
     return f"no ({detail}, noise {100 * noise:.0f}%)"
 
 
+def ratios_by_rep(results: Results, cell, reference: str) -> List[float]:
+    """ops/s of `cell` over the reference's in the same repetition."""
+    ref = results.cell(cell.workload, reference, cell.threads)
+    if ref is None:
+        return []
+    theirs = {run.rep: run.number("ops_per_sec") for run in ref.runs}
+    return [mine / theirs[run.rep] for run in cell.runs
+            if (mine := run.number("ops_per_sec")) is not None and theirs.get(run.rep)]
+
+
 def comparison_table(results: Results, previous: Results) -> List[str]:
+    base = results.baseline
     lines = ["| cell | metric | before | after | change | beyond the noise? |", "|---|---|---|---|---|---|"]
     rows = 0
     for c in results.cells:
@@ -107,15 +148,21 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
         if not c.runs or p is None or not p.runs:
             continue
         key = f"{c.workload}/{c.allocator}/t{c.threads}"
-        for metric, path, scale in [("Mops/s", ("ops_per_sec",), 1e6),
-                                    ("peak RSS, MiB", ("peak_rss_bytes",), MIB),
-                                    ("RSS after drain, MiB", ("rss_after_drain_bytes",), MIB)]:
-            b, a = p.median(*path), c.median(*path)
-            if b is None or a is None:
+        samples = [("Mops/s", p.values("ops_per_sec"), c.values("ops_per_sec"), 1e6, "{:.1f}"),
+                   ("Mops per CPU-s", p.values("ops_per_cpu_second"), c.values("ops_per_cpu_second"), 1e6, "{:.1f}")]
+        if c.allocator != base:  # machine drift cancels out of a ratio measured in the same run
+            samples.append((f"× {base}", ratios_by_rep(previous, p, base), ratios_by_rep(results, c, base), 1, "{:.2f}"))
+        samples += [("peak RSS, MiB", p.values("peak_rss_bytes"), c.values("peak_rss_bytes"), MIB, "{:.1f}"),
+                    ("RSS after drain, MiB", p.values("rss_after_drain_bytes"), c.values("rss_after_drain_bytes"), MIB,
+                     "{:.1f}")]
+        for metric, before, after, scale, pattern in samples:
+            if not before or not after:
                 continue
+            b, a = statistics.median(before), statistics.median(after)
             change = f"{100 * (a / b - 1):+.1f}%" if b else "-"
-            verdict = beyond_noise(p.values(*path), c.values(*path))
-            lines.append(f"| {key} | {metric} | {b / scale:.1f} | {a / scale:.1f} | {change} | {verdict} |")
+            verdict = beyond_noise(before, after)
+            lines.append(f"| {key} | {metric} | {pattern.format(b / scale)} | {pattern.format(a / scale)} | {change} "
+                         f"| {verdict} |")
             rows += 1
         b_ir, a_ir = p.instructions_per_op(), c.instructions_per_op()
         if b_ir and a_ir:
@@ -129,14 +176,36 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
     return lines
 
 
+def drift_notes(results: Results, previous: Results) -> List[str]:
+    """How far the baseline allocator itself moved between the two runs: code
+    that did not change moving that much is the machine, and absolute
+    throughput changes of that size say nothing about the code."""
+    notes = []
+    base = results.baseline
+    for c in results.cells:
+        p = previous.cell(c.workload, c.allocator, c.threads)
+        if c.allocator != base or not c.runs or p is None or not p.runs:
+            continue
+        b, a = p.median("ops_per_sec"), c.median("ops_per_sec")
+        if b and a and abs(a / b - 1) > 0.05:
+            notes.append(f"- {c.workload}, {c.threads} thr: {base} itself moved {100 * (a / b - 1):+.0f}% "
+                         f"({b / 1e6:.1f} → {a / 1e6:.1f} Mops/s).")
+    if notes:
+        notes = ([f"**Machine drift.** The baseline allocator, {base}, is the same code in both runs, yet:"] + notes +
+                 ["", f"Absolute Mops/s changes of that size are the machine, not the code: read the `× {base}` rows "
+                      "(each repetition divided by the baseline measured next to it) and the instruction counts.", ""])
+    return notes
+
+
 CAPTIONS = {
     "throughput": "Throughput on {w}: bars are medians with the interquartile range; the right panel divides by "
                   "{base} and by bound. Look at hakmem's variants against 1.0 (the {base} line) and at how close "
                   "they come to bound.",
     "cpu_efficiency": "Operations per CPU-second: where wall-clock throughput hides threads that spin or wait, "
                       "this shows the work per unit of CPU actually spent.",
-    "memory": "Peak RSS and RSS after everything was freed (log scale), {t} thread(s): look for allocators whose "
-              "after-drain bar stays as tall as their peak: memory held back.",
+    "memory": "Peak RSS and RSS after everything was freed, {t} thread(s); a panel whose values span more than a "
+              "factor of ten is on a log scale. Look for allocators whose after-drain bar stays as tall as their "
+              "peak: memory held back.",
     "rss_over_time": "RSS over time on {w}: each line is one allocator's first repetition. Look at how far each "
                      "falls after a ▼ (the fall starts) and whether the next ▲ climbs from there or from scratch.",
     "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
@@ -166,17 +235,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: cannot create {out_dir}: {e.strerror}", file=sys.stderr)
         return 2
 
-    missing: List[str] = []
+    missing: List[str] = [f"results file: {problem}" for problem in results.problems]
     previous = None
     if previous_path:
         try:
             previous = load(previous_path)
+            missing.extend(f"previous phase's file: {problem}" for problem in previous.problems)
         except ResultsError as e:
             missing.append(f"comparison with the previous phase: {e}")
 
     title = args.title or os.path.splitext(os.path.basename(results_path))[0]
     md = [f"# Phase report: {title}", "",
           f"Results: `{os.path.relpath(results_path, out_dir)}` (status {results.status}, measured {results.created_utc})."]
+    if results.problems:
+        md.append(f"> **Missing:** {len(results.problems)} part(s) of the results file are malformed and left out "
+                  "(listed under Missing parts).")
     if previous_path:
         md.append(f"Previous phase: `{os.path.relpath(previous_path, out_dir)}`" + ("." if previous else " (unreadable, see below)."))
     md += ["", "## Machine and build", "", "| | |", "|---|---|"]
@@ -195,14 +268,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     md += ["", "## Metrics", "",
            "Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " + results.baseline +
            " (higher is faster), `time vs bound` the time relative to the speed-of-light reference (1.00 = bound).", ""]
-    md += metrics_table(results)
+    if results.baseline not in results.allocators():
+        md += [f"({results.baseline} was not part of this run, so there is no `× {results.baseline}` row.)", ""]
+    md += metrics_table(results, missing)
 
     md += ["", "## Plots", ""]
 
     def figure(kind: str, make, **fmt):
+        gaps: List[str] = []
         try:
-            name = make()
+            name = make(gaps)
             md.extend([f"![{kind}]({name})", "", "*" + CAPTIONS[kind].format(**fmt) + "*", ""])
+            md.extend([f"> **Missing:** {gap} (drawn n/a)" for gap in gaps] + ([""] if gaps else []))
+            missing.extend(gaps)
         except plots.NotApplicable as e:
             md.extend([f"> {kind.replace('_', ' ')}: not drawn, {e}.", ""])
         except plots.Skipped as e:
@@ -215,26 +293,27 @@ def main(argv: Optional[List[str]] = None) -> int:
             missing.append(text)
 
     for w in results.workloads():
-        figure("throughput", lambda w=w: plots.throughput(results, w, out_dir), w=w, base=results.baseline)
-    figure("cpu_efficiency", lambda: plots.cpu_efficiency(results, out_dir))
+        figure("throughput", lambda gaps, w=w: plots.throughput(results, w, out_dir, gaps), w=w, base=results.baseline)
+    figure("cpu_efficiency", lambda gaps: plots.cpu_efficiency(results, out_dir, gaps))
     for t in results.threads():
-        figure("memory", lambda t=t: plots.memory(results, t, out_dir), t=t)
+        figure("memory", lambda gaps, t=t: plots.memory(results, t, out_dir, gaps), t=t)
     series_workloads = plots.workloads_with_series(results)
     for w in series_workloads:
-        figure("rss_over_time", lambda w=w: plots.rss_over_time(results, w, out_dir), w=w)
+        figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
     for w in ("growth", "phase_change"):
         if w in results.workloads() and w not in series_workloads:
-            figure("rss_over_time", lambda w=w: plots.rss_over_time(results, w, out_dir), w=w)
-    figure("scaling", lambda: plots.scaling(results, out_dir))
-    figure("learning", lambda: plots.learning(results, out_dir))
+            figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    figure("scaling", lambda gaps: plots.scaling(results, out_dir))
+    figure("learning", lambda gaps: plots.learning(results, out_dir))
 
     md += ["", "## Against the previous phase", ""]
     if previous:
-        md += ["Beyond the noise means a two-sided Mann-Whitney test at 5% over the repetitions and a median change "
-               "larger than either run's interquartile range / median.", ""]
+        md += [f"Beyond the noise means {noise_test_name()} and a median change larger than either run's "
+               f"interquartile range / median and than {100 * RESOLUTION:.0f}%.", ""]
+        md += drift_notes(results, previous)
         md += comparison_table(results, previous)
     elif previous_path:
-        md.append(f"> **Missing:** {missing[0]}")
+        md.append(f"> **Missing:** {next(t for t in missing if t.startswith('comparison with the previous phase'))}")
     else:
         md.append("No previous phase given (--previous).")
 
