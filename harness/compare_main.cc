@@ -62,6 +62,13 @@ measure honestly (several threads, blocks over 32 KiB, memory-return
 workloads); such cells are shown as refused, with the reason, and are not
 failures. Every other cell's ratio to bound is in the JSON and the table.
 
+A cell that cannot run (an unknown allocator or workload name, parameters
+its driver rejects, a driver that crashes or passes --timeout) gets a
+one-line error, is marked failed in the JSON with the reason, and the other
+cells still run. Errors that concern every cell (an unknown flag, --reps,
+--ops or --threads out of range, an unknown --baseline, an --out that
+cannot be written) stop compare before anything is measured.
+
 Exit status: 0 all cells complete or refused; 1 a cell failed (others still
 ran); 2 bad flags or set-up; 130 interrupted (results so far are in --out).
 )";
@@ -196,10 +203,15 @@ int run(int argc, char** argv) {
   if (!parsed) return usage_error(error + " (try --help)");
   Options o = *parsed;
 
-  // Validate every name before measuring anything.
-  const auto resolved = resolve_allocators(o.config.allocators, &error);
-  if (!resolved) return usage_error(error);
-  const std::vector<const AllocatorInfo*>& allocators = *resolved;
+  // A wrong allocator or workload name, or parameters a driver rejects,
+  // fail their own cells, not the run: each problem gets a one-line error
+  // now, the other cells are measured, the failed cells are in the JSON
+  // with the reason, and the exit status is 1. Problems that concern every
+  // cell (flags, --reps, --ops, --baseline, --out) stop the run before
+  // anything is measured.
+  if (std::string(LAB_COMPILATION_MODE) != "opt")
+    fmt::print(stderr, "warning: this is a '{}' build, not -c opt: its numbers say little about the allocators' "
+                       "speed (bazel run -c opt //harness:compare)\n", LAB_COMPILATION_MODE);
   if (find_allocator(o.config.baseline) == nullptr)
     return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
   auto locator = DriverLocator::create(argv[0], &error);
@@ -211,18 +223,28 @@ int run(int argc, char** argv) {
     report_tool = *tool;
   }
   std::map<std::string, std::string> driver_of;
-  for (const AllocatorInfo* a : allocators) {
+  std::map<std::string, std::string> unknown;  // name -> why its cells fail
+  for (const std::string& name : o.config.allocators) {
+    const AllocatorInfo* a = find_allocator(name);
+    if (a == nullptr) {
+      unknown[name] = "unknown allocator '" + name + "' (known: " + known_allocator_names() + ")";
+      continue;
+    }
     auto path = locator->path(a->driver(), &error);
     if (!path) return usage_error(error);
     driver_of[a->name] = *path;
   }
-  auto workloads = list_workloads(driver_of.begin()->second, &error);
+  // Every driver holds every workload; any one can list them.
+  auto lister = locator->path(known_allocators().front().driver(), &error);
+  if (!lister) return usage_error(error);
+  auto workloads = list_workloads(*lister, &error);
   if (!workloads) return usage_error(error);
   if (o.config.workloads.empty()) o.config.workloads = *workloads;
   for (const std::string& w : o.config.workloads) {
     if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
-      return usage_error("unknown workload '" + w + "' (known: " + join(*workloads) + ")");
+      unknown[w] = "unknown workload '" + w + "' (known: " + join(*workloads) + ")";
   }
+  for (const auto& [name, why] : unknown) fmt::print(stderr, "error: {}; its cells are marked failed\n", why);
 
   ResultsFile results;
   if (o.resume) {
@@ -240,12 +262,15 @@ int run(int argc, char** argv) {
     results.config = o.config;
     for (const std::string& w : o.config.workloads)
       for (int t : o.config.threads)
-        for (const AllocatorInfo* a : allocators) {
+        for (const std::string& name : o.config.allocators) {
+          const AllocatorInfo* a = find_allocator(name);
           Cell c;
-          c.allocator = a->name;
-          c.allocator_kind = a->kind;
+          c.allocator = name;
+          c.allocator_kind = a != nullptr ? a->kind : "unknown";
           c.workload = w;
           c.threads = t;
+          for (const std::string& bad : {name, w})
+            if (unknown.count(bad) != 0) c.failures.push_back({0, unknown.at(bad)});
           results.cells.push_back(c);
         }
   }
@@ -255,8 +280,9 @@ int run(int argc, char** argv) {
   matrix.args = [&o](const Cell& cell, bool callgrind) { return driver_args(cell, o, callgrind); };
   matrix.timeout_seconds = o.config.timeout_seconds;
   matrix.reps = o.config.reps;
-  // Parameter errors show up here, once per cell, before any timing.
-  if (auto bad = dry_run_cells(matrix)) return usage_error(*bad);
+  // Parameter errors show up here, before any timing; each fails its cells.
+  for (const std::string& why : dry_run_cells(matrix))
+    fmt::print(stderr, "error: {}; the cells given it are marked failed\n", why);
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);

@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "harness/results.h"
 #include "harness/subprocess.h"
@@ -88,17 +90,58 @@ TEST_F(CompareTest, CrashedAndHungCellsFailAloneAndTheRunGoesOn) {
   EXPECT_NE(j["cells"][1]["error"].get<std::string>().find("timed out after 2 s"), std::string::npos);
 }
 
-TEST_F(CompareTest, BadInputIsAOneLineErrorAndWritesNothing) {
+TEST_F(CompareTest, ABadNameOrParameterFailsItsCellsAndTheOthersRun) {
+  const std::vector<std::tuple<std::vector<std::string>, std::string, std::vector<std::string>>> cases = {
+      {{"--allocators=ultra_simple,nope", "--workloads=mixed_lifo"},
+       "unknown allocator 'nope' (known: ultra_simple",
+       {"mixed_lifo/nope/t1"}},
+      {{"--allocators=ultra_simple", "--workloads=mixed_lifo,nope"},
+       "unknown workload 'nope' (known: mixed_lifo",
+       {"nope/ultra_simple/t1"}},
+      {{"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--param=random_free.min_size=0"},
+       "--min_size must be an integer",
+       {"random_free/ultra_simple/t1"}},
+      {{"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--param=random_free.max_size=-1"},
+       "--max_size must be an integer",
+       {"random_free/ultra_simple/t1"}},
+  };
+  int n = 0;
+  for (const auto& [args, message, failed] : cases) {
+    const std::string path = out("cell_error_" + std::to_string(n++) + ".json");
+    std::vector<std::string> full = args;
+    for (const char* flag : {"--smoke", "--threads=1", "--reps=1"}) full.push_back(flag);
+    full.push_back("--out=" + path);
+    const ProcessResult r = compare(full);
+    EXPECT_EQ(r.exit_code, 1) << message << ": " << r.stderr_tail;
+    const size_t at = r.stderr_tail.find("error: ");
+    ASSERT_NE(at, std::string::npos) << r.stderr_tail;
+    const std::string line = r.stderr_tail.substr(at, r.stderr_tail.find('\n', at) - at);
+    EXPECT_NE(line.find(message), std::string::npos) << "stderr: " << r.stderr_tail;
+    const Json j = load(path);
+    int complete = 0;
+    for (const Json& cell : j["cells"]) {
+      const std::string key = cell_key(cell["workload"].get<std::string>(), cell["allocator"].get<std::string>(),
+                                       cell["threads"].get<int>());
+      if (std::find(failed.begin(), failed.end(), key) != failed.end()) {
+        EXPECT_EQ(cell["status"], "failed") << key;
+        EXPECT_NE(cell["error"].get<std::string>().find(message), std::string::npos) << cell["error"];
+        EXPECT_TRUE(cell["runs"].empty()) << key;
+      } else {
+        EXPECT_EQ(cell["status"], "complete") << key << ": the other cells still run";
+        ++complete;
+      }
+    }
+    EXPECT_EQ(complete, 1) << message;
+  }
+}
+
+TEST_F(CompareTest, BadInputForEveryCellIsAOneLineErrorAndWritesNothing) {
   std::ofstream(out("plain_file")) << "not a directory";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--allocators=ultra_simple,nope"}, "unknown allocator 'nope' (known: ultra_simple"},
-      {{"--workloads=nope"}, "unknown workload 'nope' (known: mixed_lifo"},
       {{"--reps=0"}, "--reps must be an integer in [1, 1000], got '0'"},
       {{"--reps=-2"}, "got '-2'"},
       {{"--ops=0"}, "--ops must be an integer"},
       {{"--threads=1,0"}, "--threads must be an integer"},
-      {{"--param=min_size=0"}, "--min_size must be an integer"},
-      {{"--param=max_size=-1"}, "--max_size must be an integer"},
       {{"--baseline=nope"}, "unknown baseline allocator 'nope'"},
       // A path under a regular file cannot be written, even by root.
       {{"--out=" + out("plain_file") + "/y.json"}, "cannot write " + out("plain_file") + "/y.json"},
@@ -186,11 +229,15 @@ TEST_F(CompareTest, AWorkloadScopedParamReachesOnlyThatWorkload) {
   const Json j = load(path);
   EXPECT_EQ(j["cells"][0]["params"]["workload_params"]["batch"], 7);
   EXPECT_EQ(j["cells"][1]["params"]["workload_params"]["slots"], 300);
-  // Unscoped, a flag one of the workloads does not take is a usage error.
+  // Unscoped, a flag one of the workloads does not take fails that
+  // workload's cells; the others run.
   EXPECT_EQ(compare({"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--threads=1", "--reps=1",
                      "--smoke", "--param=batch=7", "--out=" + out("unscoped.json")})
                 .exit_code,
-            2);
+            1);
+  const Json unscoped = load(out("unscoped.json"));
+  EXPECT_EQ(unscoped["cells"][0]["status"], "complete");
+  EXPECT_EQ(unscoped["cells"][1]["error"], "bad parameters: unknown flag --batch for workload random_free");
 }
 
 TEST_F(CompareTest, ReportWritesThePhaseReportInOneGo) {

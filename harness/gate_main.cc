@@ -238,7 +238,9 @@ int run(int argc, char** argv) {
     std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
     if (!matrix.save()) return kExitUsage;
   }
-  if (auto bad = dry_run_cells(matrix)) return usage_error(*bad);
+  // The gate's matrix is fixed: a parameter its drivers reject is a broken
+  // gate, not a failed cell.
+  if (const auto bad = dry_run_cells(matrix); !bad.empty()) return usage_error(bad.front());
 
   install_stop_handlers();
   Progress progress(static_cast<int>(results.cells.size()) * (o.reps + 1));

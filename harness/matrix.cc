@@ -42,8 +42,9 @@ void Progress::finish() {
   if (tty_) fmt::print(stderr, "\n");
 }
 
-std::optional<std::string> dry_run_cells(MatrixRun& run) {
+std::vector<std::string> dry_run_cells(MatrixRun& run) {
   ResultsFile& results = *run.results;
+  std::vector<std::string> bad_flags;
   for (Cell& c : results.cells) {
     if (!runnable(c, run.reps)) continue;
     std::vector<std::string> argv = command(run, c, false);
@@ -56,8 +57,15 @@ std::optional<std::string> dry_run_cells(MatrixRun& run) {
       c.refused = why;
       continue;
     }
+    if (r.exit_code == kExitBadFlags) {
+      std::string why = r.stderr_tail.substr(0, r.stderr_tail.find('\n'));
+      if (why.rfind("error: ", 0) == 0) why = why.substr(7);
+      if (const size_t hint = why.rfind(" (try --help)"); hint != std::string::npos) why.erase(hint);
+      c.failures.push_back({0, "bad parameters: " + why});
+      if (std::find(bad_flags.begin(), bad_flags.end(), why) == bad_flags.end()) bad_flags.push_back(why);
+      continue;
+    }
     if (!r.ok()) {
-      if (r.exit_code == kExitBadFlags) return c.key() + ": " + r.describe_failure();
       c.failures.push_back({0, "dry run " + r.describe_failure()});
       continue;
     }
@@ -75,7 +83,7 @@ std::optional<std::string> dry_run_cells(MatrixRun& run) {
       c.failures.push_back({0, std::string("dry run printed no usable JSON: ") + e.what()});
     }
   }
-  return std::nullopt;
+  return bad_flags;
 }
 
 bool run_interleaved(MatrixRun& run, Progress& progress) {

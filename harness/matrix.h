@@ -46,8 +46,10 @@ class Progress {
 
 // Dry-runs every cell not yet failed: records refusals and each cell's
 // resolved parameters, and the drivers' build facts in results->build.
-// Returns a one-line error when a driver rejects the parameters (exit 2).
-std::optional<std::string> dry_run_cells(MatrixRun& run);
+// A cell whose driver rejects its parameters (exit 2) is marked failed with
+// the driver's one-line message; the distinct messages are returned, so the
+// caller can report each once and decide whether the rest may run.
+std::vector<std::string> dry_run_cells(MatrixRun& run);
 
 // Runs the missing repetitions, interleaved; stops early when asked
 // (stop_requested()). Returns false if a save failed.
