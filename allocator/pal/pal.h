@@ -1,6 +1,10 @@
 // The platform abstraction layer: every mmap, munmap and madvise the
 // allocator makes goes through a Pal, so tests can count them and make them
-// fail (fake_pal.h). Nothing above this layer includes <sys/mman.h>.
+// fail (fake_pal.h). Nothing above this layer includes <sys/mman.h>. The
+// allocator's only other system calls, write(2) of a diagnostic line and
+// abort, live in this layer too (log.h). getenv (the options table) and
+// pthread keys (thread-exit hooks) are C library services, not system
+// calls, and are used where they are needed.
 #pragma once
 
 #include <cstddef>
