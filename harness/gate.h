@@ -4,8 +4,9 @@
 // Hard gates, on counts that do not move from run to run:
 //   instructions per operation (callgrind, single-thread cells), within
 //   0.5% (measured noise: 12 instructions in 24.7 million);
-//   minor page faults, within max(10%, 32) (measured: exact single-thread,
-//   3% with producer_consumer's threads);
+//   minor page faults, within max(10%, 32) (measured: identical every run,
+//   producer_consumer included now that runs are held on one CPU; up to
+//   10% for producer_consumer when its threads ran unpinned);
 //   peak RSS, within max(10%, 512 KiB) (measured: up to 4%).
 // Throughput gate: each variant's ops/sec divided by the reference
 // allocator's in the same repetition, judged with a one-sided Mann-Whitney
