@@ -1,7 +1,7 @@
 // What /proc and /sys say about this process and machine: resident set
 // size now and at peak, the transparent huge page setting, and the CPUs the
-// process may run on. Read inside
-// the measured process (a parent that execs it would see a different one).
+// process may run on. Read inside the measured process (a parent that execs
+// it would see a different one).
 #pragma once
 
 #include <cstdint>

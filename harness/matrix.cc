@@ -25,6 +25,15 @@ std::vector<std::string> command(const MatrixRun& run, const Cell& cell, bool ca
 
 bool runnable(const Cell& c, int reps) { return c.status(reps) != "failed" && !c.refused; }
 
+// A driver's one-line message ("refused: ...", "error: ... (try --help)")
+// without its prefix and hint.
+std::string driver_message(const std::string& stderr_text, const std::string& prefix) {
+  std::string why = stderr_text.substr(0, stderr_text.find('\n'));
+  if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+  if (const size_t hint = why.rfind(" (try --help)"); hint != std::string::npos) why.erase(hint);
+  return why;
+}
+
 }  // namespace
 
 Progress::Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
@@ -52,15 +61,11 @@ std::vector<std::string> dry_run_cells(MatrixRun& run) {
     const ProcessResult r = run_process(argv, 60);
     if (r.exit_code == kExitRefused) {
       // The allocator declines this cell (bound outside its limits).
-      std::string why = r.stderr_tail.substr(0, r.stderr_tail.find('\n'));
-      if (why.rfind("refused: ", 0) == 0) why = why.substr(9);
-      c.refused = why;
+      c.refused = driver_message(r.stderr_tail, "refused: ");
       continue;
     }
     if (r.exit_code == kExitBadFlags) {
-      std::string why = r.stderr_tail.substr(0, r.stderr_tail.find('\n'));
-      if (why.rfind("error: ", 0) == 0) why = why.substr(7);
-      if (const size_t hint = why.rfind(" (try --help)"); hint != std::string::npos) why.erase(hint);
+      const std::string why = driver_message(r.stderr_tail, "error: ");
       c.failures.push_back({0, "bad parameters: " + why});
       if (std::find(bad_flags.begin(), bad_flags.end(), why) == bad_flags.end()) bad_flags.push_back(why);
       continue;
