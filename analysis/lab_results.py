@@ -113,6 +113,15 @@ class Results:
             return None
         return mine / theirs
 
+    def ratios_by_rep(self, cell: Cell, reference: str) -> List[float]:
+        """ops/s of `cell` over the reference's in the same repetition."""
+        ref = self.cell(cell.workload, reference, cell.threads)
+        if ref is None:
+            return []
+        theirs = {run.rep: run.number("ops_per_sec") for run in ref.runs}
+        return [mine / theirs[run.rep] for run in cell.runs
+                if (mine := run.number("ops_per_sec")) is not None and theirs.get(run.rep)]
+
 
 def _unique(items) -> list:
     seen = []

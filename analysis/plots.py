@@ -112,13 +112,11 @@ def _key_panel(ax, entries: List[tuple], title: str) -> None:
     _hatch_legend(ax, entries, title=title, loc="center", fontsize=9)
 
 
-def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str,
-                legend_title: Optional[str] = None) -> bool:
+def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str, legend_title: Optional[str] = None):
     """Grouped bars, one colour per allocator, one hatch per series; series
     are (label, values, (low, high) whiskers or None, hatch). A missing
     value is marked n/a; the axis turns logarithmic across a decade (and
-    then keeps every bar visibly tall and its top decade labelled). Returns
-    whether it did."""
+    then keeps every bar visibly tall and its top decade labelled)."""
     x = np.arange(len(allocators))
     width = 0.8 / max(1, len(series))
     everything = [v for _, values, _, _ in series for v in values if v]
@@ -139,8 +137,7 @@ def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str,
     ax.set_xticks(x)
     ax.set_xticklabels(allocators, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
-    log = _spans_decade(everything)
-    if log:
+    if _spans_decade(everything):
         _log_scale(ax)
         positive = [v for v in everything if v > 0]
         ax.set_ylim(bottom=min(positive) / 2, top=max(positive) * 1.6)
@@ -149,7 +146,6 @@ def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str,
     ax.grid(axis="y", alpha=0.3)
     if len(series) > 1 and legend_title is not None:
         _hatch_legend(ax, [(label, hatch) for label, _, _, hatch in series], title=legend_title, fontsize=7)
-    return log
 
 
 def _median_or_gap(cell: Optional[Cell], key: str, scale: float, what: str, gaps: List[str]) -> Optional[float]:
@@ -159,9 +155,13 @@ def _median_or_gap(cell: Optional[Cell], key: str, scale: float, what: str, gaps
         return None
     value = cell.median(key)
     if value is None:
-        gaps.append(f"{what}: {cell.workload}/{cell.allocator}/t{cell.threads} has no {key} in its records")
+        gaps.append(_gap(what, cell, key))
         return None
     return value / scale
+
+
+def _gap(what: str, cell: Cell, key: str) -> str:
+    return f"{what}: {cell.workload}/{cell.allocator}/t{cell.threads} has no {key} in its records"
 
 
 def throughput(results: Results, workload: str, out_dir: str, gaps: List[str]) -> str:
@@ -175,8 +175,8 @@ def throughput(results: Results, workload: str, out_dir: str, gaps: List[str]) -
     for i, t in enumerate(threads):
         cells = [results.cell(workload, a, t) for a in allocators]
         quart = [c.quartiles("ops_per_sec") if c and c.runs else None for c in cells]
-        gaps.extend(f"throughput ({workload}): {c.workload}/{c.allocator}/t{t} has no ops_per_sec in its records"
-                    for c, q in zip(cells, quart) if c and c.runs and q is None)
+        gaps.extend(_gap(f"throughput ({workload})", c, "ops_per_sec") for c, q in zip(cells, quart)
+                    if c and c.runs and q is None)
         series.append((f"{t} thread{'s' if t > 1 else ''}", [q[1] / 1e6 if q else None for q in quart],
                        [(q[0] / 1e6, q[2] / 1e6) if q else None for q in quart], hatches[i % 4]))
     _bar_groups(left, allocators, series, "Mops/s, median (whiskers: interquartile range)", "threads")

@@ -129,16 +129,6 @@ def beyond_noise(before: List[float], after: List[float]) -> str:
     return f"no ({detail}, noise {100 * noise:.0f}%)"
 
 
-def ratios_by_rep(results: Results, cell, reference: str) -> List[float]:
-    """ops/s of `cell` over the reference's in the same repetition."""
-    ref = results.cell(cell.workload, reference, cell.threads)
-    if ref is None:
-        return []
-    theirs = {run.rep: run.number("ops_per_sec") for run in ref.runs}
-    return [mine / theirs[run.rep] for run in cell.runs
-            if (mine := run.number("ops_per_sec")) is not None and theirs.get(run.rep)]
-
-
 def comparison_table(results: Results, previous: Results) -> List[str]:
     base = results.baseline
     lines = ["| cell | metric | before | after | change | beyond the noise? |", "|---|---|---|---|---|---|"]
@@ -151,7 +141,7 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
         samples = [("Mops/s", p.values("ops_per_sec"), c.values("ops_per_sec"), 1e6, "{:.1f}"),
                    ("Mops per CPU-s", p.values("ops_per_cpu_second"), c.values("ops_per_cpu_second"), 1e6, "{:.1f}")]
         if c.allocator != base:  # machine drift cancels out of a ratio measured in the same run
-            samples.append((f"× {base}", ratios_by_rep(previous, p, base), ratios_by_rep(results, c, base), 1, "{:.2f}"))
+            samples.append((f"× {base}", previous.ratios_by_rep(p, base), results.ratios_by_rep(c, base), 1, "{:.2f}"))
         samples += [("peak RSS, MiB", p.values("peak_rss_bytes"), c.values("peak_rss_bytes"), MIB, "{:.1f}"),
                     ("RSS after drain, MiB", p.values("rss_after_drain_bytes"), c.values("rss_after_drain_bytes"), MIB,
                      "{:.1f}")]
