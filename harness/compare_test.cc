@@ -14,14 +14,14 @@
 namespace lab {
 namespace {
 
+using testing_support::run_runfile;
 using testing_support::runfile;
 
 class CompareTest : public testing::Test {
  protected:
   std::string out(const std::string& name) const { return testing::TempDir() + "/" + name; }
   ProcessResult compare(std::vector<std::string> args) const {
-    args.insert(args.begin(), runfile("harness/compare"));
-    return run_process(args, 600);
+    return run_runfile("harness/compare", std::move(args), 600);
   }
   static Json load(const std::string& path) {
     std::ifstream in(path);

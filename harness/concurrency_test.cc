@@ -12,16 +12,15 @@
 namespace lab {
 namespace {
 
-using testing_support::runfile;
+using testing_support::run_runfile;
 
 class ConcurrencyTest : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(ConcurrencyTest, RunsCleanAcrossThreads) {
   const auto& [workload, variant] = GetParam();
-  std::vector<std::string> args = {runfile("workloads/driver_" + variant), "--workload=" + workload, "--threads=2",
-                                   "--ops=200000"};
+  std::vector<std::string> args = {"--workload=" + workload, "--threads=2", "--ops=200000"};
   if (workload == "larson") args.insert(args.end(), {"--slots=1000", "--round-ops=10000"});
-  const ProcessResult r = run_process(args, 600, {"TSAN_OPTIONS=halt_on_error=1"});
+  const ProcessResult r = run_runfile("workloads/driver_" + variant, args, 600, {"TSAN_OPTIONS=halt_on_error=1"});
   EXPECT_TRUE(r.ok()) << r.describe_failure() << "\n" << r.stderr_tail;
   EXPECT_EQ(r.stderr_tail.find("ThreadSanitizer"), std::string::npos) << r.stderr_tail;
 }

@@ -13,7 +13,7 @@
 namespace lab {
 namespace {
 
-using testing_support::runfile;
+using testing_support::run_runfile;
 
 class DriverTest : public testing::TestWithParam<AllocatorInfo> {
  protected:
@@ -21,14 +21,12 @@ class DriverTest : public testing::TestWithParam<AllocatorInfo> {
     if (kUnderSanitizer && GetParam().kind == "system")
       GTEST_SKIP() << "under a sanitizer the peer drivers run the sanitizer's malloc, not the peer";
   }
-  std::string driver() const { return runfile(GetParam().driver()); }
   // bound, the speed-of-light reference, serves one thread only.
   std::string threads(int wanted) const {
     return "--threads=" + std::to_string(GetParam().name == kBoundAllocator ? 1 : wanted);
   }
   ProcessResult run(std::vector<std::string> args, std::vector<std::string> env = {}) const {
-    args.insert(args.begin(), driver());
-    return run_process(args, 120, env);
+    return run_runfile(GetParam().driver(), std::move(args), 120, env);
   }
 };
 

@@ -12,11 +12,10 @@
 namespace lab {
 namespace {
 
-using testing_support::runfile;
+using testing_support::run_runfile;
 
 ProcessResult gate(std::vector<std::string> args) {
-  args.insert(args.begin(), runfile("harness/gate"));
-  return run_process(args, 900);
+  return run_runfile("harness/gate", std::move(args), 900);
 }
 
 TEST(GateEndToEnd, WritesABaselinePassesOnItAndCatchesADoctoredOne) {

@@ -13,11 +13,10 @@
 namespace lab {
 namespace {
 
-using testing_support::runfile;
+using testing_support::run_runfile;
 
 ProcessResult microbench(std::vector<std::string> args) {
-  args.insert(args.begin(), runfile("harness/microbench"));
-  return run_process(args, 600);
+  return run_runfile("harness/microbench", std::move(args), 600);
 }
 
 TEST(Microbench, WritesGoogleBenchmarkJsonWithTheVariantAsAField) {

@@ -13,7 +13,7 @@
 namespace lab {
 namespace {
 
-using testing_support::runfile;
+using testing_support::run_runfile;
 
 const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer", "larson", "growth"};
 
@@ -25,8 +25,7 @@ std::vector<std::string> tested_allocators() {
 }
 
 ProcessResult run_driver(const std::string& binary, std::vector<std::string> args, std::vector<std::string> env = {}) {
-  args.insert(args.begin(), runfile(binary));
-  return run_process(args, 300, env);
+  return run_runfile(binary, std::move(args), 300, env);
 }
 
 // Small enough for a test, large enough to exercise refills and spills.
