@@ -82,11 +82,14 @@ struct Options {
   std::optional<std::string> report_dir;  // --report: "" means the default
 };
 
-// The workloads the drivers contain, from the first driver's --list.
-std::optional<std::vector<std::string>> list_workloads(const std::string& driver, std::string* error) {
-  const ProcessResult r = run_process({driver, "--list"}, 60);
+// The workloads the drivers contain. Every driver holds every workload, so
+// the first known allocator's --list speaks for all.
+std::optional<std::vector<std::string>> list_workloads(const DriverLocator& locator, std::string* error) {
+  const std::optional<std::string> driver = locator.path(known_allocators().front().driver(), error);
+  if (!driver) return std::nullopt;
+  const ProcessResult r = run_process({*driver, "--list"}, 60);
   if (!r.ok()) {
-    *error = driver + " --list " + r.describe_failure();
+    *error = *driver + " --list " + r.describe_failure();
     return std::nullopt;
   }
   std::vector<std::string> names;
@@ -190,10 +193,8 @@ int run(int argc, char** argv) {
   if (help) {
     std::string workloads = "(drivers not found)";
     std::string why;
-    if (auto loc = DriverLocator::create(argv[0], &why)) {
-      if (auto path = loc->path(known_allocators().front().driver(), &why))
-        if (auto names = list_workloads(*path, &why)) workloads = join(*names);
-    }
+    if (auto loc = DriverLocator::create(argv[0], &why))
+      if (auto names = list_workloads(*loc, &why)) workloads = join(*names);
     std::string text = kUsage;
     text.replace(text.find("{all}"), 5, known_allocator_names());
     text.replace(text.find("{workloads}"), 11, workloads);
@@ -234,10 +235,7 @@ int run(int argc, char** argv) {
     if (!path) return usage_error(error);
     driver_of[a->name] = *path;
   }
-  // Every driver holds every workload; any one can list them.
-  auto lister = locator->path(known_allocators().front().driver(), &error);
-  if (!lister) return usage_error(error);
-  auto workloads = list_workloads(*lister, &error);
+  auto workloads = list_workloads(*locator, &error);
   if (!workloads) return usage_error(error);
   if (o.config.workloads.empty()) o.config.workloads = *workloads;
   for (const std::string& w : o.config.workloads) {
