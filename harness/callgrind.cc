@@ -9,6 +9,7 @@
 
 #include "common/process.h"
 #include "harness/subprocess.h"
+#include "workloads/support/protocol.h"
 
 namespace lab {
 
@@ -43,11 +44,14 @@ std::optional<CallgrindResult> run_callgrind(const std::vector<std::string>& dri
   } else {
     // Dumps requested by the program are numbered: <file>.1 is "timed_region".
     const auto dump = read_file(out_file + ".1");
-    nlohmann::ordered_json record;
+    RunRecord record;
+    std::string why;
+    const auto status = read_status_line(r.stdout_text, &why);
     try {
-      record = nlohmann::ordered_json::parse(r.stdout_text);
+      if (!status || status->status != DriverStatus::kOk) throw std::runtime_error(status ? status->reason : why);
+      record = status->line.get<RunRecord>();
     } catch (const std::exception& e) {
-      *error = std::string("callgrind run printed no JSON record: ") + e.what();
+      *error = std::string("callgrind run printed no record: ") + e.what();
     }
     if (!dump) {
       *error = "callgrind wrote no timed_region dump (" + out_file + ".1)";
@@ -58,7 +62,7 @@ std::optional<CallgrindResult> run_callgrind(const std::vector<std::string>& dri
       } else {
         CallgrindResult c;
         c.instructions = *ir;
-        c.ops = record.value("ops", uint64_t{0});
+        c.ops = record.ops;
         c.instructions_per_op = c.ops != 0 ? static_cast<double>(c.instructions) / c.ops : 0;
         c.record = record;
         result = c;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "workloads/support/record.h"
 
 namespace lab {
 
@@ -16,7 +16,7 @@ struct CallgrindResult {
   uint64_t instructions = 0;  // Ir of the timed region
   uint64_t ops = 0;
   double instructions_per_op = 0;
-  nlohmann::ordered_json record;  // the driver's record from that run
+  RunRecord record;  // the driver's record from that run
 };
 
 // Runs `driver_args` (argv[0] = driver) under callgrind. On failure returns

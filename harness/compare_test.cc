@@ -35,7 +35,7 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
                                    "--reps=3", "--smoke", "--out=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.describe_failure() << r.stderr_tail;
   const Json j = load(path);
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], 2);
   EXPECT_EQ(j["status"], "complete");
   EXPECT_FALSE(j["machine"]["cpu_model"].get<std::string>().empty());
   EXPECT_EQ(j["machine"]["thp_enabled"].get<std::string>().empty(), false);
@@ -55,7 +55,9 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
       EXPECT_EQ(run["record"]["allocator"], cell["allocator"]);
       EXPECT_EQ(run["record"]["threads"], cell["threads"]);
     }
-    EXPECT_TRUE(cell["summary"]["median_ops_per_sec"].is_number());
+    EXPECT_TRUE(cell["summary"]["metrics"]["ops_per_sec"]["median"].is_number());
+    EXPECT_TRUE(cell["summary"]["metrics"]["major_faults"]["median"].is_number());
+    EXPECT_TRUE(cell["summary"]["metrics"]["voluntary_context_switches"]["median"].is_number());
     EXPECT_EQ(cell["params"]["seed"], 42);
     EXPECT_EQ(cell["params"]["workers"], cell["threads"]);
     EXPECT_EQ(cell["params"]["workload_params"]["batch"], 100);
@@ -214,7 +216,8 @@ TEST_F(CompareTest, BoundIsRefusedWhereItCannotServeAndEveryCellGetsItsRatio) {
   EXPECT_EQ(bound2["refused"], "bound serves one thread only; this run has 2 worker threads");
   EXPECT_EQ(bound2["runs"].size(), 0u);
   EXPECT_DOUBLE_EQ(us1["summary"]["ratio_to_bound"].get<double>(),
-                   us1["summary"]["median_ops_per_sec"].get<double>() / bound1["summary"]["median_ops_per_sec"].get<double>());
+                   us1["summary"]["metrics"]["ops_per_sec"]["median"].get<double>() /
+                       bound1["summary"]["metrics"]["ops_per_sec"]["median"].get<double>());
   EXPECT_TRUE(j["cells"][2]["summary"]["ratio_to_bound"].is_null());
   EXPECT_NE(r.stdout_text.find("refused: bound serves one thread only"), std::string::npos);
   EXPECT_NE(r.stdout_text.find("t/bound"), std::string::npos);

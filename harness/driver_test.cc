@@ -7,6 +7,7 @@
 #include "common/sanitizer.h"
 #include "harness/drivers.h"
 #include "harness/results.h"
+#include "harness/runner.h"
 #include "harness/subprocess.h"
 #include "harness/test_support.h"
 
@@ -34,7 +35,14 @@ TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
   const ProcessResult r = run({"--workload=mixed_lifo", "--smoke", threads(2)});
   ASSERT_TRUE(r.ok()) << r.describe_failure();
   const Json rec = Json::parse(r.stdout_text);
-  EXPECT_EQ(rec["record_version"], 1);
+  EXPECT_EQ(rec["record_version"], 2);
+  EXPECT_EQ(rec["status"], "ok");
+  // The record type reads everything the driver wrote and writes it back unchanged.
+  EXPECT_EQ(Json(rec.get<RunRecord>()), rec);
+  for (const char* key : {"major_faults", "voluntary_context_switches"}) {
+    ASSERT_TRUE(rec[key].is_number_integer()) << key;
+    EXPECT_GE(rec[key].get<int64_t>(), 0) << key;
+  }
   EXPECT_EQ(rec["allocator"], GetParam().name);
   EXPECT_EQ(rec["allocator_kind"], GetParam().kind);
   EXPECT_EQ(rec["workload"], "mixed_lifo");
@@ -120,7 +128,10 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
     EXPECT_EQ(r.exit_code, 2) << message;
     EXPECT_NE(r.stderr_tail.find(message), std::string::npos) << "stderr: " << r.stderr_tail;
     EXPECT_EQ(std::count(r.stderr_tail.begin(), r.stderr_tail.end(), '\n'), 1) << r.stderr_tail;
-    EXPECT_TRUE(r.stdout_text.empty());
+    // The harness reads the same message from the status line, not stderr.
+    const DriverOutcome o = driver_outcome(r);
+    EXPECT_EQ(o.kind, DriverOutcome::Kind::kBadFlags) << message;
+    EXPECT_NE(o.reason.find(message), std::string::npos) << o.reason;
   }
 }
 
@@ -137,6 +148,9 @@ TEST_P(DriverTest, OnlyBoundRefusesRunsOutsideItsLimits) {
     if (GetParam().name == kBoundAllocator) {
       EXPECT_EQ(r.exit_code, 4) << message;
       EXPECT_EQ(r.stderr_tail, message + "\n");
+      const DriverOutcome o = driver_outcome(r);
+      EXPECT_EQ(o.kind, DriverOutcome::Kind::kRefused);
+      EXPECT_EQ("refused: " + o.reason, message);
     } else {
       EXPECT_TRUE(r.ok()) << r.describe_failure();
     }
@@ -151,6 +165,55 @@ TEST_P(DriverTest, HelpAndList) {
   const ProcessResult list = run({"--list"});
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_EQ(list.stdout_text.rfind("mixed_lifo\t", 0), 0u);
+}
+
+// The driver protocol (workloads/support/protocol.h): every outcome is
+// recognised from the exit code and the status line, never from stderr,
+// which these tests blank out before reading the outcome.
+ProcessResult without_stderr(ProcessResult r) {
+  r.stderr_tail.clear();
+  return r;
+}
+
+TEST(DriverProtocol, RefusedBadFlagsCorruptedAndCrashedRunsAreToldApart) {
+  const DriverOutcome refused = driver_outcome(
+      without_stderr(run_runfile("workloads/driver_bound", {"--workload=mixed_lifo", "--smoke", "--threads=2"}, 60)));
+  EXPECT_EQ(refused.kind, DriverOutcome::Kind::kRefused);
+  EXPECT_EQ(refused.reason, "bound serves one thread only; this run has 2 worker threads");
+
+  const DriverOutcome bad = driver_outcome(
+      without_stderr(run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--bogus"}, 60)));
+  EXPECT_EQ(bad.kind, DriverOutcome::Kind::kBadFlags);
+  EXPECT_EQ(bad.reason, "unknown flag --bogus for workload mixed_lifo");
+
+  const DriverOutcome corrupt = driver_outcome(without_stderr(run_runfile(
+      "workloads/hooked_driver_ultra_simple", {"--workload=mixed_lifo", "--smoke", "--inject-fault=corrupt"}, 60)));
+  EXPECT_EQ(corrupt.kind, DriverOutcome::Kind::kValidationFailed);
+  EXPECT_NE(corrupt.reason.find("was corrupted while live"), std::string::npos) << corrupt.reason;
+  EXPECT_EQ(corrupt.reason.rfind("mixed_lifo on ultra_simple (seed 42", 0), 0u) << corrupt.reason;
+
+  const DriverOutcome crash = driver_outcome(without_stderr(
+      run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke", "--inject-fault=crash"}, 60)));
+  EXPECT_EQ(crash.kind, DriverOutcome::Kind::kFailed);
+  EXPECT_EQ(crash.reason, "killed by signal 11 (Segmentation fault)");
+
+  const DriverOutcome ok =
+      driver_outcome(without_stderr(run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke"}, 60)));
+  ASSERT_EQ(ok.kind, DriverOutcome::Kind::kOk) << ok.reason;
+  EXPECT_EQ(ok.line.get<RunRecord>().allocator, "glibc");
+}
+
+TEST(DriverProtocol, AStatusLineThatDisagreesWithTheExitCodeIsAFailure) {
+  ProcessResult r;
+  r.started = true;
+  r.exit_code = 0;
+  r.stdout_text = status_line(DriverStatus::kRefused, "no") + "\n";
+  const DriverOutcome o = driver_outcome(r);
+  EXPECT_EQ(o.kind, DriverOutcome::Kind::kFailed);
+  EXPECT_EQ(o.reason, "status \"refused\" with exit code 0 (the protocol says 4)");
+  r.stdout_text = "half a reco";
+  EXPECT_EQ(driver_outcome(r).kind, DriverOutcome::Kind::kFailed);
+  EXPECT_NE(driver_outcome(r).reason.find("not JSON"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDrivers, DriverTest, testing::ValuesIn(known_allocators()),

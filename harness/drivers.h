@@ -15,7 +15,7 @@ struct AllocatorInfo {
 
   // Workspace-relative paths of the allocator's binaries.
   std::string driver() const { return "workloads/driver_" + name; }
-  std::string microbench() const { return "harness/microbench_" + name; }
+  std::string microbench() const { return "workloads/microbench_" + name; }
 };
 
 // Generated (known_allocators.cc).

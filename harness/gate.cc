@@ -13,24 +13,11 @@
 namespace lab {
 namespace {
 
-std::optional<double> median_of(std::vector<double> values) {
-  if (values.empty()) return std::nullopt;
-  return quantile(std::move(values), 0.5);
-}
-
 Json optional_json(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 
 std::string pct(double change) { return fmt::format("{:+.2f}%", change * 100); }
 
 std::string mib(double bytes) { return fmt::format("{:.2f} MiB", bytes / (1024.0 * 1024.0)); }
-
-// CPU time over wall time of one run's timed region.
-std::optional<double> cpu_share_of(const Json& record) {
-  const auto cpu = number_at(record, {"cpu_seconds"});
-  const auto wall = number_at(record, {"seconds"});
-  if (!cpu || !wall || *wall <= 0) return std::nullopt;
-  return *cpu / *wall;
-}
 
 GateRow row(const GateMeasure& m, const char* metric) { return GateRow{m.key(), metric, "", "", "", "", Verdict::kPass, ""}; }
 
@@ -49,7 +36,8 @@ GateRow bounded(const GateMeasure& m, const char* metric, double base, double cu
 
 }  // namespace
 
-std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::string& reference) {
+std::vector<GateMeasure> gate_measures(const ResultsFile& results) {
+  const std::string& reference = results.config.baseline;
   std::vector<GateMeasure> out;
   for (const Cell& c : results.cells) {
     if (c.allocator == reference) continue;  // the yardstick is not under test
@@ -63,28 +51,17 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::st
       m.instructions_per_op = (*c.callgrind)["instructions_per_op"].get<double>();
     else if (c.callgrind && c.callgrind->contains("error"))
       m.failure = "callgrind: " + (*c.callgrind)["error"].get<std::string>();
-    std::vector<double> faults, peaks;
-    for (const RunEntry& run : c.runs) {
-      if (auto faulted = number_at(run.record, {"counters", "minor_faults", "value"})) faults.push_back(*faulted);
-      if (auto peak = number_at(run.record, {"peak_rss_bytes"})) peaks.push_back(*peak);
-    }
-    m.minor_faults = median_of(faults);
-    m.peak_rss_bytes = median_of(peaks);
+    // The harness summarized every cell once; the gate reads its summary.
+    m.minor_faults = c.summary.median("minor_faults");
+    m.peak_rss_bytes = c.summary.median("peak_rss_bytes");
     const Cell* ref = results.find(c.workload, reference, c.threads);
-    if (ref != nullptr && c.allocator != reference) {
-      std::vector<double> shares;
-      for (const RunEntry& run : c.runs) {
-        for (const RunEntry& ref_run : ref->runs) {
-          if (ref_run.rep != run.rep) continue;
-          const auto mine = number_at(run.record, {"ops_per_sec"});
-          const auto theirs = number_at(ref_run.record, {"ops_per_sec"});
-          if (mine && theirs && *theirs > 0) m.throughput_ratios.push_back(*mine / *theirs);
-          const auto my_share = cpu_share_of(run.record);
-          const auto their_share = cpu_share_of(ref_run.record);
-          if (my_share && their_share) shares.push_back(std::min(*my_share, *their_share));
-        }
-      }
-      m.cpu_share = median_of(shares);
+    if (ref != nullptr) {
+      m.throughput_ratios = c.summary.ratios_to_baseline_by_rep;
+      // The smaller share of the two: either one competing for its CPU
+      // makes the ratio a fact about the machine.
+      const auto mine = c.summary.median("cpu_share");
+      const auto theirs = ref->summary.median("cpu_share");
+      if (mine && theirs) m.cpu_share = std::min(*mine, *theirs);
     }
     out.push_back(std::move(m));
   }
@@ -104,7 +81,7 @@ Json baseline_json(const GateBaseline& b) {
                      {"cpu_share", optional_json(m.cpu_share)},
                      {"refused", m.refused ? Json(*m.refused) : Json(nullptr)}});
   }
-  return {{"schema_version", kSchemaVersion}, {"kind", kGateBaselineKind}, {"created_utc", b.created_utc},
+  return {{"schema_version", kGateBaselineVersion}, {"kind", kGateBaselineKind}, {"created_utc", b.created_utc},
           {"machine", b.machine},             {"build", b.build},           {"config", b.config},
           {"cells", cells}};
 }
@@ -125,9 +102,9 @@ std::optional<GateBaseline> load_baseline(const std::string& path, std::string* 
   if (!j.is_object()) return bad("not a JSON object");
   if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
     return bad("no schema_version");
-  if (j["schema_version"] != kSchemaVersion)
+  if (j["schema_version"] != kGateBaselineVersion)
     return bad("schema_version " + j["schema_version"].dump() + " is not the supported version " +
-               std::to_string(kSchemaVersion) + "; regenerate it with --update-baseline");
+               std::to_string(kGateBaselineVersion) + "; regenerate it with --update-baseline");
   if (j.value("kind", "") != kGateBaselineKind)
     return bad("kind is not \"" + std::string(kGateBaselineKind) + "\" (is this a gate baseline?)");
   for (const char* key : {"created_utc", "machine", "build", "config", "cells"})

@@ -39,6 +39,9 @@
 namespace lab {
 
 inline constexpr const char* kGateBaselineKind = "hakmem-lab/gate-baseline";
+// The baseline file's own version: it holds gate measures, not a results
+// file, and did not change when the results schema went to version 2.
+inline constexpr int kGateBaselineVersion = 1;
 
 // What the gate measured for one cell.
 struct GateMeasure {
@@ -49,9 +52,9 @@ struct GateMeasure {
   std::optional<double> minor_faults;    // median over repetitions
   std::optional<double> peak_rss_bytes;  // median over repetitions
   std::vector<double> throughput_ratios; // per repetition, to the reference
-  // Median over repetitions of the smaller of the variant's and the
-  // reference's CPU time over wall time: about 1 when the runs had their CPU
-  // to themselves, far less when another process was competing for it.
+  // The smaller of the variant's and the reference's median CPU time over
+  // wall time: about 1 when the runs had their CPU to themselves, far less
+  // when another process was competing for it.
   std::optional<double> cpu_share;
   std::optional<std::string> failure;    // the cell's runs failed
   std::optional<std::string> refused;
@@ -94,9 +97,10 @@ struct GateRow {
   std::string note;
 };
 
-// Measures of every cell of a gate run; throughput ratios are taken
-// against `reference`, repetition by repetition.
-std::vector<GateMeasure> gate_measures(const ResultsFile& results, const std::string& reference);
+// Measures of every cell of a gate run, read from the cells' summaries;
+// throughput ratios are to the results' baseline (the reference
+// allocator), repetition by repetition.
+std::vector<GateMeasure> gate_measures(const ResultsFile& results);
 
 Json baseline_json(const GateBaseline& baseline);
 // Reads and validates a baseline file; one-line error naming the file.

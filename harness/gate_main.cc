@@ -11,8 +11,9 @@
 #include "harness/drivers.h"
 #include "harness/gate.h"
 #include "harness/machine.h"
-#include "harness/matrix.h"
+#include "harness/flag_table.h"
 #include "harness/results.h"
+#include "harness/runner.h"
 
 #ifndef LAB_COMPILATION_MODE
 #define LAB_COMPILATION_MODE "unknown"
@@ -23,7 +24,7 @@ namespace {
 
 constexpr int kExitRegression = 1;
 
-const char* kUsage = R"(usage: bazel run -c opt //harness:gate -- --baseline=FILE [flags]
+const char* kIntro = R"(usage: bazel run -c opt //harness:gate -- --baseline=FILE [flags]
 
 Runs the gate's fixed matrix (every hakmem variant and the reference
 allocator on mixed_lifo, random_free and producer_consumer, small sizes, one
@@ -42,16 +43,9 @@ of the baseline's share of a CPU (another process was competing for it).
 Throughput is not compared across CPU models, nor faults and RSS across THP
 settings; cells on one side only are "not compared".
 
-Flags:
-  --baseline=FILE      the baseline (required), e.g. results/baseline/gate.json
-  --update-baseline    measure and write FILE as the new baseline instead of comparing
-  --reps=N             repetitions per cell (default: 21)
-  --alpha=P            significance level of the throughput test (default: 0.01)
-  --min-effect=PCT     smallest median throughput drop that can fail, in percent (default: 10)
-  --out=FILE           also keep this run's raw results (compare's JSON format)
-  --timeout=SECONDS    per-run limit (default: 300)
-  --help               this text
+)";
 
+const char* kOutro = R"(
 Exit status: 0 no regression (inconclusive, skipped and not-compared rows do
 not fail); 1 a regression or a failed run; 2 bad flags, or a baseline that is
 missing, malformed or of another schema version.
@@ -97,85 +91,51 @@ const GateWorkload& workload_of(const Cell& c) {
   throw std::logic_error("not a gate workload: " + c.workload);
 }
 
-Json gate_config(int reps) {
+Json gate_config() {
   Json workloads = Json::array();
   for (const GateWorkload& w : gate_workloads())
     workloads.push_back({{"name", w.name}, {"args", w.args}, {"callgrind_args", w.callgrind_args}});
   // reps are left out on purpose: a baseline with more repetitions is the
   // same matrix, measured more carefully.
-  (void)reps;
   return {{"reference", kReference}, {"threads", 1}, {"workloads", workloads}};
 }
 
 struct Options {
   std::string baseline;
   bool update = false;
-  int reps = 21;
-  double alpha = 0.01;
-  double min_effect = 0.10;
-  std::string out;
-  double timeout = 300;
+  MatrixFlags matrix{.reps = 21, .timeout_seconds = 300};
+  GateThresholds thresholds;  // alpha and min_effect are flags
 };
 
-std::optional<Options> parse(int argc, char** argv, std::string* error, bool* help) {
-  const std::optional<RawFlags> flags = read_flags(argc, argv, error);
-  if (!flags) return std::nullopt;
-  const RawFlags& raw = *flags;
-  Options o;
-  const auto number = [&](const std::string& flag, const std::string& text, double lo, double hi, double* out) {
-    char* end = nullptr;
-    const double v = strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v > lo) || v > hi)
-      return std::optional<std::string>("--" + flag + " must be a number in (" + fmt::format("{}", lo) + ", " +
-                                        fmt::format("{}", hi) + "], got '" + text + "'");
-    *out = v;
-    return std::optional<std::string>();
-  };
-  for (const auto& [name, value] : raw.pairs) {
-    std::optional<std::string> e;
-    int64_t n = 0;
-    if (name == "help") {
-      *help = true;
-      return std::nullopt;
-    } else if (name == "baseline") {
-      o.baseline = resolve_path(value);
-    } else if (name == "update_baseline") {
-      o.update = true;
-    } else if (name == "reps") {
-      if (!(e = parse_int_flag({"reps", 21, 3, 200, ""}, value, &n))) o.reps = static_cast<int>(n);
-    } else if (name == "alpha") {
-      e = number("alpha", value, 0, 0.5, &o.alpha);
-    } else if (name == "min_effect") {
-      if (!(e = number("min-effect", value, 0, 100, &o.min_effect))) o.min_effect /= 100;
-    } else if (name == "out") {
-      o.out = resolve_path(value);
-    } else if (name == "timeout") {
-      if (!(e = parse_int_flag({"timeout", 300, 1, 86400, ""}, value, &n))) o.timeout = static_cast<double>(n);
-    } else {
-      e = "unknown flag --" + name;
-    }
-    if (e) {
-      *error = *e;
-      return std::nullopt;
-    }
-  }
-  if (o.baseline.empty()) {
-    *error = "--baseline=FILE is required";
-    return std::nullopt;
-  }
-  return o;
+FlagTable flag_table(Options* o) {
+  FlagTable t;
+  t.text("baseline", "FILE", &o->baseline, "the baseline (required), e.g. results/baseline/gate.json");
+  t.toggle("update-baseline", &o->update, "measure and write FILE as the new baseline instead of comparing");
+  add_matrix_flags(t, &o->matrix,
+                   {.min_reps = 3,
+                    .max_reps = 200,
+                    .reps_help = "repetitions per cell",
+                    .out_help = "also keep this run's raw results (compare's JSON format)"});
+  t.number("alpha", &o->thresholds.alpha, 0, 0.5, "significance level of the throughput test");
+  t.number("min-effect", &o->thresholds.min_effect, 0, 100,
+           "smallest median throughput drop that can fail, in percent", 0.01);
+  return t;
 }
 
 int run(int argc, char** argv) {
-  std::string error;
+  Options o;
   bool help = false;
-  auto parsed = parse(argc, argv, &error, &help);
+  const FlagTable flags = flag_table(&o);
+  if (auto e = flags.parse(argc, argv, &help)) return usage_error(*e + " (try --help)");
   if (help) {
-    fmt::print("{}", kUsage);
+    Options shown;
+    fmt::print("{}{}{}", kIntro, flag_table(&shown).usage(), kOutro);
     return 0;
   }
-  if (!parsed) return usage_error(error + " (try --help)");
-  const Options o = *parsed;
+  if (o.baseline.empty()) return usage_error("--baseline=FILE is required (try --help)");
+  o.baseline = resolve_path(o.baseline);
+  resolve_out(&o.matrix, "");
+  std::string error;
 
   // A broken baseline is reported before a minute of measuring, not after.
   std::optional<GateBaseline> baseline;
@@ -186,38 +146,24 @@ int run(int argc, char** argv) {
 
   auto locator = DriverLocator::create(argv[0], &error);
   if (!locator) return usage_error(error);
-  std::vector<const AllocatorInfo*> allocators;
-  for (const AllocatorInfo& a : known_allocators())
-    if (a.kind == "hakmem" || a.name == kReference) allocators.push_back(&a);
-
-  ResultsFile results;
-  results.created_utc = utc_now();
-  results.machine = machine_info();
-  results.build = build_info(LAB_COMPILATION_MODE);
-  results.config.reps = o.reps;
-  results.config.baseline = kReference;
-  results.config.threads = {1};
-  for (const GateWorkload& w : gate_workloads()) results.config.workloads.push_back(w.name);
-  for (const AllocatorInfo* a : allocators) results.config.allocators.push_back(a->name);
-  MatrixRun matrix;
-  for (const AllocatorInfo* a : allocators) {
-    auto path = locator->path(a->driver(), &error);
+  CompareConfig config;
+  config.reps = o.matrix.reps;
+  config.timeout_seconds = static_cast<double>(o.matrix.timeout_seconds);
+  config.baseline = kReference;
+  config.threads = {1};
+  for (const GateWorkload& w : gate_workloads()) config.workloads.push_back(w.name);
+  DriverMatrix matrix;
+  for (const AllocatorInfo& a : known_allocators()) {
+    if (a.kind != "hakmem" && a.name != kReference) continue;
+    config.allocators.push_back(a.name);
+    auto path = locator->path(a.driver(), &error);
     if (!path) return usage_error(error);
-    matrix.driver_of[a->name] = *path;
+    matrix.driver_of[a.name] = *path;
   }
-  for (const GateWorkload& w : gate_workloads()) {
-    for (const AllocatorInfo* a : allocators) {
-      Cell c;
-      c.allocator = a->name;
-      c.allocator_kind = a->kind;
-      c.workload = w.name;
-      c.threads = 1;
-      results.cells.push_back(c);
-    }
-  }
+  ResultsFile results = new_results(config, LAB_COMPILATION_MODE);
   matrix.results = &results;
-  matrix.reps = o.reps;
-  matrix.timeout_seconds = o.timeout;
+  matrix.reps = o.matrix.reps;
+  matrix.timeout_seconds = config.timeout_seconds;
   matrix.args = [](const Cell& c, bool callgrind) {
     const GateWorkload& w = workload_of(c);
     std::vector<std::string> args = {"--workload=" + c.workload, "--threads=1"};
@@ -225,40 +171,33 @@ int run(int argc, char** argv) {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   };
-  matrix.save = [&] {
-    if (o.out.empty()) return true;
-    results.updated_utc = utc_now();
-    std::string why;
-    if (write_atomically(o.out, results.to_json().dump(1) + "\n", &why)) return true;
-    fmt::print(stderr, "error: {}\n", why);
-    return false;
+  matrix.callgrind = [](const Cell& c) {
+    return c.allocator != kReference && !workload_of(c).callgrind_args.empty();
   };
-  if (!o.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
-    if (!matrix.save()) return kExitUsage;
-  }
+  OutputFile out(o.matrix.out, [&] {
+    results.updated_utc = utc_now();
+    return results.to_json().dump(1) + "\n";
+  });
+  if (auto e = out.create(false, false)) return usage_error(*e);
   // The gate's matrix is fixed: a parameter its drivers reject is a broken
   // gate, not a failed cell.
-  if (const auto bad = dry_run_cells(matrix); !bad.empty()) return usage_error(bad.front());
+  if (const auto bad = matrix.dry_run(); !bad.empty()) return usage_error(bad.front());
 
   install_stop_handlers();
-  Progress progress(static_cast<int>(results.cells.size()) * (o.reps + 1));
-  run_interleaved(matrix, progress);
-  count_instructions(matrix, progress, [](const Cell& c) {
-    return c.allocator != kReference && !workload_of(c).callgrind_args.empty();
-  });
-  progress.finish();
+  matrix.run(out);
   if (stop_requested()) {
-    fmt::print(stderr, "interrupted: nothing was compared{}\n", o.out.empty() ? "" : "; runs so far are in " + o.out);
+    results.status = "interrupted";
+    out.finish();
+    fmt::print(stderr, "interrupted: nothing was compared{}\n",
+               o.matrix.out.empty() ? "" : "; runs so far are in " + o.matrix.out);
     return kExitInterrupted;
   }
   results.status = "complete";
-  matrix.save();
+  out.finish();
 
-  const std::vector<GateMeasure> measures = gate_measures(results, kReference);
+  const std::vector<GateMeasure> measures = gate_measures(results);
   if (o.update) {
-    GateBaseline b{utc_now(), results.machine, results.build, gate_config(o.reps), measures};
+    GateBaseline b{utc_now(), results.machine, results.build, gate_config(), measures};
     for (const GateMeasure& m : measures) {
       if (m.failure) {
         fmt::print(stderr, "error: {} failed ({}); the baseline was not written\n", m.key(), *m.failure);
@@ -269,15 +208,12 @@ int run(int argc, char** argv) {
     std::filesystem::create_directories(std::filesystem::path(o.baseline).parent_path(), ec);
     std::string why;
     if (!write_atomically(o.baseline, baseline_json(b).dump(1) + "\n", &why)) return usage_error(why);
-    fmt::print("baseline written: {} ({} cells, {} repetitions, on '{}')\n", o.baseline, measures.size(), o.reps,
+    fmt::print("baseline written: {} ({} cells, {} repetitions, on '{}')\n", o.baseline, measures.size(), o.matrix.reps,
                results.machine.value("cpu_model", "?"));
     return 0;
   }
-  GateThresholds thresholds;
-  thresholds.alpha = o.alpha;
-  thresholds.min_effect = o.min_effect;
   const std::vector<GateRow> rows =
-      compare_with_baseline(*baseline, measures, gate_config(o.reps), results.machine, thresholds);
+      compare_with_baseline(*baseline, measures, gate_config(), results.machine, o.thresholds);
   fmt::print("gate against {} (measured {} on '{}')\n\n{}", o.baseline, baseline->created_utc,
              baseline->machine.value("cpu_model", "?"), render_gate(rows));
   return has_failures(rows) ? kExitRegression : 0;

@@ -122,9 +122,13 @@ TEST(Gate, ThroughputIsNotJudgedWhenTheRunsDidNotGetTheirCpu) {
 TEST(Gate, MeasuresPairEachRunWithTheReferencesRunOfTheSameRepetition) {
   ResultsFile results;
   const auto run = [](int rep, double ops_per_sec, double cpu_seconds) {
-    return RunEntry{rep, rep, 1.0,
-                    Json{{"ops_per_sec", ops_per_sec}, {"seconds", 1.0}, {"cpu_seconds", cpu_seconds},
-                         {"peak_rss_bytes", 1 << 20}, {"counters", {{"minor_faults", {{"value", 100}}}}}}};
+    RunRecord r;
+    r.ops_per_sec = ops_per_sec;
+    r.seconds = 1.0;
+    r.cpu_seconds = cpu_seconds;
+    r.peak_rss_bytes = 1 << 20;
+    r.counters = {{"minor_faults", {{"value", 100}}}};
+    return RunEntry{rep, rep, 1.0, r};
   };
   Cell variant;
   variant.allocator = "ultra_simple";
@@ -134,10 +138,16 @@ TEST(Gate, MeasuresPairEachRunWithTheReferencesRunOfTheSameRepetition) {
   reference.allocator = "glibc";
   reference.runs = {run(3, 100, 1.0), run(1, 100, 0.9), run(2, 50, 1.0)};
   results.cells = {variant, reference};
-  const std::vector<GateMeasure> measures = gate_measures(results, "glibc");
+  results.config.baseline = "glibc";
+  results.summarize();
+  const std::vector<GateMeasure> measures = gate_measures(results);
   ASSERT_EQ(measures.size(), 1u) << "the reference is the yardstick, not a gated cell";
   EXPECT_EQ(measures[0].throughput_ratios, (std::vector<double>{3.0, 4.0, 1.0}));
-  EXPECT_DOUBLE_EQ(*measures[0].cpu_share, 0.9) << "median of min(0.9, 1.0), min(0.5, 1.0), min(1.0, 1.0)";
+  EXPECT_DOUBLE_EQ(*measures[0].cpu_share, 1.0) << "the smaller of the medians: min(1.0, 1.0)";
+
+  results.cells[0].runs[2].record.cpu_seconds = 0.5;  // the variant's median share drops to 0.5
+  results.summarize();
+  EXPECT_DOUBLE_EQ(*gate_measures(results)[0].cpu_share, 0.5);
   EXPECT_DOUBLE_EQ(*measures[0].minor_faults, 100);
 }
 

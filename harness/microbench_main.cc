@@ -12,7 +12,9 @@
 #include "harness/cli.h"
 #include "harness/drivers.h"
 #include "harness/machine.h"
+#include "harness/flag_table.h"
 #include "harness/results.h"
+#include "harness/runner.h"
 #include "harness/stats.h"
 #include "harness/subprocess.h"
 
@@ -23,7 +25,7 @@
 namespace lab {
 namespace {
 
-const char* kUsage = R"(usage: bazel run -c opt //harness:microbench -- [flags]
+const char* kIntro = R"(usage: bazel run -c opt //harness:microbench -- [flags]
 
 Nanoseconds per malloc+free pair for each allocator: sizes 16, 64, 256 and
 1024 B (tiny), 8 KiB (mid) and 256 KiB (large); batches freed in LIFO, FIFO
@@ -33,73 +35,46 @@ JSON file: an "iteration" entry per repetition and a "_median" aggregate per
 benchmark, named <allocator>/<order>/<size>, with "variant" (the allocator)
 as a field, so Google Benchmark's tools/compare.py can compare two runs.
 
-Flags:
-  --allocators=LIST   comma-separated (default: all: {all})
-  --reps=N            repetitions per allocator, at least 1 (default: 3)
-  --min-time=SECONDS  Google Benchmark's minimum time per benchmark (default: 0.1)
-  --filter=REGEX      only benchmarks whose <order>/<size> name matches, e.g. 'lifo/(16|256)$'
-  --out=FILE          output JSON (default: results/runs/microbench-<UTC time>.json in the workspace)
-  --timeout=SECONDS   per-process limit (default: 600)
-  --help              this text
+)";
 
+const char* kOutro = R"(
 Exit status: 0 every allocator ran; 1 some failed (the others are in --out);
 2 bad flags; 130 interrupted (what ran is in --out).
 )";
 
+// The "hakmem_lab" context's own version (the rest is Google Benchmark's).
+constexpr int kMicrobenchVersion = 1;
+
 struct Options {
-  std::vector<std::string> allocators;
-  int reps = 3;
-  std::string min_time = "0.1";
+  std::vector<std::string> allocators;  // default: every known allocator
+  MatrixFlags matrix{.reps = 3, .timeout_seconds = 600};
+  double min_time = 0.1;
   std::string filter;
-  std::string out;
-  double timeout = 600;
 };
 
-std::optional<Options> parse(int argc, char** argv, std::string* error, bool* help) {
-  const std::optional<RawFlags> flags = read_flags(argc, argv, error);
-  if (!flags) return std::nullopt;
-  const RawFlags& raw = *flags;
+Options default_options() {
   Options o;
   for (const AllocatorInfo& a : known_allocators()) o.allocators.push_back(a.name);
-  for (const auto& [name, value] : raw.pairs) {
-    int64_t n = 0;
-    std::optional<std::string> e;
-    if (name == "help") {
-      *help = true;
-      return std::nullopt;
-    } else if (name == "allocators") {
-      o.allocators = split_list(value);
-      if (o.allocators.empty()) e = "--allocators needs at least one name";
-    } else if (name == "reps") {
-      if (!(e = parse_int_flag({"reps", 3, 1, 100, ""}, value, &n))) o.reps = static_cast<int>(n);
-    } else if (name == "timeout") {
-      if (!(e = parse_int_flag({"timeout", 600, 1, 86400, ""}, value, &n))) o.timeout = static_cast<double>(n);
-    } else if (name == "min_time") {
-      char* end = nullptr;
-      const double t = strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(t > 0) || t > 60) e = "--min-time must be a number of seconds in (0, 60], got '" + value + "'";
-      else o.min_time = value;
-    } else if (name == "filter") {
-      o.filter = value;
-    } else if (name == "out") {
-      if (value.empty()) e = "--out needs a file name";
-      o.out = resolve_path(value);
-    } else {
-      e = "unknown flag --" + name;
-    }
-    if (e) {
-      *error = *e;
-      return std::nullopt;
-    }
-  }
-  if (o.out.empty()) o.out = default_out_path("microbench");
   return o;
+}
+
+FlagTable flag_table(Options* o) {
+  FlagTable t;
+  t.list("allocators", &o->allocators, "comma-separated allocators", "all: " + known_allocator_names());
+  add_matrix_flags(t, &o->matrix,
+                   {.max_reps = 100,
+                    .reps_help = "repetitions per allocator",
+                    .out_help = "output JSON (Google Benchmark's format)",
+                    .out_default = "results/runs/microbench-<UTC time>.json in the workspace"});
+  t.number("min-time", &o->min_time, 0, 60, "Google Benchmark's minimum time per benchmark, in seconds");
+  t.text("filter", "REGEX", &o->filter, "only benchmarks whose <order>/<size> name matches, e.g. 'lifo/(16|256)$'",
+         "all");
+  return t;
 }
 
 struct Merged {
   Json context;
   Json benchmarks = Json::array();  // iteration entries, in run order
-  std::map<std::string, std::vector<const Json*>> by_name;
   std::vector<std::string> failures;
 };
 
@@ -138,6 +113,29 @@ Json to_json(const Merged& m, int reps) {
   return out;
 }
 
+// Adds one allocator's Google Benchmark output (repetition `rep_index`,
+// from 0) to the merged file.
+void merge(Merged* merged, const Json& part, const AllocatorInfo& a, int rep_index, int reps) {
+  if (merged->context.size() == 1) {
+    for (auto it = part["context"].begin(); it != part["context"].end(); ++it)
+      if (it.key() != "allocator" && it.key() != "allocator_kind" && it.key() != "executable")
+        merged->context[it.key()] = it.value();
+  }
+  for (Json b : part["benchmarks"]) {
+    const std::string original = b["name"];
+    b["benchmark"] = original;
+    b["name"] = a.name + "/" + original;
+    b["run_name"] = b["name"];
+    b["variant"] = a.name;
+    b["allocator_kind"] = a.kind;
+    b["repetitions"] = reps;
+    b["repetition_index"] = rep_index;
+    b["run_type"] = "iteration";
+    b.erase("label");
+    merged->benchmarks.push_back(b);
+  }
+}
+
 // ns per pair: rows are order/size, columns allocators.
 std::string render(const Json& merged, const std::vector<const AllocatorInfo*>& allocators) {
   std::map<std::string, std::map<std::string, double>> table;
@@ -149,7 +147,7 @@ std::string render(const Json& merged, const std::vector<const AllocatorInfo*>& 
     table[row][b["variant"]] = b["real_time"].get<double>();
   }
   std::string out = fmt::format(
-      "\nns per malloc+free pair (median of repetitions; - = not served, e.g. bound above 32 KiB)\n{:<14}",
+      "\nns per malloc+free pair (median of repetitions; - = not served: the allocator declares it cannot)\n{:<14}",
       "order/size");
   for (const AllocatorInfo* a : allocators) out += fmt::format(" {:>12}", a->name);
   out += "\n";
@@ -165,17 +163,17 @@ std::string render(const Json& merged, const std::vector<const AllocatorInfo*>& 
 }
 
 int run(int argc, char** argv) {
-  std::string error;
+  Options o = default_options();
   bool help = false;
-  auto parsed = parse(argc, argv, &error, &help);
+  const FlagTable flags = flag_table(&o);
+  if (auto e = flags.parse(argc, argv, &help)) return usage_error(*e + " (try --help)");
   if (help) {
-    std::string text = kUsage;
-    text.replace(text.find("{all}"), 5, known_allocator_names());
-    fmt::print("{}", text);
+    Options shown = default_options();
+    fmt::print("{}{}{}", kIntro, flag_table(&shown).usage(), kOutro);
     return 0;
   }
-  if (!parsed) return usage_error(error + " (try --help)");
-  const Options o = *parsed;
+  resolve_out(&o.matrix, "microbench");
+  std::string error;
   const auto allocators = resolve_allocators(o.allocators, &error);
   if (!allocators) return usage_error(error);
   auto locator = DriverLocator::create(argv[0], &error);
@@ -186,94 +184,67 @@ int run(int argc, char** argv) {
     if (!path) return usage_error(error);
     binary[a->name] = *path;
   }
-  if (std::filesystem::exists(o.out)) return usage_error(o.out + " already exists; choose another --out");
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(o.out).parent_path(), ec);
 
+  const std::string min_time = fmt::format("{}", o.min_time);
   Merged merged;
-  merged.context["hakmem_lab"] = {{"schema_version", kSchemaVersion},
+  merged.context["hakmem_lab"] = {{"schema_version", kMicrobenchVersion},
                                   {"kind", "hakmem-lab/microbench"},
                                   {"created_utc", utc_now()},
                                   {"machine", machine_info()},
                                   {"build", build_info(LAB_COMPILATION_MODE)},
                                   {"config",
                                    {{"allocators", o.allocators},
-                                    {"reps", o.reps},
-                                    {"min_time", o.min_time},
+                                    {"reps", o.matrix.reps},
+                                    {"min_time", min_time},
                                     {"filter", o.filter}}}};
-  const auto save = [&] {
-    std::string why;
-    if (!write_atomically(o.out, to_json(merged, o.reps).dump(1) + "\n", &why)) {
-      fmt::print(stderr, "error: {}\n", why);
-      return false;
-    }
-    return true;
-  };
-  if (!save()) return kExitUsage;
+  OutputFile out(o.matrix.out, [&] { return to_json(merged, o.matrix.reps).dump(1) + "\n"; });
+  if (auto e = out.create(false, false)) return usage_error(*e);
 
   install_stop_handlers();
   std::set<std::string> failed;
-  const int total = o.reps * static_cast<int>(allocators->size());
-  int done = 0;
-  for (int rep = 0; rep < o.reps && !stop_requested(); ++rep) {
-    for (const AllocatorInfo* a : *allocators) {
-      if (stop_requested()) break;
-      ++done;
-      if (failed.count(a->name)) continue;
-      const std::string tmp = o.out + ".part-" + a->name;
-      std::vector<std::string> args = {binary[a->name], "--benchmark_format=console",
-                                       "--benchmark_out_format=json", "--benchmark_out=" + tmp,
-                                       "--benchmark_min_time=" + o.min_time};
-      if (!o.filter.empty()) args.push_back("--benchmark_filter=" + o.filter);
-      fmt::print(stderr, "[{:>3}/{}] rep {}/{} {}\n", done, total, rep + 1, o.reps, a->name);
-      const ProcessResult r = run_process(args, o.timeout, {}, stop_flag());
-      Json part;
-      std::string why;
-      if (r.interrupted) break;
-      if (!r.ok()) {
-        why = r.describe_failure();
-      } else {
-        try {
-          std::ifstream in(tmp);
-          part = Json::parse(in);
-        } catch (const std::exception& e) {
-          why = std::string("its output is not Google Benchmark JSON: ") + e.what();
-        }
+  Progress progress(o.matrix.reps * static_cast<int>(allocators->size()));
+  const auto done = [&](int unit, int) { return failed.count((*allocators)[static_cast<size_t>(unit)]->name) != 0; };
+  const auto run_one = [&](int unit, int rep) {
+    const AllocatorInfo* a = (*allocators)[static_cast<size_t>(unit)];
+    const std::string tmp = o.matrix.out + ".part-" + a->name;
+    std::vector<std::string> args = {binary[a->name], "--benchmark_format=console", "--benchmark_out_format=json",
+                                     "--benchmark_out=" + tmp, "--benchmark_min_time=" + min_time};
+    if (!o.filter.empty()) args.push_back("--benchmark_filter=" + o.filter);
+    const ProcessResult r = run_process(args, static_cast<double>(o.matrix.timeout_seconds), {}, stop_flag());
+    RunReport report{fmt::format("rep {}/{} {}", rep, o.matrix.reps, a->name), r.wall_seconds, r.interrupted};
+    Json part;
+    std::string why;
+    if (!r.ok()) {
+      why = r.describe_failure();
+    } else {
+      try {
+        std::ifstream in(tmp);
+        part = Json::parse(in);
+      } catch (const std::exception& e) {
+        why = std::string("its output is not Google Benchmark JSON: ") + e.what();
       }
-      std::filesystem::remove(tmp, ec);
-      if (!why.empty()) {
-        failed.insert(a->name);
-        merged.failures.push_back(a->name + ": " + why);
-        fmt::print(stderr, "error: {} microbenchmarks {}\n", a->name, why);
-        save();
-        continue;
-      }
-      if (merged.context.size() == 1) {
-        for (auto it = part["context"].begin(); it != part["context"].end(); ++it)
-          if (it.key() != "allocator" && it.key() != "allocator_kind" && it.key() != "executable")
-            merged.context[it.key()] = it.value();
-      }
-      for (Json b : part["benchmarks"]) {
-        const std::string original = b["name"];
-        b["benchmark"] = original;
-        b["name"] = a->name + "/" + original;
-        b["run_name"] = b["name"];
-        b["variant"] = a->name;
-        b["allocator_kind"] = a->kind;
-        b["repetitions"] = o.reps;
-        b["repetition_index"] = rep;
-        b["run_type"] = "iteration";
-        b.erase("label");
-        merged.benchmarks.push_back(b);
-      }
-      save();
     }
-  }
-  const Json final_json = to_json(merged, o.reps);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    if (report.interrupted) return report;
+    if (!why.empty()) {
+      failed.insert(a->name);
+      merged.failures.push_back(a->name + ": " + why);
+      report.line += " FAILED: " + why;
+      return report;
+    }
+    merge(&merged, part, *a, rep - 1, o.matrix.reps);
+    return report;
+  };
+  interleave(static_cast<int>(allocators->size()), o.matrix.reps, progress, done, run_one, out);
+  progress.finish();
+  out.finish();
+  const Json final_json = to_json(merged, o.matrix.reps);
+  fflush(stderr);
   fmt::print("{}", render(final_json, *allocators));
-  fmt::print("\nresults: {}\n", o.out);
+  fmt::print("\nresults: {}\n", o.matrix.out);
   if (stop_requested()) {
-    fmt::print(stderr, "interrupted: the repetitions that finished are in {}\n", o.out);
+    fmt::print(stderr, "interrupted: the repetitions that finished are in {}\n", o.matrix.out);
     return kExitInterrupted;
   }
   return failed.empty() ? 0 : 1;

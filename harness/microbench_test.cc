@@ -59,7 +59,7 @@ TEST(Microbench, BadFlagsAreOneLineErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--allocators=nope"}, "unknown allocator 'nope'"},
       {{"--reps=0"}, "--reps must be an integer"},
-      {{"--min-time=-1"}, "--min-time must be a number of seconds"},
+      {{"--min-time=-1"}, "--min-time must be a number in (0, 60], got '-1'"},
       {{"--min-time=abc"}, "got 'abc'"},
       {{"--bogus"}, "unknown flag --bogus"},
   };

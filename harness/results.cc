@@ -26,14 +26,6 @@ std::optional<double> number_at(const Json& j, std::initializer_list<const char*
 
 namespace {
 
-std::optional<double> median_of(const Cell& cell, std::initializer_list<const char*> path) {
-  std::vector<double> values;
-  for (const RunEntry& run : cell.runs)
-    if (auto v = number_at(run.record, path)) values.push_back(*v);
-  if (values.empty()) return std::nullopt;
-  return quantile(values, 0.5);
-}
-
 Json optional_number(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 
 Json spread_json(const Spread& s) {
@@ -92,21 +84,53 @@ std::optional<CompareConfig> CompareConfig::from_json(const Json& j, std::string
   return c;
 }
 
-CellSummary summarize(const Cell& cell) {
+const Spread* CellSummary::spread(const std::string& metric) const {
+  auto it = metrics.find(metric);
+  return it == metrics.end() ? nullptr : &it->second;
+}
+
+std::optional<double> CellSummary::median(const std::string& metric) const {
+  const Spread* s = spread(metric);
+  return s != nullptr ? std::optional<double>(s->median) : std::nullopt;
+}
+
+namespace {
+
+CellSummary metrics_of(const Cell& cell) {
   CellSummary s;
   s.reps = static_cast<int>(cell.runs.size());
-  std::vector<double> rates;
-  for (const RunEntry& run : cell.runs)
-    if (auto v = number_at(run.record, {"ops_per_sec"})) rates.push_back(*v);
-  s.ops_per_sec = spread_of(rates);
-  s.median_seconds = median_of(cell, {"seconds"});
-  s.median_cpu_seconds = median_of(cell, {"cpu_seconds"});
-  s.median_ops_per_cpu_second = median_of(cell, {"ops_per_cpu_second"});
-  s.median_peak_rss_bytes = median_of(cell, {"peak_rss_bytes"});
-  s.median_rss_end_bytes = median_of(cell, {"rss_end_bytes"});
-  s.median_rss_after_drain_bytes = median_of(cell, {"rss_after_drain_bytes"});
-  s.median_minor_faults = median_of(cell, {"counters", "minor_faults", "value"});
+  for (const RunMetric& metric : run_metrics()) {
+    std::vector<double> values;
+    for (const RunEntry& run : cell.runs)
+      if (auto v = metric.of(run.record)) values.push_back(*v);
+    if (auto spread = spread_of(values)) s.metrics[metric.name] = *spread;
+  }
   return s;
+}
+
+std::optional<double> median_ratio(const CellSummary& mine, const Cell* reference) {
+  if (reference == nullptr) return std::nullopt;
+  const auto a = mine.median("ops_per_sec");
+  const auto b = reference->summary.median("ops_per_sec");
+  if (!a || !b || *b == 0) return std::nullopt;
+  return *a / *b;
+}
+
+}  // namespace
+
+void ResultsFile::summarize() {
+  for (Cell& c : cells) c.summary = metrics_of(c);
+  for (Cell& c : cells) {
+    const Cell* base = find(c.workload, config.baseline, c.threads);
+    c.summary.ratio_to_baseline = median_ratio(c.summary, base);
+    c.summary.ratio_to_bound = median_ratio(c.summary, find(c.workload, kBoundAllocator, c.threads));
+    c.summary.ratios_to_baseline_by_rep.clear();
+    if (base == nullptr) continue;
+    for (const RunEntry& run : c.runs)
+      for (const RunEntry& theirs : base->runs)
+        if (theirs.rep == run.rep && theirs.record.ops_per_sec > 0)
+          c.summary.ratios_to_baseline_by_rep.push_back(run.record.ops_per_sec / theirs.record.ops_per_sec);
+  }
 }
 
 Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) {
@@ -117,15 +141,6 @@ Cell* ResultsFile::find(const std::string& workload, const std::string& allocato
 
 const Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) const {
   return const_cast<ResultsFile*>(this)->find(workload, allocator, threads);
-}
-
-std::optional<double> ResultsFile::ratio_to(const Cell& cell, const std::string& reference) const {
-  const Cell* ref = find(cell.workload, reference, cell.threads);
-  if (ref == nullptr) return std::nullopt;
-  const auto mine = summarize(cell).ops_per_sec;
-  const auto theirs = summarize(*ref).ops_per_sec;
-  if (!mine || !theirs || theirs->median == 0) return std::nullopt;
-  return mine->median / theirs->median;
 }
 
 Json ResultsFile::to_json() const {
@@ -151,25 +166,24 @@ Json ResultsFile::to_json() const {
     cj["refused"] = c.refused ? Json(*c.refused) : Json(nullptr);
     cj["params"] = c.params;
     Json runs = Json::array();
-    for (const RunEntry& r : c.runs) runs.push_back({{"rep", r.rep}, {"seq", r.seq}, {"wall_seconds", r.wall_seconds}, {"record", r.record}});
+    for (const RunEntry& r : c.runs)
+      runs.push_back({{"rep", r.rep}, {"seq", r.seq}, {"wall_seconds", r.wall_seconds}, {"record", Json(r.record)}});
     cj["runs"] = runs;
     Json failures = Json::array();
     for (const RunFailure& f : c.failures) failures.push_back({{"rep", f.rep}, {"reason", f.reason}});
     cj["failures"] = failures;
-    const CellSummary s = summarize(c);
+    const CellSummary& s = c.summary;
     Json sj;
     sj["reps"] = s.reps;
-    sj["median_ops_per_sec"] = s.ops_per_sec ? Json(s.ops_per_sec->median) : Json(nullptr);
-    sj["spread"] = s.ops_per_sec ? spread_json(*s.ops_per_sec) : Json(nullptr);
-    sj["ratio_to_baseline"] = optional_number(ratio_to(c, config.baseline));
-    sj["ratio_to_bound"] = optional_number(ratio_to(c, kBoundAllocator));
-    sj["median_seconds"] = optional_number(s.median_seconds);
-    sj["median_cpu_seconds"] = optional_number(s.median_cpu_seconds);
-    sj["median_ops_per_cpu_second"] = optional_number(s.median_ops_per_cpu_second);
-    sj["median_peak_rss_bytes"] = optional_number(s.median_peak_rss_bytes);
-    sj["median_rss_end_bytes"] = optional_number(s.median_rss_end_bytes);
-    sj["median_rss_after_drain_bytes"] = optional_number(s.median_rss_after_drain_bytes);
-    sj["median_minor_faults"] = optional_number(s.median_minor_faults);
+    sj["ratio_to_baseline"] = optional_number(s.ratio_to_baseline);
+    sj["ratio_to_bound"] = optional_number(s.ratio_to_bound);
+    sj["ratios_to_baseline_by_rep"] = s.ratios_to_baseline_by_rep;
+    Json metrics = Json::object();
+    for (const RunMetric& m : run_metrics()) {
+      const Spread* spread = s.spread(m.name);
+      metrics[m.name] = spread != nullptr ? spread_json(*spread) : Json(nullptr);
+    }
+    sj["metrics"] = metrics;
     cj["summary"] = sj;
     if (c.callgrind) cj["callgrind"] = *c.callgrind;
     cells_json.push_back(cj);
@@ -185,11 +199,13 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
   }
   ResultsFile f;
   if (!get_field(j, "schema_version", &f.schema_version, error, "results")) return std::nullopt;
-  if (f.schema_version != kSchemaVersion) {
-    *error = "schema_version " + std::to_string(f.schema_version) + " is not the supported version " +
-             std::to_string(kSchemaVersion);
+  if (f.schema_version < kOldestReadableSchema || f.schema_version > kSchemaVersion) {
+    *error = "schema_version " + std::to_string(f.schema_version) + " is not a supported version (" +
+             std::to_string(kOldestReadableSchema) + " to " + std::to_string(kSchemaVersion) + ")";
     return std::nullopt;
   }
+  // What is read is held in this version's terms from here on.
+  f.schema_version = kSchemaVersion;
   std::string kind;
   if (!get_field(j, "kind", &kind, error, "results")) return std::nullopt;
   if (kind != kResultsKind) {
@@ -252,6 +268,7 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
     if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
     f.cells.push_back(std::move(c));
   }
+  f.summarize();
   return f;
 }
 

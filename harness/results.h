@@ -1,26 +1,14 @@
-// The results file of a compare run: the plain records the runner emits,
-// grouped into cells, plus the context needed to trust them later.
+// The results file: the driver records of a matrix run, grouped into
+// cells, each cell's summary over its repetitions, and the context needed
+// to trust them later. This file owns the results file's schema (version
+// kSchemaVersion); results/SCHEMA.md documents every field, and the record
+// inside each run is workloads/support/record.h's RunRecord.
 //
-// Schema (version kSchemaVersion; pinned by results_test.cc):
-//   schema_version, kind, status ("running" | "complete" | "interrupted"),
-//   created_utc, updated_utc,
-//   machine {cpu_model, cores, kernel, memory_bytes, thp_enabled, thp_defrag},
-//   build {compiler, compilation_mode, git_commit, git_dirty,
-//          driver {compiler, compilation_mode, compile_flags}},
-//   config {allocators, workloads, threads, reps, ops, smoke, baseline,
-//           timeout_seconds, params},
-//   cells [{allocator, allocator_kind, workload, threads, mode, status,
-//           error, refused, params {ops, seed, workers, workload_params},
-//           runs [{rep, seq, wall_seconds, record}],
-//           failures [{rep, reason}],
-//           summary {reps, median_ops_per_sec, spread {min, p25, median, p75,
-//                    max, rel_iqr, n}, ratio_to_baseline, ratio_to_bound,
-//                    median_seconds,
-//                    median_cpu_seconds, median_ops_per_cpu_second,
-//                    median_peak_rss_bytes, median_rss_end_bytes,
-//                    median_rss_after_drain_bytes, median_minor_faults},
-//           callgrind? {instructions, ops, instructions_per_op}}]
-// `record` is the driver's JSON record, verbatim.
+// Summaries are computed here once (ResultsFile::summarize, before every
+// save and after every load) and stored in the file; the table, the gate
+// and the analysis read them and compute no medians of their own.
+// Version 1 files still load (their summaries are recomputed); writing one
+// back makes it version 2 (`bazel run //harness:migrate`).
 #pragma once
 
 #include <map>
@@ -31,10 +19,12 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/stats.h"
+#include "workloads/support/record.h"
 
 namespace lab {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+inline constexpr int kOldestReadableSchema = 1;
 // The speed-of-light reference variant: every table relates to it.
 inline constexpr const char* kBoundAllocator = "bound";
 inline constexpr const char* kResultsKind = "hakmem-lab/compare";
@@ -52,12 +42,28 @@ struct RunEntry {
   int rep = 0;
   int seq = 0;  // position in the whole run's order, from 1: shows the interleaving
   double wall_seconds = 0;
-  Json record;  // the driver's record
+  RunRecord record;  // the driver's record
 };
 
 struct RunFailure {
   int rep = 0;
   std::string reason;
+};
+
+// A cell's repetitions summarized: every metric of run_metrics() (a
+// Spread over the runs that have it) and the throughput ratios.
+struct CellSummary {
+  int reps = 0;
+  std::map<std::string, Spread> metrics;  // by RunMetric name
+  // Median ops/s over the baseline's (or bound's) median, same workload
+  // and threads; nullopt when either is missing.
+  std::optional<double> ratio_to_baseline;
+  std::optional<double> ratio_to_bound;
+  // ops/s over the baseline's in the same repetition, in rep order.
+  std::vector<double> ratios_to_baseline_by_rep;
+
+  const Spread* spread(const std::string& metric) const;
+  std::optional<double> median(const std::string& metric) const;
 };
 
 struct Cell {
@@ -71,6 +77,7 @@ struct Cell {
   std::optional<std::string> refused;  // why the allocator declined this cell
   Json params = Json::object();        // {ops, seed, workers, workload_params} as the driver resolved them
   std::optional<Json> callgrind;
+  CellSummary summary;  // ResultsFile::summarize()
 
   // "refused" when the allocator declined the cell (bound, multi-threaded);
   // "failed" once any run failed; else "complete" when `reps` runs are in;
@@ -83,11 +90,11 @@ struct CompareConfig {
   std::vector<std::string> allocators;
   std::vector<std::string> workloads;  // empty until resolved: every workload
   std::vector<int> threads;
-  int reps = 5;
+  int reps = 0;  // set by each command (its --reps)
   std::optional<int64_t> ops;  // nullopt: each workload's default
   bool smoke = false;
-  std::string baseline = "glibc";
-  double timeout_seconds = 300;
+  std::string baseline;  // the allocator ratios divide by
+  double timeout_seconds = 0;  // set by each command (its --timeout)
   std::map<std::string, std::string> params;  // extra --NAME=VALUE for drivers
 
   Json to_json() const;
@@ -95,19 +102,6 @@ struct CompareConfig {
   bool operator==(const CompareConfig&) const = default;
 };
 
-struct CellSummary {
-  int reps = 0;
-  std::optional<Spread> ops_per_sec;
-  std::optional<double> median_seconds;
-  std::optional<double> median_cpu_seconds;
-  std::optional<double> median_ops_per_cpu_second;
-  std::optional<double> median_peak_rss_bytes;
-  std::optional<double> median_rss_end_bytes;
-  std::optional<double> median_rss_after_drain_bytes;
-  std::optional<double> median_minor_faults;
-};
-
-CellSummary summarize(const Cell& cell);
 
 struct ResultsFile {
   int schema_version = kSchemaVersion;
@@ -121,9 +115,8 @@ struct ResultsFile {
 
   Cell* find(const std::string& workload, const std::string& allocator, int threads);
   const Cell* find(const std::string& workload, const std::string& allocator, int threads) const;
-  // Median ops/sec of `cell` over the baseline allocator's, same workload
-  // and threads; nullopt when either is missing.
-  std::optional<double> ratio_to(const Cell& cell, const std::string& reference) const;
+  // Recomputes every cell's summary from its runs.
+  void summarize();
 
   Json to_json() const;
   // Parses and validates; on failure returns nullopt and a one-line error.

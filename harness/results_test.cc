@@ -10,16 +10,20 @@
 namespace lab {
 namespace {
 
-Json record(double ops_per_sec, double peak, double drained) {
-  return {{"ops", 1000},
-          {"seconds", 1000 / ops_per_sec},
-          {"ops_per_sec", ops_per_sec},
-          {"cpu_seconds", 1000 / ops_per_sec},
-          {"ops_per_cpu_second", ops_per_sec},
-          {"peak_rss_bytes", peak},
-          {"rss_end_bytes", peak},
-          {"rss_after_drain_bytes", drained},
-          {"counters", {{"minor_faults", {{"value", 10}}}}}};
+RunRecord record(double ops_per_sec, int64_t peak, int64_t drained) {
+  RunRecord r;
+  r.ops = 1000;
+  r.seconds = 1000 / ops_per_sec;
+  r.ops_per_sec = ops_per_sec;
+  r.cpu_seconds = 1000 / ops_per_sec;
+  r.ops_per_cpu_second = ops_per_sec;
+  r.peak_rss_bytes = peak;
+  r.rss_end_bytes = peak;
+  r.rss_after_drain_bytes = drained;
+  r.major_faults = 1;
+  r.voluntary_context_switches = 7;
+  r.counters = {{"minor_faults", {{"value", 10}}}};
+  return r;
 }
 
 ResultsFile sample() {
@@ -31,6 +35,8 @@ ResultsFile sample() {
   f.config.workloads = {"mixed_lifo"};
   f.config.threads = {1};
   f.config.reps = 3;
+  f.config.baseline = "glibc";
+  f.config.timeout_seconds = 300;
   const Json params = {{"ops", 1000}, {"seed", 42}, {"workers", 1}, {"workload_params", {{"batch", 100}}}};
   Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
   Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
@@ -43,6 +49,7 @@ ResultsFile sample() {
   }
   Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", params, {}};
   f.cells = {a, b, bound, refused};
+  f.summarize();
   return f;
 }
 
@@ -56,7 +63,7 @@ TEST(Results, TopLevelSchemaIsPinned) {
   const Json j = sample().to_json();
   EXPECT_EQ(keys(j), (std::set<std::string>{"schema_version", "kind", "status", "created_utc", "updated_utc",
                                             "machine", "build", "config", "cells"}));
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], 2);
   EXPECT_EQ(j["kind"], "hakmem-lab/compare");
   EXPECT_EQ(keys(j["config"]), (std::set<std::string>{"allocators", "workloads", "threads", "reps", "ops", "smoke",
                                                       "baseline", "timeout_seconds", "params"}));
@@ -69,11 +76,13 @@ TEST(Results, CellSchemaIsPinned) {
                                                "summary"}));
   EXPECT_EQ(keys(cell["runs"][0]), (std::set<std::string>{"rep", "seq", "wall_seconds", "record"}));
   EXPECT_EQ(keys(cell["summary"]),
-            (std::set<std::string>{"reps", "median_ops_per_sec", "spread", "ratio_to_baseline", "ratio_to_bound",
-                                   "median_seconds",
-                                   "median_cpu_seconds", "median_ops_per_cpu_second", "median_peak_rss_bytes",
-                                   "median_rss_end_bytes", "median_rss_after_drain_bytes", "median_minor_faults"}));
-  EXPECT_EQ(keys(cell["summary"]["spread"]),
+            (std::set<std::string>{"reps", "ratio_to_baseline", "ratio_to_bound", "ratios_to_baseline_by_rep",
+                                   "metrics"}));
+  EXPECT_EQ(keys(cell["summary"]["metrics"]),
+            (std::set<std::string>{"ops_per_sec", "seconds", "cpu_seconds", "ops_per_cpu_second", "cpu_share",
+                                   "peak_rss_bytes", "rss_end_bytes", "rss_after_drain_bytes", "minor_faults",
+                                   "major_faults", "voluntary_context_switches"}));
+  EXPECT_EQ(keys(cell["summary"]["metrics"]["ops_per_sec"]),
             (std::set<std::string>{"min", "p25", "median", "p75", "max", "rel_iqr", "n"}));
 }
 
@@ -82,16 +91,22 @@ TEST(Results, SummaryIsTheMedianWithItsSpreadAndRatio) {
   const Json& s = cell["summary"];
   EXPECT_EQ(cell["status"], "complete");
   EXPECT_EQ(s["reps"], 3);
-  EXPECT_DOUBLE_EQ(s["median_ops_per_sec"].get<double>(), 200);
-  EXPECT_DOUBLE_EQ(s["spread"]["min"].get<double>(), 180);
-  EXPECT_DOUBLE_EQ(s["spread"]["max"].get<double>(), 220);
-  EXPECT_DOUBLE_EQ(s["spread"]["p25"].get<double>(), 190);
-  EXPECT_DOUBLE_EQ(s["spread"]["p75"].get<double>(), 210);
-  EXPECT_DOUBLE_EQ(s["spread"]["rel_iqr"].get<double>(), 0.1);
+  const Json& rate = s["metrics"]["ops_per_sec"];
+  EXPECT_DOUBLE_EQ(rate["median"].get<double>(), 200);
+  EXPECT_DOUBLE_EQ(rate["min"].get<double>(), 180);
+  EXPECT_DOUBLE_EQ(rate["max"].get<double>(), 220);
+  EXPECT_DOUBLE_EQ(rate["p25"].get<double>(), 190);
+  EXPECT_DOUBLE_EQ(rate["p75"].get<double>(), 210);
+  EXPECT_DOUBLE_EQ(rate["rel_iqr"].get<double>(), 0.1);
+  EXPECT_EQ(rate["n"], 3);
   EXPECT_DOUBLE_EQ(s["ratio_to_baseline"].get<double>(), 2.0);
   EXPECT_DOUBLE_EQ(s["ratio_to_bound"].get<double>(), 0.8);
-  EXPECT_DOUBLE_EQ(s["median_rss_after_drain_bytes"].get<double>(), 3e6);
-  EXPECT_DOUBLE_EQ(s["median_minor_faults"].get<double>(), 10);
+  EXPECT_EQ(s["ratios_to_baseline_by_rep"], (Json{2.0, 1.8, 2.2}));
+  EXPECT_DOUBLE_EQ(s["metrics"]["rss_after_drain_bytes"]["median"].get<double>(), 3e6);
+  EXPECT_DOUBLE_EQ(s["metrics"]["minor_faults"]["median"].get<double>(), 10);
+  EXPECT_DOUBLE_EQ(s["metrics"]["major_faults"]["median"].get<double>(), 1);
+  EXPECT_DOUBLE_EQ(s["metrics"]["voluntary_context_switches"]["median"].get<double>(), 7);
+  EXPECT_DOUBLE_EQ(s["metrics"]["cpu_share"]["median"].get<double>(), 1.0);
 }
 
 TEST(Results, CellStatusFollowsRunsAndFailures) {
@@ -128,6 +143,8 @@ TEST(Results, RejectsOtherSchemaVersionsAndBrokenFiles) {
   j["schema_version"] = 99;
   EXPECT_FALSE(ResultsFile::from_json(j, &error));
   EXPECT_NE(error.find("schema_version 99"), std::string::npos) << error;
+  j["schema_version"] = 0;
+  EXPECT_FALSE(ResultsFile::from_json(j, &error));
 
   j = sample().to_json();
   j.erase("cells");
@@ -144,6 +161,31 @@ TEST(Results, RejectsOtherSchemaVersionsAndBrokenFiles) {
   EXPECT_FALSE(load_results(path, &error));
   EXPECT_NE(error.find(path), std::string::npos) << error;
   EXPECT_NE(error.find("not valid JSON"), std::string::npos) << error;
+}
+
+TEST(Results, AVersionOneFileLoadsWithItsSummariesRecomputed) {
+  // Version 1: summaries in the old shape, records without the fields
+  // version 2 added. It loads; its summaries are this version's.
+  Json j = sample().to_json();
+  j["schema_version"] = 1;
+  for (Json& cell : j["cells"]) {
+    cell["summary"] = {{"reps", 3}, {"median_ops_per_sec", 1.0}};
+    for (Json& run : cell["runs"]) {
+      run["record"]["record_version"] = 1;
+      run["record"].erase("major_faults");
+      run["record"].erase("voluntary_context_switches");
+      run["record"].erase("status");
+    }
+  }
+  std::string error;
+  const auto f = ResultsFile::from_json(j, &error);
+  ASSERT_TRUE(f.has_value()) << error;
+  EXPECT_EQ(f->schema_version, kSchemaVersion) << "held in this version's terms once read";
+  EXPECT_DOUBLE_EQ(*f->cells[0].summary.median("ops_per_sec"), 200);
+  EXPECT_DOUBLE_EQ(*f->cells[0].summary.ratio_to_baseline, 2.0);
+  EXPECT_FALSE(f->cells[0].summary.median("major_faults")) << "a version 1 record never measured it";
+  EXPECT_EQ(f->cells[0].runs[0].record.record_version, 1);
+  EXPECT_EQ(f->to_json()["schema_version"], 2);
 }
 
 TEST(Results, AtomicWriteReplacesWholeFiles) {

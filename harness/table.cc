@@ -46,17 +46,15 @@ std::string render_table(const ResultsFile& results) {
     out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
     for (const Cell& c : results.cells) {
       if (c.workload != workload || c.threads != threads) continue;
-      const CellSummary s = summarize(c);
-      std::string row = fmt::format("{:<14} {:>9} {:>8} {:>9}", c.allocator,
-                                    format_rate(s.ops_per_sec ? std::optional(s.ops_per_sec->median) : std::nullopt),
-                                    s.ops_per_sec ? fmt::format("{:.1f}%", s.ops_per_sec->rel_iqr * 100) : "-",
-                                    format_ratio(results.ratio_to(c, baseline)));
-      if (any_bound) {
-        const auto to_bound = results.ratio_to(c, kBoundAllocator);
-        row += fmt::format(" {:>8}", to_bound ? fmt::format("{:.2f}", 1 / *to_bound) : "-");
-      }
-      row += fmt::format(" {:>11} {:>11} {:>12}", format_rate(s.median_ops_per_cpu_second),
-                         format_bytes(s.median_peak_rss_bytes), format_bytes(s.median_rss_after_drain_bytes));
+      const CellSummary& s = c.summary;
+      const Spread* rate = s.spread("ops_per_sec");
+      std::string row = fmt::format("{:<14} {:>9} {:>8} {:>9}", c.allocator, format_rate(s.median("ops_per_sec")),
+                                    rate ? fmt::format("{:.1f}%", rate->rel_iqr * 100) : "-",
+                                    format_ratio(s.ratio_to_baseline));
+      if (any_bound)
+        row += fmt::format(" {:>8}", s.ratio_to_bound ? fmt::format("{:.2f}", 1 / *s.ratio_to_bound) : "-");
+      row += fmt::format(" {:>11} {:>11} {:>12}", format_rate(s.median("ops_per_cpu_second")),
+                         format_bytes(s.median("peak_rss_bytes")), format_bytes(s.median("rss_after_drain_bytes")));
       if (any_callgrind) {
         row += c.callgrind && c.callgrind->contains("instructions_per_op")
                    ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())

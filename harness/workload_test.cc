@@ -107,7 +107,10 @@ TEST_P(CorruptionTest, ACorruptedBlockFailsTheRunNamingWorkloadAndSeed) {
   const std::string expected = "error: " + workload + " on " + allocator + " (seed 7, threads 1): block ";
   EXPECT_EQ(r.stderr_tail.rfind(expected, 0), 0u) << r.stderr_tail;
   EXPECT_NE(r.stderr_tail.find("was corrupted while live"), std::string::npos) << r.stderr_tail;
-  EXPECT_TRUE(r.stdout_text.empty()) << "a failed run prints no record";
+  // No record: the status line alone, saying what the harness must know.
+  const Json line = Json::parse(r.stdout_text);
+  EXPECT_EQ(line["status"], "validation_failed") << r.stdout_text;
+  EXPECT_EQ("error: " + line["reason"].get<std::string>() + "\n", r.stderr_tail);
 }
 
 TEST(Corruption, WithoutTheHookTheSameRunPasses) {

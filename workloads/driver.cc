@@ -15,13 +15,13 @@
 #include "common/process.h"
 #include "workloads/support/blocks.h"
 #include "workloads/support/measure.h"
+#include "workloads/support/protocol.h"
+#include "workloads/support/record.h"
 #include "workloads/support/validate.h"
 
 namespace lab {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitRefused = 4;
 constexpr uint64_t kSmokeOps = 50'000;
 
 const std::vector<IntFlagSpec>& common_flags() {
@@ -52,8 +52,11 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
       << "                          only on allocator A's driver if @A is given\n"
       << "  --help                  this text\n"
       << describe_flags(common_flags())
-      << "\nExit status: 0 ran; 2 bad flags; 3 a block failed validation; 4 refused (the allocator\n"
-      << "declares it cannot serve this run, e.g. bound with several threads).\n"
+      << "\nEvery run ends with one JSON line on stdout carrying \"status\": the record itself when it\n"
+      << "ran, else {\"status\", \"reason\"} (workloads/support/protocol.h). Exit status and status:\n";
+  for (const DriverStatusInfo& s : kDriverStatuses) out << "  " << s.exit_code << " " << s.name << "\n";
+  out << "(ok: ran; bad_flags: nothing ran; validation_failed: a block was corrupted; refused: the\n"
+      << "allocator declares it cannot serve this run, e.g. bound with several threads).\n"
       << "\nWorkloads and their flags:\n";
   for (const WorkloadDef& w : id.workloads) {
     out << "\n" << w.name << ": " << w.summary << " (default --ops=" << w.default_ops << ")\n"
@@ -77,10 +80,16 @@ std::string refusal(const DriverIdentity& id, const Workload& w) {
   return "";
 }
 
-int usage_error(const std::string& message) {
-  fprintf(stderr, "error: %s (try --help)\n", message.c_str());
-  return kExitUsage;
+// One line for the person on stderr, one status line for the harness.
+int finish(DriverStatus status, const std::string& reason) {
+  const char* prefix = status == DriverStatus::kRefused ? "refused: " : "error: ";
+  const char* hint = status == DriverStatus::kBadFlags ? " (try --help)" : "";
+  fprintf(stderr, "%s%s%s\n", prefix, reason.c_str(), hint);
+  std::cout << status_line(status, reason) << std::endl;
+  return exit_code_of(status);
 }
+
+int usage_error(const std::string& message) { return finish(DriverStatus::kBadFlags, message); }
 
 std::string malloc_provider(const DriverIdentity& id) {
   if (std::string(id.allocator_kind) == "hakmem") return std::string("hakmem:") + id.allocator_name + " (linked, inline)";
@@ -94,11 +103,6 @@ nlohmann::ordered_json build_json(const DriverIdentity& id) {
   return {{"compiler", std::string("gcc ") + __VERSION__},
           {"compilation_mode", id.compilation_mode},
           {"compile_flags", compile_flags_of_self()}};
-}
-
-template <class T>
-nlohmann::ordered_json optional_json(const std::optional<T>& value) {
-  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
 }
 
 }  // namespace
@@ -159,10 +163,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   std::string error;
   std::unique_ptr<Workload> workload = def->make(config, &error);
   if (workload == nullptr) return usage_error(error);
-  if (const std::string why = refusal(id, *workload); !why.empty()) {
-    fprintf(stderr, "refused: %s\n", why.c_str());
-    return kExitRefused;
-  }
+  if (const std::string why = refusal(id, *workload); !why.empty()) return finish(DriverStatus::kRefused, why);
   // Test hook: --inject_fault=KIND[@ALLOCATOR] makes this run crash or hang
   // (only on ALLOCATOR's driver, if given), to test the harness.
   std::string fault = inject_fault.substr(0, inject_fault.find('@'));
@@ -184,7 +185,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     cpus = *kept;
   }
   if (dry_run) {
-    std::cout << nlohmann::ordered_json{{"dry_run", true},        {"workload", def->name},
+    std::cout << nlohmann::ordered_json{{"status", info_of(DriverStatus::kOk).name}, {"dry_run", true},
+                                        {"workload", def->name},
                                         {"ops", config.ops},       {"threads", config.threads},
                                         {"workers", workload->workers()}, {"seed", config.seed},
                                         {"params", config.params}, {"cpus", cpus},
@@ -208,36 +210,32 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
 
   const uint64_t ops = workload->ops_done();
   const WorkerCounts counts = workload->totals();
-  nlohmann::ordered_json record;
-  record["record_version"] = 1;
-  record["workload"] = def->name;
-  record["allocator"] = id.allocator_name;
-  record["allocator_kind"] = id.allocator_kind;
-  record["malloc_provider"] = malloc_provider(id);
-  record["threads"] = config.threads;
-  record["workers"] = options.workers;
-  record["seed"] = config.seed;
-  record["cpus"] = cpus;
-  record["smoke"] = smoke;
-  record["params"] = config.params;
-  record["ops"] = ops;
-  record["seconds"] = m.seconds;
-  record["ops_per_sec"] = m.seconds > 0 ? static_cast<double>(ops) / m.seconds : 0.0;
-  record["cpu_seconds"] = m.cpu_seconds;
-  record["ops_per_cpu_second"] = m.cpu_seconds > 0 ? nlohmann::ordered_json(static_cast<double>(ops) / m.cpu_seconds)
-                                                   : nlohmann::ordered_json(nullptr);
-  record["peak_rss_bytes"] = optional_json(m.peak_rss_bytes);
-  record["peak_rss_scope"] = m.peak_rss_reset ? "timed_region_and_drain" : "process_lifetime";
-  record["rss_start_bytes"] = optional_json(m.rss_start_bytes);
-  record["rss_end_bytes"] = optional_json(m.rss_end_bytes);
-  record["rss_after_drain_bytes"] = optional_json(m.rss_after_drain_bytes);
-  record["counters"] = m.counters;
-  record["counts"] = {{"prepare_allocations", counts.prepare_allocations},
-                      {"allocations", counts.allocations},
-                      {"frees", counts.frees},
-                      {"reallocs", counts.reallocs},
-                      {"drain_frees", counts.drain_frees}};
-  record["validation"] = {{"blocks_checked", counts.checked}};
+  RunRecord record;
+  record.workload = def->name;
+  record.allocator = id.allocator_name;
+  record.allocator_kind = id.allocator_kind;
+  record.malloc_provider = malloc_provider(id);
+  record.threads = static_cast<int>(config.threads);
+  record.workers = static_cast<int>(options.workers);
+  record.seed = config.seed;
+  record.cpus = cpus;
+  record.smoke = smoke;
+  record.params = config.params;
+  record.ops = ops;
+  record.seconds = m.seconds;
+  record.ops_per_sec = m.seconds > 0 ? static_cast<double>(ops) / m.seconds : 0.0;
+  record.cpu_seconds = m.cpu_seconds;
+  if (m.cpu_seconds > 0) record.ops_per_cpu_second = static_cast<double>(ops) / m.cpu_seconds;
+  record.peak_rss_bytes = m.peak_rss_bytes;
+  record.peak_rss_scope = m.peak_rss_reset ? "timed_region_and_drain" : "process_lifetime";
+  record.rss_start_bytes = m.rss_start_bytes;
+  record.rss_end_bytes = m.rss_end_bytes;
+  record.rss_after_drain_bytes = m.rss_after_drain_bytes;
+  record.major_faults = m.major_faults;
+  record.voluntary_context_switches = m.voluntary_context_switches;
+  record.counters = m.counters;
+  record.counts = {counts.prepare_allocations, counts.allocations, counts.frees, counts.reallocs, counts.drain_frees};
+  record.blocks_checked = counts.checked;
   if (options.rss_sample_ms > 0) {
     nlohmann::ordered_json t_ms = nlohmann::ordered_json::array(), rss = nlohmann::ordered_json::array();
     for (const RssSample& s : m.rss_series) {
@@ -247,16 +245,16 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     nlohmann::ordered_json phases = nlohmann::ordered_json::array();
     for (const PhaseMark& mark : workload->phases())
       phases.push_back({{"name", mark.name}, {"t_ms", static_cast<double>(mark.at_ns - m.start_steady_ns) * 1e-6}});
-    record["rss_series"] = {{"interval_ms", options.rss_sample_ms},
-                            {"t_ms", t_ms},
-                            {"rss_bytes", rss},
-                            {"phases", phases},
-                            {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
-                            {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
+    record.rss_series = {{"interval_ms", options.rss_sample_ms},
+                         {"t_ms", t_ms},
+                         {"rss_bytes", rss},
+                         {"phases", phases},
+                         {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
+                         {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
   }
-  record["build"] = build_json(id);
-  record["thp"] = {{"enabled", thp_setting("enabled")}, {"defrag", thp_setting("defrag")}};
-  std::cout << record.dump() << std::endl;
+  record.build = build_json(id);
+  record.thp = {{"enabled", thp_setting("enabled")}, {"defrag", thp_setting("defrag")}};
+  std::cout << nlohmann::ordered_json(record).dump() << std::endl;
   return 0;
 }
 

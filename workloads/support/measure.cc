@@ -22,11 +22,19 @@ int64_t now_ns() {
       .count();
 }
 
-double cpu_seconds_now() {
+// getrusage(RUSAGE_SELF) at one instant: all threads of the process.
+struct Usage {
+  double cpu_seconds = 0;  // user + system
+  int64_t major_faults = 0;
+  int64_t voluntary_context_switches = 0;
+};
+
+Usage usage_now() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+  return {static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+              static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6,
+          usage.ru_majflt, usage.ru_nvcsw};
 }
 
 void wait_until_equal(std::atomic<unsigned>& counter, unsigned target) {
@@ -127,7 +135,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   const int64_t start_ns = now_ns();
   m.start_steady_ns = start_ns;
   RssSampler sampler(options.rss_sample_ms, start_ns);
-  const double cpu_start = cpu_seconds_now();
+  const Usage usage_start = usage_now();
   counters.enable();
   // Under callgrind, the dump named "timed_region" holds exactly this
   // region's instructions (all threads); natively these are no-ops.
@@ -139,9 +147,11 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   const int64_t t1 = now_ns();
   CALLGRIND_DUMP_STATS_AT("timed_region");
   counters.disable();
-  const double cpu_end = cpu_seconds_now();
+  const Usage usage_end = usage_now();
   m.seconds = static_cast<double>(t1 - t0) * 1e-9;
-  m.cpu_seconds = cpu_end - cpu_start;
+  m.cpu_seconds = usage_end.cpu_seconds - usage_start.cpu_seconds;
+  m.major_faults = usage_end.major_faults - usage_start.major_faults;
+  m.voluntary_context_switches = usage_end.voluntary_context_switches - usage_start.voluntary_context_switches;
   m.rss_end_bytes = current_rss_bytes();
 
   m.drain_start_ns = now_ns() - start_ns;

@@ -29,6 +29,9 @@ struct Measurement {
   int64_t start_steady_ns = 0;  // steady clock just before the timed region: origin of rss_series
   double seconds = 0;
   double cpu_seconds = 0;  // user + system, all threads
+  // getrusage over the timed region, all threads.
+  int64_t major_faults = 0;
+  int64_t voluntary_context_switches = 0;
   std::optional<int64_t> rss_start_bytes;
   std::optional<int64_t> rss_end_bytes;
   std::optional<int64_t> rss_after_drain_bytes;

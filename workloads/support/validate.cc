@@ -5,6 +5,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "workloads/support/protocol.h"
+
 namespace lab {
 namespace {
 
@@ -24,7 +26,10 @@ void fail_run(const char* format, ...) {
   va_end(args);
   fprintf(stderr, "error: %s: %s\n", g_context, message);
   fflush(stderr);
-  _exit(3);
+  char reason[1024];
+  snprintf(reason, sizeof reason, "%s: %s", g_context, message);
+  write_status_line(DriverStatus::kValidationFailed, reason);
+  _exit(exit_code_of(DriverStatus::kValidationFailed));
 }
 
 }  // namespace lab

@@ -33,7 +33,8 @@ inline uint64_t g_corrupt_block_id = 0;
 // Identifies the run in failure messages: set once by the driver.
 void set_failure_context(const std::string& context);
 
-// Prints "error: <context>: <message>" to stderr and exits with code 3.
+// Prints "error: <context>: <message>" to stderr, the validation_failed
+// status line to stdout (protocol.h), and exits with its code.
 [[noreturn, gnu::format(printf, 1, 2)]] void fail_run(const char* format, ...);
 
 // Distinct for every block of a run (ids are distinct and the multiplier

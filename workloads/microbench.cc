@@ -2,11 +2,13 @@
 // allocator (lab/allocator.h) like the workload drivers. Each iteration is
 // one pair: a batch of N allocations of one size, then N frees in LIFO,
 // FIFO or random order (a fixed permutation, drawn before timing).
-// Run them all with `bazel run -c opt //harness:microbench`.
+// They are measured binaries, so they live beside the drivers; run them all
+// with `bazel run -c opt //harness:microbench`.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "lab/allocator.h"
@@ -22,7 +24,9 @@ template <Order kOrder>
 void pairs(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   if (size > lab::kAllocatorLimits.max_size) {
-    state.SkipWithError("this allocator declares it cannot serve this size (bound: up to 32 KiB)");
+    static const std::string why = "this allocator declares it serves blocks up to " +
+                                   std::to_string(lab::kAllocatorLimits.max_size) + " bytes";
+    state.SkipWithError(why.c_str());
     return;
   }
   const int64_t n = batch_for(state.range(0));

@@ -1,0 +1,283 @@
+#include "harness/runner.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "harness/callgrind.h"
+#include "harness/cli.h"
+#include "harness/machine.h"
+
+namespace lab {
+
+void add_matrix_flags(FlagTable& table, MatrixFlags* flags, const MatrixFlagRules& rules) {
+  table.integer("reps", &flags->reps, rules.min_reps, rules.max_reps, rules.reps_help);
+  table.text("out", "FILE", &flags->out, rules.out_help, rules.out_default);
+  if (rules.resume)
+    table.toggle("resume", &flags->resume, "continue the interrupted run in --out; the flags must match");
+  table.integer("timeout", &flags->timeout_seconds, 1, 86400,
+                "per-run limit in seconds; a run past it is killed and counted as failed");
+}
+
+void resolve_out(MatrixFlags* flags, const std::string& stem) {
+  if (!flags->out.empty()) flags->out = resolve_path(flags->out);
+  else if (!stem.empty()) flags->out = default_out_path(stem);
+}
+
+OutputFile::OutputFile(std::string path, std::function<std::string()> render)
+    : path_(std::move(path)), render_(std::move(render)) {}
+
+std::optional<std::string> OutputFile::create(bool resuming, bool resumable) {
+  if (path_.empty()) return std::nullopt;
+  if (!resuming && std::filesystem::exists(path_))
+    return path_ + (resumable ? " already exists (use --resume to continue it, or another --out)"
+                              : " already exists; choose another --out");
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+  std::string why;
+  if (!write_atomically(path_, render_(), &why)) return why;
+  return std::nullopt;
+}
+
+bool OutputFile::save() {
+  if (path_.empty()) return true;
+  std::string why;
+  if (write_atomically(path_, render_(), &why)) return true;
+  fmt::print(stderr, "error: {}\n", why);
+  failed_ = true;
+  return false;
+}
+
+bool OutputFile::finish() {
+  if (path_.empty()) return true;
+  if (save() && !failed_) return true;
+  // Never lose what was measured: fall back to a file we can write.
+  const std::string rescue = "/tmp/hakmem-lab-rescue-" + std::to_string(getpid()) + ".json";
+  std::string why;
+  if (write_atomically(rescue, render_(), &why))
+    fmt::print(stderr, "error: results could not be written to {}; saved to {}\n", path_, rescue);
+  else
+    fmt::print(stderr, "error: results could not be saved anywhere: {}\n", why);
+  return false;
+}
+
+Progress::Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void Progress::report(const std::string& line, double wall_seconds) {
+  ++done_;
+  elapsed_ += wall_seconds;
+  const double eta = done_ > 0 ? elapsed_ / done_ * (total_ - done_) : 0;
+  const std::string text = fmt::format("[{:>3}/{}] {}  (eta {:.0f} s)", done_, total_, line, eta);
+  if (tty_) fmt::print(stderr, "\r\033[K{}", text);
+  else fmt::print(stderr, "{}\n", text);
+}
+
+void Progress::finish() {
+  if (tty_) fmt::print(stderr, "\n");
+}
+
+bool interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
+                const std::function<RunReport(int unit, int rep)>& run, OutputFile& out) {
+  bool saved = true;
+  for (int rep = 1; rep <= reps && !stop_requested(); ++rep) {
+    for (int unit = 0; unit < units; ++unit) {
+      if (stop_requested()) break;
+      if (done(unit, rep)) {
+        progress.skip();
+        continue;
+      }
+      const RunReport r = run(unit, rep);
+      if (r.interrupted) break;
+      progress.report(r.line, r.wall_seconds);
+      saved = out.save() && saved;
+    }
+  }
+  return saved;
+}
+
+DriverOutcome driver_outcome(const ProcessResult& r) {
+  DriverOutcome out;
+  out.wall_seconds = r.wall_seconds;
+  if (r.interrupted) {
+    out.kind = DriverOutcome::Kind::kInterrupted;
+    out.reason = "interrupted";
+    return out;
+  }
+  // A crash, a kill or a timeout leaves no status line worth trusting.
+  if (!r.started || r.timed_out || r.signal != 0) {
+    out.reason = r.describe_failure();
+    return out;
+  }
+  std::string why;
+  const std::optional<StatusLine> status = read_status_line(r.stdout_text, &why);
+  if (!status) {
+    out.reason = "exited with code " + std::to_string(r.exit_code) + " and " + why;
+    return out;
+  }
+  if (exit_code_of(status->status) != r.exit_code) {
+    out.reason = fmt::format("status \"{}\" with exit code {} (the protocol says {})", info_of(status->status).name,
+                             r.exit_code, exit_code_of(status->status));
+    return out;
+  }
+  out.line = status->line;
+  out.reason = status->reason;
+  switch (status->status) {
+    case DriverStatus::kOk: out.kind = DriverOutcome::Kind::kOk; break;
+    case DriverStatus::kBadFlags: out.kind = DriverOutcome::Kind::kBadFlags; break;
+    case DriverStatus::kValidationFailed: out.kind = DriverOutcome::Kind::kValidationFailed; break;
+    case DriverStatus::kRefused: out.kind = DriverOutcome::Kind::kRefused; break;
+  }
+  return out;
+}
+
+DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds) {
+  return driver_outcome(run_process(argv, timeout_seconds, {}, stop_flag()));
+}
+
+namespace {
+
+std::vector<std::string> command(const DriverMatrix& m, const Cell& cell, bool callgrind) {
+  std::vector<std::string> argv = {m.driver_of.at(cell.allocator)};
+  const std::vector<std::string> rest = m.args(cell, callgrind);
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  return argv;
+}
+
+bool runnable(const Cell& c, int reps) { return c.status(reps) != "failed" && !c.refused; }
+
+std::string failure_text(const DriverOutcome& o) {
+  return o.kind == DriverOutcome::Kind::kValidationFailed ? "block validation failed: " + o.reason : o.reason;
+}
+
+}  // namespace
+
+std::vector<std::string> DriverMatrix::dry_run() {
+  std::vector<std::string> bad_flags;
+  for (Cell& c : results->cells) {
+    if (!runnable(c, reps)) continue;
+    std::vector<std::string> argv = command(*this, c, false);
+    argv.push_back("--dry-run");
+    const DriverOutcome o = run_driver(argv, 60);
+    switch (o.kind) {
+      case DriverOutcome::Kind::kRefused:  // the allocator declines this cell (bound outside its limits)
+        c.refused = o.reason;
+        continue;
+      case DriverOutcome::Kind::kBadFlags:
+        c.failures.push_back({0, "bad parameters: " + o.reason});
+        if (std::find(bad_flags.begin(), bad_flags.end(), o.reason) == bad_flags.end()) bad_flags.push_back(o.reason);
+        continue;
+      case DriverOutcome::Kind::kOk:
+        break;
+      default:
+        c.failures.push_back({0, "dry run " + failure_text(o)});
+        continue;
+    }
+    try {
+      // What this cell runs: its resolved parameters, seed and threads.
+      c.params = Json{{"ops", o.line.at("ops")},
+                      {"seed", o.line.at("seed")},
+                      {"workers", o.line.at("workers")},
+                      {"workload_params", o.line.at("params")}};
+      // The drivers' own account of how they were compiled (the flags are
+      // read back from the binary, not assumed).
+      if (!results->build.contains("driver")) results->build["driver"] = o.line.at("build");
+    } catch (const std::exception& e) {
+      c.failures.push_back({0, std::string("dry run printed an incomplete status line: ") + e.what()});
+    }
+  }
+  return bad_flags;
+}
+
+bool DriverMatrix::run(OutputFile& out) {
+  std::vector<Cell>& cells = results->cells;
+  int counted = 0;
+  if (callgrind)
+    for (const Cell& c : cells) counted += callgrind(c) ? 1 : 0;
+  Progress progress(static_cast<int>(cells.size()) * reps + counted);
+  int seq = 0;
+  for (const Cell& c : cells)
+    for (const RunEntry& r : c.runs) seq = std::max(seq, r.seq);
+
+  const auto done = [&](int unit, int rep) {
+    const Cell& c = cells[static_cast<size_t>(unit)];
+    return !runnable(c, reps) ||
+           std::any_of(c.runs.begin(), c.runs.end(), [&](const RunEntry& r) { return r.rep == rep; });
+  };
+  const auto run_one = [&](int unit, int rep) {
+    Cell& c = cells[static_cast<size_t>(unit)];
+    const DriverOutcome o = run_driver(command(*this, c, false), timeout_seconds);
+    RunReport report{fmt::format("rep {}/{} {:<17} t{} {:<13}", rep, reps, c.workload, c.threads, c.allocator),
+                     o.wall_seconds, o.kind == DriverOutcome::Kind::kInterrupted};
+    if (report.interrupted) return report;
+    if (o.kind == DriverOutcome::Kind::kOk) {
+      try {
+        RunEntry entry{rep, ++seq, o.wall_seconds, o.line.get<RunRecord>()};
+        report.line += fmt::format(" {:8.1f} Mops/s", entry.record.ops_per_sec / 1e6);
+        c.runs.push_back(std::move(entry));
+      } catch (const std::exception& e) {
+        c.failures.push_back({rep, std::string("the driver's record does not parse: ") + e.what()});
+      }
+    } else {
+      c.failures.push_back({rep, failure_text(o)});
+    }
+    if (!c.failures.empty() && c.failures.back().rep == rep) report.line += " FAILED: " + c.failures.back().reason;
+    results->summarize();
+    return report;
+  };
+  bool saved = interleave(static_cast<int>(cells.size()), reps, progress, done, run_one, out);
+
+  for (Cell& c : cells) {
+    if (!callgrind || !callgrind(c)) continue;
+    if (stop_requested()) break;
+    if (!runnable(c, reps) || c.callgrind) {
+      progress.skip();
+      continue;
+    }
+    std::string why;
+    const auto cg = run_callgrind(command(*this, c, true), timeout_seconds * 20, &why, stop_flag());
+    if (cg) {
+      c.callgrind = Json{{"instructions", cg->instructions},
+                         {"ops", cg->ops},
+                         {"instructions_per_op", cg->instructions_per_op},
+                         {"record", Json(cg->record)}};
+    } else if (!stop_requested()) {
+      c.callgrind = Json{{"error", why}};
+    }
+    progress.report(fmt::format("callgrind {:<17} t{} {:<13} {}", c.workload, c.threads, c.allocator,
+                                cg ? fmt::format("{:.1f} Ir/op", cg->instructions_per_op) : "FAILED: " + why),
+                    0);
+    saved = out.save() && saved;
+  }
+  progress.finish();
+  return saved;
+}
+
+ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
+                        const std::map<std::string, std::string>& failed_names) {
+  ResultsFile results;
+  results.created_utc = utc_now();
+  results.updated_utc = results.created_utc;
+  results.machine = machine_info();
+  results.build = build_info(compilation_mode.c_str());
+  results.config = config;
+  for (const std::string& w : config.workloads)
+    for (int t : config.threads)
+      for (const std::string& name : config.allocators) {
+        const AllocatorInfo* a = find_allocator(name);
+        Cell c;
+        c.allocator = name;
+        c.allocator_kind = a != nullptr ? a->kind : "unknown";
+        c.workload = w;
+        c.threads = t;
+        for (const std::string& bad : {name, w})
+          if (auto it = failed_names.find(bad); it != failed_names.end()) c.failures.push_back({0, it->second});
+        results.cells.push_back(c);
+      }
+  results.summarize();
+  return results;
+}
+
+}  // namespace lab

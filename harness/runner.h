@@ -1,0 +1,147 @@
+// The matrix runner under compare, gate and microbench. It owns what the
+// three share: the flags every matrix command has (repetitions, timeout,
+// output file, resume), the output file (written atomically after every
+// run, rescued to /tmp when it cannot be), interleaved repetitions (rep 1
+// of every cell, then rep 2, ...: slow drift of a shared machine hits every
+// cell alike), progress lines, Ctrl-C between runs, and the driver
+// protocol (workloads/support/protocol.h). Each main states only its
+// matrix (which cells, with which driver arguments) and its report.
+//
+// Order of a driver matrix (DriverMatrix::run): dry runs of every cell
+// (refusals, resolved parameters and parameter errors, before any timing),
+// then the timed repetitions, interleaved, then one callgrind run for each
+// cell that wants an instruction count.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/flag_table.h"
+#include "harness/results.h"
+#include "harness/subprocess.h"
+#include "workloads/support/protocol.h"
+
+namespace lab {
+
+// The flags of every matrix command. Each command writes its own defaults
+// where it declares its MatrixFlags; add_matrix_flags() shows them in --help.
+struct MatrixFlags {
+  int reps = 0;
+  int64_t timeout_seconds = 0;
+  std::string out;  // "" until resolve_out(): the default path
+  bool resume = false;
+};
+
+struct MatrixFlagRules {
+  int64_t min_reps = 1;
+  int64_t max_reps = 1000;
+  std::string reps_help = "repetitions per cell; use 5 or more to compare";
+  std::string out_help;      // what --out holds
+  std::string out_default;   // how the default reads in --help; "" = no output file unless given
+  bool resume = false;       // the command can continue an interrupted --out
+};
+
+void add_matrix_flags(FlagTable& table, MatrixFlags* flags, const MatrixFlagRules& rules);
+
+// --out as given (relative to where `bazel run` was typed), or
+// results/runs/<stem>-<UTC time>.json in the workspace when `stem` is set.
+void resolve_out(MatrixFlags* flags, const std::string& stem);
+
+// The output file. save() writes it whole through a temporary file and
+// rename(2); finish() saves once more and, if that fails, writes the same
+// text to /tmp so nothing measured is lost.
+class OutputFile {
+ public:
+  OutputFile(std::string path, std::function<std::string()> render);
+  // Checks the file may be written (creating its directory) and writes the
+  // first version. An existing file is an error unless `resuming`; the
+  // message suggests --resume when the command is `resumable`. A one-line
+  // error, or nullopt.
+  std::optional<std::string> create(bool resuming, bool resumable);
+  bool save();
+  bool finish();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::function<std::string()> render_;
+  bool failed_ = false;  // some save failed: finish() rescues
+};
+
+// One progress line per run on stderr (rewritten in place on a terminal).
+class Progress {
+ public:
+  explicit Progress(int total);
+  void report(const std::string& line, double wall_seconds);
+  void skip() { ++done_; }
+  void finish();
+
+ private:
+  int total_;
+  int done_ = 0;
+  double elapsed_ = 0;
+  bool tty_;
+};
+
+// What one run of a unit returned: its progress line and wall time.
+struct RunReport {
+  std::string line;
+  double wall_seconds = 0;
+  bool interrupted = false;  // Ctrl-C killed it: stop here
+};
+
+// Runs `reps` repetitions of every unit, interleaved, skipping what
+// done(unit, rep) says is already in, saving after every run; stops early
+// on Ctrl-C. Returns false if a save failed.
+bool interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
+                const std::function<RunReport(int unit, int rep)>& run, OutputFile& out);
+
+// How a driver run ended, read through the driver protocol: never from
+// stderr text.
+struct DriverOutcome {
+  enum class Kind { kOk, kBadFlags, kValidationFailed, kRefused, kFailed, kInterrupted };
+  Kind kind = Kind::kFailed;
+  std::string reason;   // one line, for every kind but kOk
+  Json line;            // the status line (the record, for kOk)
+  double wall_seconds = 0;
+};
+DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds);
+// The same, for a process that already ran.
+DriverOutcome driver_outcome(const ProcessResult& r);
+
+// Arguments for one run of `cell`'s driver, after the driver's path.
+// `callgrind` is true for the instruction-count run.
+using CellArgs = std::function<std::vector<std::string>(const Cell& cell, bool callgrind)>;
+
+// A matrix of driver cells in a results file.
+struct DriverMatrix {
+  ResultsFile* results = nullptr;
+  std::map<std::string, std::string> driver_of;  // allocator -> driver path
+  CellArgs args;
+  double timeout_seconds = 300;
+  int reps = 1;
+  // Which cells get one callgrind run (none when unset).
+  std::function<bool(const Cell&)> callgrind;
+
+  // Dry-runs every cell not yet failed: records refusals, each cell's
+  // resolved parameters, and the drivers' build facts. A cell whose driver
+  // rejects its parameters is marked failed with the driver's reason; the
+  // distinct reasons are returned, for the caller to report each once and
+  // decide whether the rest may run.
+  std::vector<std::string> dry_run();
+
+  // The timed repetitions, interleaved, then the callgrind runs; saves
+  // after every run. Returns false if a save failed.
+  bool run(OutputFile& out);
+};
+
+// A new results file for `config`: machine and build facts, and one cell
+// per (workload, threads, allocator), in that order. `failed_names` maps
+// an allocator or workload name to why its cells fail without running.
+ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
+                        const std::map<std::string, std::string>& failed_names = {});
+
+}  // namespace lab

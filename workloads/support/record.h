@@ -1,0 +1,93 @@
+// The run record: what one driver run measured. This type is the record's
+// one owner. The driver fills it and prints it as its status line
+// (workloads/support/protocol.h); the harness parses it back into the same
+// type, summarizes it (run_metrics() below) and stores it verbatim in the
+// results file. results/SCHEMA.md documents every field.
+//
+// Adding a metric: a field here, its line in to_json/from_json (record.cc),
+// a row in run_metrics() if it is to be summarized over repetitions, a line
+// in results/SCHEMA.md, and the places that show it (the table, the
+// report). Nothing else reads records by key.
+//
+// Records are written back as they were read: a version 1 record (results
+// files before schema 2) reads with the fields it lacks empty and listed
+// in `absent`, and is written back without them; keys this type does not
+// know are kept in `unknown` and written back verbatim, so an older reader
+// loses nothing of a newer record.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lab {
+
+inline constexpr int kRecordVersion = 2;
+
+struct RunCounts {
+  uint64_t prepare_allocations = 0;  // untimed set-up
+  uint64_t allocations = 0;
+  uint64_t frees = 0;
+  uint64_t reallocs = 0;
+  uint64_t drain_frees = 0;  // untimed drain
+};
+
+struct RunRecord {
+  int record_version = kRecordVersion;
+  std::string status = "ok";  // the protocol's status: a record is always "ok"
+  std::string workload;
+  std::string allocator;
+  std::string allocator_kind;   // "hakmem" or "system"
+  std::string malloc_provider;  // what malloc resolves to in the measured process
+  int threads = 1;
+  int workers = 1;
+  uint64_t seed = 0;
+  std::vector<int> cpus;
+  bool smoke = false;
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();  // the workload's own flags
+  uint64_t ops = 0;  // allocations + frees + reallocs in the timed region
+  double seconds = 0;
+  double ops_per_sec = 0;
+  double cpu_seconds = 0;  // user + system, all threads
+  std::optional<double> ops_per_cpu_second;
+  std::optional<int64_t> peak_rss_bytes;
+  std::string peak_rss_scope;  // "timed_region_and_drain" or "process_lifetime"
+  std::optional<int64_t> rss_start_bytes;
+  std::optional<int64_t> rss_end_bytes;
+  std::optional<int64_t> rss_after_drain_bytes;
+  // getrusage over the timed region, all threads (version 2).
+  std::optional<int64_t> major_faults;
+  std::optional<int64_t> voluntary_context_switches;
+  // perf counters: {name: {"value": N | null, "reason"?, ...}}
+  nlohmann::ordered_json counters = nlohmann::ordered_json::object();
+  RunCounts counts;
+  uint64_t blocks_checked = 0;  // "validation"
+  std::optional<nlohmann::ordered_json> rss_series;  // present when RSS was sampled
+  nlohmann::ordered_json build = nlohmann::ordered_json::object();
+  nlohmann::ordered_json thp = nlohmann::ordered_json::object();
+  nlohmann::ordered_json unknown = nlohmann::ordered_json::object();  // keys this version does not know
+  // Keys this type knows that the record read had not (an older record):
+  // they are written back absent, not as defaults.
+  std::vector<std::string> absent;
+
+  // A perf counter's value, when the machine had it.
+  std::optional<double> counter(const char* name) const;
+};
+
+void to_json(nlohmann::ordered_json& j, const RunRecord& r);
+// Throws nlohmann::json::exception on a field of the wrong type.
+void from_json(const nlohmann::ordered_json& j, RunRecord& r);
+
+// The metrics summarized over a cell's repetitions, in this order, by name.
+struct RunMetric {
+  const char* name;
+  const char* unit;
+  std::optional<double> (*of)(const RunRecord& record);
+};
+const std::vector<RunMetric>& run_metrics();
+const RunMetric* find_run_metric(const std::string& name);
+
+}  // namespace lab

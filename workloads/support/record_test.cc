@@ -1,0 +1,100 @@
+// The run record type: C++ -> JSON -> C++ loses nothing, keys it does not
+// know survive, and an older record is written back as it was read.
+#include "workloads/support/record.h"
+
+#include <gtest/gtest.h>
+
+namespace lab {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+RunRecord full_record() {
+  RunRecord r;
+  r.workload = "mixed_lifo";
+  r.allocator = "ultra_simple";
+  r.allocator_kind = "hakmem";
+  r.malloc_provider = "hakmem:ultra_simple (linked, inline)";
+  r.threads = 2;
+  r.workers = 2;
+  r.seed = 42;
+  r.cpus = {0, 1};
+  r.smoke = true;
+  r.params = {{"batch", 100}};
+  r.ops = 1000;
+  r.seconds = 0.5;
+  r.ops_per_sec = 2000;
+  r.cpu_seconds = 0.25;
+  r.ops_per_cpu_second = 4000;
+  r.peak_rss_bytes = 1 << 22;
+  r.peak_rss_scope = "timed_region_and_drain";
+  r.rss_start_bytes = 1 << 20;
+  r.rss_end_bytes = 1 << 21;
+  r.rss_after_drain_bytes = 1 << 20;
+  r.major_faults = 3;
+  r.voluntary_context_switches = 17;
+  r.counters = {{"minor_faults", {{"value", 12}, {"scaled", false}}}, {"cycles", {{"value", nullptr}, {"reason", "no PMU"}}}};
+  r.counts = {1, 2, 3, 4, 5};
+  r.blocks_checked = 8;
+  r.rss_series = Json{{"interval_ms", 10}, {"t_ms", {0.0, 10.0}}, {"rss_bytes", {1, 2}}};
+  r.build = {{"compiler", "gcc"}};
+  r.thp = {{"enabled", "madvise"}};
+  return r;
+}
+
+TEST(RunRecord, RoundTripsThroughJson) {
+  const Json j = full_record();
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_EQ(Json(back), j);
+  EXPECT_EQ(back.record_version, kRecordVersion);
+  EXPECT_EQ(back.status, "ok");
+  EXPECT_EQ(back.cpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(back.counts.drain_frees, 5u);
+  EXPECT_EQ(back.major_faults, 3);
+  EXPECT_EQ(back.voluntary_context_switches, 17);
+  EXPECT_EQ(back.counter("minor_faults"), 12);
+  EXPECT_FALSE(back.counter("cycles")) << "a counter the machine lacks is null, never 0";
+  EXPECT_TRUE(back.absent.empty());
+}
+
+TEST(RunRecord, KeysItDoesNotKnowAreKeptVerbatim) {
+  Json j = full_record();
+  j["from_a_newer_driver"] = {{"p99_ns", 120}, {"histogram", {1, 2, 3}}};
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_EQ(back.unknown["from_a_newer_driver"], j["from_a_newer_driver"]);
+  EXPECT_EQ(Json(back), j);
+}
+
+TEST(RunRecord, AVersionOneRecordIsWrittenBackAsItWasRead) {
+  Json j = full_record();
+  for (const char* key : {"status", "major_faults", "voluntary_context_switches", "cpus", "counts", "record_version"})
+    j.erase(key);
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_EQ(back.record_version, 1) << "records without record_version predate version 2";
+  EXPECT_FALSE(back.major_faults);
+  EXPECT_EQ(Json(back), j) << "no defaults appear for fields the record never had";
+}
+
+TEST(RunRecord, AFieldOfTheWrongTypeIsAnError) {
+  Json j = full_record();
+  j["ops"] = "many";
+  EXPECT_THROW(j.get<RunRecord>(), nlohmann::json::exception);
+  EXPECT_THROW(Json::array().get<RunRecord>(), nlohmann::json::exception);
+}
+
+TEST(RunMetrics, EachMetricReadsItsField) {
+  const RunRecord r = full_record();
+  const auto value = [&](const char* name) { return find_run_metric(name)->of(r); };
+  EXPECT_EQ(value("ops_per_sec"), 2000);
+  EXPECT_EQ(value("cpu_share"), 0.5);
+  EXPECT_EQ(value("peak_rss_bytes"), 1 << 22);
+  EXPECT_EQ(value("minor_faults"), 12);
+  EXPECT_EQ(value("major_faults"), 3);
+  EXPECT_EQ(value("voluntary_context_switches"), 17);
+  EXPECT_EQ(find_run_metric("no_such_metric"), nullptr);
+  RunRecord old;
+  EXPECT_FALSE(find_run_metric("major_faults")->of(old)) << "a record without the metric has no value, not 0";
+}
+
+}  // namespace
+}  // namespace lab
