@@ -144,28 +144,60 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
   return t;
 }
 
-int run(int argc, char** argv) {
-  Options o = default_options();
+// Reads the command line into *o. Returns an exit code when compare is
+// done already (--help, bad flags), else nullopt.
+std::optional<int> parse_command_line(int argc, char** argv, Options* o) {
   bool help = false;
-  std::string error;
-  // --help lists the workloads the drivers hold; a run lists them below.
-  const FlagTable flags = flag_table(&o, "the drivers' --list");
-  if (auto e = flags.parse(argc, argv, &help)) return usage_error(*e + " (try --help)");
+  // --help lists the workloads the drivers hold; a run lists them later.
+  if (auto e = flag_table(o, "the drivers' --list").parse(argc, argv, &help)) return usage_error(*e + " (try --help)");
   if (help) {
+    std::string error;
     const auto workloads = list_workloads(argv[0], &error);
     Options shown = default_options();
     fmt::print("{}{}{}", kIntro, flag_table(&shown, workloads ? join(*workloads) : "(drivers not found)").usage(),
                kOutro);
     return 0;
   }
-  o.config.reps = o.matrix.reps;
-  o.config.timeout_seconds = static_cast<double>(o.matrix.timeout_seconds);
-  resolve_out(&o.matrix, "compare");
-  if (o.report_dir && o.report_dir->empty()) {
+  o->config.reps = o->matrix.reps;
+  o->config.timeout_seconds = static_cast<double>(o->matrix.timeout_seconds);
+  resolve_out(&o->matrix, "compare");
+  if (o->report_dir && o->report_dir->empty()) {
     const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY");
-    o.report_dir = std::string(workspace != nullptr ? workspace : ".") + "/results/reports/" +
-                   std::filesystem::path(o.matrix.out).stem().string();
+    o->report_dir = std::string(workspace != nullptr ? workspace : ".") + "/results/reports/" +
+                    std::filesystem::path(o->matrix.out).stem().string();
   }
+  return std::nullopt;
+}
+
+// The workloads the run names, checked against the drivers' list; an
+// unknown one goes to *unknown (its cells fail alone). An error concerns
+// every cell.
+std::optional<std::string> resolve_workloads(const char* argv0, CompareConfig* config,
+                                             std::map<std::string, std::string>* unknown) {
+  std::string error;
+  const auto workloads = list_workloads(argv0, &error);
+  if (!workloads) return error;
+  if (config->workloads.empty()) config->workloads = *workloads;
+  for (const std::string& w : config->workloads)
+    if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
+      (*unknown)[w] = "unknown workload '" + w + "' (known: " + join(*workloads) + ")";
+  return std::nullopt;
+}
+
+// Runs //analysis:report on the results; false when it could not write it whole.
+bool write_report(const std::string& tool, const Options& o) {
+  const ProcessResult r = run_process({tool, "--results", o.matrix.out, "--out", *o.report_dir}, 600);
+  fmt::print("{}", r.stdout_text);
+  fflush(stdout);
+  if (r.ok()) return true;
+  fmt::print(stderr, "{}", r.stderr_tail);
+  fmt::print(stderr, "error: the report {}\n", r.exit_code == 1 ? "was written with parts missing" : r.describe_failure());
+  return false;
+}
+
+int run(int argc, char** argv) {
+  Options o = default_options();
+  if (auto done = parse_command_line(argc, argv, &o)) return *done;
 
   // A wrong allocator or workload name, or parameters a driver rejects,
   // fail their own cells, not the run: each problem gets a one-line error
@@ -178,33 +210,18 @@ int run(int argc, char** argv) {
                        "speed (bazel run -c opt //harness:compare)\n", LAB_COMPILATION_MODE);
   if (find_allocator(o.config.baseline) == nullptr)
     return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
-  auto locator = DriverLocator::create(argv[0], &error);
-  if (!locator) return usage_error(error);
+  std::string error;
   std::string report_tool;
   if (o.report_dir) {
-    auto tool = locator->path("analysis/report", &error);
+    const auto locator = DriverLocator::create(argv[0], &error);
+    const auto tool = locator ? locator->path("analysis/report", &error) : std::nullopt;
     if (!tool) return usage_error(error);
     report_tool = *tool;
   }
   DriverMatrix matrix;
   std::map<std::string, std::string> unknown;  // name -> why its cells fail
-  for (const std::string& name : o.config.allocators) {
-    const AllocatorInfo* a = find_allocator(name);
-    if (a == nullptr) {
-      unknown[name] = "unknown allocator '" + name + "' (known: " + known_allocator_names() + ")";
-      continue;
-    }
-    auto path = locator->path(a->driver(), &error);
-    if (!path) return usage_error(error);
-    matrix.driver_of[a->name] = *path;
-  }
-  auto workloads = list_workloads(argv[0], &error);
-  if (!workloads) return usage_error(error);
-  if (o.config.workloads.empty()) o.config.workloads = *workloads;
-  for (const std::string& w : o.config.workloads) {
-    if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
-      unknown[w] = "unknown workload '" + w + "' (known: " + join(*workloads) + ")";
-  }
+  if (auto e = matrix.locate(argv[0], o.config.allocators, &unknown)) return usage_error(*e);
+  if (auto e = resolve_workloads(argv[0], &o.config, &unknown)) return usage_error(*e);
   for (const auto& [name, why] : unknown) fmt::print(stderr, "error: {}; its cells are marked failed\n", why);
 
   ResultsFile results;
@@ -217,12 +234,7 @@ int run(int argc, char** argv) {
   } else {
     results = new_results(o.config, LAB_COMPILATION_MODE, unknown);
   }
-  const char* status = "running";
-  OutputFile out(o.matrix.out, [&] {
-    results.status = status;
-    results.updated_utc = utc_now();
-    return results.to_json().dump(1) + "\n";
-  });
+  OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   matrix.results = &results;
   matrix.args = [&o](const Cell& cell, bool callgrind) { return driver_args(cell, o, callgrind); };
@@ -232,41 +244,24 @@ int run(int argc, char** argv) {
   // Parameter errors show up here, before any timing; each fails its cells.
   for (const std::string& why : matrix.dry_run())
     fmt::print(stderr, "error: {}; the cells given it are marked failed\n", why);
-
-  install_stop_handlers();
-  matrix.run(out);
-  const bool interrupted = stop_requested();
-  status = interrupted ? "interrupted" : "complete";
-  const bool write_failed = !out.finish();
+  const MatrixEnd end = matrix.run(out);
 
   // Every diagnostic goes to stderr before the table starts, so the two
   // streams never interleave on a terminal; refusals are in the table.
   int failed = 0;
   for (const Cell& c : results.cells) failed += c.status(o.config.reps) == "failed";
-  if (interrupted)
+  if (end.interrupted)
     fmt::print(stderr, "interrupted: completed runs are in {} (continue with --resume --out={})\n", o.matrix.out,
                o.matrix.out);
   if (failed > 0)
     fmt::print(stderr, "{} cell{} failed; see the table and the \"failures\" in {}\n", failed, failed == 1 ? "" : "s",
                o.matrix.out);
   fflush(stderr);
-  fmt::print("{}", render_table(results));
-  fmt::print("\nresults: {}\n", o.matrix.out);
+  fmt::print("{}\nresults: {}\n", render_table(results), o.matrix.out);
   fflush(stdout);
-  if (interrupted) return kExitInterrupted;
-  bool report_failed = false;
-  if (o.report_dir) {
-    const ProcessResult r = run_process({report_tool, "--results", o.matrix.out, "--out", *o.report_dir}, 600);
-    fmt::print("{}", r.stdout_text);
-    fflush(stdout);
-    if (!r.ok()) {
-      fmt::print(stderr, "{}", r.stderr_tail);
-      fmt::print(stderr, "error: the report {}\n", r.exit_code == 1 ? "was written with parts missing" : r.describe_failure());
-      report_failed = true;
-    }
-  }
-  if (failed > 0) return kExitCellFailed;
-  return write_failed || report_failed ? kExitCellFailed : 0;
+  if (end.interrupted) return kExitInterrupted;
+  const bool report_ok = !o.report_dir || write_report(report_tool, o);
+  return failed > 0 || !end.saved || !report_ok ? kExitCellFailed : 0;
 }
 
 }  // namespace

@@ -144,22 +144,16 @@ int run(int argc, char** argv) {
     if (!baseline) return usage_error(error);
   }
 
-  auto locator = DriverLocator::create(argv[0], &error);
-  if (!locator) return usage_error(error);
   CompareConfig config;
   config.reps = o.matrix.reps;
   config.timeout_seconds = static_cast<double>(o.matrix.timeout_seconds);
   config.baseline = kReference;
   config.threads = {1};
   for (const GateWorkload& w : gate_workloads()) config.workloads.push_back(w.name);
+  for (const AllocatorInfo& a : known_allocators())
+    if (a.kind == "hakmem" || a.name == kReference) config.allocators.push_back(a.name);
   DriverMatrix matrix;
-  for (const AllocatorInfo& a : known_allocators()) {
-    if (a.kind != "hakmem" && a.name != kReference) continue;
-    config.allocators.push_back(a.name);
-    auto path = locator->path(a.driver(), &error);
-    if (!path) return usage_error(error);
-    matrix.driver_of[a.name] = *path;
-  }
+  if (auto e = matrix.locate(argv[0], config.allocators, nullptr)) return usage_error(*e);
   ResultsFile results = new_results(config, LAB_COMPILATION_MODE);
   matrix.results = &results;
   matrix.reps = o.matrix.reps;
@@ -174,26 +168,16 @@ int run(int argc, char** argv) {
   matrix.callgrind = [](const Cell& c) {
     return c.allocator != kReference && !workload_of(c).callgrind_args.empty();
   };
-  OutputFile out(o.matrix.out, [&] {
-    results.updated_utc = utc_now();
-    return results.to_json().dump(1) + "\n";
-  });
+  OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(false, false)) return usage_error(*e);
   // The gate's matrix is fixed: a parameter its drivers reject is a broken
   // gate, not a failed cell.
   if (const auto bad = matrix.dry_run(); !bad.empty()) return usage_error(bad.front());
-
-  install_stop_handlers();
-  matrix.run(out);
-  if (stop_requested()) {
-    results.status = "interrupted";
-    out.finish();
+  if (matrix.run(out).interrupted) {
     fmt::print(stderr, "interrupted: nothing was compared{}\n",
                o.matrix.out.empty() ? "" : "; runs so far are in " + o.matrix.out);
     return kExitInterrupted;
   }
-  results.status = "complete";
-  out.finish();
 
   const std::vector<GateMeasure> measures = gate_measures(results);
   if (o.update) {

@@ -79,9 +79,8 @@ void Progress::finish() {
   if (tty_) fmt::print(stderr, "\n");
 }
 
-bool interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
+void interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
                 const std::function<RunReport(int unit, int rep)>& run, OutputFile& out) {
-  bool saved = true;
   for (int rep = 1; rep <= reps && !stop_requested(); ++rep) {
     for (int unit = 0; unit < units; ++unit) {
       if (stop_requested()) break;
@@ -92,10 +91,9 @@ bool interleave(int units, int reps, Progress& progress, const std::function<boo
       const RunReport r = run(unit, rep);
       if (r.interrupted) break;
       progress.report(r.line, r.wall_seconds);
-      saved = out.save() && saved;
+      out.save();
     }
   }
-  return saved;
 }
 
 DriverOutcome driver_outcome(const ProcessResult& r) {
@@ -191,7 +189,36 @@ std::vector<std::string> DriverMatrix::dry_run() {
   return bad_flags;
 }
 
-bool DriverMatrix::run(OutputFile& out) {
+std::optional<std::string> DriverMatrix::locate(const char* argv0, const std::vector<std::string>& names,
+                                                std::map<std::string, std::string>* unknown) {
+  std::string error;
+  const auto locator = DriverLocator::create(argv0, &error);
+  if (!locator) return error;
+  for (const std::string& name : names) {
+    const AllocatorInfo* a = find_allocator(name);
+    if (a == nullptr) {
+      const std::string why = "unknown allocator '" + name + "' (known: " + known_allocator_names() + ")";
+      if (unknown == nullptr) return why;
+      (*unknown)[name] = why;
+      continue;
+    }
+    const auto path = locator->path(a->driver(), &error);
+    if (!path) return error;
+    driver_of[a->name] = *path;
+  }
+  return std::nullopt;
+}
+
+OutputFile results_output(const std::string& path, ResultsFile* results) {
+  return OutputFile(path, [results] {
+    results->updated_utc = utc_now();
+    return results->to_json().dump(1) + "\n";
+  });
+}
+
+MatrixEnd DriverMatrix::run(OutputFile& out) {
+  install_stop_handlers();
+  results->status = "running";
   std::vector<Cell>& cells = results->cells;
   int counted = 0;
   if (callgrind)
@@ -227,7 +254,7 @@ bool DriverMatrix::run(OutputFile& out) {
     results->summarize();
     return report;
   };
-  bool saved = interleave(static_cast<int>(cells.size()), reps, progress, done, run_one, out);
+  interleave(static_cast<int>(cells.size()), reps, progress, done, run_one, out);
 
   for (Cell& c : cells) {
     if (!callgrind || !callgrind(c)) continue;
@@ -249,10 +276,14 @@ bool DriverMatrix::run(OutputFile& out) {
     progress.report(fmt::format("callgrind {:<17} t{} {:<13} {}", c.workload, c.threads, c.allocator,
                                 cg ? fmt::format("{:.1f} Ir/op", cg->instructions_per_op) : "FAILED: " + why),
                     0);
-    saved = out.save() && saved;
+    out.save();
   }
   progress.finish();
-  return saved;
+  MatrixEnd end;
+  end.interrupted = stop_requested();
+  results->status = end.interrupted ? "interrupted" : "complete";
+  end.saved = out.finish();
+  return end;
 }
 
 ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,

@@ -62,6 +62,8 @@ class OutputFile {
   // error, or nullopt.
   std::optional<std::string> create(bool resuming, bool resumable);
   bool save();
+  // Saves once more; false (after writing the rescue copy) if that or any
+  // earlier save failed.
   bool finish();
   const std::string& path() const { return path_; }
 
@@ -95,8 +97,8 @@ struct RunReport {
 
 // Runs `reps` repetitions of every unit, interleaved, skipping what
 // done(unit, rep) says is already in, saving after every run; stops early
-// on Ctrl-C. Returns false if a save failed.
-bool interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
+// on Ctrl-C. A failed save is remembered by `out` (OutputFile::finish).
+void interleave(int units, int reps, Progress& progress, const std::function<bool(int unit, int rep)>& done,
                 const std::function<RunReport(int unit, int rep)>& run, OutputFile& out);
 
 // How a driver run ended, read through the driver protocol: never from
@@ -116,6 +118,12 @@ DriverOutcome driver_outcome(const ProcessResult& r);
 // `callgrind` is true for the instruction-count run.
 using CellArgs = std::function<std::vector<std::string>(const Cell& cell, bool callgrind)>;
 
+// How a matrix run ended.
+struct MatrixEnd {
+  bool interrupted = false;  // Ctrl-C: the results are marked "interrupted"
+  bool saved = true;         // every save reached the output file
+};
+
 // A matrix of driver cells in a results file.
 struct DriverMatrix {
   ResultsFile* results = nullptr;
@@ -133,10 +141,21 @@ struct DriverMatrix {
   // decide whether the rest may run.
   std::vector<std::string> dry_run();
 
-  // The timed repetitions, interleaved, then the callgrind runs; saves
-  // after every run. Returns false if a save failed.
-  bool run(OutputFile& out);
+  // Finds the driver of every allocator in `names`. A name it does not
+  // know goes to *unknown with why (its cells fail alone), or is an error
+  // when `unknown` is null; a known driver missing from the runfiles is
+  // an error. Returns the one-line error, or nullopt.
+  std::optional<std::string> locate(const char* argv0, const std::vector<std::string>& names,
+                                    std::map<std::string, std::string>* unknown);
+
+  // The timed repetitions, interleaved, then the callgrind runs, with
+  // Ctrl-C stopping between runs; saves after every run and finishes
+  // `out` with the results' final status.
+  MatrixEnd run(OutputFile& out);
 };
+
+// The output file of a results file: its JSON, stamped when written.
+OutputFile results_output(const std::string& path, ResultsFile* results);
 
 // A new results file for `config`: machine and build facts, and one cell
 // per (workload, threads, allocator), in that order. `failed_names` maps
