@@ -21,7 +21,6 @@
 // anything else (the harness shows the cell as refused).
 #pragma once
 
-#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -63,20 +62,13 @@ class BoundAllocator {
   static void* calloc(size_t count, size_t size) { return calloc_of<BoundAllocator>(count, size); }
   static void* realloc(void* p, size_t size) { return realloc_of<BoundAllocator>(p, size); }
 
-  static void* aligned_alloc(size_t align, size_t size) {
-    if (align == 0 || !std::has_single_bit(align)) {
-      errno = EINVAL;
-      return nullptr;
-    }
-    if (align <= kMinAlign) return malloc(size);
-    if (align > kSlabMaxSize || size > kSlabMaxSize) {
-      errno = ENOMEM;
-      return nullptr;
-    }
-    // Each colour keeps its class's natural alignment, so power-of-two
-    // classes are aligned to their size.
-    return malloc(std::bit_ceil(size > align ? size : align));
-  }
+  static void* aligned_alloc(size_t align, size_t size) { return aligned_alloc_of<BoundAllocator>(align, size); }
+
+  // For aligned_alloc_of: each colour keeps its class's natural alignment
+  // (colour()), so power-of-two classes are aligned to their size; beyond
+  // the largest class there is nothing (kLimits.max_size), aligned or not.
+  static constexpr size_t kNaturalAlignMax = kSlabMaxSize;
+  static void* aligned_large(size_t, size_t) { return nullptr; }
 
   static size_t usable_size(const void* p) { return p == nullptr ? 0 : kClassSize[class_of(p)]; }
 
