@@ -19,9 +19,12 @@
 // It is only valid for single-thread runs of workloads that free what they
 // allocate, with blocks up to 32 KiB; kLimits says so and drivers refuse
 // anything else (the harness shows the cell as refused).
+//
+// The arena is a BoundArena, mapped through the Pal it is constructed with;
+// the allocator is a template on its arena, so the variant is the one on
+// the OS Pal and a test can run one of its own over a FakePal.
 #pragma once
 
-#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +40,68 @@
 
 namespace hakmem::variants {
 
-class BoundAllocator {
+// The bound's address space: one 256 MiB region per class, aligned so that
+// bits 28..33 of a block's address are its class, each with a bump cursor
+// that starts at the class's colour. Mapped on first use, never returned.
+class BoundArena {
+ public:
+  static constexpr unsigned kRegionShift = 28;                      // 256 MiB per class
+  static constexpr unsigned kArenaShift = kRegionShift + 6;         // 64 regions
+  static constexpr size_t kArenaSize = size_t{kSlabClasses} << kRegionShift;
+
+  constexpr explicit BoundArena(Pal* pal) : pal_(pal) {}
+  BoundArena(const BoundArena&) = delete;
+  BoundArena& operator=(const BoundArena&) = delete;
+
+  // Maps the arena unless it is mapped already. False if the Pal refuses;
+  // the arena is unchanged then, and a later call tries again.
+  bool reserve() {
+    if (base_ != nullptr) return true;
+    // Aligning to 64 regions puts region c at address bits 28..33 == c.
+    auto* base = static_cast<char*>(pal_->map(kArenaSize, size_t{1} << kArenaShift));
+    if (base == nullptr) return false;
+    base_ = base;
+    for (unsigned c = 0; c < kSlabClasses; ++c)
+      cursor_[c] = base + (static_cast<size_t>(c) << kRegionShift) + colour(c);
+    return true;
+  }
+
+  bool reserved() const { return base_ != nullptr; }
+
+  // A block of class c never handed out before, from a reserved arena.
+  // Fatal when the class's region is used up: bound has nowhere else to go.
+  [[gnu::always_inline]] void* bump(unsigned c) {
+    char* p = cursor_[c];
+    const char* region_end = base_ + (static_cast<size_t>(c) + 1) * (size_t{1} << kRegionShift);
+    if (p + kClassSize[c] > region_end) fatal("bound: the 256 MiB region of class %u is exhausted", c);
+    cursor_[c] = p + kClassSize[c];
+    return p;
+  }
+
+  [[gnu::always_inline]] static unsigned class_of(const void* p) {
+    return (reinterpret_cast<uintptr_t>(p) >> kRegionShift) & 63;
+  }
+
+ private:
+  // Moves class c's start by about c x (64 KiB + 4 KiB + 64 B): distinct
+  // bits 6-21 for every class, under 3 MiB for all 40, far inside a region.
+  // Rounded to the largest power of two dividing the block size, so blocks
+  // keep their natural alignment (a 1 KiB block stays 1 KiB aligned).
+  static constexpr size_t kColour = 64 * 1024 + 4096 + 64;
+  static constexpr size_t colour(unsigned c) {
+    const size_t size = kClassSize[c];
+    return align_up(c * kColour, size & (~size + 1));
+  }
+
+  // The cursors first: at offset 0, bump() indexes them straight off the
+  // arena's address (one instruction fewer per new block than behind pal_).
+  char* cursor_[kSlabClasses]{};
+  char* base_ = nullptr;
+  Pal* pal_;
+};
+
+template <BoundArena& Arena>
+class BasicBoundAllocator {
  public:
   static constexpr std::string_view kName = "bound";
   static constexpr VariantLimits kLimits{
@@ -60,23 +124,16 @@ class BoundAllocator {
     lists_[c] = b;
   }
 
-  static void* calloc(size_t count, size_t size) { return calloc_of<BoundAllocator>(count, size); }
-  static void* realloc(void* p, size_t size) { return realloc_of<BoundAllocator>(p, size); }
+  static void* calloc(size_t count, size_t size) { return calloc_of<BasicBoundAllocator>(count, size); }
+  static void* realloc(void* p, size_t size) { return realloc_of<BasicBoundAllocator>(p, size); }
 
-  static void* aligned_alloc(size_t align, size_t size) {
-    if (align == 0 || !std::has_single_bit(align)) {
-      errno = EINVAL;
-      return nullptr;
-    }
-    if (align <= kMinAlign) return malloc(size);
-    if (align > kSlabMaxSize || size > kSlabMaxSize) {
-      errno = ENOMEM;
-      return nullptr;
-    }
-    // Each colour keeps its class's natural alignment, so power-of-two
-    // classes are aligned to their size.
-    return malloc(std::bit_ceil(size > align ? size : align));
-  }
+  static void* aligned_alloc(size_t align, size_t size) { return aligned_alloc_of<BasicBoundAllocator>(align, size); }
+
+  // For aligned_alloc_of: each colour keeps its class's natural alignment
+  // (BoundArena::colour()), so power-of-two classes are aligned to their size; beyond
+  // the largest class there is nothing (kLimits.max_size), aligned or not.
+  static constexpr size_t kNaturalAlignMax = kSlabMaxSize;
+  static void* aligned_large(size_t, size_t) { return nullptr; }
 
   static size_t usable_size(const void* p) { return p == nullptr ? 0 : kClassSize[class_of(p)]; }
 
@@ -84,22 +141,7 @@ class BoundAllocator {
   static void trim() {}
 
  private:
-  static constexpr unsigned kRegionShift = 28;                      // 256 MiB per class
-  static constexpr unsigned kArenaShift = kRegionShift + 6;         // 64 regions
-  static constexpr size_t kArenaSize = size_t{kSlabClasses} << kRegionShift;
-  // Moves class c's start by about c x (64 KiB + 4 KiB + 64 B): distinct
-  // bits 6-21 for every class, under 3 MiB for all 40, far inside a region.
-  // Rounded to the largest power of two dividing the block size, so blocks
-  // keep their natural alignment (a 1 KiB block stays 1 KiB aligned).
-  static constexpr size_t kColour = 64 * 1024 + 4096 + 64;
-  static constexpr size_t colour(unsigned c) {
-    const size_t size = kClassSize[c];
-    return align_up(c * kColour, size & (~size + 1));
-  }
-
-  [[gnu::always_inline]] static unsigned class_of(const void* p) {
-    return (reinterpret_cast<uintptr_t>(p) >> kRegionShift) & 63;
-  }
+  [[gnu::always_inline]] static unsigned class_of(const void* p) { return BoundArena::class_of(p); }
 
   [[gnu::always_inline]] static void* malloc_class(unsigned c) {
     FreeBlock* b = lists_[c];
@@ -113,30 +155,26 @@ class BoundAllocator {
   [[gnu::noinline]] static void* bump(unsigned c) {
     // Every new block checks who asks: a second thread would get blocks its
     // own (empty) free lists never give back.
-    if (owner_thread_ != &lists_[0]) [[unlikely]] init_arena();
-    char* p = cursor_[c];
-    const char* region_end = arena_ + (static_cast<size_t>(c) + 1) * (size_t{1} << kRegionShift);
-    if (p + kClassSize[c] > region_end) fatal("bound: the 256 MiB region of class %u is exhausted", c);
-    cursor_[c] = p + kClassSize[c];
-    return p;
+    if (owner_thread_ != &lists_[0]) [[unlikely]] claim_arena();
+    return Arena.bump(c);
   }
 
-  [[gnu::noinline, gnu::cold]] static void init_arena() {
-    if (arena_ == nullptr) {
-      // Aligning to 64 regions puts region c at address bits 28..33 == c.
-      arena_ = static_cast<char*>(os_pal().map(kArenaSize, size_t{1} << kArenaShift));
-      if (arena_ == nullptr) fatal("bound: cannot reserve its %zu MiB arena", kArenaSize >> 20);
+  [[gnu::noinline, gnu::cold]] static void claim_arena() {
+    if (owner_thread_ == nullptr) {
+      // A reference that cannot have its arena has nothing to measure:
+      // say so and stop, rather than hand a workload nullptr.
+      if (!Arena.reserve()) fatal("bound: cannot reserve its %zu MiB arena", BoundArena::kArenaSize >> 20);
       owner_thread_ = &lists_[0];
     }
     if (owner_thread_ != &lists_[0]) fatal("bound serves one thread only; a second thread allocated");
-    for (unsigned c = 0; c < kSlabClasses; ++c)
-      if (cursor_[c] == nullptr) cursor_[c] = arena_ + (static_cast<size_t>(c) << kRegionShift) + colour(c);
   }
 
   [[gnu::tls_model("initial-exec")]] static inline thread_local constinit FreeBlock* lists_[kSlabClasses]{};
-  static inline constinit char* arena_ = nullptr;
-  static inline constinit char* cursor_[kSlabClasses]{};
   static inline constinit const void* owner_thread_ = nullptr;  // address of the owner's TLS
 };
+
+// The variant: bound on its arena on the OS Pal.
+inline constinit BoundArena g_bound_arena{&g_os_pal};
+using BoundAllocator = BasicBoundAllocator<g_bound_arena>;
 
 }  // namespace hakmem::variants

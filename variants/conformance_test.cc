@@ -2,7 +2,9 @@
 // per variant by hakmem_variant() against hakmem::ThisVariant.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -163,6 +165,33 @@ TEST(Conformance, AlignedAllocHonoursEveryPowerOfTwo) {
   errno = 0;
   EXPECT_EQ(A::aligned_alloc(0, 100), nullptr);
   EXPECT_EQ(errno, EINVAL);
+}
+
+// Within the power-of-two classes an aligned request is served by the
+// class of the next power of two: no larger block, no separate mechanism.
+TEST(Conformance, AlignedAllocWithinTheClassesRoundsUpToAPowerOfTwo) {
+  for (size_t align = 32; align <= A::kNaturalAlignMax; align *= 2) {
+    for (size_t size : {size_t{1}, align - 1, align, align + 1, A::kNaturalAlignMax}) {
+      if (size > A::kNaturalAlignMax) continue;
+      void* p = A::aligned_alloc(align, size);
+      ASSERT_NE(p, nullptr) << align << " " << size;
+      EXPECT_EQ(A::usable_size(p), std::bit_ceil(std::max(size, align))) << "align " << align << " size " << size;
+      A::free(p);
+    }
+  }
+}
+
+// What a variant declares it cannot serve, it refuses with ENOMEM, however
+// the request is aligned.
+TEST(Conformance, AlignedAllocBeyondTheVariantsLimitFailsWithEnomem) {
+  if (A::kLimits.max_size == SIZE_MAX) GTEST_SKIP() << A::kName << " serves every size";
+  const size_t max = A::kLimits.max_size;
+  const std::pair<size_t, size_t> requests[] = {{16, max + 1}, {64, max + 1}, {std::bit_ceil(max + 1), 16}};
+  for (auto [align, size] : requests) {
+    errno = 0;
+    EXPECT_EQ(A::aligned_alloc(align, size), nullptr) << align << " " << size;
+    EXPECT_EQ(errno, ENOMEM) << align << " " << size;
+  }
 }
 
 TEST(Conformance, FreesFromOtherThreadsAreCorrect) {

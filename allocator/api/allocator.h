@@ -28,7 +28,6 @@
 
 #include <pthread.h>
 
-#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -79,21 +78,13 @@ class Allocator {
   static void* calloc(size_t count, size_t size) { return calloc_of<Allocator>(count, size); }
   static void* realloc(void* p, size_t size) { return realloc_of<Allocator>(p, size); }
 
-  static void* aligned_alloc(size_t align, size_t size) {
-    if (align == 0 || !std::has_single_bit(align)) {
-      errno = EINVAL;
-      return nullptr;
-    }
-    if (align <= kMinAlign) return malloc(size);
-    if (size <= kSlabMaxSize && align <= kSlabMaxSize) {
-      // A power-of-two class is aligned to its size within a 64 KiB-aligned
-      // slab (size_classes.h), so rounding up is all it takes.
-      return malloc(std::bit_ceil(size > align ? size : align));
-    }
-    void* p = global_large().allocate(size, align);
-    if (p == nullptr) errno = ENOMEM;
-    return p;
-  }
+  static void* aligned_alloc(size_t align, size_t size) { return aligned_alloc_of<Allocator>(align, size); }
+
+  // For aligned_alloc_of: a power-of-two class is aligned to its size within
+  // a 64 KiB-aligned slab (size_classes.h), up to the largest class; beyond
+  // it a block gets a large mapping of its own.
+  static constexpr size_t kNaturalAlignMax = kSlabMaxSize;
+  static void* aligned_large(size_t size, size_t align) { return global_large().allocate(size, align); }
 
   static size_t usable_size(const void* p) {
     if (p == nullptr) return 0;

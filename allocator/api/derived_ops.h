@@ -1,7 +1,10 @@
-// calloc and realloc in terms of an allocator's malloc, free and
-// usable_size: one implementation for every variant, bound included.
+// calloc, realloc and aligned_alloc in terms of an allocator's malloc,
+// free and usable_size: one implementation for every variant, bound
+// included. What differs between allocators is a parameter of the
+// allocator type, named where it is used below.
 #pragma once
 
+#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -40,6 +43,32 @@ void* realloc_of(void* p, size_t size) {
   memcpy(q, p, size < old_size ? size : old_size);
   A::free(p);
   return q;
+}
+
+// aligned_alloc (C11; also memalign and posix_memalign's core). Needs
+//   A::kNaturalAlignMax: a power of two up to which every power-of-two
+//     request is served by a block aligned to its size (a power-of-two
+//     class placed at multiples of its size);
+//   A::aligned_large(size, align): a block for what exceeds that, or
+//     nullptr if the allocator cannot serve it.
+// An alignment that is not a power of two fails with EINVAL; no memory
+// fails with ENOMEM.
+template <class A>
+void* aligned_alloc_of(size_t align, size_t size) {
+  static_assert(std::has_single_bit(A::kNaturalAlignMax) && A::kNaturalAlignMax >= kMinAlign);
+  if (align == 0 || !std::has_single_bit(align)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (align <= kMinAlign) return A::malloc(size);
+  if (size <= A::kNaturalAlignMax && align <= A::kNaturalAlignMax) {
+    // Rounding up to a power of two is all it takes; never past the limit,
+    // since both operands are within it and it is a power of two.
+    return A::malloc(std::bit_ceil(size > align ? size : align));
+  }
+  void* p = A::aligned_large(size, align);
+  if (p == nullptr) errno = ENOMEM;
+  return p;
 }
 
 }  // namespace hakmem

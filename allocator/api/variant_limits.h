@@ -1,6 +1,9 @@
 // What a variant can serve. Real allocators serve everything; the bound
 // reference does not, and says so here, so drivers refuse runs it cannot
-// measure honestly instead of producing a meaningless number.
+// measure honestly instead of producing a meaningless number. The workload
+// drivers describe every allocator they measure, peers included, with this
+// same struct (workloads/allocator_limits.h); nothing here may depend on
+// the allocator itself.
 #pragma once
 
 #include <cstddef>

@@ -9,13 +9,8 @@
 #include "allocator/pal/log.h"
 
 namespace hakmem {
-namespace {
 
 constinit SuperSlabManager g_superslabs{&g_os_pal};
-
-}  // namespace
-
-SuperSlabManager& global_superslabs() { return g_superslabs; }
 
 SuperSlab* SuperSlabManager::map_superslab() {
   void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);

@@ -51,6 +51,12 @@ class SuperSlabManager {
 
   SuperSlabStats stats() const;
 
+  // The Pal this manager maps through. The layers above map what is not
+  // slabs (heap chunks, magazines) through it too, so one Pal serves a
+  // manager and everything built on it, and a test's FakePal sees, counts
+  // and can refuse all of their maps.
+  Pal& pal() const { return *pal_; }
+
   // Verifies every SuperSlab's invariants; aborts with a message on the
   // first violation. Expensive: for tests and HAKMEM_DEBUG=2.
   void check() const;
@@ -70,7 +76,10 @@ class SuperSlabManager {
   SuperSlabStats stats_{};
 };
 
-// The process-wide manager, on the OS PAL.
-SuperSlabManager& global_superslabs();
+// The process-wide manager, on the OS PAL: constant-initialised, so it is
+// usable before any constructor has run and its address is a constant for
+// the globals built on it (the heap registry).
+extern SuperSlabManager g_superslabs;
+inline SuperSlabManager& global_superslabs() { return g_superslabs; }
 
 }  // namespace hakmem

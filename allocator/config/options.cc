@@ -12,18 +12,65 @@ namespace hakmem {
 namespace {
 
 constexpr unsigned kOptionCount = static_cast<unsigned>(Option::kCount);
+// Room for "HAKMEM_" + name + '\0' (names are checked against it below).
+constexpr size_t kVarSize = 64;
 
-constexpr OptionInfo kOptions[kOptionCount] = {
-    {"verbose", 0, 0, 1, "1: dump this table to stderr at start-up"},
-    {"debug", 0, 0, 2,
-     "invariant checks: 1 = cheap checks on slow paths (bad frees), "
-     "2 = also verify every touched slab and SuperSlab (slow)"},
-    {"purge_slabs", 32, 0, 1 << 20,
-     "free slabs whose pages stay resident before all are purged "
-     "(madvise DONTNEED); 32 slabs = 2 MiB"},
-    {"superslab_cache", 1, 0, 1024,
-     "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped"},
+// One row per HAKMEM_OPTIONS entry, in its order. A row carries its enum
+// value only so the checks below can prove row i is option i.
+struct Row {
+  Option option;
+  OptionInfo info;
 };
+
+constexpr Row kOptions[] = {
+#define HAKMEM_OPTION_ROW(id, name, default_value, min, max, description) \
+  {Option::id, {name, default_value, min, max, description}},
+    HAKMEM_OPTIONS(HAKMEM_OPTION_ROW)
+#undef HAKMEM_OPTION_ROW
+};
+
+// Compile-time checks of the table: a missing or misordered row, or one
+// that could not be read (no name, a name too long for its variable, two
+// rows with one name, a default outside its range) fails the build here
+// instead of misbehaving at run time.
+constexpr unsigned kRows = sizeof kOptions / sizeof kOptions[0];
+
+constexpr bool rows_are_in_enum_order() {
+  for (unsigned i = 0; i < kRows; ++i)
+    if (kOptions[i].option != static_cast<Option>(i)) return false;
+  return true;
+}
+
+constexpr bool rows_are_well_formed() {
+  for (const Row& row : kOptions) {
+    const OptionInfo& info = row.info;
+    if (info.name == nullptr || info.name[0] == '\0' || info.description == nullptr) return false;
+    size_t length = 0;
+    while (info.name[length] != '\0') ++length;
+    if (sizeof "HAKMEM_" + length > kVarSize) return false;  // env_name() would truncate it
+    if (info.min > info.default_value || info.default_value > info.max) return false;
+  }
+  return true;
+}
+
+constexpr bool same_name(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+constexpr bool names_are_unique() {
+  for (unsigned i = 0; i < kRows; ++i)
+    for (unsigned j = i + 1; j < kRows; ++j)
+      if (same_name(kOptions[i].info.name, kOptions[j].info.name)) return false;
+  return true;
+}
+
+static_assert(kRows == kOptionCount, "kOptions needs exactly one row per Option");
+static_assert(rows_are_in_enum_order(), "kOptions row i must describe Option i");
+static_assert(rows_are_well_formed(),
+              "every option needs a name (short enough for HAKMEM_<NAME>), a description "
+              "and a default in [min, max]");
+static_assert(names_are_unique(), "two options share a name, so they would read one variable");
 
 enum class Source : uint8_t { kDefault, kEnvironment, kInvalid };
 
@@ -49,8 +96,8 @@ void env_name(const char* name, char* out, size_t out_size) {
 
 void load() {
   for (unsigned i = 0; i < kOptionCount; ++i) {
-    const OptionInfo& info = kOptions[i];
-    char var[64];
+    const OptionInfo& info = kOptions[i].info;
+    char var[kVarSize];
     env_name(info.name, var, sizeof var);
     g_values.value[i] = info.default_value;
     g_values.source[i] = Source::kDefault;
@@ -90,7 +137,7 @@ void ensure_loaded() {
 
 }  // namespace
 
-const OptionInfo& option_info(Option option) { return kOptions[static_cast<unsigned>(option)]; }
+const OptionInfo& option_info(Option option) { return kOptions[static_cast<unsigned>(option)].info; }
 
 int64_t option_value(Option option) {
   ensure_loaded();
@@ -109,10 +156,10 @@ void options_dump() {
     const char* from = g_values.source[i] == Source::kEnvironment ? "environment"
                        : g_values.source[i] == Source::kInvalid   ? "default, env value rejected"
                                                                   : "default";
-    char var[64];
-    env_name(kOptions[i].name, var, sizeof var);
+    char var[kVarSize];
+    env_name(kOptions[i].info.name, var, sizeof var);
     log_message("  %-24s = %-8lld (%s) %s", var, static_cast<long long>(g_values.value[i]),
-                from, kOptions[i].description);
+                from, kOptions[i].info.description);
   }
 }
 

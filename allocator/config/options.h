@@ -4,17 +4,34 @@
 // comes from the environment variable HAKMEM_<NAME> (upper case), read once
 // on first use; a value that is not an integer in range gets a one-line
 // warning on stderr and the default. HAKMEM_VERBOSE=1 dumps the whole table.
+//
+// Adding an option: add one X(...) row to HAKMEM_OPTIONS below, anywhere in
+// the list. The enum and the table are both generated from that one list,
+// so a row can be neither missing nor out of order; options.cc checks the
+// generated table at compile time (static_assert) all the same.
 #pragma once
 
 #include <cstdint>
 
+// X(enumerator, name, default, min, max, description). The name is lower
+// case; the variable is HAKMEM_<NAME>.
+#define HAKMEM_OPTIONS(X)                                                    \
+  X(kVerbose, "verbose", 0, 0, 1, "1: dump this table to stderr at start-up") \
+  X(kDebug, "debug", 0, 0, 2,                                                \
+    "invariant checks: 1 = cheap checks on slow paths (bad frees), "         \
+    "2 = also verify every touched slab and SuperSlab (slow)")               \
+  X(kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20,                              \
+    "free slabs whose pages stay resident before all are purged "            \
+    "(madvise DONTNEED); 32 slabs = 2 MiB")                                  \
+  X(kSuperSlabCache, "superslab_cache", 1, 0, 1024,                          \
+    "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped")
+
 namespace hakmem {
 
 enum class Option : unsigned {
-  kVerbose,
-  kDebug,
-  kPurgeSlabs,
-  kSuperSlabCache,
+#define HAKMEM_OPTION_ENUMERATOR(id, name, default_value, min, max, description) id,
+  HAKMEM_OPTIONS(HAKMEM_OPTION_ENUMERATOR)
+#undef HAKMEM_OPTION_ENUMERATOR
   kCount,
 };
 

@@ -8,6 +8,28 @@
 namespace hakmem {
 namespace {
 
+TEST(Options, EachOptionFindsItsOwnRow) {
+  struct Expected {
+    Option option;
+    const char* name;
+    int64_t default_value, min, max;
+  };
+  const Expected table[] = {
+      {Option::kVerbose, "verbose", 0, 0, 1},
+      {Option::kDebug, "debug", 0, 0, 2},
+      {Option::kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20},
+      {Option::kSuperSlabCache, "superslab_cache", 1, 0, 1024},
+  };
+  for (const Expected& e : table) {
+    const OptionInfo& info = option_info(e.option);
+    EXPECT_STREQ(info.name, e.name);
+    EXPECT_EQ(info.default_value, e.default_value) << e.name;
+    EXPECT_EQ(info.min, e.min) << e.name;
+    EXPECT_EQ(info.max, e.max) << e.name;
+    EXPECT_GT(std::string(info.description).size(), 0u) << e.name;
+  }
+}
+
 TEST(Options, DefaultsWithoutEnvironment) {
   unsetenv("HAKMEM_PURGE_SLABS");
   options_reload();

@@ -140,7 +140,7 @@ TEST_F(LayerTest, TheDepotKeepsOneFullMagazinePerRunningThreadAndTheRestGoHome) 
 
 TEST_F(LayerTest, TheDepotKeepsAtMostItsLimitOfEmptyMagazines) {
   std::vector<Magazine<4>*> mags;
-  for (uint32_t i = 0; i < kDepotMaxEmpty + 3; ++i) mags.push_back(Depot<4>::take_empty(kClass));
+  for (uint32_t i = 0; i < kDepotMaxEmpty + 3; ++i) mags.push_back(Depot<4>::take_empty(kClass, heap));
   const uint64_t released_before = Depot<4>::stats(kClass).empty_released;
   for (auto* m : mags) Depot<4>::put_empty(kClass, m);
   EXPECT_EQ(Depot<4>::stats(kClass).empty, kDepotMaxEmpty);
@@ -158,6 +158,83 @@ TEST_F(LayerTest, FlushSendsEveryRoundHome) {
   EXPECT_EQ(cache.slots[kClass].capacity, 0u) << "a flushed slot takes the slow path again";
   heap.release_empty_slabs();
   EXPECT_EQ(manager.stats().slabs_in_use, 0);
+}
+
+// Takes every free magazine out of the pool, so that its next get() must
+// map a chunk through the Pal it is handed.
+std::vector<Magazine<4>*> drain_pool(Pal& pal) {
+  std::vector<Magazine<4>*> held;
+  while (!MagazinePool<4>::empty()) held.push_back(MagazinePool<4>::get(pal));
+  return held;
+}
+
+void refill_pool(const std::vector<Magazine<4>*>& held) {
+  for (Magazine<4>* m : held) MagazinePool<4>::put(m);
+}
+
+TEST_F(LayerTest, APoolWhosePalRefusesAChunkReturnsNullAndRecovers) {
+  std::vector<Magazine<4>*> held = drain_pool(pal);
+  const int64_t maps = pal.maps();
+  pal.fail_next_maps(1);
+  EXPECT_EQ(MagazinePool<4>::get(pal), nullptr);
+  EXPECT_EQ(pal.failed_maps(), 1);
+  EXPECT_EQ(pal.maps(), maps);
+  Magazine<4>* m = MagazinePool<4>::get(pal);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(pal.maps(), maps + 1) << "the next get maps a chunk through the same Pal";
+  EXPECT_EQ(m->count, 0u);
+  held.push_back(m);
+  refill_pool(held);
+}
+
+TEST_F(LayerTest, WithoutMagazineMemoryTheMagazineLayerGoesStraightToTheHeap) {
+  Depot<4>::trim(heap);  // no empty magazines in the depot either
+  const std::vector<Magazine<4>*> held = drain_pool(pal);
+  Mag4::Cache cache{};
+  const auto& s = cache.slots[kClass];
+  pal.fail_next_maps(1);
+  void* p = Mag4::alloc_slow(cache, heap, kClass);
+  ASSERT_NE(p, nullptr) << "the heap serves the block";
+  EXPECT_EQ(pal.failed_maps(), 1) << "the magazine chunk was asked of the heap's Pal";
+  EXPECT_EQ(block_class(p), kClass);
+  EXPECT_EQ(s.loaded, nullptr);
+  EXPECT_EQ(s.capacity, 0u) << "no magazine attached: the fast paths keep missing";
+  EXPECT_FALSE(Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass));
+  pal.fail_next_maps(1);
+  Mag4::free_slow(cache, heap, static_cast<FreeBlock*>(p), kClass);
+  EXPECT_EQ(pal.failed_maps(), 2);
+  EXPECT_EQ(slab_of(p)->used, 0u) << "the block went straight home to its slab";
+  Mag4::flush(cache, heap);
+  refill_pool(held);
+}
+
+TEST_F(LayerTest, WithOneMagazineAndNoMemoryForASecondTheLayerServesFromTheHeapAndCachesFrees) {
+  Depot<4>::trim(heap);
+  std::vector<Magazine<4>*> held = drain_pool(pal);
+  ASSERT_FALSE(held.empty());
+  MagazinePool<4>::put(held.back());  // the pool holds exactly one magazine
+  held.pop_back();
+  Mag4::Cache cache{};
+  const auto& s = cache.slots[kClass];
+  pal.fail_next_maps(1);
+  void* p = Mag4::alloc_slow(cache, heap, kClass);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pal.failed_maps(), 1) << "the second magazine was refused";
+  ASSERT_NE(s.loaded, nullptr);
+  EXPECT_EQ(s.previous, nullptr);
+  EXPECT_EQ(s.count, 0u) << "the one magazine was not filled: the block came from the heap";
+  EXPECT_TRUE(Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass)) << "the loaded magazine caches frees";
+  // Once the Pal gives memory again, the next slow path attaches the second.
+  void* q = Mag4::try_alloc(cache, kClass);
+  EXPECT_EQ(q, p);
+  EXPECT_EQ(Mag4::try_alloc(cache, kClass), nullptr);
+  q = Mag4::alloc_slow(cache, heap, kClass);
+  ASSERT_NE(q, nullptr);
+  EXPECT_NE(s.previous, nullptr);
+  Mag4::free_slow(cache, heap, static_cast<FreeBlock*>(p), kClass);
+  ASSERT_TRUE(Mag4::try_free(cache, static_cast<FreeBlock*>(q), kClass));
+  Mag4::flush(cache, heap);
+  refill_pool(held);
 }
 
 using Hot4 = HotLayer<4, FreeListLayer<8, 16>>;
@@ -208,6 +285,32 @@ TEST_F(LayerTest, HotArrayOverMagazinesOverflowsIntoTheLoadedMagazine) {
   HotMag::flush(cache, heap);
   heap.release_empty_slabs();
   EXPECT_EQ(manager.stats().slabs_in_use, 0);
+}
+
+TEST_F(LayerTest, AHotArrayOverMagazinesWithoutMagazineMemoryServesAndFreesThroughTheHeap) {
+  using HotMag = HotLayer<4, Mag4>;
+  Depot<4>::trim(heap);
+  const std::vector<Magazine<4>*> held = drain_pool(pal);
+  HotMag::Cache cache{};
+  HotMag::init(cache);
+  pal.fail_next_maps(1);
+  auto* first = static_cast<FreeBlock*>(HotMag::alloc_slow(cache, heap, kClass));
+  ASSERT_NE(first, nullptr) << "pop_many falls back to the heap";
+  EXPECT_EQ(pal.failed_maps(), 1);
+  EXPECT_EQ(cache.count[kClass], 0u);
+  std::vector<FreeBlock*> blocks = {first};
+  for (int i = 0; i < 4; ++i) blocks.push_back(static_cast<FreeBlock*>(heap.alloc_block(kClass)));
+  SlabMeta* slab = slab_of(first);
+  ASSERT_EQ(slab->used, 5u);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(HotMag::try_free(cache, blocks[i], kClass));
+  pal.fail_next_maps(1);
+  HotMag::free_slow(cache, heap, blocks[4], kClass);  // overflow: half the array moves down
+  EXPECT_EQ(pal.failed_maps(), 2);
+  EXPECT_EQ(cache.count[kClass], 3u);
+  EXPECT_EQ(cache.next.slots[kClass].count, 0u) << "no magazine to take them";
+  EXPECT_EQ(slab->used, 3u) << "push_many sent the two oldest home";
+  HotMag::flush(cache, heap);
+  refill_pool(held);
 }
 
 }  // namespace

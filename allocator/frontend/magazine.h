@@ -6,10 +6,12 @@
 // without touching the blocks themselves (a free list writes into every
 // block it links; a magazine writes only its own array).
 //
-// Magazine objects come from MagazinePool: PAL-mapped 64 KiB chunks carved
-// into magazines, never from malloc (this code runs inside malloc). Chunks
-// are kept for the process's life; their number is bounded by the most
-// magazines alive at once (two per class per thread plus the depot's).
+// Magazine objects come from MagazinePool: 64 KiB chunks carved into
+// magazines, never from malloc (this code runs inside malloc), mapped
+// through the Pal the caller hands it (its thread heap's: the backend's).
+// Chunks are kept for the process's life, so the pool need not remember
+// which Pal mapped one; their number is bounded by the most magazines alive
+// at once (two per class per thread plus the depot's).
 //
 // Depot policy, per class:
 //   - at most one full magazine per running thread, and never more than
@@ -55,10 +57,10 @@ class MagazinePool {
  public:
   using Mag = Magazine<Rounds>;
 
-  // An empty magazine, or nullptr if the OS refuses memory.
-  static Mag* get() {
+  // An empty magazine, or nullptr if none is free and `pal` refuses a chunk.
+  static Mag* get(Pal& pal) {
     std::lock_guard lock(mutex_);
-    if (free_ == nullptr && !grow_locked()) return nullptr;
+    if (free_ == nullptr && !grow_locked(pal)) return nullptr;
     Mag* m = free_;
     free_ = m->next;
     m->next = nullptr;
@@ -72,12 +74,24 @@ class MagazinePool {
     free_ = m;
   }
 
+  // True when the next get() must map a chunk (tests drain the pool to
+  // make it map).
+  static bool empty() {
+    std::lock_guard lock(mutex_);
+    return free_ == nullptr;
+  }
+
  private:
   static constexpr size_t kChunk = 64 * 1024;
   static constexpr size_t kSpan = align_up(sizeof(Mag), 64);
 
-  static bool grow_locked() {
-    auto* chunk = static_cast<char*>(os_pal().map(kChunk, kPageSize));
+  // Runs once per chunk. Out of line so that the magazine exchanges that
+  // get() inlines into keep their code: inlined, the Pal lookup cost
+  // push_many a spilled register, one instruction per call (callgrind).
+  // Not cold: GCC compiles cold code for size, and its `rep stos` zeroing
+  // counts an instruction per word.
+  [[gnu::noinline]] static bool grow_locked(Pal& pal) {
+    auto* chunk = static_cast<char*>(pal.map(kChunk, kPageSize));
     if (chunk == nullptr) return false;
     for (size_t offset = 0; offset + kSpan <= kChunk; offset += kSpan) {
       auto* m = new (chunk + offset) Mag{};
@@ -145,8 +159,11 @@ class Depot {
     return true;
   }
 
-  // An empty magazine from the depot, else from the pool (nullptr on OOM).
-  static Mag* take_empty(unsigned size_class) {
+  // An empty magazine from the depot, else from the pool, which maps through
+  // heap's Pal if it must (nullptr if the Pal refuses). The heap, not its
+  // Pal, is the parameter: the Pal is looked up only on the pool path, so
+  // callers keep no extra value alive across the depot's lock.
+  static Mag* take_empty(unsigned size_class, ThreadHeap& heap) {
     Bin& bin = bins_[size_class];
     {
       std::lock_guard lock(bin.mutex);
@@ -156,7 +173,7 @@ class Depot {
         return m;
       }
     }
-    return Pool::get();
+    return Pool::get(heap.pal());
   }
 
   static void put_empty(unsigned size_class, Mag* m) {

@@ -152,15 +152,16 @@ struct MagazineLayer {
   }
 
   // Gives the slot both magazines (a fresh slot has none; an OOM fallback
-  // may have left it without `previous`). False on OOM.
-  static bool attach(Slot& s, unsigned size_class) {
+  // may have left it without `previous`), mapped through the heap's Pal if
+  // the pool must grow. False on OOM.
+  static bool attach(Slot& s, ThreadHeap& heap, unsigned size_class) {
     if (s.loaded == nullptr) {
-      Mag* m = MagDepot::take_empty(size_class);
+      Mag* m = MagDepot::take_empty(size_class, heap);
       if (m == nullptr) return false;
       load(s, m);
     }
     if (s.previous == nullptr) {
-      s.previous = MagDepot::take_empty(size_class);
+      s.previous = MagDepot::take_empty(size_class, heap);
       if (s.previous == nullptr) return false;
     }
     return true;
@@ -168,7 +169,7 @@ struct MagazineLayer {
 
   // Makes s.count > 0 (the alloc side of the state machine). False on OOM.
   static bool reload(Slot& s, ThreadHeap& heap, unsigned size_class) {
-    if (!attach(s, size_class)) return false;
+    if (!attach(s, heap, size_class)) return false;
     s.loaded->count = s.count;
     if (s.previous->count == Rounds) {
       Mag* full = s.previous;
@@ -192,7 +193,7 @@ struct MagazineLayer {
 
   // Makes s.count < s.capacity (the free side). False on OOM.
   static bool unload(Slot& s, ThreadHeap& heap, unsigned size_class) {
-    if (!attach(s, size_class)) return false;
+    if (!attach(s, heap, size_class)) return false;
     s.loaded->count = s.count;
     if (s.previous->count == 0) {
       Mag* empty = s.previous;
@@ -207,7 +208,7 @@ struct MagazineLayer {
       spare = s.previous;
     }
     s.previous = s.loaded;
-    if (spare == nullptr) spare = MagDepot::take_empty(size_class);
+    if (spare == nullptr) spare = MagDepot::take_empty(size_class, heap);
     if (spare == nullptr) {
       // OOM for a magazine: keep the full previous as loaded and say so.
       load(s, s.previous);

@@ -1,12 +1,9 @@
-// Heap registry: heaps live in PAL-mapped chunks (never from malloc: this
-// code runs inside malloc), in one list, plus a stack of abandoned ones.
+// HeapRegistry: carving heaps from Pal-mapped chunks, the abandoned stack,
+// and the process-wide registry.
 #include "allocator/pools/heap_registry.h"
 
-#include <atomic>
-#include <mutex>
 #include <new>
 
-#include "allocator/backend/superslab_manager.h"
 #include "allocator/config/layout.h"
 #include "allocator/pal/pal.h"
 
@@ -16,69 +13,54 @@ namespace {
 constexpr size_t kChunkSize = 64 * 1024;
 constexpr size_t kHeapSpan = align_up(sizeof(ThreadHeap), 64);
 
-struct Registry {
-  std::mutex mutex;
-  ThreadHeap* all = nullptr;
-  ThreadHeap* abandoned = nullptr;
-  char* chunk_cursor = nullptr;
-  char* chunk_end = nullptr;
-};
-
-constinit Registry g_registry;
-constinit std::atomic<int> g_active_heaps{0};
-
-ThreadHeap* carve_heap_locked() {
-  Registry& r = g_registry;
-  if (r.chunk_cursor == nullptr || r.chunk_cursor + kHeapSpan > r.chunk_end) {
-    auto* chunk = static_cast<char*>(os_pal().map(kChunkSize, kPageSize));
-    if (chunk == nullptr) return nullptr;
-    r.chunk_cursor = chunk;
-    r.chunk_end = chunk + kChunkSize;
-  }
-  void* mem = r.chunk_cursor;
-  r.chunk_cursor += kHeapSpan;
-  return new (mem) ThreadHeap(&global_superslabs());
-}
+constinit HeapRegistry g_heaps{&g_superslabs};
 
 }  // namespace
 
-ThreadHeap* acquire_heap() {
-  g_active_heaps.fetch_add(1, std::memory_order_relaxed);
-  Registry& r = g_registry;
-  std::unique_lock lock(r.mutex);
-  if (ThreadHeap* heap = r.abandoned; heap != nullptr) {
-    r.abandoned = heap->next_abandoned;
+ThreadHeap* HeapRegistry::carve_locked() {
+  if (chunk_cursor_ == nullptr || chunk_cursor_ + kHeapSpan > chunk_end_) {
+    auto* chunk = static_cast<char*>(superslabs_->pal().map(kChunkSize, kPageSize));
+    if (chunk == nullptr) return nullptr;
+    chunk_cursor_ = chunk;
+    chunk_end_ = chunk + kChunkSize;
+  }
+  void* mem = chunk_cursor_;
+  chunk_cursor_ += kHeapSpan;
+  return new (mem) ThreadHeap(superslabs_);
+}
+
+ThreadHeap* HeapRegistry::acquire() {
+  active_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lock(mutex_);
+  if (ThreadHeap* heap = abandoned_; heap != nullptr) {
+    abandoned_ = heap->next_abandoned;
     heap->next_abandoned = nullptr;
     lock.unlock();
     heap->adopt();
     return heap;
   }
-  ThreadHeap* heap = carve_heap_locked();
+  ThreadHeap* heap = carve_locked();
   if (heap == nullptr) {
-    g_active_heaps.fetch_sub(1, std::memory_order_relaxed);
+    active_.fetch_sub(1, std::memory_order_relaxed);
     return nullptr;
   }
-  heap->next_in_registry = r.all;
-  r.all = heap;
+  heap->next_in_registry = all_;
+  all_ = heap;
   return heap;
 }
 
-int active_heaps() { return g_active_heaps.load(std::memory_order_relaxed); }
-
-void release_heap(ThreadHeap* heap) {
-  g_active_heaps.fetch_sub(1, std::memory_order_relaxed);
+void HeapRegistry::release(ThreadHeap* heap) {
+  active_.fetch_sub(1, std::memory_order_relaxed);
   heap->abandon();
-  Registry& r = g_registry;
-  std::lock_guard lock(r.mutex);
-  heap->next_abandoned = r.abandoned;
-  r.abandoned = heap;
+  std::lock_guard lock(mutex_);
+  heap->next_abandoned = abandoned_;
+  abandoned_ = heap;
 }
 
-HeapStats total_heap_stats() {
+HeapStats HeapRegistry::total_stats() {
   HeapStats total;
-  Registry& r = g_registry;
-  std::lock_guard lock(r.mutex);
-  for (ThreadHeap* heap = r.all; heap != nullptr; heap = heap->next_in_registry) {
+  std::lock_guard lock(mutex_);
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) {
     const HeapStats s = heap->stats();
     total.refills += s.refills;
     total.refilled_blocks += s.refilled_blocks;
@@ -90,5 +72,10 @@ HeapStats total_heap_stats() {
   }
   return total;
 }
+
+ThreadHeap* acquire_heap() { return g_heaps.acquire(); }
+void release_heap(ThreadHeap* heap) { g_heaps.release(heap); }
+int active_heaps() { return g_heaps.active(); }
+HeapStats total_heap_stats() { return g_heaps.total_stats(); }
 
 }  // namespace hakmem

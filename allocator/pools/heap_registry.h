@@ -4,21 +4,55 @@
 // is adopted by the next new thread instead.
 #pragma once
 
+#include <atomic>
+#include <mutex>
+
+#include "allocator/backend/superslab_manager.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
 
-// A heap for the calling thread: an abandoned one if any (its slabs and all),
-// else a new one. nullptr only if the OS refuses memory for the heap itself.
+// Heaps live in chunks mapped through the backend's Pal (never from malloc:
+// this code runs inside malloc), in one list, plus a stack of abandoned ones.
+class HeapRegistry {
+ public:
+  // Heaps take their slabs from `superslabs`, and their own memory from the
+  // same Pal (superslabs->pal()).
+  constexpr explicit HeapRegistry(SuperSlabManager* superslabs) : superslabs_(superslabs) {}
+  HeapRegistry(const HeapRegistry&) = delete;
+  HeapRegistry& operator=(const HeapRegistry&) = delete;
+
+  // A heap for the calling thread: an abandoned one if any (its slabs and
+  // all), else a new one. nullptr only if the Pal refuses memory for the
+  // heap itself; the registry is unchanged then, and a later call retries.
+  ThreadHeap* acquire();
+
+  // The calling thread is done with `heap` (its front end already flushed).
+  void release(ThreadHeap* heap);
+
+  // Heaps owned by running threads (acquired and not yet released).
+  int active() const { return active_.load(std::memory_order_relaxed); }
+
+  // Sum of every heap's statistics, live and abandoned.
+  HeapStats total_stats();
+
+ private:
+  ThreadHeap* carve_locked();
+
+  SuperSlabManager* superslabs_;
+  std::mutex mutex_;
+  ThreadHeap* all_ = nullptr;
+  ThreadHeap* abandoned_ = nullptr;
+  char* chunk_cursor_ = nullptr;
+  char* chunk_end_ = nullptr;
+  std::atomic<int> active_{0};
+};
+
+// The process-wide registry, on global_superslabs(); these four functions
+// are the whole of its use.
 ThreadHeap* acquire_heap();
-
-// The calling thread is done with `heap` (its front end already flushed).
 void release_heap(ThreadHeap* heap);
-
-// Heaps owned by running threads (acquired and not yet released).
 int active_heaps();
-
-// Sum of every heap's statistics, live and abandoned.
 HeapStats total_heap_stats();
 
 }  // namespace hakmem

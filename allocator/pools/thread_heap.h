@@ -99,6 +99,11 @@ class ThreadHeap : public SlabOwner {
 
   HeapStats stats() const;
 
+  // The Pal of this heap's backend. A front end maps its own memory (the
+  // magazines) through it, so a heap's slabs and its front end's magazines
+  // come from one Pal, which a test can replace with a FakePal.
+  Pal& pal() const { return superslabs_->pal(); }
+
   // Verifies the invariants of every slab on the partial lists, walking
   // free lists; aborts on the first violation. Owner thread only.
   void check() const;

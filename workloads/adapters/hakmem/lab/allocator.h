@@ -12,9 +12,7 @@ namespace lab {
 
 inline constexpr const char* kAllocatorKind = "hakmem";
 inline constexpr const char* kAllocatorName = hakmem::ThisVariant::kName.data();
-inline constexpr AllocatorLimits kAllocatorLimits{hakmem::ThisVariant::kLimits.single_thread,
-                                                  hakmem::ThisVariant::kLimits.max_size,
-                                                  hakmem::ThisVariant::kLimits.returns_memory};
+inline constexpr AllocatorLimits kAllocatorLimits = hakmem::ThisVariant::kLimits;
 
 [[gnu::always_inline]] inline void* allocate(size_t size) { return hakmem::ThisVariant::malloc(size); }
 [[gnu::always_inline]] inline void deallocate(void* p) { hakmem::ThisVariant::free(p); }
