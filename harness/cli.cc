@@ -24,19 +24,6 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-std::optional<RawFlags> read_flags(int argc, char** argv, std::string* error) {
-  RawFlags raw;
-  if (auto e = split_flags(argc, argv, &raw)) {
-    *error = *e;
-    return std::nullopt;
-  }
-  if (!raw.positional.empty()) {
-    *error = "unexpected argument '" + raw.positional[0] + "'";
-    return std::nullopt;
-  }
-  return raw;
-}
-
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
   std::stringstream in(text);

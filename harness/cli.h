@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "common/flags.h"
 #include "harness/drivers.h"
 
 namespace lab {
@@ -16,10 +15,6 @@ inline constexpr int kExitInterrupted = 130;
 
 // Prints "error: <message>" and returns kExitUsage.
 int usage_error(const std::string& message);
-
-// The command line as --name=value pairs (common/flags.h); positional
-// arguments are an error. nullopt and *error on malformed input.
-std::optional<RawFlags> read_flags(int argc, char** argv, std::string* error);
 
 std::vector<std::string> split_list(const std::string& text);
 std::string join(const std::vector<std::string>& items);

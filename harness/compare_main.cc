@@ -2,21 +2,15 @@
 // fresh processes, repetitions interleaved (A B C A B C ...), and writes
 // one results JSON, rewritten atomically after every run, then prints the
 // table. See --help.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
-#include <set>
 #include <sstream>
 
-#include "common/flags.h"
 #include "harness/cli.h"
 #include "harness/drivers.h"
-#include "harness/machine.h"
 #include "harness/flag_table.h"
 #include "harness/results.h"
 #include "harness/runner.h"
@@ -224,16 +218,9 @@ int run(int argc, char** argv) {
   if (auto e = resolve_workloads(argv[0], &o.config, &unknown)) return usage_error(*e);
   for (const auto& [name, why] : unknown) fmt::print(stderr, "error: {}; its cells are marked failed\n", why);
 
-  ResultsFile results;
-  if (o.matrix.resume) {
-    auto loaded = load_results(o.matrix.out, &error);
-    if (!loaded) return usage_error("cannot resume: " + error);
-    if (!(loaded->config == o.config))
-      return usage_error("cannot resume " + o.matrix.out + ": it was run with a different matrix or flags");
-    results = std::move(*loaded);
-  } else {
-    results = new_results(o.config, LAB_COMPILATION_MODE, unknown);
-  }
+  std::optional<ResultsFile> opened = open_results(o.matrix, o.config, LAB_COMPILATION_MODE, unknown, &error);
+  if (!opened) return usage_error(error);
+  ResultsFile& results = *opened;
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   matrix.results = &results;

@@ -269,5 +269,19 @@ TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   EXPECT_LT(cg["instructions_per_op"].get<double>(), 10000);
 }
 
+TEST_F(CompareTest, HelpIsGeneratedFromTheFlagTable) {
+  const ProcessResult r = compare({"--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  // One line per flag of the table, with the default of the option it sets.
+  for (const char* line : {"  --reps=N             repetitions per cell; use 5 or more to compare (default: 5)\n",
+                           "  --timeout=N          per-run limit in seconds;", "  --threads=LIST       comma-separated thread counts (default: 1,2)\n",
+                           "  --baseline=NAME      allocator the ratio column divides by (default: glibc)\n",
+                           "  --callgrind-ops=N    operations for the callgrind runs (default: 1000000)\n",
+                           "  --resume             continue the interrupted run in --out;", "  --help               this text\n"})
+    EXPECT_NE(r.stdout_text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("(default: all: mixed_lifo, random_free,"), std::string::npos)
+      << "the workloads default lists what the drivers hold: " << r.stdout_text;
+}
+
 }  // namespace
 }  // namespace lab

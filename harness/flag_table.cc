@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/flags.h"
+#include "harness/cli.h"
 
 namespace lab {
 namespace {
@@ -16,14 +17,6 @@ namespace {
 std::string canonical(std::string name) {
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
 }
 
 // Wraps `text` to lines of at most `width` characters.
@@ -86,7 +79,7 @@ FlagTable& FlagTable::text(const std::string& name, const std::string& value_nam
 FlagTable& FlagTable::list(const std::string& name, std::vector<std::string>* target, const std::string& help,
                            const std::string& default_text) {
   return custom(name, "LIST", help, default_text, [=](const std::string& value) -> std::optional<std::string> {
-    *target = split_commas(value);
+    *target = split_list(value);
     if (target->empty()) return "--" + name + " needs at least one name";
     return std::nullopt;
   });
@@ -99,7 +92,7 @@ FlagTable& FlagTable::int_list(const std::string& name, std::vector<int>* target
   const IntFlagSpec spec{name, 0, min, max, ""};
   return custom(name, "LIST", help, shown, [=](const std::string& value) -> std::optional<std::string> {
     std::vector<int> values;
-    for (const std::string& item : split_commas(value)) {
+    for (const std::string& item : split_list(value)) {
       int64_t n = 0;
       if (auto e = parse_int_flag(spec, item, &n)) return e;
       values.push_back(static_cast<int>(n));
@@ -154,7 +147,7 @@ std::string FlagTable::usage() const {
     std::string help = f.help;
     if (!f.default_text.empty()) help += " (default: " + f.default_text + ")";
     if (f.repeatable) help += " (repeatable)";
-    const std::vector<std::string> lines = wrap(help, 79 - kLeft);
+    const std::vector<std::string> lines = wrap(help, 100 - kLeft);
     if (left.size() + 1 > kLeft) {
       out += left + "\n";
       left.clear();

@@ -75,5 +75,15 @@ TEST(GateEndToEnd, BadInputIsRefusedBeforeMeasuring) {
   }
 }
 
+TEST(GateEndToEnd, HelpIsGeneratedFromTheFlagTable) {
+  const ProcessResult r = gate({"--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  for (const char* line : {"  --reps=N             repetitions per cell (default: 21)\n",
+                           "  --alpha=X            significance level of the throughput test (default: 0.01)\n",
+                           "  --min-effect=X       smallest median throughput drop that can fail, in percent "
+                           "(default: 10)\n"})
+    EXPECT_NE(r.stdout_text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << r.stdout_text;
+}
+
 }  // namespace
 }  // namespace lab

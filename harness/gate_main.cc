@@ -6,12 +6,10 @@
 
 #include <filesystem>
 
-#include "common/flags.h"
 #include "harness/cli.h"
 #include "harness/drivers.h"
-#include "harness/gate.h"
-#include "harness/machine.h"
 #include "harness/flag_table.h"
+#include "harness/gate.h"
 #include "harness/results.h"
 #include "harness/runner.h"
 

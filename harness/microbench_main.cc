@@ -8,11 +8,10 @@
 #include <map>
 #include <set>
 
-#include "common/flags.h"
 #include "harness/cli.h"
 #include "harness/drivers.h"
-#include "harness/machine.h"
 #include "harness/flag_table.h"
+#include "harness/machine.h"
 #include "harness/results.h"
 #include "harness/runner.h"
 #include "harness/stats.h"

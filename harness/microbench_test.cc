@@ -71,5 +71,15 @@ TEST(Microbench, BadFlagsAreOneLineErrors) {
   }
 }
 
+TEST(Microbench, HelpIsGeneratedFromTheFlagTable) {
+  const ProcessResult r = microbench({"--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  for (const char* line : {"  --reps=N             repetitions per allocator (default: 3)\n",
+                           "  --timeout=N          per-run limit in seconds;",
+                           "  --min-time=X         Google Benchmark's minimum time per benchmark, in seconds "
+                           "(default: 0.1)\n"})
+    EXPECT_NE(r.stdout_text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << r.stdout_text;
+}
+
 }  // namespace
 }  // namespace lab

@@ -286,6 +286,22 @@ MatrixEnd DriverMatrix::run(OutputFile& out) {
   return end;
 }
 
+std::optional<ResultsFile> open_results(const MatrixFlags& flags, const CompareConfig& config,
+                                        const std::string& compilation_mode,
+                                        const std::map<std::string, std::string>& failed_names, std::string* error) {
+  if (!flags.resume) return new_results(config, compilation_mode, failed_names);
+  auto loaded = load_results(flags.out, error);
+  if (!loaded) {
+    *error = "cannot resume: " + *error;
+    return std::nullopt;
+  }
+  if (!(loaded->config == config)) {
+    *error = "cannot resume " + flags.out + ": it was run with a different matrix or flags";
+    return std::nullopt;
+  }
+  return loaded;
+}
+
 ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
                         const std::map<std::string, std::string>& failed_names) {
   ResultsFile results;

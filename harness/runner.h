@@ -163,4 +163,11 @@ OutputFile results_output(const std::string& path, ResultsFile* results);
 ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
                         const std::map<std::string, std::string>& failed_names = {});
 
+// With --resume, the interrupted results file at --out, which must have
+// been run with the same `config`; else new_results(). A one-line error
+// when it cannot be resumed.
+std::optional<ResultsFile> open_results(const MatrixFlags& flags, const CompareConfig& config,
+                                        const std::string& compilation_mode,
+                                        const std::map<std::string, std::string>& failed_names, std::string* error);
+
 }  // namespace lab
