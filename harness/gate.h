@@ -11,7 +11,15 @@
 // Throughput gate: each variant's ops/sec divided by the reference
 // allocator's in the same repetition, judged with a one-sided Mann-Whitney
 // U test against the baseline's ratios AND a minimum effect: a regression
-// needs both p < alpha and a median drop beyond min_effect. A drop beyond
+// needs both p < alpha and a median drop beyond min_effect, and, where the
+// cell has a second reference that shares no allocator code with it (bound
+// for a hakmem variant, ultra_simple for bound), the same drop against
+// that one too. The machine's neighbours move allocators' relative speeds:
+// on this 2-core VM, unchanged binaries' mixed_lifo ratio to glibc fell
+// from 1.93 to 1.62 for ultra_simple and from 2.32 to 1.94 for bound within
+// one quiet half hour, while ultra_simple over bound stayed at 0.83. A
+// change in a variant's code moves it against both references; the
+// machine moved it against glibc alone. A drop beyond
 // the effect that the test cannot confirm is reported as inconclusive, and
 // so is any throughput row whose runs did not get the CPU to themselves
 // (cpu_share): with a busy process on the same CPU, producer_consumer's
@@ -52,6 +60,11 @@ struct GateMeasure {
   std::optional<double> minor_faults;    // median over repetitions
   std::optional<double> peak_rss_bytes;  // median over repetitions
   std::vector<double> throughput_ratios; // per repetition, to the reference
+  // Per repetition, to a second reference that shares no allocator code
+  // with this cell (bound for a hakmem variant, ultra_simple for bound);
+  // empty where there is none (bound refuses the workload).
+  std::string second_reference;
+  std::vector<double> second_ratios;
   // The smaller of the variant's and the reference's median CPU time over
   // wall time: about 1 when the runs had their CPU to themselves, far less
   // when another process was competing for it.

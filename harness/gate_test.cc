@@ -20,7 +20,8 @@ GateMeasure cell(const std::string& allocator, const std::string& workload) {
   return m;
 }
 
-const Json kMachine = {{"cpu_model", "AMD EPYC"}, {"thp_enabled", "madvise"}};
+const Json kMachine = {{"cpu_model", "AMD EPYC"}, {"cpu_family", "26"}, {"cpu_model_number", "2"},
+                       {"cpu_stepping", "1"}, {"thp_enabled", "madvise"}};
 const Json kConfig = {{"reference", "glibc"}, {"workloads", {"mixed_lifo"}}};
 
 GateBaseline baseline_of(std::vector<GateMeasure> cells) {
@@ -155,18 +156,130 @@ TEST(Gate, ThroughputIsNotComparedAcrossCpuModels) {
   GateMeasure cur = cell("ultra_simple", "mixed_lifo");
   for (double& r : cur.throughput_ratios) r *= 0.5;
   cur.instructions_per_op = 60;
-  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, {{"cpu_model", "Intel Xeon"}, {"thp_enabled", "madvise"}});
+  Json xeon = kMachine;
+  xeon["cpu_model"] = "Intel Xeon";
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, xeon);
   const GateRow& tp = find(rows, "ops/s vs reference");
   EXPECT_EQ(tp.verdict, Verdict::kSkipped);
-  EXPECT_NE(tp.note.find("'AMD EPYC'"), std::string::npos);
-  EXPECT_NE(tp.note.find("'Intel Xeon'"), std::string::npos);
+  EXPECT_NE(tp.note.find("'AMD EPYC (family 26, model 2, stepping 1)'"), std::string::npos) << tp.note;
+  EXPECT_NE(tp.note.find("'Intel Xeon (family 26, model 2, stepping 1)'"), std::string::npos) << tp.note;
   EXPECT_EQ(find(rows, "instructions/op").verdict, Verdict::kRegression) << "instruction counts hold across machines";
+}
+
+TEST(Gate, ThroughputIsNotComparedAcrossGenerationsSharingAModelName) {
+  // A VM calls several generations "AMD EPYC": the same binaries' ratio to
+  // glibc moved by 16% between two of them, so the name alone is not enough.
+  GateMeasure cur = cell("ultra_simple", "mixed_lifo");
+  for (double& r : cur.throughput_ratios) r *= 0.84;
+  Json older = kMachine;
+  older["cpu_family"] = "25";
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur, older), "ops/s vs reference").verdict,
+            Verdict::kSkipped);
+  // A baseline written before family and model were recorded cannot vouch
+  // for this machine either.
+  GateBaseline unrecorded = baseline_of({cell("ultra_simple", "mixed_lifo")});
+  unrecorded.machine = {{"cpu_model", "AMD EPYC"}, {"thp_enabled", "madvise"}};
+  const auto rows = compare_with_baseline(unrecorded, {cur}, kConfig, kMachine, GateThresholds{});
+  const GateRow& tp = find(rows, "ops/s vs reference");
+  EXPECT_EQ(tp.verdict, Verdict::kSkipped);
+  EXPECT_NE(tp.note.find("'AMD EPYC (family and model not recorded)'"), std::string::npos) << tp.note;
+  EXPECT_EQ(find(compare(cell("ultra_simple", "mixed_lifo"), cur), "ops/s vs reference").verdict,
+            Verdict::kRegression)
+      << "the same generation is judged";
+}
+
+TEST(Gate, ADropAgainstGlibcAloneIsTheMachineNotTheCode) {
+  GateMeasure base = cell("ultra_simple", "mixed_lifo");
+  base.second_reference = "bound";
+  base.second_ratios = base.throughput_ratios;
+  for (double& r : base.second_ratios) r /= 2.4;  // ultra_simple over bound, about 0.83
+
+  // The machine moved: 16% slower than glibc, as fast as ever against bound.
+  GateMeasure machine = base;
+  for (double& r : machine.throughput_ratios) r *= 0.84;
+  const auto machine_rows = compare(base, machine);
+  const GateRow& moved = find(machine_rows, "ops/s vs reference");
+  EXPECT_EQ(moved.verdict, Verdict::kInconclusive) << moved.note;
+  EXPECT_NE(moved.note.find("but against bound +0.00%"), std::string::npos) << moved.note;
+  EXPECT_NE(moved.note.find("the machine moved, not this code"), std::string::npos) << moved.note;
+
+  // The code moved: slower against both.
+  GateMeasure code = machine;
+  for (double& r : code.second_ratios) r *= 0.84;
+  const auto code_rows = compare(base, code);
+  const GateRow& slower = find(code_rows, "ops/s vs reference");
+  EXPECT_EQ(slower.verdict, Verdict::kRegression) << slower.note;
+  EXPECT_NE(slower.note.find("against bound too: -16.00%"), std::string::npos) << slower.note;
+
+  // Without a second reference on one side, the reference alone decides...
+  GateMeasure alone = machine;
+  alone.second_ratios.clear();
+  EXPECT_EQ(find(compare(base, alone), "ops/s vs reference").verdict, Verdict::kRegression);
+
+  // ... unless bound itself moved as much on another workload (producer_consumer
+  // has no second reference: bound refuses two workers).
+  GateMeasure pc_base = cell("ultra_simple", "producer_consumer"), bound_base = cell("bound", "mixed_lifo");
+  GateMeasure pc = pc_base, bound_now = bound_base;
+  for (double& r : pc.throughput_ratios) r *= 0.84;
+  for (double& r : bound_now.throughput_ratios) r *= 0.84;
+  const auto drifted = compare_with_baseline(baseline_of({pc_base, bound_base}), {pc, bound_now}, kConfig, kMachine,
+                                             GateThresholds{});
+  ASSERT_EQ(drifted.size(), 8u);
+  const GateRow& pc_row = drifted[3];
+  EXPECT_EQ(pc_row.metric, "ops/s vs reference");
+  EXPECT_EQ(pc_row.verdict, Verdict::kInconclusive) << pc_row.note;
+  EXPECT_NE(pc_row.note.find("bound, which shares no code with it, moved -16.00% against the reference on mixed_lifo"),
+            std::string::npos)
+      << pc_row.note;
+  EXPECT_EQ(drifted[7].verdict, Verdict::kRegression) << "bound's own row is judged: " << drifted[7].note;
+  GateMeasure bound_faster = bound_base;  // the machine's other state: everything in-process got faster
+  for (double& r : bound_faster.throughput_ratios) r *= 1.22;
+  EXPECT_EQ(compare_with_baseline(baseline_of({pc_base, bound_base}), {pc, bound_faster}, kConfig, kMachine,
+                                  GateThresholds{})[3]
+                .verdict,
+            Verdict::kInconclusive);
+  EXPECT_EQ(find(compare_with_baseline(baseline_of({pc_base, bound_base}), {pc, bound_base}, kConfig, kMachine,
+                                       GateThresholds{}),
+                 "ops/s vs reference")
+                .verdict,
+            Verdict::kRegression)
+      << "with bound steady, the drop is the code's";
+}
+
+TEST(Gate, EachCellsSecondReferenceSharesNoAllocatorCodeWithIt) {
+  ResultsFile results;
+  results.config.baseline = "glibc";
+  const auto cell_with = [](const std::string& allocator, const std::vector<double>& rates) {
+    Cell c;
+    c.allocator = allocator;
+    c.workload = "mixed_lifo";
+    for (size_t i = 0; i < rates.size(); ++i) {
+      RunRecord r;
+      r.ops_per_sec = rates[i];
+      r.seconds = r.cpu_seconds = 1;
+      c.runs.push_back({static_cast<int>(i + 1), static_cast<int>(i + 1), 1.0, r});
+    }
+    return c;
+  };
+  results.cells = {cell_with("ultra_simple", {300, 400}), cell_with("bound", {400, 500}),
+                   cell_with("glibc", {100, 200})};
+  results.summarize();
+  const std::vector<GateMeasure> m = gate_measures(results);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].second_reference, "bound");
+  EXPECT_EQ(m[0].second_ratios, (std::vector<double>{0.75, 0.8}));
+  EXPECT_EQ(m[1].second_reference, "ultra_simple");
+  EXPECT_EQ(m[1].second_ratios, (std::vector<double>{400.0 / 300, 1.25}));
+  results.cells.erase(results.cells.begin() + 1);  // bound refused the workload: no second reference
+  EXPECT_TRUE(gate_measures(results)[0].second_ratios.empty());
 }
 
 TEST(Gate, FaultsAndRssAreNotComparedAcrossThpSettings) {
   GateMeasure cur = cell("ultra_simple", "mixed_lifo");
   cur.minor_faults = 1000;
-  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, {{"cpu_model", "AMD EPYC"}, {"thp_enabled", "always"}});
+  Json always = kMachine;
+  always["thp_enabled"] = "always";
+  const auto rows = compare(cell("ultra_simple", "mixed_lifo"), cur, always);
   EXPECT_EQ(find(rows, "minor faults").verdict, Verdict::kSkipped);
   EXPECT_EQ(find(rows, "peak RSS").verdict, Verdict::kSkipped);
 }

@@ -43,7 +43,12 @@ nlohmann::ordered_json machine_info() {
   utsname u{};
   uname(&u);
   const long pages = sysconf(_SC_PHYS_PAGES);
+  // A VM's model name can be as vague as "AMD EPYC" for several
+  // generations; family, model and stepping tell them apart.
   return {{"cpu_model", cpuinfo_field("model name")},
+          {"cpu_family", cpuinfo_field("cpu family")},
+          {"cpu_model_number", cpuinfo_field("model\t")},
+          {"cpu_stepping", cpuinfo_field("stepping")},
           {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
           {"kernel", std::string(u.sysname) + " " + u.release + " " + u.version},
           {"memory_bytes", static_cast<int64_t>(pages) * sysconf(_SC_PAGESIZE)},
