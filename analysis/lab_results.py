@@ -1,22 +1,28 @@
-"""Reading hakmem-lab results files (schema version 1, written by compare).
+"""Reading hakmem-lab results files (schema version 2, written by compare
+and gate; the format is results/SCHEMA.md).
 
 A results file is read whole, validated, and turned into plain Python
 records; every later stage (tables, plots, the report) reads only these.
+Each cell's `summary` was computed once, by the harness: every median,
+quartile, relative IQR and ratio here is read from it, never recomputed, so
+the report and the gate cannot disagree. What stays per run (`Cell.values`)
+is there for what one file cannot hold: comparing two files.
+
 Older runs may lack fields added later (a cell's `params`, `refused`, a run's
 `counts`); those read as None rather than failing. A file that cannot be
 read, is not JSON, or is not a results file of this schema raises
-ResultsError; one broken cell or run inside a good file does not: it is left
-out, and `Results.problems` says what was left out and why, so the report
-can mark it and still show the rest.
+ResultsError; one broken cell, run or summary inside a good file does not:
+it is left out or shows as missing, and `Results.problems` says what and
+why, so the report can mark it and still show the rest.
 """
 
 import json
-import statistics
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KIND = "hakmem-lab/compare"
+BOUND = "bound"  # the speed-of-light reference; summaries hold ratios to it
 
 
 class ResultsError(Exception):
@@ -34,7 +40,30 @@ class Run:
             if not isinstance(node, dict) or key not in node:
                 return None
             node = node[key]
-        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+        return float(node) if _is_number(node) else None
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One metric over a cell's runs, as the harness summarized it."""
+    min: float
+    p25: float
+    median: float
+    p75: float
+    max: float
+    rel_iqr: float  # (p75 - p25) / median; 0 when the median is 0
+    n: int  # runs that have the metric
+
+
+@dataclass
+class Summary:
+    """A cell's `summary`: its spreads by metric name (None: no run has the
+    metric) and its throughput ratios."""
+    reps: int
+    ratio_to_baseline: Optional[float]
+    ratio_to_bound: Optional[float]
+    ratios_to_baseline_by_rep: List[float]
+    metrics: Dict[str, Optional[Spread]]
 
 
 @dataclass
@@ -48,24 +77,35 @@ class Cell:
     refused: Optional[str] = None
     error: Optional[str] = None
     callgrind: Optional[dict] = None
+    summary: Optional[Summary] = None  # None: missing or malformed in the file (see Results.problems)
+
+    @property
+    def reps(self) -> Optional[int]:
+        return self.summary.reps if self.summary else None
 
     def values(self, *path) -> List[float]:
-        """The metric at `path` of every run that has it."""
+        """The metric at `path` of every run that has it: the raw samples a
+        comparison between two files tests."""
         return [v for v in (run.number(*path) for run in self.runs) if v is not None]
 
-    def median(self, *path) -> Optional[float]:
-        values = self.values(*path)
-        return statistics.median(values) if values else None
+    def spread(self, metric: str) -> Optional[Spread]:
+        return self.summary.metrics.get(metric) if self.summary else None
 
-    def quartiles(self, *path) -> Optional[tuple]:
-        """(p25, median, p75) of the metric, numpy's default interpolation."""
-        values = sorted(self.values(*path))
-        if not values:
-            return None
-        return tuple(_quantile(values, q) for q in (0.25, 0.5, 0.75))
+    def median(self, metric: str) -> Optional[float]:
+        spread = self.spread(metric)
+        return spread.median if spread else None
+
+    def rel_iqr(self, metric: str) -> Optional[float]:
+        spread = self.spread(metric)
+        return spread.rel_iqr if spread else None
+
+    def quartiles(self, metric: str) -> Optional[tuple]:
+        """(p25, median, p75) of the metric."""
+        spread = self.spread(metric)
+        return (spread.p25, spread.median, spread.p75) if spread else None
 
     def instructions_per_op(self) -> Optional[float]:
-        if self.callgrind and isinstance(self.callgrind.get("instructions_per_op"), (int, float)):
+        if self.callgrind and _is_number(self.callgrind.get("instructions_per_op")):
             return float(self.callgrind["instructions_per_op"])
         return None
 
@@ -105,22 +145,28 @@ class Results:
         return [c for c in self.cells if c.workload == workload and c.threads == threads and c.runs]
 
     def ratio(self, cell: Cell, reference: str) -> Optional[float]:
-        """Median ops/s of `cell` over the reference's, same workload and threads."""
-        ref = self.cell(cell.workload, reference, cell.threads)
-        mine = cell.median("ops_per_sec")
-        theirs = ref.median("ops_per_sec") if ref else None
-        if mine is None or not theirs:
+        """Median ops/s of `cell` over the reference's, same workload and
+        threads, as the summary holds it: the file holds ratios to its
+        baseline and to bound only, so any other reference gives None."""
+        if not cell.summary or not self._measured_reference(cell, reference):
             return None
-        return mine / theirs
+        if reference == self.baseline:
+            return cell.summary.ratio_to_baseline
+        return cell.summary.ratio_to_bound if reference == BOUND else None
 
     def ratios_by_rep(self, cell: Cell, reference: str) -> List[float]:
-        """ops/s of `cell` over the reference's in the same repetition."""
-        ref = self.cell(cell.workload, reference, cell.threads)
-        if ref is None:
+        """ops/s of `cell` over the reference's in the same repetition, as the
+        summary holds them (for the baseline only; [] for anything else)."""
+        if not cell.summary or reference != self.baseline or not self._measured_reference(cell, reference):
             return []
-        theirs = {run.rep: run.number("ops_per_sec") for run in ref.runs}
-        return [mine / theirs[run.rep] for run in cell.runs
-                if (mine := run.number("ops_per_sec")) is not None and theirs.get(run.rep)]
+        return list(cell.summary.ratios_to_baseline_by_rep)
+
+    def _measured_reference(self, cell: Cell, reference: str) -> bool:
+        # A reference whose runs were left out as malformed shows as having
+        # no runs; ratios to it are then left out too, so the table and the
+        # plots never show a ratio to a cell they call failed.
+        ref = self.cell(cell.workload, reference, cell.threads)
+        return ref is not None and bool(ref.runs)
 
 
 def _unique(items) -> list:
@@ -131,11 +177,8 @@ def _unique(items) -> list:
     return seen
 
 
-def _quantile(sorted_values: List[float], q: float) -> float:
-    position = q * (len(sorted_values) - 1)
-    below = int(position)
-    above = min(below + 1, len(sorted_values) - 1)
-    return sorted_values[below] + (sorted_values[above] - sorted_values[below]) * (position - below)
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _ends_open(text: str) -> bool:
@@ -168,6 +211,59 @@ def _require(obj: dict, key: str, kind, path: str, where: str):
     return value
 
 
+def _number(obj: dict, key: str, path: str, where: str, optional: bool = False) -> Optional[float]:
+    """A number field as a float; null reads as None where `optional`."""
+    if not isinstance(obj, dict) or key not in obj:
+        raise ResultsError(f"{path}: {where} has no \"{key}\"")
+    value = obj[key]
+    if value is None and optional:
+        return None
+    if not _is_number(value):
+        raise ResultsError(f"{path}: {where}: \"{key}\" should be a number{' or null' if optional else ''}")
+    return float(value)
+
+
+def _spread(raw, path: str, where: str) -> Spread:
+    if not isinstance(raw, dict):
+        raise ResultsError(f"{path}: {where} should be an object or null")
+    numbers = {key: _number(raw, key, path, where) for key in ("min", "p25", "median", "p75", "max", "rel_iqr")}
+    return Spread(n=int(_number(raw, "n", path, where)), **numbers)
+
+
+def _summary(c: dict, path: str, where: str, problems: List[str]) -> Optional[Summary]:
+    """The cell's summary; None, with the reason in `problems`, when it is
+    missing or malformed. One malformed metric shows as missing on its own."""
+    try:
+        raw = _require(c, "summary", dict, path, where)
+        by_rep = _require(raw, "ratios_to_baseline_by_rep", list, path, f"{where}, its summary")
+        if not all(_is_number(v) for v in by_rep):
+            raise ResultsError(f"{path}: {where}, its summary: \"ratios_to_baseline_by_rep\" should hold numbers")
+        summary = Summary(reps=int(_require(raw, "reps", int, path, f"{where}, its summary")),
+                          ratio_to_baseline=_number(raw, "ratio_to_baseline", path, f"{where}, its summary", True),
+                          ratio_to_bound=_number(raw, "ratio_to_bound", path, f"{where}, its summary", True),
+                          ratios_to_baseline_by_rep=[float(v) for v in by_rep], metrics={})
+        metrics = _require(raw, "metrics", dict, path, f"{where}, its summary")
+    except ResultsError as e:
+        problems.append(f"{e}; its values show as missing")
+        return None
+    for name, spread in metrics.items():
+        try:
+            summary.metrics[name] = None if spread is None else _spread(spread, path, f"{where}, summary of {name}")
+        except ResultsError as e:
+            problems.append(f"{e}; {name} shows as missing")
+            summary.metrics[name] = None
+    return summary
+
+
+def _check_version(data: dict, path: str) -> None:
+    version = data.get("schema_version")
+    if version == 1:
+        raise ResultsError(f"{path}: schema_version 1 is the old format; "
+                           f"rewrite it as version {SCHEMA_VERSION} with `bazel run //harness:migrate -- {path}`")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(f"{path}: schema_version {version!r} is not supported (this report reads version {SCHEMA_VERSION})")
+
+
 def load(path: str) -> Results:
     """Reads and validates a results file. Raises ResultsError naming the file."""
     try:
@@ -182,9 +278,7 @@ def load(path: str) -> Results:
         raise ResultsError(f"{path}: not valid JSON, {what} at line {e.lineno} column {e.colno} ({e.msg})") from e
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: not a results file (the top level is not an object)")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsError(f"{path}: schema_version {version!r} is not supported (this report reads version {SCHEMA_VERSION})")
+    _check_version(data, path)
     if data.get("kind") != KIND:
         raise ResultsError(f"{path}: kind {data.get('kind')!r} is not {KIND!r} (is this a compare results file?)")
     config = _require(data, "config", dict, path, "the file")
@@ -217,6 +311,7 @@ def load(path: str) -> Results:
                                      _require(r, "record", dict, path, f"{where}, a run")))
             except ResultsError as e:
                 problems.append(f"{e}; the run is left out")
+        cell.summary = _summary(c, path, where, problems)
         cells.append(cell)
     return Results(path=path, status=data.get("status", "unknown"), created_utc=data.get("created_utc", "?"),
                    machine=data.get("machine", {}) or {}, build=data.get("build", {}) or {}, config=config, cells=cells,

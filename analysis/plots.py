@@ -1,6 +1,8 @@
 """The report's plots, drawn from a Results model. One function per figure;
 each writes a PNG and returns its file name, or raises Skipped with the
-reason the report shows in its place. A figure drawn with a value missing
+reason the report shows in its place. Medians, quartiles and ratios come from
+the cells' summaries (lab_results); only RSS series and learning data are
+read from the runs' records. A figure drawn with a value missing
 (a measured cell whose records lack it) marks the bar n/a and appends a
 sentence to `gaps`, which the report lists as a missing part.
 
@@ -149,8 +151,9 @@ def _bar_groups(ax, allocators: List[str], series: List[tuple], ylabel: str, leg
 
 
 def _median_or_gap(cell: Optional[Cell], key: str, scale: float, what: str, gaps: List[str]) -> Optional[float]:
-    """The cell's median of `key`, scaled; None (drawn n/a) when the cell has
-    no runs, and also noted in `gaps` when it has runs that lack the value."""
+    """The cell's median of `key` (from its summary), scaled; None (drawn
+    n/a) when the cell has no runs, and also noted in `gaps` when it has runs
+    but no median of the value (its records lack it)."""
     if cell is None or not cell.runs:
         return None
     value = cell.median(key)

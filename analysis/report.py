@@ -4,22 +4,29 @@
         [--previous results/runs/OLDER.json] --out results/reports/NAME/
 
 Every number in report.md is read from the results file(s) named at its
-top, so it can be traced to a run. A part that cannot be made (a plot whose
-cells are missing, an unreadable --previous file) is marked in place and
-listed at the end, and the rest of the report is still written.
+top, so it can be traced to a run: medians, spreads and ratios from the
+cells' summaries, which the harness computed. This module computes only
+what no one file holds: the comparison with --previous (a rank test over
+both files' repetitions, and the spread of the per-repetition ratios).
+
+A part that cannot be made (a plot whose cells are missing, an unreadable
+--previous file) is marked in place and listed at the end, and the rest of
+the report is still written.
 
 Exit status: 0 complete; 1 written with parts missing (listed on stderr and
 in the report); 2 nothing written (bad flags, or --results unusable).
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
+from dataclasses import dataclass
 from typing import List, Optional
 
 import plots
-from lab_results import Results, ResultsError, load
+from lab_results import Cell, Results, ResultsError, load
 
 try:  # scipy is in Debian's python3-scipy; without it the noise test falls back
     from scipy.stats import mannwhitneyu
@@ -33,16 +40,22 @@ def _fmt(value: Optional[float], pattern: str) -> str:
     return pattern.format(value) if value is not None else "-"
 
 
-def _rel_iqr(values: List[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    median = statistics.median(values)
-    return (q[2] - q[0]) / median if median else 0.0
-
-
 def _scaled(value: Optional[float], scale: float, pattern: str) -> Optional[str]:
     return pattern.format(value / scale) if value is not None else None
+
+
+def _count(value: Optional[float]) -> Optional[str]:
+    """A count (faults, switches): whole numbers as such; a median between
+    two counts keeps its .5."""
+    if value is None:
+        return None
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+# Counts from getrusage (record version 2): a row each in the metrics table
+# and the comparison, shown only where some cell has them, so reports of
+# older runs read as before.
+COUNT_METRICS = [("major_faults", "major faults"), ("voluntary_context_switches", "voluntary context switches")]
 
 
 def metrics_table(results: Results, missing: List[str]) -> List[str]:
@@ -79,8 +92,8 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                     missing.append(f"metrics table, {prefix}: {name} missing for {', '.join(absent)}")
 
             row("Mops/s (median)", lambda c: _scaled(c.median("ops_per_sec"), 1e6, "{:.1f}"))
-            row("spread (IQR/median)", lambda c: _fmt(100 * _rel_iqr(c.values("ops_per_sec")), "{:.1f}%")
-                if c.values("ops_per_sec") else None)
+            row("spread (IQR/median)", lambda c: _fmt(100 * r, "{:.1f}%") if (r := c.rel_iqr("ops_per_sec")) is not None
+                else None)
             base_cell = cells.get(base)
             if base_cell is not None and base_cell.runs:
                 row(f"× {base}", lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
@@ -92,6 +105,9 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
             row("Mops per CPU-s", lambda c: _scaled(c.median("ops_per_cpu_second"), 1e6, "{:.1f}"))
             row("peak RSS, MiB", lambda c: _scaled(c.median("peak_rss_bytes"), MIB, "{:.1f}"))
             row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
+            for metric, label in COUNT_METRICS:
+                if any(c and c.median(metric) is not None for c in cells.values()):
+                    row(f"{label} (median)", lambda c, metric=metric: _count(c.median(metric)))
             if any(c and c.instructions_per_op() is not None for c in cells.values()):
                 row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
     return lines
@@ -107,26 +123,65 @@ def noise_test_name() -> str:
             "no overlap between the two runs' repetitions (scipy is not installed, so no Mann-Whitney test)")
 
 
-def beyond_noise(before: List[float], after: List[float]) -> str:
+@dataclass
+class Sample:
+    """One file's repetitions of a metric, for the comparison: the values the
+    rank test needs, with that file's median and relative IQR of them."""
+    values: List[float]
+    median: float
+    rel_iqr: float
+
+    @staticmethod
+    def of_series(values: List[float]) -> Optional["Sample"]:
+        """A series whose spread no summary holds (the per-repetition ratios
+        to the baseline): the one median and IQR this module computes."""
+        if not values:
+            return None
+        median = statistics.median(values)
+        if len(values) < 2 or not median:
+            return Sample(values, median, 0.0)
+        q = statistics.quantiles(values, n=4, method="inclusive")
+        return Sample(values, median, (q[2] - q[0]) / median)
+
+
+def _sample(cell: Cell, metric: str) -> Optional[Sample]:
+    """The cell's runs of `metric` with its summary's median and relative
+    IQR; None when the runs or the summary lack it."""
+    values, spread = cell.values(metric), cell.spread(metric)
+    if not values or spread is None:
+        return None
+    return Sample(values, spread.median, spread.rel_iqr)
+
+
+def beyond_noise(before: Sample, after: Sample) -> str:
     """Whether a change exceeds the runs' own noise: significant (see
     noise_test_name) AND a median change larger than either run's relative
     interquartile range and than RESOLUTION."""
-    if len(before) < 3 or len(after) < 3:
+    if len(before.values) < 3 or len(after.values) < 3:
         return "too few repetitions"
-    change = abs(statistics.median(after) / statistics.median(before) - 1)
-    noise = max(_rel_iqr(before), _rel_iqr(after))
+    # From a median of 0 (a count such as major faults) any rise is
+    # unbounded and no relative change exists.
+    change = abs(after.median / before.median - 1) if before.median else (math.inf if after.median else 0.0)
+    noise = max(before.rel_iqr, after.rel_iqr)
     if mannwhitneyu is not None:
-        p = mannwhitneyu(after, before, alternative="two-sided").pvalue
+        p = mannwhitneyu(after.values, before.values, alternative="two-sided").pvalue
         significant = p < 0.05
         detail = f"p={p:.2g}"
     else:
-        significant = min(after) > max(before) or max(after) < min(before)
+        significant = min(after.values) > max(before.values) or max(after.values) < min(before.values)
         detail = "no overlap" if significant else "overlap"
+    if significant and math.isinf(change):
+        return f"yes ({detail}, up from 0)"
     if significant and change > max(noise, RESOLUTION):
         return f"yes ({detail}, change {100 * change:.0f}% > noise {100 * noise:.0f}%)"
     if significant and change <= RESOLUTION:
         return f"no ({detail}, but under the {100 * RESOLUTION:.0f}% resolution)"
     return f"no ({detail}, noise {100 * noise:.0f}%)"
+
+
+def _per(scale: float, pattern: str):
+    """A formatter: the value divided by `scale`, in `pattern`."""
+    return lambda value: pattern.format(value / scale)
 
 
 def comparison_table(results: Results, previous: Results) -> List[str]:
@@ -138,21 +193,23 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
         if not c.runs or p is None or not p.runs:
             continue
         key = f"{c.workload}/{c.allocator}/t{c.threads}"
-        samples = [("Mops/s", p.values("ops_per_sec"), c.values("ops_per_sec"), 1e6, "{:.1f}"),
-                   ("Mops per CPU-s", p.values("ops_per_cpu_second"), c.values("ops_per_cpu_second"), 1e6, "{:.1f}")]
+        samples = [("Mops/s", _sample(p, "ops_per_sec"), _sample(c, "ops_per_sec"), _per(1e6, "{:.1f}")),
+                   ("Mops per CPU-s", _sample(p, "ops_per_cpu_second"), _sample(c, "ops_per_cpu_second"),
+                    _per(1e6, "{:.1f}"))]
         if c.allocator != base:  # machine drift cancels out of a ratio measured in the same run
-            samples.append((f"× {base}", previous.ratios_by_rep(p, base), results.ratios_by_rep(c, base), 1, "{:.2f}"))
-        samples += [("peak RSS, MiB", p.values("peak_rss_bytes"), c.values("peak_rss_bytes"), MIB, "{:.1f}"),
-                    ("RSS after drain, MiB", p.values("rss_after_drain_bytes"), c.values("rss_after_drain_bytes"), MIB,
-                     "{:.1f}")]
-        for metric, before, after, scale, pattern in samples:
-            if not before or not after:
+            samples.append((f"× {base}", Sample.of_series(previous.ratios_by_rep(p, base)),
+                            Sample.of_series(results.ratios_by_rep(c, base)), _per(1, "{:.2f}")))
+        samples += [("peak RSS, MiB", _sample(p, "peak_rss_bytes"), _sample(c, "peak_rss_bytes"), _per(MIB, "{:.1f}")),
+                    ("RSS after drain, MiB", _sample(p, "rss_after_drain_bytes"), _sample(c, "rss_after_drain_bytes"),
+                     _per(MIB, "{:.1f}"))]
+        samples += [(label, _sample(p, metric), _sample(c, metric), _count) for metric, label in COUNT_METRICS]
+        for metric, before, after, show in samples:
+            if before is None or after is None:
                 continue
-            b, a = statistics.median(before), statistics.median(after)
+            b, a = before.median, after.median
             change = f"{100 * (a / b - 1):+.1f}%" if b else "-"
             verdict = beyond_noise(before, after)
-            lines.append(f"| {key} | {metric} | {pattern.format(b / scale)} | {pattern.format(a / scale)} | {change} "
-                         f"| {verdict} |")
+            lines.append(f"| {key} | {metric} | {show(b)} | {show(a)} | {change} | {verdict} |")
             rows += 1
         b_ir, a_ir = p.instructions_per_op(), c.instructions_per_op()
         if b_ir and a_ir:

@@ -1,6 +1,8 @@
-"""report.py on small fixtures: the numbers land in report.md, every plot is
-a valid PNG of the expected size, and broken inputs get the documented
-messages while the rest of the report is still written."""
+"""report.py on small fixtures: the numbers land in report.md (read from the
+cells' summaries, not recomputed), every plot is a valid PNG of the expected
+size, the fault and context-switch rows appear only where the file has
+them, and broken inputs get the documented messages while the rest of the
+report is still written."""
 
 import contextlib
 import io
@@ -22,6 +24,42 @@ def png_size(path):
     if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
         raise AssertionError(f"{path} is not a PNG")
     return struct.unpack(">II", header[16:24])
+
+
+def spread_of(values):
+    """A summary spread as results/SCHEMA.md defines it (linear
+    interpolation), for fixtures that add a metric to a cell."""
+    ordered = sorted(values)
+
+    def quantile(q):
+        position = q * (len(ordered) - 1)
+        below = int(position)
+        above = min(below + 1, len(ordered) - 1)
+        return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+    median = quantile(0.5)
+    return {"min": ordered[0], "p25": quantile(0.25), "median": median, "p75": quantile(0.75), "max": ordered[-1],
+            "rel_iqr": (quantile(0.75) - quantile(0.25)) / median if median else 0.0, "n": len(ordered)}
+
+
+def set_metric(cell, metric, values):
+    """Gives every run of the cell the record field `metric` (one value per
+    run) and its summary the matching spread, as the harness would."""
+    for run, value in zip(cell["runs"], values):
+        run["record"][metric] = value
+    cell["summary"]["metrics"][metric] = spread_of(values)
+
+
+def drop_metric(cell, metric):
+    """Removes `metric` from the cell's records and summary, as the harness
+    writes a cell whose runs lack it."""
+    for run in cell["runs"]:
+        del run["record"][metric]
+    cell["summary"]["metrics"][metric] = None
+
+
+def cell_of(doc, workload, allocator, threads):
+    return next(c for c in doc["cells"] if (c["workload"], c["allocator"], c["threads"]) == (workload, allocator, threads))
 
 
 def run_report(*args):
@@ -55,6 +93,8 @@ class ReportTest(unittest.TestCase):
                      "| mixed_lifo/ultra_simple/t1 | instructions/op | 50.0 | 44.2 | -11.6% | yes (exact count) |",
                      "refused: bound serves one thread only"]:
             self.assertIn(text, md)
+        for text in ["major faults", "voluntary context switches"]:
+            self.assertNotIn(text, md, "the records predate these counts, so no row shows them")
 
     def test_every_plot_is_a_png_of_the_expected_size(self):
         code, _, err = run_report("--results", os.path.join(DATA, "small_results.json"), "--out", self.out)
@@ -71,10 +111,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("No previous phase given", md)
 
     def test_an_unreadable_results_file_is_an_error_naming_it(self):
-        for name, message in [("truncated_results.json", "not valid JSON, truncated at line 1"),
-                              ("schema7_results.json", "schema_version 7 is not supported"),
-                              ("no_such_file.json", "cannot read")]:
-            path = os.path.join(DATA, name)
+        version1 = self.write_fixture("version1.json", lambda doc: doc.update(schema_version=1))
+        for path, message in [(os.path.join(DATA, "truncated_results.json"), "not valid JSON, truncated at line 1"),
+                              (os.path.join(DATA, "schema7_results.json"), "schema_version 7 is not supported"),
+                              (os.path.join(DATA, "no_such_file.json"), "cannot read"),
+                              (version1, f"schema_version 1 is the old format; rewrite it as version 2 with "
+                                         f"`bazel run //harness:migrate -- {version1}`")]:
+            name = os.path.basename(path)
             code, _, err = run_report("--results", path, "--out", self.out)
             self.assertEqual(code, 2, name)
             self.assertEqual(err.count("\n"), 1, err)
@@ -124,11 +167,9 @@ class ReportTest(unittest.TestCase):
             for cell in doc["cells"]:
                 key = (cell["workload"], cell["allocator"], cell["threads"])
                 if key == ("mixed_lifo", "glibc", 1):
-                    for run in cell["runs"]:
-                        del run["record"]["peak_rss_bytes"]
+                    drop_metric(cell, "peak_rss_bytes")
                 if key == ("mixed_lifo", "ultra_simple", 1):
-                    for run in cell["runs"]:
-                        del run["record"]["ops_per_cpu_second"]
+                    drop_metric(cell, "ops_per_cpu_second")
                 if key == ("growth", "glibc", 1):
                     del cell["runs"]
                 if key == ("mixed_lifo", "bound", 1):
@@ -161,8 +202,8 @@ class ReportTest(unittest.TestCase):
     def test_against_the_previous_phase_ratios_cancel_machine_drift(self):
         def faster_machine(doc):  # every allocator 30% faster: the machine, not the code
             for cell in doc["cells"]:
-                for run in cell["runs"]:
-                    run["record"]["ops_per_sec"] *= 1.3
+                if cell["runs"]:
+                    set_metric(cell, "ops_per_sec", [run["record"]["ops_per_sec"] * 1.3 for run in cell["runs"]])
         code, _, err = run_report("--results", self.write_fixture("faster.json", faster_machine),
                                   "--previous", os.path.join(DATA, "small_results.json"), "--out", self.out)
         self.assertEqual(code, 0, err)
@@ -174,8 +215,100 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| mixed_lifo/ultra_simple/t1 | Mops per CPU-s | 400.0 | 400.0 | +0.0% | no", md)
 
     def test_a_change_below_the_resolution_is_not_called_real(self):
-        self.assertTrue(report.beyond_noise([100.0] * 5, [100.5] * 5).startswith("no ("))
-        self.assertTrue(report.beyond_noise([100.0] * 5, [103.0] * 5).startswith("yes ("))
+        of = report.Sample.of_series
+        self.assertTrue(report.beyond_noise(of([100.0] * 5), of([100.5] * 5)).startswith("no ("))
+        self.assertTrue(report.beyond_noise(of([100.0] * 5), of([103.0] * 5)).startswith("yes ("))
+
+    def test_a_count_rising_from_zero_is_real_and_unchanged_zero_is_not(self):
+        of = report.Sample.of_series
+        verdict = report.beyond_noise(of([0.0] * 5), of([1.0, 2.0, 1.0, 1.0, 3.0]))
+        self.assertTrue(verdict.startswith("yes (p=") and verdict.endswith(", up from 0)"), verdict)
+        self.assertEqual(report.beyond_noise(of([0.0] * 5), of([0.0] * 5)), "no (p=1, noise 0%)")
+
+    def test_medians_and_ratios_come_from_the_summary_not_the_runs(self):
+        def edit(doc):  # the summary disagrees with the runs: the report must show the summary
+            summary = cell_of(doc, "mixed_lifo", "ultra_simple", 1)["summary"]
+            summary["metrics"]["ops_per_sec"].update(p25=390e6, median=444e6, p75=444.6e6, rel_iqr=0.123)
+            summary["ratio_to_baseline"] = 2.71
+            summary["ratio_to_bound"] = 0.5
+        code, _, err = run_report("--results", self.write_fixture("summary.json", edit), "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| mixed_lifo, 1 thr: Mops/s (median) | 444.0 | 520.0 | 160.0 |", md)
+        self.assertIn("| mixed_lifo, 1 thr: spread (IQR/median) | 12.3% |", md)
+        self.assertIn("| mixed_lifo, 1 thr: × glibc | 2.71 | 3.25 | 1.00 |", md)
+        self.assertIn("| mixed_lifo, 1 thr: time vs bound | 2.00 | 1.00 | 3.25 |", md)
+
+    def test_a_missing_or_malformed_summary_is_listed_and_its_values_show_as_missing(self):
+        def edit(doc):
+            del cell_of(doc, "mixed_lifo", "glibc", 1)["summary"]
+            cell_of(doc, "mixed_lifo", "ultra_simple", 1)["summary"]["metrics"]["peak_rss_bytes"]["median"] = "big"
+        path = self.write_fixture("no_summary.json", edit)
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 1, err)
+        md = self.report_md()
+        self.assertIn("2 part(s) of the results file are malformed and left out", md)
+        for text in [f"results file: {path}: cell 2 (mixed_lifo/glibc/t1) has no \"summary\"; "
+                     "its values show as missing",
+                     f"results file: {path}: cell 0 (mixed_lifo/ultra_simple/t1), summary of peak_rss_bytes: "
+                     "\"median\" should be a number; peak_rss_bytes shows as missing",
+                     "metrics table, mixed_lifo, 1 thr: Mops/s (median) missing for glibc"]:
+            self.assertIn(text, md)
+            self.assertIn(text, err)
+        self.assertIn("| mixed_lifo, 1 thr: Mops/s (median) | 400.0 | 520.0 | missing |", md)
+        self.assertIn("| mixed_lifo, 1 thr: × glibc | 2.50 | 3.25 | missing |", md)
+        self.assertIn("| mixed_lifo, 1 thr: peak RSS, MiB | missing | 4.0 | missing |", md)
+        self.assertIn("| mixed_lifo, 1 thr: RSS after drain, MiB | 4.2 | 4.0 | missing |", md)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "throughput_mixed_lifo.png")), "the rest is drawn")
+
+    def with_counts(self, name, switches):
+        """small_results.json with major faults (0) and voluntary context
+        switches (`switches`, per run) on every measured mixed_lifo cell at
+        1 thread; no other cell has them."""
+        def edit(doc):
+            for allocator in ["ultra_simple", "bound", "glibc"]:
+                cell = cell_of(doc, "mixed_lifo", allocator, 1)
+                set_metric(cell, "major_faults", [0, 0, 0])
+                set_metric(cell, "voluntary_context_switches", switches[allocator])
+        return self.write_fixture(name, edit)
+
+    def test_fault_and_switch_rows_appear_only_where_the_file_has_them(self):
+        path = self.with_counts("counts.json", {"ultra_simple": [3, 3, 3], "bound": [2, 3, 3], "glibc": [11, 14, 12]})
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| mixed_lifo, 1 thr: major faults (median) | 0 | 0 | 0 |\n"
+                      "| mixed_lifo, 1 thr: voluntary context switches (median) | 3 | 3 | 12 |\n"
+                      "| mixed_lifo, 1 thr: instructions/op (callgrind) |", md, "after the RSS rows, before callgrind")
+        for group in ["mixed_lifo, 2 thr", "growth, 1 thr", "growth, 2 thr"]:
+            self.assertNotIn(f"| {group}: major faults", md)
+            self.assertNotIn(f"| {group}: voluntary context switches", md)
+
+    def test_a_median_between_two_counts_keeps_its_half(self):
+        def edit(doc):
+            cell = cell_of(doc, "mixed_lifo", "glibc", 1)
+            cell["summary"]["metrics"]["voluntary_context_switches"] = spread_of([2, 3])
+        code, _, err = run_report("--results", self.write_fixture("half.json", edit), "--out", self.out)
+        self.assertEqual(code, 1, "the other cells of the group lack the count")
+        self.assertIn("| mixed_lifo, 1 thr: voluntary context switches (median) | missing | missing | 2.5 |",
+                      self.report_md())
+
+    def test_the_comparison_lists_the_counts_only_when_both_files_have_them(self):
+        now = self.with_counts("now.json", {"ultra_simple": [3, 3, 3], "bound": [2, 2, 2], "glibc": [12, 12, 12]})
+        code, _, err = run_report("--results", now, "--previous", os.path.join(DATA, "small_results.json"),
+                                  "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertNotIn("| major faults |", md)
+        self.assertNotIn("| voluntary context switches |", md)
+        before = self.with_counts("before.json",
+                                  {"ultra_simple": [30, 30, 30], "bound": [2, 2, 2], "glibc": [12, 12, 12]})
+        code, _, err = run_report("--results", now, "--previous", before, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| mixed_lifo/ultra_simple/t1 | major faults | 0 | 0 | - | no (p=1, noise 0%) |", md)
+        self.assertIn("| mixed_lifo/ultra_simple/t1 | voluntary context switches | 30 | 3 | -90.0% | ", md)
+        self.assertNotIn("| mixed_lifo/ultra_simple/t2 | major faults", md)
 
     def test_the_learning_panel_is_drawn_when_a_run_carries_knobs(self):
         def edit(doc):
