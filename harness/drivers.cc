@@ -24,7 +24,33 @@ std::string known_allocator_names() {
 
 namespace {
 std::unique_ptr<Runfiles> g_runfiles;
+// The reference variant: it declares itself unable to serve a whole program.
+constexpr const char* kNoLibrary = "bound";
 }  // namespace
+
+std::optional<std::string> preload_library(const AllocatorInfo& a, std::string* why) {
+  if (a.kind == "system") {
+    if (!a.system_library.empty() && access(a.system_library.c_str(), R_OK) != 0) {
+      *why = a.system_library + " is not installed (tools/lab setup installs it)";
+      return std::nullopt;
+    }
+    return a.system_library;
+  }
+  if (a.name == kNoLibrary) {
+    *why = "bound is the speed-of-light reference, not an allocator: it has no library to preload";
+    return std::nullopt;
+  }
+  if (g_runfiles == nullptr) {
+    *why = "runfiles not initialised (DriverLocator::create first)";
+    return std::nullopt;
+  }
+  const std::string path = g_runfiles->Rlocation("hakmem_lab/variants/libhakmem_" + a.name + ".so");
+  if (path.empty() || access(path.c_str(), R_OK) != 0) {
+    *why = "variants/libhakmem_" + a.name + ".so not found in the runfiles (is it in this target's data?)";
+    return std::nullopt;
+  }
+  return path;
+}
 
 std::optional<DriverLocator> DriverLocator::create(const char* argv0, std::string* error) {
   std::string why;

@@ -12,11 +12,19 @@ namespace lab {
 struct AllocatorInfo {
   std::string name;  // "ultra_simple", "glibc", ...
   std::string kind;  // "hakmem" or "system"
+  std::string system_library;  // a system allocator's shared library; "" for glibc and hakmem
 
   // Workspace-relative paths of the allocator's binaries.
   std::string driver() const { return "workloads/driver_" + name; }
   std::string microbench() const { return "workloads/microbench_" + name; }
 };
+
+// How a glibc-linked program runs under `a` (preload mode, the program
+// suite): the library to LD_PRELOAD. An absolute path: Debian's for the
+// peers, the runfiles' //variants:libhakmem_<v>.so for a hakmem variant;
+// "" for glibc itself (nothing to preload); nullopt, with the reason, for
+// an allocator that has no library (bound, the reference).
+std::optional<std::string> preload_library(const AllocatorInfo& a, std::string* why);
 
 // Generated (known_allocators.cc).
 const std::vector<AllocatorInfo>& known_allocators();

@@ -14,6 +14,16 @@ WORKLOAD_SRCS = [
     "registry.cc",
 ]
 
+# The shared library of each system allocator: what its linked driver
+# loads, and what preload mode and the program suite LD_PRELOAD ("" for
+# glibc: nothing to preload).
+SYSTEM_LIBRARIES = {
+    "glibc": "",
+    "jemalloc": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+    "tcmalloc": "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+    "mimalloc": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
+}
+
 # The system allocators the lab compares against, and how to link each.
 SYSTEM_ALLOCATORS = {
     "glibc": [],
