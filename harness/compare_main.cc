@@ -54,7 +54,7 @@ ran); 2 bad flags or set-up; 130 interrupted (results so far are in --out).
 
 struct Options {
   CompareConfig config;  // allocators, workloads, threads, ops, smoke, params, baseline
-  MatrixFlags matrix{.reps = 5, .timeout_seconds = 300};
+  MatrixFlags matrix{5, 300};  // --reps, --timeout
   bool callgrind = false;
   int64_t callgrind_ops = 1'000'000;
   std::optional<std::string> report_dir;  // --report: "" means the default
@@ -109,10 +109,10 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
   t.list("allocators", &o->config.allocators, "comma-separated allocators", "all: " + known_allocator_names());
   t.list("workloads", &o->config.workloads, "comma-separated workloads", "all: " + workloads_default);
   t.int_list("threads", &o->config.threads, 1, 1024, "comma-separated thread counts");
-  add_matrix_flags(t, &o->matrix,
-                   {.out_help = "results JSON",
-                    .out_default = "results/runs/compare-<UTC time>.json in the workspace",
-                    .resume = true});
+  MatrixFlagRules rules("results JSON");
+  rules.out_default = "results/runs/compare-<UTC time>.json in the workspace";
+  rules.resume = true;
+  add_matrix_flags(t, &o->matrix, rules);
   t.optional_integer("ops", &o->config.ops, 1, int64_t{1} << 50, "operations per run", "each workload's own");
   t.toggle("smoke", &o->config.smoke, "tiny runs, to check the setup (drivers' --smoke)");
   t.custom("param", "NAME=VALUE",

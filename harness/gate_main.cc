@@ -101,7 +101,7 @@ Json gate_config() {
 struct Options {
   std::string baseline;
   bool update = false;
-  MatrixFlags matrix{.reps = 21, .timeout_seconds = 300};
+  MatrixFlags matrix{21, 300};  // --reps, --timeout
   GateThresholds thresholds;  // alpha and min_effect are flags
 };
 
@@ -109,11 +109,11 @@ FlagTable flag_table(Options* o) {
   FlagTable t;
   t.text("baseline", "FILE", &o->baseline, "the baseline (required), e.g. results/baseline/gate.json");
   t.toggle("update-baseline", &o->update, "measure and write FILE as the new baseline instead of comparing");
-  add_matrix_flags(t, &o->matrix,
-                   {.min_reps = 3,
-                    .max_reps = 200,
-                    .reps_help = "repetitions per cell",
-                    .out_help = "also keep this run's raw results (compare's JSON format)"});
+  MatrixFlagRules rules("also keep this run's raw results (compare's JSON format)");
+  rules.min_reps = 3;
+  rules.max_reps = 200;
+  rules.reps_help = "repetitions per cell";
+  add_matrix_flags(t, &o->matrix, rules);
   t.number("alpha", &o->thresholds.alpha, 0, 0.5, "significance level of the throughput test");
   t.number("min-effect", &o->thresholds.min_effect, 0, 100,
            "smallest median throughput drop that can fail, in percent", 0.01);

@@ -46,7 +46,7 @@ constexpr int kMicrobenchVersion = 1;
 
 struct Options {
   std::vector<std::string> allocators;  // default: every known allocator
-  MatrixFlags matrix{.reps = 3, .timeout_seconds = 600};
+  MatrixFlags matrix{3, 600};  // --reps, --timeout
   double min_time = 0.1;
   std::string filter;
 };
@@ -60,11 +60,11 @@ Options default_options() {
 FlagTable flag_table(Options* o) {
   FlagTable t;
   t.list("allocators", &o->allocators, "comma-separated allocators", "all: " + known_allocator_names());
-  add_matrix_flags(t, &o->matrix,
-                   {.max_reps = 100,
-                    .reps_help = "repetitions per allocator",
-                    .out_help = "output JSON (Google Benchmark's format)",
-                    .out_default = "results/runs/microbench-<UTC time>.json in the workspace"});
+  MatrixFlagRules rules("output JSON (Google Benchmark's format)");
+  rules.out_default = "results/runs/microbench-<UTC time>.json in the workspace";
+  rules.max_reps = 100;
+  rules.reps_help = "repetitions per allocator";
+  add_matrix_flags(t, &o->matrix, rules);
   t.number("min-time", &o->min_time, 0, 60, "Google Benchmark's minimum time per benchmark, in seconds");
   t.text("filter", "REGEX", &o->filter, "only benchmarks whose <order>/<size> name matches, e.g. 'lifo/(16|256)$'",
          "all");

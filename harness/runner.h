@@ -29,18 +29,22 @@ namespace lab {
 // The flags of every matrix command. Each command writes its own defaults
 // where it declares its MatrixFlags; add_matrix_flags() shows them in --help.
 struct MatrixFlags {
-  int reps = 0;
-  int64_t timeout_seconds = 0;
+  MatrixFlags(int default_reps, int64_t default_timeout_seconds)
+      : reps(default_reps), timeout_seconds(default_timeout_seconds) {}
+  int reps;
+  int64_t timeout_seconds;
   std::string out;  // "" until resolve_out(): the default path
   bool resume = false;
 };
 
+// How a command's matrix flags read: the range of --reps, what --out holds.
 struct MatrixFlagRules {
+  explicit MatrixFlagRules(std::string out_help_text) : out_help(std::move(out_help_text)) {}
+  std::string out_help;      // what --out holds
+  std::string out_default;   // how the default reads in --help; "" = no output file unless given
   int64_t min_reps = 1;
   int64_t max_reps = 1000;
   std::string reps_help = "repetitions per cell; use 5 or more to compare";
-  std::string out_help;      // what --out holds
-  std::string out_default;   // how the default reads in --help; "" = no output file unless given
   bool resume = false;       // the command can continue an interrupted --out
 };
 
