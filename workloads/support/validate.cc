@@ -26,7 +26,7 @@ void fail_run(const char* format, ...) {
   va_end(args);
   fprintf(stderr, "error: %s: %s\n", g_context, message);
   fflush(stderr);
-  char reason[1024];
+  char reason[sizeof g_context + sizeof message + 2];  // "<context>: <message>" always fits
   snprintf(reason, sizeof reason, "%s: %s", g_context, message);
   write_status_line(DriverStatus::kValidationFailed, reason);
   _exit(exit_code_of(DriverStatus::kValidationFailed));
