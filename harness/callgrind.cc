@@ -30,14 +30,15 @@ std::optional<uint64_t> callgrind_total_ir(const std::string& text) {
 
 std::optional<CallgrindResult> run_callgrind(const std::vector<std::string>& driver_args,
                                              double timeout_seconds, std::string* error,
-                                             const volatile int* stop_requested) {
+                                             const volatile int* stop_requested,
+                                             const std::vector<std::string>& extra_env) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("hakmem-callgrind-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
   std::filesystem::create_directories(dir);
   const std::string out_file = (dir / "callgrind.out").string();
   std::vector<std::string> argv = {"/usr/bin/valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file};
   argv.insert(argv.end(), driver_args.begin(), driver_args.end());
-  const ProcessResult r = run_process(argv, timeout_seconds, {}, stop_requested);
+  const ProcessResult r = run_process(argv, timeout_seconds, extra_env, stop_requested);
   std::optional<CallgrindResult> result;
   if (!r.ok()) {
     *error = "callgrind run " + r.describe_failure();

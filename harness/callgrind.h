@@ -23,7 +23,8 @@ struct CallgrindResult {
 // nullopt and a one-line reason.
 std::optional<CallgrindResult> run_callgrind(const std::vector<std::string>& driver_args,
                                              double timeout_seconds, std::string* error,
-                                             const volatile int* stop_requested = nullptr);
+                                             const volatile int* stop_requested = nullptr,
+                                             const std::vector<std::string>& extra_env = {});
 
 // The "totals:" (or "summary:") Ir of a callgrind output file's text.
 std::optional<uint64_t> callgrind_total_ir(const std::string& text);

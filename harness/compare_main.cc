@@ -66,6 +66,7 @@ Options default_options() {
   for (const AllocatorInfo& a : known_allocators()) o.config.allocators.push_back(a.name);
   // config.workloads stays empty: every workload the drivers hold.
   o.config.threads = {1, 2};
+  o.config.modes = {kLinkedMode, kPreloadMode};
   o.config.baseline = "glibc";
   return o;
 }
@@ -109,6 +110,18 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
   t.list("allocators", &o->config.allocators, "comma-separated allocators", "all: " + known_allocator_names());
   t.list("workloads", &o->config.workloads, "comma-separated workloads", "all: " + workloads_default);
   t.int_list("threads", &o->config.threads, 1, 1024, "comma-separated thread counts");
+  t.custom("modes", "LIST",
+           "comma-separated: linked (each allocator's own driver; hakmem's fast path inlined into it) and preload "
+           "(one glibc-linked driver under LD_PRELOAD of each allocator's library: quote allocator ratios from "
+           "these); hakmem variants run in each, the others once",
+           join(o->config.modes), [o](const std::string& value) -> std::optional<std::string> {
+             o->config.modes = split_list(value);
+             for (const std::string& m : o->config.modes)
+               if (m != kLinkedMode && m != kPreloadMode)
+                 return "--modes takes linked and preload, got '" + m + "'";
+             if (o->config.modes.empty()) return std::string("--modes needs at least one mode");
+             return std::nullopt;
+           });
   MatrixFlagRules rules("results JSON");
   rules.out_default = "results/runs/compare-<UTC time>.json in the workspace";
   rules.resume = true;
@@ -214,7 +227,7 @@ int run(int argc, char** argv) {
   }
   DriverMatrix matrix;
   std::map<std::string, std::string> unknown;  // name -> why its cells fail
-  if (auto e = matrix.locate(argv[0], o.config.allocators, &unknown)) return usage_error(*e);
+  if (auto e = matrix.locate(argv[0], o.config.allocators, o.config.modes, &unknown)) return usage_error(*e);
   if (auto e = resolve_workloads(argv[0], &o.config, &unknown)) return usage_error(*e);
   for (const auto& [name, why] : unknown) fmt::print(stderr, "error: {}; its cells are marked failed\n", why);
 
@@ -224,6 +237,7 @@ int run(int argc, char** argv) {
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   matrix.results = &results;
+  matrix.refuse_cells_without_library();
   matrix.args = [&o](const Cell& cell, bool callgrind) { return driver_args(cell, o, callgrind); };
   matrix.timeout_seconds = o.config.timeout_seconds;
   matrix.reps = o.config.reps;

@@ -28,17 +28,20 @@ std::unique_ptr<Runfiles> g_runfiles;
 constexpr const char* kNoLibrary = "bound";
 }  // namespace
 
+bool has_preload_library(const AllocatorInfo& a, std::string* why) {
+  if (a.name != kNoLibrary) return true;
+  *why = "bound is the speed-of-light reference, not an allocator: it has no library to preload";
+  return false;
+}
+
 std::optional<std::string> preload_library(const AllocatorInfo& a, std::string* why) {
+  if (!has_preload_library(a, why)) return std::nullopt;
   if (a.kind == "system") {
     if (!a.system_library.empty() && access(a.system_library.c_str(), R_OK) != 0) {
       *why = a.system_library + " is not installed (tools/lab setup installs it)";
       return std::nullopt;
     }
     return a.system_library;
-  }
-  if (a.name == kNoLibrary) {
-    *why = "bound is the speed-of-light reference, not an allocator: it has no library to preload";
-    return std::nullopt;
   }
   if (g_runfiles == nullptr) {
     *why = "runfiles not initialised (DriverLocator::create first)";

@@ -19,11 +19,16 @@ struct AllocatorInfo {
   std::string microbench() const { return "workloads/microbench_" + name; }
 };
 
+// Whether `a` can serve a whole program through a library: every system
+// allocator and hakmem variant but bound, the speed-of-light reference.
+// Otherwise *why says so.
+bool has_preload_library(const AllocatorInfo& a, std::string* why);
+
 // How a glibc-linked program runs under `a` (preload mode, the program
 // suite): the library to LD_PRELOAD. An absolute path: Debian's for the
 // peers, the runfiles' //variants:libhakmem_<v>.so for a hakmem variant;
-// "" for glibc itself (nothing to preload); nullopt, with the reason, for
-// an allocator that has no library (bound, the reference).
+// "" for glibc itself (nothing to preload). nullopt, with a one-line
+// error, when `a` has no library or its file is missing.
 std::optional<std::string> preload_library(const AllocatorInfo& a, std::string* why);
 
 // Generated (known_allocators.cc).

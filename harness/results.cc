@@ -10,8 +10,9 @@
 #include <sstream>
 
 namespace lab {
-std::string cell_key(const std::string& workload, const std::string& allocator, int threads) {
-  return workload + "/" + allocator + "/t" + std::to_string(threads);
+std::string cell_key(const std::string& workload, const std::string& allocator, int threads,
+                     const std::string& mode) {
+  return workload + "/" + allocator + "/t" + std::to_string(threads) + (mode == kLinkedMode ? "" : "/" + mode);
 }
 
 std::optional<double> number_at(const Json& j, std::initializer_list<const char*> path) {
@@ -56,11 +57,11 @@ std::string Cell::status(int reps) const {
   return static_cast<int>(runs.size()) >= reps ? "complete" : "partial";
 }
 
-std::string Cell::key() const { return cell_key(workload, allocator, threads); }
+std::string Cell::key() const { return cell_key(workload, allocator, threads, mode); }
 
 Json CompareConfig::to_json() const {
   return {{"allocators", allocators}, {"workloads", workloads}, {"threads", threads},
-          {"reps", reps},             {"ops", ops ? Json(*ops) : Json(nullptr)},
+          {"modes", modes},           {"reps", reps},         {"ops", ops ? Json(*ops) : Json(nullptr)},
           {"smoke", smoke},           {"baseline", baseline}, {"timeout_seconds", timeout_seconds},
           {"params", params}};
 }
@@ -81,6 +82,7 @@ std::optional<CompareConfig> CompareConfig::from_json(const Json& j, std::string
     return std::nullopt;
   }
   if (j.contains("ops") && j["ops"].is_number_integer()) c.ops = j["ops"].get<int64_t>();
+  if (j.contains("modes") && !get_field(j, "modes", &c.modes, error, where)) return std::nullopt;
   return c;
 }
 
@@ -121,9 +123,9 @@ std::optional<double> median_ratio(const CellSummary& mine, const Cell* referenc
 void ResultsFile::summarize() {
   for (Cell& c : cells) c.summary = metrics_of(c);
   for (Cell& c : cells) {
-    const Cell* base = find(c.workload, config.baseline, c.threads);
+    const Cell* base = find(c.workload, config.baseline, c.threads, c.mode);
     c.summary.ratio_to_baseline = median_ratio(c.summary, base);
-    c.summary.ratio_to_bound = median_ratio(c.summary, find(c.workload, kBoundAllocator, c.threads));
+    c.summary.ratio_to_bound = median_ratio(c.summary, find(c.workload, kBoundAllocator, c.threads, c.mode));
     c.summary.ratios_to_baseline_by_rep.clear();
     if (base == nullptr) continue;
     for (const RunEntry& run : c.runs)
@@ -133,14 +135,20 @@ void ResultsFile::summarize() {
   }
 }
 
-Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) {
-  for (Cell& c : cells)
-    if (c.workload == workload && c.allocator == allocator && c.threads == threads) return &c;
-  return nullptr;
+Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
+                        const std::string& mode) {
+  Cell* other_mode = nullptr;
+  for (Cell& c : cells) {
+    if (c.workload != workload || c.allocator != allocator || c.threads != threads) continue;
+    if (c.mode == mode) return &c;
+    other_mode = &c;
+  }
+  return other_mode;
 }
 
-const Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads) const {
-  return const_cast<ResultsFile*>(this)->find(workload, allocator, threads);
+const Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
+                              const std::string& mode) const {
+  return const_cast<ResultsFile*>(this)->find(workload, allocator, threads, mode);
 }
 
 Json ResultsFile::to_json() const {

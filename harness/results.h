@@ -31,8 +31,18 @@ inline constexpr const char* kResultsKind = "hakmem-lab/compare";
 
 using Json = nlohmann::ordered_json;
 
-// "workload/allocator/tN": how cells are named in messages and tables.
-std::string cell_key(const std::string& workload, const std::string& allocator, int threads);
+// How a cell's driver reaches its allocator. "linked": the driver is built
+// on it (hakmem's fast path inlined into the workload; the peers through
+// their shared libraries). "preload": the one glibc-linked driver under
+// LD_PRELOAD of the allocator's library, identical binaries for everyone:
+// the mode to quote allocator-against-allocator ratios from.
+inline constexpr const char* kLinkedMode = "linked";
+inline constexpr const char* kPreloadMode = "preload";
+
+// "workload/allocator/tN" (linked) or "workload/allocator/tN/preload": how
+// cells are named in messages, tables and gate baselines.
+std::string cell_key(const std::string& workload, const std::string& allocator, int threads,
+                     const std::string& mode = kLinkedMode);
 
 // The number at `path` in `j` (e.g. {"counters", "minor_faults", "value"}),
 // or nullopt when a key is missing or the value is not a number.
@@ -71,7 +81,7 @@ struct Cell {
   std::string allocator_kind;  // "hakmem" or "system"
   std::string workload;
   int threads = 1;
-  std::string mode = "linked";
+  std::string mode = kLinkedMode;
   std::vector<RunEntry> runs;
   std::vector<RunFailure> failures;
   std::optional<std::string> refused;  // why the allocator declined this cell
@@ -94,6 +104,10 @@ struct CompareConfig {
   std::optional<int64_t> ops;  // nullopt: each workload's default
   bool smoke = false;
   std::string baseline;  // the allocator ratios divide by
+  // Modes to measure (kLinkedMode, kPreloadMode): hakmem variants in each,
+  // a system allocator once (preload when asked for: the same binary as
+  // the variants' preload cells). Absent from version 1 files: linked.
+  std::vector<std::string> modes = {kLinkedMode};
   double timeout_seconds = 0;  // set by each command (its --timeout)
   std::map<std::string, std::string> params;  // extra --NAME=VALUE for drivers
 
@@ -113,8 +127,13 @@ struct ResultsFile {
   CompareConfig config;
   std::vector<Cell> cells;
 
-  Cell* find(const std::string& workload, const std::string& allocator, int threads);
-  const Cell* find(const std::string& workload, const std::string& allocator, int threads) const;
+  // The cell of `allocator` for this workload and thread count: in `mode`,
+  // or, when it has no cell in that mode, its cell in the other one (a
+  // system allocator is measured once, and bound only linked).
+  Cell* find(const std::string& workload, const std::string& allocator, int threads,
+             const std::string& mode = kLinkedMode);
+  const Cell* find(const std::string& workload, const std::string& allocator, int threads,
+                   const std::string& mode = kLinkedMode) const;
   // Recomputes every cell's summary from its runs.
   void summarize();
 

@@ -38,16 +38,16 @@ ResultsFile sample() {
   f.config.baseline = "glibc";
   f.config.timeout_seconds = 300;
   const Json params = {{"ops", 1000}, {"seed", 42}, {"workers", 1}, {"workload_params", {{"batch", 100}}}};
-  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
-  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
-  Cell bound{"bound", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}};
+  Cell a{"ultra_simple", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}, {}};
+  Cell b{"glibc", "system", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}, {}};
+  Cell bound{"bound", "hakmem", "mixed_lifo", 1, "linked", {}, {}, {}, params, {}, {}};
   const double rates[] = {200, 180, 220};
   for (int rep = 1; rep <= 3; ++rep) {
     a.runs.push_back({rep, 2 * rep - 1, 0.1, record(rates[rep - 1], 4e6, 3e6)});
     b.runs.push_back({rep, 2 * rep, 0.2, record(100, 5e6, 5e6)});
     bound.runs.push_back({rep, 2 * rep + 10, 0.1, record(250, 4e6, 4e6)});
   }
-  Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", params, {}};
+  Cell refused{"bound", "hakmem", "mixed_lifo", 2, "linked", {}, {}, "bound serves one thread only", params, {}, {}};
   f.cells = {a, b, bound, refused};
   f.summarize();
   return f;
@@ -65,7 +65,7 @@ TEST(Results, TopLevelSchemaIsPinned) {
                                             "machine", "build", "config", "cells"}));
   EXPECT_EQ(j["schema_version"], 2);
   EXPECT_EQ(j["kind"], "hakmem-lab/compare");
-  EXPECT_EQ(keys(j["config"]), (std::set<std::string>{"allocators", "workloads", "threads", "reps", "ops", "smoke",
+  EXPECT_EQ(keys(j["config"]), (std::set<std::string>{"allocators", "workloads", "threads", "modes", "reps", "ops", "smoke",
                                                       "baseline", "timeout_seconds", "params"}));
 }
 

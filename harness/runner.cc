@@ -131,18 +131,12 @@ DriverOutcome driver_outcome(const ProcessResult& r) {
   return out;
 }
 
-DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds) {
-  return driver_outcome(run_process(argv, timeout_seconds, {}, stop_flag()));
+DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds,
+                         const std::vector<std::string>& extra_env) {
+  return driver_outcome(run_process(argv, timeout_seconds, extra_env, stop_flag()));
 }
 
 namespace {
-
-std::vector<std::string> command(const DriverMatrix& m, const Cell& cell, bool callgrind) {
-  std::vector<std::string> argv = {m.driver_of.at(cell.allocator)};
-  const std::vector<std::string> rest = m.args(cell, callgrind);
-  argv.insert(argv.end(), rest.begin(), rest.end());
-  return argv;
-}
 
 bool runnable(const Cell& c, int reps) { return c.status(reps) != "failed" && !c.refused; }
 
@@ -152,13 +146,44 @@ std::string failure_text(const DriverOutcome& o) {
 
 }  // namespace
 
+Invocation DriverMatrix::invocation(const Cell& cell, bool callgrind) const {
+  Invocation run;
+  const bool preload = cell.mode == kPreloadMode && cell.allocator != "glibc";
+  run.argv = {driver_of.at(preload || cell.mode == kPreloadMode ? "glibc" : cell.allocator)};
+  const std::vector<std::string> rest = args(cell, callgrind);
+  run.argv.insert(run.argv.end(), rest.begin(), rest.end());
+  if (preload) {
+    run.argv.push_back("--preloaded=" + cell.allocator);
+    run.env.push_back("LD_PRELOAD=" + library_of.at(cell.allocator));
+  }
+  return run;
+}
+
+void DriverMatrix::refuse_cells_without_library() {
+  std::vector<Cell>& cells = results->cells;
+  for (auto it = cells.begin(); it != cells.end();) {
+    if (it->mode != kPreloadMode || no_library.count(it->allocator) == 0) {
+      ++it;
+      continue;
+    }
+    // bound measured linked needs no refused twin; asked for preload alone, it says why not.
+    const Cell* linked = results->find(it->workload, it->allocator, it->threads, kLinkedMode);
+    if (linked != nullptr && linked->mode == kLinkedMode) {
+      it = cells.erase(it);
+    } else {
+      it->refused = no_library.at(it->allocator);
+      ++it;
+    }
+  }
+}
+
 std::vector<std::string> DriverMatrix::dry_run() {
   std::vector<std::string> bad_flags;
   for (Cell& c : results->cells) {
     if (!runnable(c, reps)) continue;
-    std::vector<std::string> argv = command(*this, c, false);
-    argv.push_back("--dry-run");
-    const DriverOutcome o = run_driver(argv, 60);
+    Invocation run = invocation(c, false);
+    run.argv.push_back("--dry-run");
+    const DriverOutcome o = run_driver(run.argv, 60, run.env);
     switch (o.kind) {
       case DriverOutcome::Kind::kRefused:  // the allocator declines this cell (bound outside its limits)
         c.refused = o.reason;
@@ -190,11 +215,15 @@ std::vector<std::string> DriverMatrix::dry_run() {
 }
 
 std::optional<std::string> DriverMatrix::locate(const char* argv0, const std::vector<std::string>& names,
+                                                const std::vector<std::string>& modes,
                                                 std::map<std::string, std::string>* unknown) {
   std::string error;
   const auto locator = DriverLocator::create(argv0, &error);
   if (!locator) return error;
-  for (const std::string& name : names) {
+  const bool preload = std::find(modes.begin(), modes.end(), kPreloadMode) != modes.end();
+  std::vector<std::string> wanted = names;
+  if (preload) wanted.push_back("glibc");  // preload cells run its driver
+  for (const std::string& name : wanted) {
     const AllocatorInfo* a = find_allocator(name);
     if (a == nullptr) {
       const std::string why = "unknown allocator '" + name + "' (known: " + known_allocator_names() + ")";
@@ -205,6 +234,14 @@ std::optional<std::string> DriverMatrix::locate(const char* argv0, const std::ve
     const auto path = locator->path(a->driver(), &error);
     if (!path) return error;
     driver_of[a->name] = *path;
+    if (!preload) continue;
+    if (!has_preload_library(*a, &error)) {
+      no_library[a->name] = error;
+      continue;
+    }
+    const auto library = preload_library(*a, &error);
+    if (!library) return error;
+    library_of[a->name] = *library;
   }
   return std::nullopt;
 }
@@ -223,19 +260,23 @@ MatrixEnd DriverMatrix::run(OutputFile& out) {
   int counted = 0;
   if (callgrind)
     for (const Cell& c : cells) counted += callgrind(c) ? 1 : 0;
-  Progress progress(static_cast<int>(cells.size()) * reps + counted);
+  std::vector<Cell*> timed_cells;
+  for (Cell& c : cells)
+    if (!timed || timed(c)) timed_cells.push_back(&c);
+  Progress progress(static_cast<int>(timed_cells.size()) * reps + counted);
   int seq = 0;
   for (const Cell& c : cells)
     for (const RunEntry& r : c.runs) seq = std::max(seq, r.seq);
 
   const auto done = [&](int unit, int rep) {
-    const Cell& c = cells[static_cast<size_t>(unit)];
+    const Cell& c = *timed_cells[static_cast<size_t>(unit)];
     return !runnable(c, reps) ||
            std::any_of(c.runs.begin(), c.runs.end(), [&](const RunEntry& r) { return r.rep == rep; });
   };
   const auto run_one = [&](int unit, int rep) {
-    Cell& c = cells[static_cast<size_t>(unit)];
-    const DriverOutcome o = run_driver(command(*this, c, false), timeout_seconds);
+    Cell& c = *timed_cells[static_cast<size_t>(unit)];
+    const Invocation run = invocation(c, false);
+    const DriverOutcome o = run_driver(run.argv, timeout_seconds, run.env);
     RunReport report{fmt::format("rep {}/{} {:<17} t{} {:<13}", rep, reps, c.workload, c.threads, c.allocator),
                      o.wall_seconds, o.kind == DriverOutcome::Kind::kInterrupted};
     if (report.interrupted) return report;
@@ -254,7 +295,7 @@ MatrixEnd DriverMatrix::run(OutputFile& out) {
     results->summarize();
     return report;
   };
-  interleave(static_cast<int>(cells.size()), reps, progress, done, run_one, out);
+  interleave(static_cast<int>(timed_cells.size()), reps, progress, done, run_one, out);
 
   for (Cell& c : cells) {
     if (!callgrind || !callgrind(c)) continue;
@@ -264,7 +305,8 @@ MatrixEnd DriverMatrix::run(OutputFile& out) {
       continue;
     }
     std::string why;
-    const auto cg = run_callgrind(command(*this, c, true), timeout_seconds * 20, &why, stop_flag());
+    const Invocation run = invocation(c, true);
+    const auto cg = run_callgrind(run.argv, timeout_seconds * 20, &why, stop_flag(), run.env);
     if (cg) {
       c.callgrind = Json{{"instructions", cg->instructions},
                          {"ops", cg->ops},
@@ -310,18 +352,28 @@ ResultsFile new_results(const CompareConfig& config, const std::string& compilat
   results.machine = machine_info();
   results.build = build_info(compilation_mode.c_str());
   results.config = config;
+  const auto asked = [&](const char* mode) {
+    return std::find(config.modes.begin(), config.modes.end(), mode) != config.modes.end();
+  };
   for (const std::string& w : config.workloads)
     for (int t : config.threads)
       for (const std::string& name : config.allocators) {
         const AllocatorInfo* a = find_allocator(name);
-        Cell c;
-        c.allocator = name;
-        c.allocator_kind = a != nullptr ? a->kind : "unknown";
-        c.workload = w;
-        c.threads = t;
-        for (const std::string& bad : {name, w})
-          if (auto it = failed_names.find(bad); it != failed_names.end()) c.failures.push_back({0, it->second});
-        results.cells.push_back(c);
+        for (const std::string& mode : config.modes) {
+          // A system allocator is reached through its shared library in
+          // both modes: measured once, in preload mode when it is asked for.
+          if (a != nullptr && a->kind == "system" && asked(kPreloadMode) && mode != kPreloadMode) continue;
+          Cell c;
+          c.allocator = name;
+          c.allocator_kind = a != nullptr ? a->kind : "unknown";
+          c.workload = w;
+          c.threads = t;
+          c.mode = mode;
+          for (const std::string& bad : {name, w})
+            if (auto it = failed_names.find(bad); it != failed_names.end()) c.failures.push_back({0, it->second});
+          results.cells.push_back(c);
+          if (a == nullptr) break;  // an unknown name fails once, not per mode
+        }
       }
   results.summarize();
   return results;

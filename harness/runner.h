@@ -114,7 +114,8 @@ struct DriverOutcome {
   Json line;            // the status line (the record, for kOk)
   double wall_seconds = 0;
 };
-DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds);
+DriverOutcome run_driver(const std::vector<std::string>& argv, double timeout_seconds,
+                         const std::vector<std::string>& extra_env = {});
 // The same, for a process that already ran.
 DriverOutcome driver_outcome(const ProcessResult& r);
 
@@ -128,15 +129,28 @@ struct MatrixEnd {
   bool saved = true;         // every save reached the output file
 };
 
-// A matrix of driver cells in a results file.
+// One run of a cell: the command line and the environment it adds.
+struct Invocation {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=value"
+};
+
+// A matrix of driver cells in a results file. A linked cell runs its
+// allocator's driver; a preload cell runs the glibc driver with LD_PRELOAD
+// of the allocator's library and --preloaded=NAME (workloads/driver.cc
+// checks the library really took malloc over).
 struct DriverMatrix {
   ResultsFile* results = nullptr;
-  std::map<std::string, std::string> driver_of;  // allocator -> driver path
+  std::map<std::string, std::string> driver_of;   // allocator -> its linked driver's path
+  std::map<std::string, std::string> library_of;  // allocator -> library to preload ("" for glibc)
+  std::map<std::string, std::string> no_library;  // allocator -> why it cannot run preloaded
   CellArgs args;
   double timeout_seconds = 300;
   int reps = 1;
   // Which cells get one callgrind run (none when unset).
   std::function<bool(const Cell&)> callgrind;
+  // Which cells get timed repetitions (all when unset).
+  std::function<bool(const Cell&)> timed;
 
   // Dry-runs every cell not yet failed: records refusals, each cell's
   // resolved parameters, and the drivers' build facts. A cell whose driver
@@ -145,12 +159,22 @@ struct DriverMatrix {
   // decide whether the rest may run.
   std::vector<std::string> dry_run();
 
-  // Finds the driver of every allocator in `names`. A name it does not
-  // know goes to *unknown with why (its cells fail alone), or is an error
-  // when `unknown` is null; a known driver missing from the runfiles is
-  // an error. Returns the one-line error, or nullopt.
+  // Finds the driver of every allocator in `names`, and with kPreloadMode
+  // in `modes` the glibc driver and every library to preload. A name it
+  // does not know goes to *unknown with why (its cells fail alone), or is
+  // an error when `unknown` is null; a known driver missing from the
+  // runfiles is an error; an allocator without a library goes to
+  // no_library. Returns the one-line error, or nullopt.
   std::optional<std::string> locate(const char* argv0, const std::vector<std::string>& names,
+                                    const std::vector<std::string>& modes,
                                     std::map<std::string, std::string>* unknown);
+
+  // Preload cells of allocators without a library: dropped where the
+  // allocator has a linked cell beside them, else refused, with why.
+  void refuse_cells_without_library();
+
+  // How `cell` is run: its timed run, or its callgrind run.
+  Invocation invocation(const Cell& cell, bool callgrind) const;
 
   // The timed repetitions, interleaved, then the callgrind runs, with
   // Ctrl-C stopping between runs; saves after every run and finishes

@@ -22,7 +22,9 @@ std::optional<double> number(const Json& j) {
 void expect_near(std::optional<double> actual, const Json& expected, const std::string& what) {
   const std::optional<double> want = number(expected);
   ASSERT_EQ(actual.has_value(), want.has_value()) << what;
-  if (want) EXPECT_NEAR(*actual, *want, std::abs(*want) * 1e-12) << what;
+  if (want) {
+    EXPECT_NEAR(*actual, *want, std::abs(*want) * 1e-12) << what;
+  }
 }
 
 TEST(SchemaFixture, TheCppReaderFindsTheExpectedValues) {

@@ -13,6 +13,13 @@ std::string format_rate(std::optional<double> per_second) {
 
 std::string format_ratio(std::optional<double> ratio) { return ratio ? fmt::format("{:.2f}x", *ratio) : "-"; }
 
+// "linked (inline)": hakmem's fast path compiled into the driver; the
+// peers' linked drivers call their shared library, like preload does.
+std::string mode_label(const Cell& c) {
+  if (c.mode == kPreloadMode) return "preload";
+  return c.allocator_kind == "hakmem" ? "linked (inline)" : "linked";
+}
+
 }  // namespace
 
 std::string format_bytes(std::optional<double> bytes) {
@@ -38,7 +45,8 @@ std::string render_table(const ResultsFile& results) {
     out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median{})\n", workload,
                        threads, threads == 1 ? "" : "s", results.config.reps,
                        any_bound ? "; t/bound = time relative to bound, 1.00 = speed of light" : "");
-    std::string header = fmt::format("{:<14} {:>9} {:>8} {:>9}", "allocator", "Mops/s", "spread", "x" + baseline);
+    std::string header =
+        fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", "allocator", "mode", "Mops/s", "spread", "x" + baseline);
     if (any_bound) header += fmt::format(" {:>8}", "t/bound");
     header += fmt::format(" {:>11} {:>11} {:>12}", "Mops/CPU-s", "peak RSS", "after drain");
     if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
@@ -48,7 +56,8 @@ std::string render_table(const ResultsFile& results) {
       if (c.workload != workload || c.threads != threads) continue;
       const CellSummary& s = c.summary;
       const Spread* rate = s.spread("ops_per_sec");
-      std::string row = fmt::format("{:<14} {:>9} {:>8} {:>9}", c.allocator, format_rate(s.median("ops_per_sec")),
+      std::string row = fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", c.allocator, mode_label(c),
+                                    format_rate(s.median("ops_per_sec")),
                                     rate ? fmt::format("{:.1f}%", rate->rel_iqr * 100) : "-",
                                     format_ratio(s.ratio_to_baseline));
       if (any_bound)

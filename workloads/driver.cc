@@ -48,6 +48,9 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
       << "  --smoke                 tiny run (" << kSmokeOps << " ops unless --ops is given)\n"
       << "  --list                  print the workload names and exit\n"
       << "  --dry-run               check the flags, build the workload, exit without running\n"
+      << "  --preloaded=NAME        this glibc-linked driver runs under LD_PRELOAD of allocator NAME's\n"
+      << "                          library: the record is NAME's (preload mode; checked: malloc must\n"
+      << "                          not come from libc)\n"
       << "  --inject-fault=K[@A]    test hook: crash, hang, or (test-only builds) corrupt a block,\n"
       << "                          only on allocator A's driver if @A is given\n"
       << "  --help                  this text\n"
@@ -91,12 +94,45 @@ int finish(DriverStatus status, const std::string& reason) {
 
 int usage_error(const std::string& message) { return finish(DriverStatus::kBadFlags, message); }
 
+// The file that defines `fn` in this process ("unknown" if none says).
+std::string defining_file(void* fn) {
+  Dl_info info{};
+  if (dladdr(fn, &info) != 0 && info.dli_fname != nullptr) return info.dli_fname;
+  return "unknown";
+}
+
 std::string malloc_provider(const DriverIdentity& id) {
   if (std::string(id.allocator_kind) == "hakmem") return std::string("hakmem:") + id.allocator_name + " (linked, inline)";
-  Dl_info info{};
   void* (*m)(size_t) = &malloc;
-  if (dladdr(reinterpret_cast<void*>(m), &info) != 0 && info.dli_fname != nullptr) return info.dli_fname;
-  return "unknown";
+  return defining_file(reinterpret_cast<void*>(m));
+}
+
+// Who this process really runs on. Preload mode runs the glibc-linked
+// driver with LD_PRELOAD and --preloaded=NAME: the record then speaks for
+// NAME, once malloc is seen to come from somewhere other than libc (a
+// library that failed to load would otherwise measure glibc under NAME).
+struct Subject {
+  std::string allocator;
+  std::string kind;
+  std::string mode;  // "linked" or "preload"
+};
+
+std::optional<Subject> subject_of(const DriverIdentity& id, const std::string& preloaded, std::string* error) {
+  if (preloaded.empty()) return Subject{id.allocator_name, id.allocator_kind, "linked"};
+  if (std::string(id.allocator_name) != "glibc") {
+    *error = "--preloaded needs the glibc-linked driver (driver_glibc); this one is linked to " +
+             std::string(id.allocator_name);
+    return std::nullopt;
+  }
+  const std::string provider = malloc_provider(id);
+  pid_t (*libc_function)() = &getpid;
+  if (provider == defining_file(reinterpret_cast<void*>(libc_function))) {
+    *error = "--preloaded=" + preloaded + ", but malloc comes from " + provider + ": nothing was preloaded";
+    return std::nullopt;
+  }
+  // hakmem's libraries say which variant they are.
+  const bool hakmem = dlsym(RTLD_DEFAULT, "hak_variant_name") != nullptr;
+  return Subject{preloaded, hakmem ? "hakmem" : "system", "preload"};
 }
 
 nlohmann::ordered_json build_json(const DriverIdentity& id) {
@@ -116,6 +152,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   bool smoke = false;
   bool dry_run = false;
   std::string inject_fault;
+  std::string preloaded;
   for (const auto& [name, value] : raw.pairs) {
     if (name == "help") {
       std::cout << usage(argv[0], id);
@@ -129,8 +166,12 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     if (name == "smoke") smoke = true;
     if (name == "dry_run") dry_run = true;
     if (name == "inject_fault") inject_fault = value;
+    if (name == "preloaded") preloaded = value;
   }
   if (workload_name.empty()) return usage_error("--workload is required");
+  std::string subject_error;
+  const std::optional<Subject> subject = subject_of(id, preloaded, &subject_error);
+  if (!subject) return usage_error(subject_error);
   const WorkloadDef* def = nullptr;
   std::string known;
   for (const WorkloadDef& w : id.workloads) {
@@ -146,7 +187,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   for (const auto& [name, spec] : specs) values[name] = spec->default_value;
   std::set<std::string> given;
   for (const auto& [name, value] : raw.pairs) {
-    if (name == "workload" || name == "smoke" || name == "dry_run" || name == "inject_fault") continue;
+    if (name == "workload" || name == "smoke" || name == "dry_run" || name == "inject_fault" || name == "preloaded")
+      continue;
     auto it = specs.find(name);
     if (it == specs.end()) return usage_error("unknown flag --" + name + " for workload " + def->name);
     if (auto error = parse_int_flag(*it->second, value, &values[name])) return usage_error(*error);
@@ -187,6 +229,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   if (dry_run) {
     std::cout << nlohmann::ordered_json{{"status", info_of(DriverStatus::kOk).name}, {"dry_run", true},
                                         {"workload", def->name},
+                                        {"allocator", subject->allocator},
+                                        {"mode", subject->mode},
                                         {"ops", config.ops},       {"threads", config.threads},
                                         {"workers", workload->workers()}, {"seed", config.seed},
                                         {"params", config.params}, {"cpus", cpus},
@@ -195,7 +239,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
               << std::endl;
     return 0;
   }
-  set_failure_context(std::string(def->name) + " on " + id.allocator_name + " (seed " +
+  set_failure_context(std::string(def->name) + " on " + subject->allocator + " (seed " +
                       std::to_string(config.seed) + ", threads " + std::to_string(config.threads) + ")");
 
   if (fault == "crash") raise(SIGSEGV);
@@ -212,8 +256,9 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   const WorkerCounts counts = workload->totals();
   RunRecord record;
   record.workload = def->name;
-  record.allocator = id.allocator_name;
-  record.allocator_kind = id.allocator_kind;
+  record.allocator = subject->allocator;
+  record.allocator_kind = subject->kind;
+  record.mode = subject->mode;
   record.malloc_provider = malloc_provider(id);
   record.threads = static_cast<int>(config.threads);
   record.workers = static_cast<int>(options.workers);

@@ -61,6 +61,7 @@ void to_json(Json& j, const RunRecord& r) {
   put("workload", r.workload);
   put("allocator", r.allocator);
   put("allocator_kind", r.allocator_kind);
+  put("mode", r.mode);
   put("malloc_provider", r.malloc_provider);
   put("threads", r.threads);
   put("workers", r.workers);
@@ -102,6 +103,7 @@ void from_json(const Json& j, RunRecord& r) {
   read(j, "workload", r.workload);
   read(j, "allocator", r.allocator);
   read(j, "allocator_kind", r.allocator_kind);
+  read(j, "mode", r.mode);
   read(j, "malloc_provider", r.malloc_provider);
   read(j, "threads", r.threads);
   read(j, "workers", r.workers);

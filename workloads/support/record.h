@@ -41,6 +41,7 @@ struct RunRecord {
   std::string workload;
   std::string allocator;
   std::string allocator_kind;   // "hakmem" or "system"
+  std::string mode = "linked";  // "linked": the driver is built on the allocator; "preload": LD_PRELOAD (version 2)
   std::string malloc_provider;  // what malloc resolves to in the measured process
   int threads = 1;
   int workers = 1;
