@@ -269,6 +269,35 @@ TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   EXPECT_LT(cg["instructions_per_op"].get<double>(), 10000);
 }
 
+TEST_F(CompareTest, PreloadModeRunsEveryoneOnTheGlibcDriver) {
+  const std::string path = out("preload.json");
+  const ProcessResult r = compare({"--allocators=bound,glibc,jemalloc", "--workloads=mixed_lifo", "--threads=1",
+                                   "--modes=preload", "--reps=2", "--smoke", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  EXPECT_EQ(j["config"]["modes"], Json({"preload"}));
+  ASSERT_EQ(j["cells"].size(), 3u);
+  const Json& bound = j["cells"][0];
+  EXPECT_EQ(bound["mode"], "preload");
+  EXPECT_EQ(bound["status"], "refused");
+  EXPECT_NE(bound["refused"].get<std::string>().find("has no library to preload"), std::string::npos);
+  for (const Json& cell : {j["cells"][1], j["cells"][2]}) {
+    EXPECT_EQ(cell["mode"], "preload");
+    EXPECT_EQ(cell["status"], "complete") << cell.dump();
+    for (const Json& run : cell["runs"]) {
+      EXPECT_EQ(run["record"]["mode"], cell["allocator"] == "glibc" ? "linked" : "preload")
+          << "glibc's preload cell is the glibc driver itself, nothing preloaded";
+      EXPECT_EQ(run["record"]["allocator"], cell["allocator"]);
+    }
+  }
+  EXPECT_EQ(j["cells"][2]["runs"][0]["record"]["malloc_provider"], "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+  EXPECT_NE(r.stdout_text.find("jemalloc       preload"), std::string::npos) << r.stdout_text;
+
+  const ProcessResult bad = compare({"--modes=static", "--smoke", "--out=" + out("bad-mode.json")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.stderr_tail.find("--modes takes linked and preload, got 'static'"), std::string::npos);
+}
+
 TEST_F(CompareTest, HelpIsGeneratedFromTheFlagTable) {
   const ProcessResult r = compare({"--help"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;

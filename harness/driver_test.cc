@@ -216,6 +216,37 @@ TEST(DriverProtocol, AStatusLineThatDisagreesWithTheExitCodeIsAFailure) {
   EXPECT_NE(driver_outcome(r).reason.find("not JSON"), std::string::npos);
 }
 
+// Preload mode: the glibc driver under LD_PRELOAD speaks for the library,
+// and refuses to when the library did not take malloc over.
+TEST(DriverPreload, TheRecordIsThePreloadedLibrarys) {
+  if (kUnderSanitizer) GTEST_SKIP() << "a sanitizer's malloc cannot be preloaded over";
+  const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  const DriverOutcome ok = driver_outcome(run_runfile("workloads/driver_glibc",
+                                                      {"--workload=mixed_lifo", "--smoke", "--preloaded=jemalloc"},
+                                                      60, {"LD_PRELOAD=" + jemalloc}));
+  ASSERT_EQ(ok.kind, DriverOutcome::Kind::kOk) << ok.reason;
+  const RunRecord r = ok.line.get<RunRecord>();
+  EXPECT_EQ(r.allocator, "jemalloc");
+  EXPECT_EQ(r.allocator_kind, "system");
+  EXPECT_EQ(r.mode, "preload");
+  EXPECT_EQ(r.malloc_provider, jemalloc);
+
+  const DriverOutcome nothing = driver_outcome(
+      run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke", "--preloaded=jemalloc"}, 60));
+  EXPECT_EQ(nothing.kind, DriverOutcome::Kind::kBadFlags);
+  EXPECT_EQ(nothing.reason,
+            "--preloaded=jemalloc, but malloc comes from /lib/x86_64-linux-gnu/libc.so.6: nothing was preloaded");
+
+  const DriverOutcome linked = driver_outcome(run_runfile(
+      "workloads/driver_ultra_simple", {"--workload=mixed_lifo", "--smoke", "--preloaded=jemalloc"}, 60));
+  EXPECT_EQ(linked.kind, DriverOutcome::Kind::kBadFlags);
+  EXPECT_NE(linked.reason.find("needs the glibc-linked driver"), std::string::npos) << linked.reason;
+
+  const DriverOutcome plain =
+      driver_outcome(run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke"}, 60));
+  EXPECT_EQ(plain.line.get<RunRecord>().mode, "linked");
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDrivers, DriverTest, testing::ValuesIn(known_allocators()),
                          [](const auto& info) { return info.param.name; });
 
