@@ -264,6 +264,13 @@ def _check_version(data: dict, path: str) -> None:
         raise ResultsError(f"{path}: schema_version {version!r} is not supported (this report reads version {SCHEMA_VERSION})")
 
 
+def _label(allocator: str, kind: str, mode: str) -> str:
+    """How a cell is named in tables and plots. A hakmem variant measured in
+    both modes has two cells: the preload one is "<variant> (preload)". A
+    system allocator is measured once, and keeps its name in either mode."""
+    return f"{allocator} (preload)" if mode == "preload" and kind == "hakmem" else allocator
+
+
 def load(path: str) -> Results:
     """Reads and validates a results file. Raises ResultsError naming the file."""
     try:
@@ -285,9 +292,10 @@ def load(path: str) -> Results:
     cells, problems = [], []
     for i, c in enumerate(_require(data, "cells", list, path, "the file")):
         try:
+            kind = c.get("allocator_kind", "unknown")
             cell = Cell(
-                allocator=_require(c, "allocator", str, path, f"cell {i}"),
-                kind=c.get("allocator_kind", "unknown"),
+                allocator=_label(_require(c, "allocator", str, path, f"cell {i}"), kind, c.get("mode", "linked")),
+                kind=kind,
                 workload=_require(c, "workload", str, path, f"cell {i}"),
                 threads=int(_require(c, "threads", int, path, f"cell {i}")),
                 status=c.get("status", "unknown"),

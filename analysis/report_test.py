@@ -162,6 +162,22 @@ class ReportTest(unittest.TestCase):
             json.dump(doc, f)
         return path
 
+    def test_a_variant_in_both_modes_is_two_columns(self):
+        def edit(doc):
+            linked = cell_of(doc, "mixed_lifo", "ultra_simple", 1)
+            preload = json.loads(json.dumps(linked))
+            preload["mode"] = "preload"
+            spread = preload["summary"]["metrics"]["ops_per_sec"]
+            for key in ("min", "p25", "median", "p75", "max"):
+                spread[key] *= 123e6 / 400e6
+            doc["cells"].insert(doc["cells"].index(linked) + 1, preload)
+        path = self.write_fixture("modes.json", edit)
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| metric | ultra_simple | ultra_simple (preload) | bound | glibc |", md)
+        self.assertIn("| mixed_lifo, 1 thr: Mops/s (median) | 400.0 | 123.0 | 520.0 | 160.0 |", md)
+
     def test_missing_values_are_marked_never_drawn_as_zero(self):
         def edit(doc):
             for cell in doc["cells"]:
