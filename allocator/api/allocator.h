@@ -149,8 +149,12 @@ class Allocator {
     return p;
   }
 
+  // free() keeps errno (POSIX 2024 requires it, glibc does it): a first
+  // free on a thread reads the options and may map memory, either of which
+  // can set errno on the way.
   [[gnu::noinline]] static void free_slow(void* p) {
     if (p == nullptr) return;
+    const ErrnoKeeper keep_errno;
     if (is_region_start(p)) {
       global_large().deallocate(p);
       return;
@@ -172,6 +176,11 @@ class Allocator {
     }
     report_invalid_free(p, size_class);
   }
+
+  struct ErrnoKeeper {
+    int saved = errno;
+    ~ErrnoKeeper() { errno = saved; }
+  };
 
   static int64_t debug_level() { return option_value(Option::kDebug); }
 
