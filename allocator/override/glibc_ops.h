@@ -45,14 +45,12 @@ void* memalign_of(size_t align, size_t size) {
 
 // posix_memalign: the alignment must be a power-of-two multiple of
 // sizeof(void*), else EINVAL. The error is the return value; *memptr is
-// written only on success, and errno is left as it was (as glibc 2.36
-// leaves it).
+// written only on success. errno is as glibc 2.36 leaves it: untouched by
+// EINVAL, ENOMEM after ENOMEM (the failed allocation sets it).
 template <class A>
 int posix_memalign_of(void** memptr, size_t align, size_t size) {
   if (align % sizeof(void*) != 0 || !std::has_single_bit(align)) return EINVAL;
-  const int saved_errno = errno;
   void* p = memalign_of<A>(align, size);
-  errno = saved_errno;
   if (p == nullptr) return ENOMEM;
   *memptr = p;
   return 0;
