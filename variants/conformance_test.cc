@@ -28,6 +28,13 @@ namespace {
 
 using A = ThisVariant;
 
+// registry.bzl decides at load time which variants get a preload library
+// (HAKMEM_NO_LIBRARY); the allocator type's limits decide whether one can
+// work. They must agree.
+static_assert(A::kLimits.serves_any_program() == (HAKMEM_HAS_LIBRARY != 0),
+              "variants/registry.bzl's HAKMEM_NO_LIBRARY disagrees with this variant's kLimits: list a "
+              "variant there exactly when it is single-thread or has a max_size");
+
 bool aligned(const void* p, size_t align) { return reinterpret_cast<uintptr_t>(p) % align == 0; }
 
 bool servable(size_t size) { return size <= A::kLimits.max_size; }
