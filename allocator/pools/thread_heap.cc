@@ -107,13 +107,21 @@ void ThreadHeap::process_chain(FreeBlock* head, bool keep_last) {
 }
 
 void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count) {
+  bump(remote_sent_, count);
+  push_to_inbox(owner, head, tail);
+}
+
+void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail) {
   FreeBlock* old = owner->inbox_.load(std::memory_order_relaxed);
   do {
     tail->next = old;
   } while (!owner->inbox_.compare_exchange_weak(old, head, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
-  bump(remote_sent_, count);
   if (owner->state_.load(std::memory_order_seq_cst) == kAbandoned) owner->collect_abandoned();
+}
+
+void ThreadHeap::free_orphan(FreeBlock* block, SlabMeta* slab) {
+  push_to_inbox(static_cast<ThreadHeap*>(slab->owner), block, block);
 }
 
 void ThreadHeap::collect_remote() {

@@ -100,6 +100,14 @@ class ThreadHeap : public SlabOwner {
   // Gives back one block; `slab` is slab_of(block).
   void free_block(FreeBlock* block, SlabMeta* slab);
 
+  // Gives back one block from a thread that has no heap and must not take
+  // one: it has exited, and libc frees its per-thread buffers (dlerror's,
+  // the resolver's) after every thread-exit destructor has run, so a heap
+  // taken then would never be given back. The block goes to its owner's
+  // inbox like any remote free (its owner counts it received; no heap
+  // counts it sent).
+  static void free_orphan(FreeBlock* block, SlabMeta* slab);
+
   // Processes blocks other threads have returned.
   void collect_remote();
 
@@ -134,6 +142,7 @@ class ThreadHeap : public SlabOwner {
   void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last);
   void process_chain(FreeBlock* head, bool keep_last);
   void push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count);
+  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail);
   void collect_abandoned();
   void link_partial(SlabMeta* slab);
   void unlink_partial(SlabMeta* slab);

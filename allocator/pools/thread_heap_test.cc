@@ -156,6 +156,20 @@ TEST_F(ThreadHeapTest, ForeignBlocksGoToTheirOwnersInbox) {
   owner.release_empty_slabs();
 }
 
+TEST_F(ThreadHeapTest, AnOrphanBlockGoesToItsOwnersInbox) {
+  ThreadHeap owner(&manager);
+  BlockChain chain = owner.refill(4, 2);
+  FreeBlock* second = chain.head->next;
+  SlabMeta* slab = slab_of(chain.head);
+  ThreadHeap::free_orphan(chain.head, slab);  // from a thread without a heap
+  EXPECT_EQ(slab->used, 2u) << "not freed until the owner drains its inbox";
+  owner.collect_remote();
+  EXPECT_EQ(slab->used, 1u);
+  EXPECT_EQ(owner.stats().remote_blocks_received, 1u);
+  owner.free_block(second, slab);
+  owner.release_empty_slabs();
+}
+
 TEST_F(ThreadHeapTest, RefillDrainsTheInboxBeforeTakingANewSlab) {
   ThreadHeap owner(&manager);
   ThreadHeap other(&manager);
