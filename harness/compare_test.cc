@@ -280,7 +280,7 @@ TEST_F(CompareTest, PreloadModeRunsEveryoneOnTheGlibcDriver) {
   const Json& bound = j["cells"][0];
   EXPECT_EQ(bound["mode"], "preload");
   EXPECT_EQ(bound["status"], "refused");
-  EXPECT_NE(bound["refused"].get<std::string>().find("has no library to preload"), std::string::npos);
+  EXPECT_NE(bound["refused"].get<std::string>().find("has no preload library"), std::string::npos);
   for (const Json& cell : {j["cells"][1], j["cells"][2]}) {
     EXPECT_EQ(cell["mode"], "preload");
     EXPECT_EQ(cell["status"], "complete") << cell.dump();

@@ -24,13 +24,11 @@ std::string known_allocator_names() {
 
 namespace {
 std::unique_ptr<Runfiles> g_runfiles;
-// The reference variant: it declares itself unable to serve a whole program.
-constexpr const char* kNoLibrary = "bound";
 }  // namespace
 
 bool has_preload_library(const AllocatorInfo& a, std::string* why) {
-  if (a.name != kNoLibrary) return true;
-  *why = "bound is the speed-of-light reference, not an allocator: it has no library to preload";
+  if (a.no_library.empty()) return true;
+  *why = a.no_library;
   return false;
 }
 

@@ -13,6 +13,7 @@ struct AllocatorInfo {
   std::string name;  // "ultra_simple", "glibc", ...
   std::string kind;  // "hakmem" or "system"
   std::string system_library;  // a system allocator's shared library; "" for glibc and hakmem
+  std::string no_library;      // why a hakmem variant has no preload library ("" when it has one)
 
   // Workspace-relative paths of the allocator's binaries.
   std::string driver() const { return "workloads/driver_" + name; }
