@@ -20,7 +20,11 @@ using testing_support::runfile;
 class CompareTest : public testing::Test {
  protected:
   std::string out(const std::string& name) const { return testing::TempDir() + "/" + name; }
+  // Linked mode unless a test asks for modes: most tests are about the
+  // runner, which is the same in both.
   ProcessResult compare(std::vector<std::string> args) const {
+    const bool modes = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("--modes", 0) == 0; });
+    if (!modes && !args.empty() && args[0] != "--help") args.push_back("--modes=linked");
     return run_runfile("harness/compare", std::move(args), 600);
   }
   static Json load(const std::string& path) {
@@ -168,7 +172,8 @@ TEST_F(CompareTest, BadInputForEveryCellIsAOneLineErrorAndWritesNothing) {
 TEST_F(CompareTest, AnInterruptedRunKeepsItsRunsAndResumes) {
   const std::string path = out("interrupted.json");
   const std::string flags =
-      "--allocators=ultra_simple,glibc --workloads=mixed_lifo --threads=1 --reps=5 --ops=30000000 --out=" + path;
+      "--allocators=ultra_simple,glibc --workloads=mixed_lifo --threads=1 --modes=linked --reps=5 --ops=30000000 --out=" +
+      path;
   // Interrupt as soon as the first run is on disk.
   const std::string script = runfile("harness/compare") + " " + flags +
                              " >/dev/null 2>&1 & pid=$!; "
@@ -267,6 +272,28 @@ TEST_F(CompareTest, CallgrindCountsInstructionsPerOperation) {
   EXPECT_EQ(cg["ops"], 20000);
   EXPECT_GT(cg["instructions_per_op"].get<double>(), 5);
   EXPECT_LT(cg["instructions_per_op"].get<double>(), 10000);
+}
+
+TEST_F(CompareTest, ByDefaultVariantsRunInBothModesAndPeersOnceUnderPreload) {
+  const std::string path = out("modes.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple,bound,glibc", "--workloads=mixed_lifo", "--threads=1",
+                                   "--modes=linked,preload", "--reps=1", "--smoke", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  std::vector<std::string> cells;
+  for (const Json& c : j["cells"]) cells.push_back(c["allocator"].get<std::string>() + "/" + c["mode"].get<std::string>());
+  EXPECT_EQ(cells, (std::vector<std::string>{"ultra_simple/linked", "ultra_simple/preload", "bound/linked", "glibc/preload"}))
+      << "bound has no library: linked only, no refused twin";
+  const Json& preloaded = j["cells"][1]["runs"][0]["record"];
+  EXPECT_EQ(preloaded["allocator"], "ultra_simple");
+  EXPECT_EQ(preloaded["allocator_kind"], "hakmem");
+  EXPECT_EQ(preloaded["mode"], "preload");
+  EXPECT_NE(preloaded["malloc_provider"].get<std::string>().find("libhakmem_ultra_simple.so"), std::string::npos)
+      << preloaded["malloc_provider"];
+  EXPECT_TRUE(j["cells"][1]["summary"]["ratio_to_baseline"].is_number()) << "to glibc's one cell";
+  EXPECT_TRUE(j["cells"][1]["summary"]["ratio_to_bound"].is_number()) << "to bound's linked cell";
+  EXPECT_NE(r.stdout_text.find("ultra_simple   linked (inline)"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("ultra_simple   preload"), std::string::npos) << r.stdout_text;
 }
 
 TEST_F(CompareTest, PreloadModeRunsEveryoneOnTheGlibcDriver) {

@@ -109,6 +109,7 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results) {
     m.allocator = c.allocator;
     m.workload = c.workload;
     m.threads = c.threads;
+    m.mode = c.mode;
     m.refused = c.refused;
     if (!c.failures.empty()) m.failure = c.failures.front().reason;
     if (c.callgrind && c.callgrind->contains("instructions_per_op"))
@@ -146,6 +147,7 @@ Json baseline_json(const GateBaseline& b) {
     cells.push_back({{"allocator", m.allocator},
                      {"workload", m.workload},
                      {"threads", m.threads},
+                     {"mode", m.mode},
                      {"instructions_per_op", optional_json(m.instructions_per_op)},
                      {"minor_faults", optional_json(m.minor_faults)},
                      {"peak_rss_bytes", optional_json(m.peak_rss_bytes)},
@@ -195,6 +197,7 @@ std::optional<GateBaseline> load_baseline(const std::string& path, std::string* 
       m.allocator = c.at("allocator").get<std::string>();
       m.workload = c.at("workload").get<std::string>();
       m.threads = c.at("threads").get<int>();
+      m.mode = c.value("mode", kLinkedMode);  // baselines before preload cells: linked
       m.instructions_per_op = number_at(c, {"instructions_per_op"});
       m.minor_faults = number_at(c, {"minor_faults"});
       m.peak_rss_bytes = number_at(c, {"peak_rss_bytes"});

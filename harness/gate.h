@@ -72,7 +72,9 @@ struct GateMeasure {
   std::optional<std::string> failure;    // the cell's runs failed
   std::optional<std::string> refused;
 
-  std::string key() const { return cell_key(workload, allocator, threads); }
+  std::string mode = kLinkedMode;  // preload cells carry instruction counts only
+
+  std::string key() const { return cell_key(workload, allocator, threads, mode); }
 };
 
 struct GateBaseline {
