@@ -2,8 +2,9 @@
 its allocator type (usually `using XAllocator = Allocator<X>;` for a
 front-end policy X composed from allocator/frontend/ layers; see
 ultra_simple.h), then add one line here. Every package that builds
-per-variant targets (variants: library and conformance test; workloads:
-driver; harness: microbenchmark and the compare matrix) reads this list."""
+per-variant targets (variants: library, preload library and conformance
+test; variants/preload: the preload library's tests; workloads: driver;
+harness: microbenchmark and the compare matrix) reads this list."""
 
 # name -> allocator type, in namespace hakmem::variants, defined in variants/<name>.h.
 HAKMEM_VARIANTS = {

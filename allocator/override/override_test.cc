@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
-#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -194,6 +194,18 @@ TEST_F(NewHandler, NothrowNewRunsTheHandlerThenReturnsNull) {
   EXPECT_EQ(g_handler_calls, 1);
 }
 
+// The words of the summary's row for `kind` and `size_class`, or nothing.
+std::vector<std::string> row(const std::string& summary, const char* kind, const char* size_class) {
+  std::istringstream lines(summary);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    if (words.size() == 8 && words[1] == kind && words[2] == size_class) return {words.begin() + 1, words.end()};
+  }
+  return {};
+}
+
 TEST(Introspection, StatsSummaryHasEveryDocumentedLine) {
   std::vector<void*> blocks;
   for (int i = 0; i < 100; ++i) blocks.push_back(A::malloc(48));  // tiny class 2: refills
@@ -209,11 +221,18 @@ TEST(Introspection, StatsSummaryHasEveryDocumentedLine) {
                            "system calls: ", " mmap, ", " munmap, ", " madvise"}) {
     EXPECT_NE(out.find(line), std::string::npos) << "missing \"" << line << "\" in\n" << out;
   }
-  // kind, class, size, then the four counts.
-  EXPECT_TRUE(std::regex_search(out, std::regex("\n[^\n]* tiny +2 +48 +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +0\n")))
-      << "a row for class 2 (48 B), refilled and spilled:\n" << out;
-  EXPECT_TRUE(std::regex_search(out, std::regex("\n[^\n]* mid +25 +3072 +[1-9][0-9]* +[1-9][0-9]* +0 +[1-9][0-9]*\n")))
-      << "a row for the 3000 B class, allocated and freed:\n" << out;
+  // Rows: kind, class, size, refills, refilled, spilled, freed.
+  const std::vector<std::string> tiny = row(out, "tiny", "2");
+  ASSERT_EQ(tiny.size(), 7u) << "a row for class 2:\n" << out;
+  EXPECT_EQ(tiny[2], "48");
+  EXPECT_NE(tiny[3], "0") << "refills";
+  EXPECT_EQ(tiny[6], "0") << "a tiny class frees nothing one at a time";
+  const std::vector<std::string> mid = row(out, "mid", "25");
+  ASSERT_EQ(mid.size(), 7u) << "a row for the 3000 B class:\n" << out;
+  EXPECT_EQ(mid[2], "3072");
+  EXPECT_NE(mid[3], "0") << "allocations";
+  EXPECT_EQ(mid[5], "0") << "a mid class spills nothing";
+  EXPECT_NE(mid[6], "0") << "frees";
   for (size_t at = 0; (at = out.find('\n', at)) != std::string::npos; ++at) {
     if (at + 1 < out.size()) {
       EXPECT_EQ(out.compare(at + 1, 8, "hakmem: "), 0) << "every line is hakmem's:\n" << out;
