@@ -1,6 +1,8 @@
 // The conformance suite: what every hakmem variant must do, compiled once
 // per variant by hakmem_variant() against hakmem::ThisVariant.
 #include <gtest/gtest.h>
+#include <limits.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +29,13 @@ namespace hakmem {
 namespace {
 
 using A = ThisVariant;
+
+// registry.bzl decides at load time which variants get a preload library
+// (HAKMEM_NO_LIBRARY); the allocator type's limits decide whether one can
+// work. They must agree.
+static_assert(A::kLimits.serves_any_program() == (HAKMEM_HAS_LIBRARY != 0),
+              "variants/registry.bzl's HAKMEM_NO_LIBRARY disagrees with this variant's kLimits: list a "
+              "variant there exactly when it is single-thread or has a max_size");
 
 bool aligned(const void* p, size_t align) { return reinterpret_cast<uintptr_t>(p) % align == 0; }
 
@@ -246,6 +255,38 @@ TEST(Conformance, AThreadThatExitsGivesItsMemoryBack) {
   A::trim();
   EXPECT_EQ(global_superslabs().stats().slabs_in_use, before)
       << "freeing the last blocks of an exited thread must release its slabs";
+}
+
+// libc frees a thread's own buffers (dlerror's message, the resolver's
+// state) after the last round of thread-exit destructors, hakmem's
+// included. Such a free must send the block home, not take a heap that no
+// destructor is left to give back (a heap, and the slabs it holds, lost per
+// exiting thread). Here the free comes from a destructor that keeps itself
+// alive to the last round (PTHREAD_DESTRUCTOR_ITERATIONS), as late as a
+// program can get.
+pthread_key_t g_late_key;
+thread_local int t_late_rounds = 0;
+
+void free_in_the_last_round(void* block) {
+  if (++t_late_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(g_late_key, block);  // again next round
+    return;
+  }
+  A::free(block);
+}
+
+TEST(Conformance, AFreeAfterTheLastExitDestructorTakesNoHeap) {
+  SKIP_IF_SINGLE_THREAD();
+  ASSERT_EQ(pthread_key_create(&g_late_key, free_in_the_last_round), 0);
+  const int heaps_before = active_heaps();
+  for (int i = 0; i < 50; ++i) {
+    std::thread([] {
+      A::free(A::malloc(200));
+      pthread_setspecific(g_late_key, A::malloc(300));
+    }).join();
+  }
+  EXPECT_EQ(active_heaps(), heaps_before) << "a free after the exit destructor must not keep a heap";
+  pthread_key_delete(g_late_key);
 }
 
 TEST(Conformance, MemoryGoesBackToTheOsAfterADrain) {

@@ -12,3 +12,15 @@ HAKMEM_VARIANTS = {
     "hot_mag": "HotMagAllocator",
     "bound": "BoundAllocator",
 }
+
+# Variants that cannot be a whole program's malloc, and why. Each gets no
+# libhakmem_<name>.so: `bazel build //variants:libhakmem_<name>.so` prints
+# the reason and fails. Bazel must know this when it reads the BUILD file
+# (to leave that target out of :all and ...), before any C++ is compiled,
+# so it is written here; the compiler holds it to the allocator type's own
+# kLimits (VariantLimits::serves_any_program(), which needs every thread
+# and every size): the library's source and each conformance test
+# static_assert that the two agree, so neither can drift.
+HAKMEM_NO_LIBRARY = {
+    "bound": "bound is the speed-of-light reference, not an allocator: one thread, blocks up to 32 KiB, nothing returned (kLimits in variants/bound.h), so it cannot be a program's malloc and has no preload library",
+}

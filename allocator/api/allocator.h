@@ -1,7 +1,9 @@
 // Allocator<Policy>: the malloc API of one hakmem variant, composed from a
 // front-end policy (variants/) and the shared pools and backend.
 //
-// Call tree of an allocation (fast path first, everything else below it):
+// Call tree of an allocation (fast path first, everything else below it).
+// In a libhakmem_<variant>.so, malloc and free are aliases of functions
+// whose bodies are these two, inlined (allocator/override/entry_points.inc).
 //
 //   Allocator::malloc(size)                                [always_inline]
 //   |- size <= 1 KiB: Policy::try_alloc(cache, class)       [always_inline]
@@ -19,6 +21,7 @@
 //   |- class byte = header(p & ~2MiB)->slot_class[slot(p)]
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
 //   `- free_slow(p)                                         [noinline, cold]
+//        |- thread already exited: ThreadHeap::free_orphan -> owner's inbox
 //        |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
 //        |     -> own slab: free_local | other owner: its inbox (CAS)
 //        |- mid: ThreadHeap::free_block
@@ -149,18 +152,30 @@ class Allocator {
     return p;
   }
 
+  // free() keeps errno (POSIX 2024 requires it, glibc does it): a first
+  // free on a thread reads the options and may map memory, either of which
+  // can set errno on the way.
   [[gnu::noinline]] static void free_slow(void* p) {
     if (p == nullptr) return;
+    const ErrnoKeeper keep_errno;
     if (is_region_start(p)) {
       global_large().deallocate(p);
       return;
     }
     const unsigned size_class = block_class(p);
     if (size_class < kSlabClasses) [[likely]] {
-      ThreadHeap* heap = thread_heap_or_init();
-      if (heap == nullptr) [[unlikely]]
-        fatal("free(%p): no memory for this thread's heap", p);
       auto* block = static_cast<FreeBlock*>(p);
+      ThreadHeap* heap = tls_.heap;
+      if (heap == nullptr) [[unlikely]] {
+        // After this thread's exit destructor (libc frees its own
+        // per-thread buffers later still): home without taking a heap.
+        if (tls_.status == kExited) {
+          ThreadHeap::free_orphan(block, slab_of(p));
+          return;
+        }
+        heap = init_thread();
+        if (heap == nullptr) fatal("free(%p): no memory for this thread's heap", p);
+      }
       if (size_class < kTinyClasses) Policy::free_slow(tls_.cache, *heap, block, size_class);
       else heap->free_block(block, slab_of(p));
       if (debug_level() >= 2) check_all(heap);
@@ -172,6 +187,11 @@ class Allocator {
     }
     report_invalid_free(p, size_class);
   }
+
+  struct ErrnoKeeper {
+    int saved = errno;
+    ~ErrnoKeeper() { errno = saved; }
+  };
 
   static int64_t debug_level() { return option_value(Option::kDebug); }
 

@@ -16,6 +16,11 @@ struct VariantLimits {
   size_t max_size = SIZE_MAX;   // largest request served
   bool returns_memory = true;   // freed memory can go back to the OS
   bool checks_frees = true;     // invalid frees are reported, not trusted
+
+  // Whether the variant can be a whole program's malloc (a
+  // libhakmem_<variant>.so): any program may start threads and ask for any
+  // size. A reference that cannot (bound) gets no library.
+  constexpr bool serves_any_program() const { return !single_thread && max_size == SIZE_MAX; }
 };
 
 }  // namespace hakmem

@@ -37,7 +37,9 @@ LargeHeader* LargeAllocator::header_of(const void* p) {
 
 void* LargeAllocator::allocate(size_t size, size_t align) {
   if (align < kMinAlign) align = kMinAlign;
-  if (size > (size_t{1} << 47)) return nullptr;  // beyond any x86-64 address space
+  // Beyond any x86-64 address space: refused without asking the OS (and
+  // before align_up or the Pal's over-mapping could overflow).
+  if (size > (size_t{1} << 47) || align > (size_t{1} << 47)) return nullptr;
   char* block = nullptr;
   if (align < kSuperSlabSize) {
     const size_t offset = align_up(kHeaderSpan, align);
@@ -66,6 +68,7 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
     mapped_bytes_.fetch_add(static_cast<int64_t>(kPageSize + body), std::memory_order_relaxed);
   }
   live_blocks_.fetch_add(1, std::memory_order_relaxed);
+  blocks_mapped_.fetch_add(1, std::memory_order_relaxed);
   return block;
 }
 
@@ -73,6 +76,7 @@ void LargeAllocator::deallocate(void* p) {
   LargeHeader* header = header_of(p);
   const size_t map_size = header->map_size;
   live_blocks_.fetch_sub(1, std::memory_order_relaxed);
+  blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
   mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
   pal_->unmap(header->map_base, map_size);
 }
@@ -83,8 +87,9 @@ size_t LargeAllocator::usable_size(const void* p) const {
 }
 
 LargeStats LargeAllocator::stats() const {
-  return {live_blocks_.load(std::memory_order_relaxed), mapped_bytes_.load(std::memory_order_relaxed),
-          map_failures_.load(std::memory_order_relaxed)};
+  constexpr auto r = std::memory_order_relaxed;
+  return {live_blocks_.load(r), mapped_bytes_.load(r), map_failures_.load(r), blocks_mapped_.load(r),
+          blocks_unmapped_.load(r)};
 }
 
 }  // namespace hakmem

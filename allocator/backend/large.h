@@ -34,6 +34,8 @@ struct LargeStats {
   int64_t live_blocks = 0;
   int64_t mapped_bytes = 0;
   int64_t map_failures = 0;
+  int64_t blocks_mapped = 0;    // ever
+  int64_t blocks_unmapped = 0;  // ever
 };
 
 class LargeAllocator {
@@ -57,6 +59,8 @@ class LargeAllocator {
   std::atomic<int64_t> live_blocks_{0};
   std::atomic<int64_t> mapped_bytes_{0};
   std::atomic<int64_t> map_failures_{0};
+  std::atomic<int64_t> blocks_mapped_{0};
+  std::atomic<int64_t> blocks_unmapped_{0};
 };
 
 LargeAllocator& global_large();

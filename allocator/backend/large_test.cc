@@ -32,6 +32,21 @@ TEST(Large, ABlockIsOneMappingFoundByMask) {
   EXPECT_EQ(large.stats().mapped_bytes, 0);
 }
 
+TEST(Large, CountsBlocksMappedAndUnmappedEver) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  void* a = large.allocate(100 * 1024, kMinAlign);
+  void* b = large.allocate(100 * 1024, 4 * kSuperSlabSize);
+  large.deallocate(a);
+  pal.fail_next_maps(1);
+  EXPECT_EQ(large.allocate(100 * 1024, kMinAlign), nullptr);
+  EXPECT_EQ(large.stats().blocks_mapped, 2) << "a refused map is a failure, not a block";
+  EXPECT_EQ(large.stats().blocks_unmapped, 1);
+  large.deallocate(b);
+  EXPECT_EQ(large.stats().blocks_unmapped, 2);
+  EXPECT_EQ(large.stats().live_blocks, 0);
+}
+
 TEST(Large, AlignmentsUpToAndBeyondTheRegionSize) {
   FakePal pal;
   LargeAllocator large(&pal);
@@ -52,6 +67,8 @@ TEST(Large, ImpossibleSizesFailWithoutCallingTheOs) {
   LargeAllocator large(&pal);
   EXPECT_EQ(large.allocate(SIZE_MAX, kMinAlign), nullptr);
   EXPECT_EQ(large.allocate(SIZE_MAX - kSuperSlabSize, kMinAlign), nullptr);
+  EXPECT_EQ(large.allocate(100, size_t{1} << 63), nullptr);
+  EXPECT_EQ(large.allocate(100, size_t{1} << 48), nullptr);
   EXPECT_EQ(pal.maps(), 0);
 }
 

@@ -24,7 +24,10 @@
     "free slabs whose pages stay resident before all are purged "            \
     "(madvise DONTNEED); 32 slabs = 2 MiB")                                  \
   X(kSuperSlabCache, "superslab_cache", 1, 0, 1024,                          \
-    "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped")
+    "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped")        \
+  X(kStats, "stats", 0, 0, 1,                                                \
+    "1: print a summary to stderr at exit (slow-path counts per class, "      \
+    "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")
 
 namespace hakmem {
 

@@ -19,6 +19,7 @@ TEST(Options, EachOptionFindsItsOwnRow) {
       {Option::kDebug, "debug", 0, 0, 2},
       {Option::kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20},
       {Option::kSuperSlabCache, "superslab_cache", 1, 0, 1024},
+      {Option::kStats, "stats", 0, 0, 1},
   };
   for (const Expected& e : table) {
     const OptionInfo& info = option_info(e.option);

@@ -17,9 +17,12 @@ void* map_anonymous(size_t size) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+void count(std::atomic<uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace
 
 void* LinuxPal::map(size_t size, size_t align) {
+  count(mmaps_);
   if (align <= kPageSize) return map_anonymous(size);
   // Over-map by align - page, then trim both ends: at most three calls,
   // and the kernel never hands out an unaligned region we keep.
@@ -31,14 +34,31 @@ void* LinuxPal::map(size_t size, size_t align) {
   const uintptr_t aligned = (start + align - 1) & ~(uintptr_t{align} - 1);
   const size_t head = aligned - start;
   const size_t tail = over - head - size;
-  if (head != 0) munmap(raw, head);
-  if (tail != 0) munmap(reinterpret_cast<char*>(aligned) + size, tail);
+  if (head != 0) {
+    count(munmaps_);
+    munmap(raw, head);
+  }
+  if (tail != 0) {
+    count(munmaps_);
+    munmap(reinterpret_cast<char*>(aligned) + size, tail);
+  }
   return reinterpret_cast<void*>(aligned);
 }
 
-void LinuxPal::unmap(void* p, size_t size) { munmap(p, size); }
+void LinuxPal::unmap(void* p, size_t size) {
+  count(munmaps_);
+  munmap(p, size);
+}
 
-void LinuxPal::purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
+void LinuxPal::purge(void* p, size_t size) {
+  count(madvises_);
+  madvise(p, size, MADV_DONTNEED);
+}
+
+SyscallCounts LinuxPal::syscalls() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {mmaps_.load(r), munmaps_.load(r), madvises_.load(r)};
+}
 
 constinit LinuxPal g_os_pal;
 

@@ -2,11 +2,13 @@
 // allocator makes goes through a Pal, so tests can count them and make them
 // fail (fake_pal.h). Nothing above this layer includes <sys/mman.h>. The
 // allocator's only other system calls, write(2) of a diagnostic line and
-// abort, live in this layer too (log.h). getenv (the options table) and
+// abort (log.h) and reading its own peak RSS (process_status.h), live in
+// this layer too. getenv (the options table) and
 // pthread keys (thread-exit hooks) are C library services, not system
 // calls, and are used where they are needed.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -30,6 +32,14 @@ class Pal {
   ~Pal() = default;
 };
 
+// System calls a LinuxPal has made (HAKMEM_STATS). Counted here, where
+// each one is already a trip into the kernel, so no fast path pays for it.
+struct SyscallCounts {
+  uint64_t mmap = 0;
+  uint64_t munmap = 0;
+  uint64_t madvise = 0;
+};
+
 // The real Linux PAL: anonymous mappings, MADV_DONTNEED purges.
 class LinuxPal final : public Pal {
  public:
@@ -37,6 +47,13 @@ class LinuxPal final : public Pal {
   void* map(size_t size, size_t align) override;
   void unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
+
+  SyscallCounts syscalls() const;
+
+ private:
+  std::atomic<uint64_t> mmaps_{0};
+  std::atomic<uint64_t> munmaps_{0};
+  std::atomic<uint64_t> madvises_{0};
 };
 
 // A constant-initialised global, usable before any constructor has run (an

@@ -73,9 +73,25 @@ HeapStats HeapRegistry::total_stats() {
   return total;
 }
 
+ClassStatsTable HeapRegistry::total_class_stats() {
+  ClassStatsTable total{};
+  std::lock_guard lock(mutex_);
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) {
+    for (unsigned c = 0; c < kSlabClasses; ++c) {
+      const ClassStats s = heap->class_stats(c);
+      total[c].refills += s.refills;
+      total[c].refilled_blocks += s.refilled_blocks;
+      total[c].spilled_blocks += s.spilled_blocks;
+      total[c].freed_blocks += s.freed_blocks;
+    }
+  }
+  return total;
+}
+
 ThreadHeap* acquire_heap() { return g_heaps.acquire(); }
 void release_heap(ThreadHeap* heap) { g_heaps.release(heap); }
 int active_heaps() { return g_heaps.active(); }
 HeapStats total_heap_stats() { return g_heaps.total_stats(); }
+ClassStatsTable total_class_stats() { return g_heaps.total_class_stats(); }
 
 }  // namespace hakmem

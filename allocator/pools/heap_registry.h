@@ -35,6 +35,7 @@ class HeapRegistry {
 
   // Sum of every heap's statistics, live and abandoned.
   HeapStats total_stats();
+  ClassStatsTable total_class_stats();
 
  private:
   ThreadHeap* carve_locked();
@@ -48,11 +49,12 @@ class HeapRegistry {
   std::atomic<int> active_{0};
 };
 
-// The process-wide registry, on global_superslabs(); these four functions
-// are the whole of its use.
+// The process-wide registry, on global_superslabs(); these functions are
+// the whole of its use.
 ThreadHeap* acquire_heap();
 void release_heap(ThreadHeap* heap);
 int active_heaps();
 HeapStats total_heap_stats();
+ClassStatsTable total_class_stats();
 
 }  // namespace hakmem

@@ -54,6 +54,7 @@ TEST_F(HeapRegistryTest, AReleasedHeapIsAdoptedBeforeANewOneIsCarved) {
   EXPECT_FALSE(a->abandoned());
   EXPECT_EQ(slab_of(p)->owner, a) << "the adopted heap keeps its slabs";
   EXPECT_EQ(registry.total_stats().slabs_acquired, 1u);
+  EXPECT_EQ(registry.total_class_stats()[3].refills, 1u) << "an abandoned heap's counts stay in the totals";
   a->free_block(static_cast<FreeBlock*>(p), slab_of(p));
   a->release_empty_slabs();
   registry.release(a);

@@ -72,8 +72,9 @@ BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want) {
     if (slab->free == nullptr && slab->carved == slab->capacity) unlink_partial(slab);
   }
   *link = nullptr;
-  bump(refills_, 1);
-  bump(refilled_blocks_, chain.count);
+  ClassCounters& counters = by_class_[size_class];
+  bump(counters.refills, 1);
+  bump(counters.refilled_blocks, chain.count);
   return chain;
 }
 
@@ -106,13 +107,21 @@ void ThreadHeap::process_chain(FreeBlock* head, bool keep_last) {
 }
 
 void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count) {
+  bump(remote_sent_, count);
+  push_to_inbox(owner, head, tail);
+}
+
+void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail) {
   FreeBlock* old = owner->inbox_.load(std::memory_order_relaxed);
   do {
     tail->next = old;
   } while (!owner->inbox_.compare_exchange_weak(old, head, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
-  bump(remote_sent_, count);
   if (owner->state_.load(std::memory_order_seq_cst) == kAbandoned) owner->collect_abandoned();
+}
+
+void ThreadHeap::free_orphan(FreeBlock* block, SlabMeta* slab) {
+  push_to_inbox(static_cast<ThreadHeap*>(slab->owner), block, block);
 }
 
 void ThreadHeap::collect_remote() {
@@ -128,6 +137,8 @@ void ThreadHeap::collect_abandoned() {
 }
 
 void ThreadHeap::spill(FreeBlock* head) {
+  if (head == nullptr) return;
+  ClassCounters& counters = by_class_[slab_of(head)->size_class];
   // Foreign blocks are batched per owner so each owner costs one CAS. Four
   // owners at a time covers the common cases (a consumer freeing for one or
   // two producers); more flushes early, which is correct, just more CASes.
@@ -171,10 +182,11 @@ void ThreadHeap::spill(FreeBlock* head) {
   }
   for (unsigned j = 0; j < used_batches; ++j)
     push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count);
-  bump(spilled_blocks_, n);
+  bump(counters.spilled_blocks, n);
 }
 
 void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
+  bump(by_class_[slab->size_class].freed_blocks, 1);
   auto* owner = static_cast<ThreadHeap*>(slab->owner);
   if (owner == this) {
     free_local(slab, block, /*keep_last=*/true);
@@ -214,9 +226,24 @@ void ThreadHeap::adopt() {
 
 HeapStats ThreadHeap::stats() const {
   constexpr auto r = std::memory_order_relaxed;
-  return {refills_.load(r),          refilled_blocks_.load(r), spilled_blocks_.load(r),
-          remote_sent_.load(r),      remote_received_.load(r), slabs_acquired_.load(r),
-          slabs_released_.load(r)};
+  HeapStats s;
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    const ClassStats cs = class_stats(c);
+    s.refills += cs.refills;
+    s.refilled_blocks += cs.refilled_blocks;
+    s.spilled_blocks += cs.spilled_blocks;
+  }
+  s.remote_blocks_sent = remote_sent_.load(r);
+  s.remote_blocks_received = remote_received_.load(r);
+  s.slabs_acquired = slabs_acquired_.load(r);
+  s.slabs_released = slabs_released_.load(r);
+  return s;
+}
+
+ClassStats ThreadHeap::class_stats(unsigned size_class) const {
+  constexpr auto r = std::memory_order_relaxed;
+  const ClassCounters& c = by_class_[size_class];
+  return {c.refills.load(r), c.refilled_blocks.load(r), c.spilled_blocks.load(r), c.freed_blocks.load(r)};
 }
 
 void ThreadHeap::check() const {

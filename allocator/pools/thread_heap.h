@@ -29,6 +29,7 @@
 // is seen by one side or the other, never by neither.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -47,6 +48,18 @@ struct HeapStats {
   uint64_t slabs_acquired = 0;
   uint64_t slabs_released = 0;
 };
+
+// One size class's slow-path events in one heap (HAKMEM_STATS prints them).
+// Only the heap counts: a front-end hit never reaches it, so the tiny fast
+// path costs nothing more. A mid class has no front end, so its refills are
+// its allocations and its freed blocks its frees.
+struct ClassStats {
+  uint64_t refills = 0;          // refill() calls (alloc_block() included)
+  uint64_t refilled_blocks = 0;  // blocks they handed out
+  uint64_t spilled_blocks = 0;   // blocks given back in batches (spill)
+  uint64_t freed_blocks = 0;     // blocks given back one at a time (free_block)
+};
+using ClassStatsTable = std::array<ClassStats, kSlabClasses>;
 
 // A chain of blocks: head ... tail, linked through FreeBlock::next.
 struct BlockChain {
@@ -79,11 +92,21 @@ class ThreadHeap : public SlabOwner {
   // One block of class `size_class`, or nullptr when out of memory.
   void* alloc_block(unsigned size_class);
 
-  // Gives back a nullptr-terminated chain of blocks of any class and owner.
+  // Gives back a nullptr-terminated chain of blocks of any owner. Its
+  // blocks are counted under the class of the first (ClassStats): every
+  // caller spills one class at a time, a front end's list or magazine.
   void spill(FreeBlock* head);
 
   // Gives back one block; `slab` is slab_of(block).
   void free_block(FreeBlock* block, SlabMeta* slab);
+
+  // Gives back one block from a thread that has no heap and must not take
+  // one: it has exited, and libc frees its per-thread buffers (dlerror's,
+  // the resolver's) after every thread-exit destructor has run, so a heap
+  // taken then would never be given back. The block goes to its owner's
+  // inbox like any remote free (its owner counts it received; no heap
+  // counts it sent).
+  static void free_orphan(FreeBlock* block, SlabMeta* slab);
 
   // Processes blocks other threads have returned.
   void collect_remote();
@@ -98,6 +121,7 @@ class ThreadHeap : public SlabOwner {
   bool abandoned() const { return state_.load(std::memory_order_acquire) == kAbandoned; }
 
   HeapStats stats() const;
+  ClassStats class_stats(unsigned size_class) const;
 
   // The Pal of this heap's backend. A front end maps its own memory (the
   // magazines) through it, so a heap's slabs and its front end's magazines
@@ -118,6 +142,7 @@ class ThreadHeap : public SlabOwner {
   void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last);
   void process_chain(FreeBlock* head, bool keep_last);
   void push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count);
+  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail);
   void collect_abandoned();
   void link_partial(SlabMeta* slab);
   void unlink_partial(SlabMeta* slab);
@@ -130,9 +155,14 @@ class ThreadHeap : public SlabOwner {
   alignas(64) std::atomic<FreeBlock*> inbox_{nullptr};
   std::atomic<uint32_t> state_{kActive};
   std::mutex abandoned_mutex_;
-  // Written by the owner (or under abandoned_mutex_), read by anyone.
-  std::atomic<uint64_t> refills_{0}, refilled_blocks_{0}, spilled_blocks_{0},
-      remote_sent_{0}, remote_received_{0}, slabs_acquired_{0}, slabs_released_{0};
+  // Counters are written by the owner (or under abandoned_mutex_) and read
+  // by anyone. Refills and spills are counted per class only; stats()
+  // sums the classes for the totals.
+  struct ClassCounters {
+    std::atomic<uint64_t> refills{0}, refilled_blocks{0}, spilled_blocks{0}, freed_blocks{0};
+  };
+  std::atomic<uint64_t> remote_sent_{0}, remote_received_{0}, slabs_acquired_{0}, slabs_released_{0};
+  ClassCounters by_class_[kSlabClasses];
 };
 
 }  // namespace hakmem

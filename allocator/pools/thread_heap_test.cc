@@ -107,6 +107,39 @@ TEST_F(ThreadHeapTest, SpillReleasesEmptySlabsExceptTheLastPartialOne) {
   heap.release_empty_slabs();
 }
 
+TEST_F(ThreadHeapTest, SlowPathEventsAreCountedPerClass) {
+  ThreadHeap heap(&manager);
+  const unsigned tiny = 3;
+  const unsigned mid = kTinyClasses + 2;
+  BlockChain chain = heap.refill(tiny, 64);
+  BlockChain more = heap.refill(tiny, 10);
+  void* block = heap.alloc_block(mid);
+  heap.spill(chain.head);
+  heap.spill(more.head);
+  heap.spill(nullptr);  // an empty chain counts nothing
+  heap.free_block(static_cast<FreeBlock*>(block), slab_of(block));
+  const ClassStats t = heap.class_stats(tiny);
+  EXPECT_EQ(t.refills, 2u);
+  EXPECT_EQ(t.refilled_blocks, 74u);
+  EXPECT_EQ(t.spilled_blocks, 74u);
+  EXPECT_EQ(t.freed_blocks, 0u);
+  const ClassStats m = heap.class_stats(mid);
+  EXPECT_EQ(m.refills, 1u) << "a mid allocation is a refill of one block";
+  EXPECT_EQ(m.refilled_blocks, 1u);
+  EXPECT_EQ(m.spilled_blocks, 0u);
+  EXPECT_EQ(m.freed_blocks, 1u);
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    if (c == tiny || c == mid) continue;
+    const ClassStats other = heap.class_stats(c);
+    EXPECT_EQ(other.refills + other.refilled_blocks + other.spilled_blocks + other.freed_blocks, 0u) << c;
+  }
+  // The totals are the sums over the classes.
+  EXPECT_EQ(heap.stats().refills, 3u);
+  EXPECT_EQ(heap.stats().refilled_blocks, 75u);
+  EXPECT_EQ(heap.stats().spilled_blocks, 74u);
+  heap.release_empty_slabs();
+}
+
 TEST_F(ThreadHeapTest, ForeignBlocksGoToTheirOwnersInbox) {
   ThreadHeap owner(&manager);
   ThreadHeap other(&manager);
@@ -120,6 +153,20 @@ TEST_F(ThreadHeapTest, ForeignBlocksGoToTheirOwnersInbox) {
   EXPECT_EQ(owner.stats().remote_blocks_received, 64u);
   EXPECT_EQ(slab->used, 0u);
   owner.check();
+  owner.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, AnOrphanBlockGoesToItsOwnersInbox) {
+  ThreadHeap owner(&manager);
+  BlockChain chain = owner.refill(4, 2);
+  FreeBlock* second = chain.head->next;
+  SlabMeta* slab = slab_of(chain.head);
+  ThreadHeap::free_orphan(chain.head, slab);  // from a thread without a heap
+  EXPECT_EQ(slab->used, 2u) << "not freed until the owner drains its inbox";
+  owner.collect_remote();
+  EXPECT_EQ(slab->used, 1u);
+  EXPECT_EQ(owner.stats().remote_blocks_received, 1u);
+  owner.free_block(second, slab);
   owner.release_empty_slabs();
 }
 

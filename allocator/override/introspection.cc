@@ -1,0 +1,76 @@
+// The HAKMEM_STATS summary and mallinfo2 (see introspection.h).
+#include "allocator/override/introspection.h"
+
+#include "allocator/backend/large.h"
+#include "allocator/backend/superslab_manager.h"
+#include "allocator/config/size_classes.h"
+#include "allocator/pal/log.h"
+#include "allocator/pal/pal.h"
+#include "allocator/pal/process_status.h"
+#include "allocator/pools/heap_registry.h"
+
+namespace hakmem {
+namespace {
+
+using ull = unsigned long long;
+
+void print_class_table() {
+  log_message("per size class, slow paths only: the front ends' fast paths (tiny hits) count nothing, "
+              "so they cost nothing");
+  log_message("  refills: batches from the thread heap (a mid class: its allocations); refilled: "
+              "blocks in them;");
+  log_message("  spilled: blocks given back in batches; freed: blocks given back one at a time "
+              "(a mid class: its frees)");
+  log_message("  %-5s %5s %6s %12s %12s %12s %12s", "kind", "class", "size", "refills", "refilled",
+              "spilled", "freed");
+  const ClassStatsTable table = total_class_stats();
+  bool any = false;
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    const ClassStats& s = table[c];
+    if (s.refills + s.refilled_blocks + s.spilled_blocks + s.freed_blocks == 0) continue;
+    any = true;
+    log_message("  %-5s %5u %6u %12llu %12llu %12llu %12llu", c < kTinyClasses ? "tiny" : "mid", c,
+                static_cast<unsigned>(kClassSize[c]), static_cast<ull>(s.refills),
+                static_cast<ull>(s.refilled_blocks), static_cast<ull>(s.spilled_blocks),
+                static_cast<ull>(s.freed_blocks));
+  }
+  if (!any) log_message("  (no slow-path events)");
+}
+
+}  // namespace
+
+void print_stats(const char* variant) {
+  log_message("stats of %s (HAKMEM_STATS)", variant);
+  print_class_table();
+  const SuperSlabStats ss = global_superslabs().stats();
+  log_message("superslabs: %lld mapped, %lld released", static_cast<long long>(ss.superslabs_mapped + ss.superslabs_unmapped),
+              static_cast<long long>(ss.superslabs_unmapped));
+  const LargeStats large = global_large().stats();
+  log_message("large blocks: %lld mapped, %lld unmapped", static_cast<long long>(large.blocks_mapped),
+              static_cast<long long>(large.blocks_unmapped));
+  const int64_t peak = peak_rss_kib();
+  if (peak >= 0) log_message("peak RSS: %lld KiB (VmHWM)", static_cast<long long>(peak));
+  else log_message("peak RSS: unknown (VmHWM unreadable in /proc/self/status)");
+  const SyscallCounts calls = g_os_pal.syscalls();
+  log_message("system calls: %llu mmap, %llu munmap, %llu madvise", static_cast<ull>(calls.mmap),
+              static_cast<ull>(calls.munmap), static_cast<ull>(calls.madvise));
+}
+
+struct mallinfo2 current_mallinfo2() {
+  const SuperSlabStats ss = global_superslabs().stats();
+  const LargeStats large = global_large().stats();
+  struct mallinfo2 info = {};
+  info.arena = static_cast<size_t>(ss.superslabs_mapped) * kSuperSlabSize;
+  info.uordblks = static_cast<size_t>(ss.slabs_in_use) * kSlabSize;
+  info.fordblks = info.arena - info.uordblks;
+  info.hblks = static_cast<size_t>(large.live_blocks);
+  info.hblkhd = static_cast<size_t>(large.mapped_bytes);
+  return info;
+}
+
+uint64_t memory_return_calls() {
+  const SyscallCounts calls = g_os_pal.syscalls();
+  return calls.munmap + calls.madvise;
+}
+
+}  // namespace hakmem

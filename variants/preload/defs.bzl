@@ -1,0 +1,59 @@
+"""preload_tests(): the tests of one variant's libhakmem_<variant>.so."""
+
+# One program per start-up trap, traps/<name>.c (startup_test.cc lists them too).
+TRAPS = [
+    "nothing_before_preinit",
+    "free_null",
+    "free_foreign",
+    "realloc_first",
+    "posix_memalign_first",
+    "memalign_first",
+    "calloc_first",
+    "usable_size_first",
+    "dlsym_first",
+    "pthread_create_first",
+]
+
+def preload_tests(variant):
+    """For //variants:libhakmem_<variant>.so:
+
+      :<variant>_symbols_test          nm -D: every name defined, aliases at their targets
+      :<variant>_malloc_semantics_test the semantics suite with the library preloaded
+      :<variant>_startup_test          every start-up trap with the library preloaded
+      :<variant>_stats_test            HAKMEM_STATS and malloc_stats with it preloaded
+    """
+    library = "//variants:libhakmem_%s.so" % variant
+    native.cc_test(
+        name = variant + "_symbols_test",
+        args = ["$(rootpath %s)" % library],
+        data = [library],
+        deps = [":symbols_test_main"],
+    )
+    native.cc_test(
+        name = variant + "_malloc_semantics_test",
+        args = [
+            "$(rootpath %s)" % library,
+            "$(rootpath :malloc_semantics)",
+        ],
+        data = [
+            library,
+            ":malloc_semantics",
+        ],
+        size = "medium",
+        deps = [":run_preloaded"],
+    )
+    native.cc_test(
+        name = variant + "_startup_test",
+        args = ["$(rootpath %s)" % library],
+        data = [library] + [":traps/" + t for t in TRAPS],
+        deps = [":startup_test_main"],
+    )
+    native.cc_test(
+        name = variant + "_stats_test",
+        args = ["$(rootpath %s)" % library],
+        data = [
+            library,
+            ":stats_probe",
+        ],
+        deps = [":stats_test_main"],
+    )
