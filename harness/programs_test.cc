@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "harness/cli.h"
 #include "harness/programs_suite.h"
 #include "harness/results.h"
 #include "harness/subprocess.h"
@@ -90,6 +91,8 @@ TEST_F(WholeSuite, EveryPeerAndHakmemVariantWithALibraryIsInTheDefaultRun) {
   ASSERT_NE(results_, nullptr);
   const Json& allocators = (*results_)["config"]["allocators"];
   for (const char* name : {"glibc", "jemalloc", "tcmalloc", "mimalloc"})
+    EXPECT_NE(std::find(allocators.begin(), allocators.end(), name), allocators.end()) << name;
+  for (const std::string& name : split_list(LAB_PRELOAD_VARIANTS))
     EXPECT_NE(std::find(allocators.begin(), allocators.end(), name), allocators.end()) << name;
   EXPECT_EQ(std::find(allocators.begin(), allocators.end(), "bound"), allocators.end())
       << "bound has no library: it is named explicitly or not at all";
