@@ -69,7 +69,7 @@ std::optional<ProgramCommand> prepare_lua(const InputPlace& place, std::string*)
 }
 
 std::optional<ProgramCommand> prepare_sqlite(const InputPlace& place, std::string* error) {
-  constexpr Scale kRows{2'000, 30'000, 200'000};
+  constexpr Scale kRows{2'000, 80'000, 200'000};
   ProgramCommand c;
   c.input = place.dir + "/orders.sql";
   if (!write_text(c.input, sql_script(place.seed, kRows.at(place.size)), error)) return std::nullopt;
@@ -81,7 +81,7 @@ std::optional<ProgramCommand> prepare_sqlite(const InputPlace& place, std::strin
 }
 
 std::optional<ProgramCommand> prepare_gxx(const InputPlace& place, std::string* error) {
-  constexpr Scale kFunctions{2, 8, 40};
+  constexpr Scale kFunctions{2, 5, 40};
   ProgramCommand c;
   c.input = place.dir + "/generated.cc";
   if (!write_text(c.input, cpp_source(place.seed, kFunctions.at(place.size)), error)) return std::nullopt;
@@ -92,8 +92,8 @@ std::optional<ProgramCommand> prepare_gxx(const InputPlace& place, std::string* 
 }
 
 std::optional<ProgramCommand> prepare_gold(const InputPlace& place, std::string* error) {
-  constexpr Scale kModules{4, 12, 32};
-  constexpr Scale kFunctions{150, 1'500, 4'000};  // per module
+  constexpr Scale kModules{4, 24, 48};
+  constexpr Scale kFunctions{150, 2'500, 8'000};  // per module
   const std::string as = "/usr/bin/as";
   std::vector<std::string> objects;
   for (int m = -1; m < kModules.at(place.size); ++m) {
