@@ -201,6 +201,7 @@ class Suite {
       p.command = prepare_input(*program, work_dir + "/" + name, scripts_dir, kSeed, &why);
       if (p.command && o_.faults.any_other_input())
         p.other_command = prepare_input(*program, work_dir + "/" + name + "-other-seed", scripts_dir, kSeed + 1, &why);
+      if (stop_requested()) return;
       if (!p.command || (o_.faults.any_other_input() && !p.other_command)) {
         fail_program(name, name + ": cannot prepare its input: " + why);
         continue;

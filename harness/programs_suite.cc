@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "harness/cli.h"
 #include "harness/programs_inputs.h"
 #include "harness/subprocess.h"
 
@@ -97,6 +98,10 @@ std::optional<ProgramCommand> prepare_gold(const InputPlace& place, std::string*
   const std::string as = "/usr/bin/as";
   std::vector<std::string> objects;
   for (int m = -1; m < kModules.at(place.size); ++m) {
+    if (stop_requested()) {
+      *error = "interrupted";
+      return std::nullopt;
+    }
     const std::string stem = place.dir + (m < 0 ? std::string("/entry") : "/m" + std::to_string(m));
     const std::string text =
         m < 0 ? assembly_entry(place.seed) : assembly_module(place.seed, m, kFunctions.at(place.size));
