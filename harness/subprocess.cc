@@ -4,9 +4,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -41,6 +43,26 @@ std::string ProcessResult::describe_failure() const {
   return line.empty() ? what : what + ": " + line;
 }
 
+namespace {
+
+ChildUsage usage_of(const rusage& ru) {
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  ChildUsage u;
+  u.user_seconds = seconds(ru.ru_utime);
+  u.system_seconds = seconds(ru.ru_stime);
+  u.max_rss_bytes = static_cast<int64_t>(ru.ru_maxrss) * 1024;
+  u.major_faults = ru.ru_majflt;
+  u.minor_faults = ru.ru_minflt;
+  u.voluntary_context_switches = ru.ru_nvcsw;
+  u.involuntary_context_switches = ru.ru_nivcsw;
+  return u;
+}
+
+// The name of a "NAME=value" entry, with its '='.
+std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=') + 1); }
+
+}  // namespace
+
 ProcessResult run_process(const std::vector<std::string>& argv, double timeout_seconds,
                           const std::vector<std::string>& extra_env, const volatile int* stop_requested) {
   ProcessResult result;
@@ -59,7 +81,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, double timeout_s
   posix_spawnattr_setpgroup(&attr, 0);
 
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string name = env_name(*e);
+    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(),
+                                      [&](const std::string& x) { return env_name(x) == name; });
+    if (!replaced) env_strings.emplace_back(*e);
+  }
   for (const std::string& e : extra_env) env_strings.push_back(e);
   std::vector<char*> envp, args;
   for (auto& e : env_strings) envp.push_back(e.data());
@@ -118,8 +145,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, double timeout_s
     }
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage ru{};
+  pid_t reaped = -1;
+  while ((reaped = wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR) {
   }
+  if (reaped == pid) result.usage = usage_of(ru);
   // Anything the run left behind in its group goes too.
   kill(-pid, SIGKILL);
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

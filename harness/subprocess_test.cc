@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <csignal>
 
 namespace lab {
@@ -46,6 +48,43 @@ TEST(Subprocess, MissingProgramIsAStartError) {
 TEST(Subprocess, PassesExtraEnvironment) {
   const ProcessResult r = run_process({"/bin/sh", "-c", "echo $LAB_TEST_VAR"}, 10, {"LAB_TEST_VAR=42"});
   EXPECT_EQ(r.stdout_text, "42\n");
+}
+
+TEST(Subprocess, ExtraEnvironmentReplacesAnInheritedVariable) {
+  setenv("LAB_TEST_VAR", "inherited", 1);
+  const ProcessResult r = run_process({"/bin/sh", "-c", "env | grep -c '^LAB_TEST_VAR='; echo $LAB_TEST_VAR"}, 10,
+                                      {"LAB_TEST_VAR=given"});
+  unsetenv("LAB_TEST_VAR");
+  EXPECT_EQ(r.stdout_text, "1\ngiven\n");
+}
+
+TEST(Subprocess, ReportsTheChildsCpuTime) {
+  const ProcessResult r =
+      run_process({"/bin/sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"}, 60);
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  ASSERT_TRUE(r.usage.has_value());
+  EXPECT_GT(r.usage->cpu_seconds(), 0);
+  EXPECT_GT(r.usage->max_rss_bytes, 0);
+  EXPECT_GE(r.usage->major_faults, 0);
+  EXPECT_GE(r.usage->voluntary_context_switches, 0);
+}
+
+// The shell waits for dd, so dd's 64 MiB buffer (read into, so resident)
+// shows in the shell's peak RSS: a compiler driver's cc1plus is counted so.
+TEST(Subprocess, UsageIncludesTheDescendantsTheChildWaitedFor) {
+  const ProcessResult r =
+      run_process({"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; true"}, 60);
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  ASSERT_TRUE(r.usage.has_value());
+  EXPECT_GE(r.usage->max_rss_bytes, int64_t{64} << 20);
+  const ProcessResult alone = run_process({"/bin/sh", "-c", "true"}, 60);
+  ASSERT_TRUE(alone.usage.has_value());
+  EXPECT_LT(alone.usage->max_rss_bytes, int64_t{64} << 20);
+}
+
+TEST(Subprocess, AProcessThatDidNotStartHasNoUsage) {
+  const ProcessResult r = run_process({"/nonexistent/program"}, 10);
+  EXPECT_FALSE(r.usage.has_value());
 }
 
 }  // namespace

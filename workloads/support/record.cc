@@ -30,11 +30,19 @@ const std::set<std::string>& known_keys() {
   static const std::set<std::string> kKeys = [] {
     RunRecord full;
     full.rss_series = Json::object();
+    full.exit_status = 0;
+    full.output_checksum = "";
     const Json written = full;
     std::set<std::string> keys;
     for (auto it = written.begin(); it != written.end(); ++it) keys.insert(it.key());
     return keys;
   }();
+  return kKeys;
+}
+
+// Keys written only when set: their absence says nothing about the version.
+const std::set<std::string>& optional_keys() {
+  static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum"};
   return kKeys;
 }
 
@@ -81,6 +89,8 @@ void to_json(Json& j, const RunRecord& r) {
   put("rss_after_drain_bytes", optional_json(r.rss_after_drain_bytes));
   put("major_faults", optional_json(r.major_faults));
   put("voluntary_context_switches", optional_json(r.voluntary_context_switches));
+  if (r.exit_status) j["exit_status"] = *r.exit_status;
+  if (r.output_checksum) j["output_checksum"] = *r.output_checksum;
   put("counters", r.counters);
   put("counts", {{"prepare_allocations", r.counts.prepare_allocations},
                  {"allocations", r.counts.allocations},
@@ -123,6 +133,8 @@ void from_json(const Json& j, RunRecord& r) {
   read(j, "rss_after_drain_bytes", r.rss_after_drain_bytes);
   read(j, "major_faults", r.major_faults);
   read(j, "voluntary_context_switches", r.voluntary_context_switches);
+  read(j, "exit_status", r.exit_status);
+  read(j, "output_checksum", r.output_checksum);
   read(j, "counters", r.counters);
   if (j.contains("counts")) {
     const Json& c = j.at("counts");
@@ -139,7 +151,7 @@ void from_json(const Json& j, RunRecord& r) {
   for (auto it = j.begin(); it != j.end(); ++it)
     if (known_keys().count(it.key()) == 0) r.unknown[it.key()] = it.value();
   for (const std::string& key : known_keys())
-    if (!j.contains(key) && key != "rss_series") r.absent.push_back(key);  // rss_series is optional anyway
+    if (!j.contains(key) && optional_keys().count(key) == 0) r.absent.push_back(key);
 }
 
 const std::vector<RunMetric>& run_metrics() {

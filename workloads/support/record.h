@@ -62,6 +62,10 @@ struct RunRecord {
   // getrusage over the timed region, all threads (version 2).
   std::optional<int64_t> major_faults;
   std::optional<int64_t> voluntary_context_switches;
+  // A program run (the program suite, harness/programs_main.cc); written
+  // only when set, so driver records do not carry them.
+  std::optional<int> exit_status;              // the program's exit code
+  std::optional<std::string> output_checksum;  // "fnv1a64:<16 hex digits>" of its stdout and output files
   // perf counters: {name: {"value": N | null, "reason"?, ...}}
   nlohmann::ordered_json counters = nlohmann::ordered_json::object();
   RunCounts counts;

@@ -75,6 +75,28 @@ TEST(RunRecord, AVersionOneRecordIsWrittenBackAsItWasRead) {
   EXPECT_EQ(Json(back), j) << "no defaults appear for fields the record never had";
 }
 
+TEST(RunRecord, AProgramRunCarriesItsExitStatusAndOutputChecksum) {
+  RunRecord r = full_record();
+  r.exit_status = 0;
+  r.output_checksum = "fnv1a64:0123456789abcdef";
+  const Json j = r;
+  EXPECT_EQ(j["exit_status"], 0);
+  EXPECT_EQ(j["output_checksum"], "fnv1a64:0123456789abcdef");
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_EQ(back.exit_status, 0);
+  EXPECT_EQ(back.output_checksum, "fnv1a64:0123456789abcdef");
+  EXPECT_EQ(Json(back), j);
+}
+
+TEST(RunRecord, ADriverRecordHasNoProgramFields) {
+  const Json j = full_record();
+  EXPECT_FALSE(j.contains("exit_status"));
+  EXPECT_FALSE(j.contains("output_checksum"));
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_FALSE(back.exit_status);
+  EXPECT_TRUE(back.absent.empty()) << "optional fields are not missing fields";
+}
+
 TEST(RunRecord, AFieldOfTheWrongTypeIsAnError) {
   Json j = full_record();
   j["ops"] = "many";
