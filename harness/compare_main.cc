@@ -249,14 +249,10 @@ int run(int argc, char** argv) {
 
   // Every diagnostic goes to stderr before the table starts, so the two
   // streams never interleave on a terminal; refusals are in the table.
-  int failed = 0;
-  for (const Cell& c : results.cells) failed += c.status(o.config.reps) == "failed";
   if (end.interrupted)
     fmt::print(stderr, "interrupted: completed runs are in {} (continue with --resume --out={})\n", o.matrix.out,
                o.matrix.out);
-  if (failed > 0)
-    fmt::print(stderr, "{} cell{} failed; see the table and the \"failures\" in {}\n", failed, failed == 1 ? "" : "s",
-               o.matrix.out);
+  const int failed = report_failed_cells(results, o.config.reps, o.matrix.out);
   fflush(stderr);
   fmt::print("{}\nresults: {}\n", render_table(results), o.matrix.out);
   fflush(stdout);

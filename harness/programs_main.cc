@@ -390,12 +390,8 @@ int run(int argc, char** argv) {
   results.status = stop_requested() ? "interrupted" : "complete";
   const bool saved = out.finish();
 
-  int failed = 0;
-  for (const Cell& c : results.cells) failed += c.status(o.matrix.reps) == "failed";
   if (stop_requested()) fmt::print(stderr, "interrupted: the runs that finished are in {}\n", o.matrix.out);
-  if (failed > 0)
-    fmt::print(stderr, "{} cell{} failed; see the table and the \"failures\" in {}\n", failed, failed == 1 ? "" : "s",
-               o.matrix.out);
+  const int failed = report_failed_cells(results, o.matrix.reps, o.matrix.out);
   fflush(stderr);
   fmt::print("{}\nresults: {}\n", render_program_table(results), o.matrix.out);
   fflush(stdout);

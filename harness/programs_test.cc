@@ -270,7 +270,7 @@ TEST_F(BadInput, AChangedOutputFailsItsCellNamingBothChecksums) {
 
 TEST_F(BadInput, AnAllocatorWithoutALibraryOrAnUnknownNameFailsItsCells) {
   ASSERT_NE(results_, nullptr);
-  EXPECT_NE(error_of(*results_, "python3", "bound").find("no library to preload"), std::string::npos)
+  EXPECT_NE(error_of(*results_, "python3", "bound").find("has no preload library"), std::string::npos)
       << error_of(*results_, "python3", "bound");
   EXPECT_NE(error_of(*results_, "python3", "nope").find("unknown allocator 'nope' (known: "), std::string::npos);
 }

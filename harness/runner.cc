@@ -344,6 +344,15 @@ std::optional<ResultsFile> open_results(const MatrixFlags& flags, const CompareC
   return loaded;
 }
 
+int report_failed_cells(const ResultsFile& results, int reps, const std::string& out_path) {
+  int failed = 0;
+  for (const Cell& c : results.cells) failed += c.status(reps) == "failed";
+  if (failed > 0)
+    fmt::print(stderr, "{} cell{} failed; see the table and the \"failures\" in {}\n", failed, failed == 1 ? "" : "s",
+               out_path);
+  return failed;
+}
+
 ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
                         const std::map<std::string, std::string>& failed_names) {
   ResultsFile results;

@@ -185,6 +185,11 @@ struct DriverMatrix {
 // The output file of a results file: its JSON, stamped when written.
 OutputFile results_output(const std::string& path, ResultsFile* results);
 
+// Says on stderr how many cells of `results` failed and where their
+// reasons are (nothing when none did); returns that count. Printed before
+// a table, so the two streams never interleave on a terminal.
+int report_failed_cells(const ResultsFile& results, int reps, const std::string& out_path);
+
 // A new results file for `config`: machine and build facts, and one cell
 // per (workload, threads, allocator), in that order. `failed_names` maps
 // an allocator or workload name to why its cells fail without running.
