@@ -148,8 +148,9 @@ std::string failure_text(const DriverOutcome& o) {
 
 Invocation DriverMatrix::invocation(const Cell& cell, bool callgrind) const {
   Invocation run;
+  // Every preload cell runs the glibc driver; glibc's own has nothing to preload.
   const bool preload = cell.mode == kPreloadMode && cell.allocator != "glibc";
-  run.argv = {driver_of.at(preload || cell.mode == kPreloadMode ? "glibc" : cell.allocator)};
+  run.argv = {driver_of.at(cell.mode == kPreloadMode ? "glibc" : cell.allocator)};
   const std::vector<std::string> rest = args(cell, callgrind);
   run.argv.insert(run.argv.end(), rest.begin(), rest.end());
   if (preload) {
