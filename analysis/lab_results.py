@@ -1,5 +1,5 @@
-"""Reading hakmem-lab results files (schema version 2, written by compare
-and gate; the format is results/SCHEMA.md).
+"""Reading hakmem-lab results files (schema version 3, written by compare,
+gate and programs; the format is results/SCHEMA.md).
 
 A results file is read whole, validated, and turned into plain Python
 records; every later stage (tables, plots, the report) reads only these.
@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KIND = "hakmem-lab/compare"
 BOUND = "bound"  # the speed-of-light reference; summaries hold ratios to it
 
@@ -64,6 +64,18 @@ class Summary:
     ratio_to_bound: Optional[float]
     ratios_to_baseline_by_rep: List[float]
     metrics: Dict[str, Optional[Spread]]
+    peak_rss_to_baseline: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class AllocatorSummary:
+    """One allocator in one mode across the file, as the harness summarized
+    it: geometric means over `cells` (workload, threads) pairs of its ratios
+    to the baseline."""
+    allocator: str  # labelled as its cells are
+    cells: int
+    geomean_ratio_to_baseline: Optional[float]  # throughput: above 1 is faster
+    geomean_peak_rss_to_baseline: Optional[float]  # peak RSS: below 1 holds less
 
 
 @dataclass
@@ -120,6 +132,14 @@ class Results:
     config: dict
     cells: List[Cell]
     problems: List[str] = field(default_factory=list)  # what was left out of the file, and why
+    allocator_summaries: List[AllocatorSummary] = field(default_factory=list)
+
+    @property
+    def is_program_suite(self) -> bool:
+        """Written by //harness:programs: a workload is a program, one
+        operation one whole run, so times are shown rather than Mops/s."""
+        params = self.config.get("params")
+        return isinstance(params, dict) and params.get("suite") == "programs"
 
     @property
     def baseline(self) -> str:
@@ -241,7 +261,9 @@ def _summary(c: dict, path: str, where: str, problems: List[str]) -> Optional[Su
         summary = Summary(reps=int(_require(raw, "reps", int, path, f"{where}, its summary")),
                           ratio_to_baseline=_number(raw, "ratio_to_baseline", path, f"{where}, its summary", True),
                           ratio_to_bound=_number(raw, "ratio_to_bound", path, f"{where}, its summary", True),
-                          ratios_to_baseline_by_rep=[float(v) for v in by_rep], metrics={})
+                          ratios_to_baseline_by_rep=[float(v) for v in by_rep], metrics={},
+                          peak_rss_to_baseline=_number(raw, "peak_rss_to_baseline", path, f"{where}, its summary",
+                                                       True))
         metrics = _require(raw, "metrics", dict, path, f"{where}, its summary")
     except ResultsError as e:
         problems.append(f"{e}; its values show as missing")
@@ -257,8 +279,8 @@ def _summary(c: dict, path: str, where: str, problems: List[str]) -> Optional[Su
 
 def _check_version(data: dict, path: str) -> None:
     version = data.get("schema_version")
-    if version == 1:
-        raise ResultsError(f"{path}: schema_version 1 is the old format; "
+    if version in (1, 2):
+        raise ResultsError(f"{path}: schema_version {version} is an old format; "
                            f"rewrite it as version {SCHEMA_VERSION} with `bazel run //harness:migrate -- {path}`")
     if version != SCHEMA_VERSION:
         raise ResultsError(f"{path}: schema_version {version!r} is not supported (this report reads version {SCHEMA_VERSION})")
@@ -290,6 +312,7 @@ def load(path: str) -> Results:
         raise ResultsError(f"{path}: kind {data.get('kind')!r} is not {KIND!r} (is this a compare results file?)")
     config = _require(data, "config", dict, path, "the file")
     cells, problems = [], []
+    labels = {}  # (allocator, mode) as the file names them -> the label its cells get
     for i, c in enumerate(_require(data, "cells", list, path, "the file")):
         try:
             kind = c.get("allocator_kind", "unknown")
@@ -306,6 +329,7 @@ def load(path: str) -> Results:
         except ResultsError as e:  # not even its name: nothing of it can be shown
             problems.append(f"{e}; the cell is left out")
             continue
+        labels[(c["allocator"], c.get("mode", "linked"))] = cell.allocator
         where = f"cell {i} ({cell.workload}/{cell.allocator}/t{cell.threads})"
         try:
             raw_runs = _require(c, "runs", list, path, where)
@@ -323,4 +347,26 @@ def load(path: str) -> Results:
         cells.append(cell)
     return Results(path=path, status=data.get("status", "unknown"), created_utc=data.get("created_utc", "?"),
                    machine=data.get("machine", {}) or {}, build=data.get("build", {}) or {}, config=config, cells=cells,
-                   problems=problems)
+                   problems=problems, allocator_summaries=_allocator_summaries(data, path, labels, problems))
+
+
+def _allocator_summaries(data: dict, path: str, labels: dict, problems: List[str]) -> List[AllocatorSummary]:
+    """The file's `summary.allocators`; [] with the reason in `problems`
+    when it is missing or malformed."""
+    where = "the file's summary"
+    try:
+        raw = _require(_require(data, "summary", dict, path, "the file"), "allocators", list, path, where)
+        out = []
+        for entry in raw:
+            name = _require(entry, "allocator", str, path, f"{where}, an allocator")
+            mode = _require(entry, "mode", str, path, f"{where}, {name}")
+            out.append(AllocatorSummary(
+                allocator=labels.get((name, mode), name),
+                cells=int(_require(entry, "cells", int, path, f"{where}, {name}")),
+                geomean_ratio_to_baseline=_number(entry, "geomean_ratio_to_baseline", path, f"{where}, {name}", True),
+                geomean_peak_rss_to_baseline=_number(entry, "geomean_peak_rss_to_baseline", path, f"{where}, {name}",
+                                                     True)))
+        return out
+    except ResultsError as e:
+        problems.append(f"{e}; the geometric means show as missing")
+        return []

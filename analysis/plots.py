@@ -40,6 +40,11 @@ COLOURS: Dict[str, str] = {
     "jemalloc": "#9467bd",
     "tcmalloc": "#8c564b",
     "mimalloc": "#e377c2",
+    # A variant preloaded: the light tone of its linked colour, so the two
+    # modes of one variant read as a pair and never take a peer's colour.
+    "ultra_simple (preload)": "#aec7e8",
+    "magazine (preload)": "#ffbb78",
+    "hot_mag (preload)": "#98df8a",
 }
 _SPARE = ["#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39"]
 
@@ -335,3 +340,47 @@ def learning(results: Results, out_dir: str) -> str:
     ax.set_title("Learning: knob values over time (dotted: workload phases)")
     ax.legend(fontsize=7)
     return _save(fig, out_dir, "learning.png")
+
+
+def _program_panels(results: Results, metric: str, scale: float, ylabel: str, what: str, gaps: List[str],
+                    extra_panels: int = 0):
+    """A grid with one panel per program (the suite's workloads) of the
+    median of `metric` per allocator, whiskers at the quartiles; returns
+    the figure and the spare panels left for the caller."""
+    programs = [(w, t) for w in results.workloads() for t in results.threads() if results.measured(w, t)]
+    if not programs:
+        raise Skipped("no measured programs")
+    fig, axes = _grid(len(programs) + extra_panels)
+    for ax, (w, t) in zip(axes, programs):
+        cells = results.measured(w, t)
+        quart = [c.quartiles(metric) for c in cells]
+        gaps.extend(_gap(what, c, metric) for c, q in zip(cells, quart) if q is None)
+        _bar_groups(ax, [c.allocator for c in cells],
+                    [("", [q[1] / scale if q else None for q in quart],
+                      [(q[0] / scale, q[2] / scale) if q else None for q in quart], "")], ylabel)
+        ax.set_title(f"{w} ({t} thread{'s' if t > 1 else ''})")
+    return fig, axes[len(programs):]
+
+
+def program_times(results: Results, out_dir: str, gaps: List[str]) -> str:
+    fig, spare = _program_panels(results, "seconds", 1.0, "wall seconds, median", "program times", gaps,
+                                 extra_panels=1)
+    ax = spare[0]
+    means = [a for a in results.allocator_summaries if a.geomean_ratio_to_baseline is not None]
+    if means:
+        _bar_groups(ax, [a.allocator for a in means], [("", [a.geomean_ratio_to_baseline for a in means], None, "")],
+                    f"× {results.baseline} (its time / this time)")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_title(f"geometric mean over the programs, × {results.baseline}")
+    else:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no geometric means in the file", ha="center", va="center", transform=ax.transAxes)
+        gaps.append("program times: the file holds no geometric means")
+    fig.suptitle("Programs: wall time per allocator (lower is faster)")
+    return _save(fig, out_dir, "program_times.png")
+
+
+def program_memory(results: Results, out_dir: str, gaps: List[str]) -> str:
+    fig, _ = _program_panels(results, "peak_rss_bytes", MIB, "peak RSS, MiB (median)", "program memory", gaps)
+    fig.suptitle("Programs: peak RSS per allocator (lower holds less)")
+    return _save(fig, out_dir, "program_memory.png")

@@ -64,6 +64,7 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
     in `missing`."""
     allocators = results.allocators()
     base = results.baseline
+    programs = results.is_program_suite
     lines = ["| metric | " + " | ".join(allocators) + " |", "|---|" + "---|" * len(allocators)]
     for w in results.workloads():
         for t in results.threads():
@@ -91,25 +92,59 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 if absent:
                     missing.append(f"metrics table, {prefix}: {name} missing for {', '.join(absent)}")
 
-            row("Mops/s (median)", lambda c: _scaled(c.median("ops_per_sec"), 1e6, "{:.1f}"))
-            row("spread (IQR/median)", lambda c: _fmt(100 * r, "{:.1f}%") if (r := c.rel_iqr("ops_per_sec")) is not None
+            # A program run is one operation: its time is the number, not Mops/s.
+            speed = "seconds" if programs else "ops_per_sec"
+            if programs:
+                row("seconds (median)", lambda c: _fmt(c.median("seconds"), "{:.3f}") if c.median("seconds") is not None
+                    else None)
+            else:
+                row("Mops/s (median)", lambda c: _scaled(c.median("ops_per_sec"), 1e6, "{:.1f}"))
+            row("spread (IQR/median)", lambda c: _fmt(100 * r, "{:.1f}%") if (r := c.rel_iqr(speed)) is not None
                 else None)
             base_cell = cells.get(base)
             if base_cell is not None and base_cell.runs:
-                row(f"× {base}", lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
+                row(f"× {base}" + (" (its time / this time)" if programs else ""),
+                    lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
             elif base in allocators:
                 missing.append(f"metrics table, {prefix}: no × {base} row, {base} has no runs here")
             if any(c and c.allocator == "bound" and c.runs for c in cells.values()):
                 row("time vs bound", lambda c: _fmt(1 / r if (r := results.ratio(c, "bound")) else None, "{:.2f}")
                     if c.median("ops_per_sec") is not None else None)
-            row("Mops per CPU-s", lambda c: _scaled(c.median("ops_per_cpu_second"), 1e6, "{:.1f}"))
+            if programs:
+                row("CPU seconds (median)", lambda c: _fmt(c.median("cpu_seconds"), "{:.3f}")
+                    if c.median("cpu_seconds") is not None else None)
+            else:
+                row("Mops per CPU-s", lambda c: _scaled(c.median("ops_per_cpu_second"), 1e6, "{:.1f}"))
             row("peak RSS, MiB", lambda c: _scaled(c.median("peak_rss_bytes"), MIB, "{:.1f}"))
-            row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
+            if base_cell is not None and base_cell.runs:
+                row(f"peak RSS / {base}'s", lambda c: _fmt(c.summary.peak_rss_to_baseline, "{:.2f}")
+                    if c.summary and c.summary.peak_rss_to_baseline is not None else None)
+            if not programs:  # a program's memory after its frees is not observable from outside
+                row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
             for metric, label in COUNT_METRICS:
                 if any(c and c.median(metric) is not None for c in cells.values()):
                     row(f"{label} (median)", lambda c, metric=metric: _count(c.median(metric)))
             if any(c and c.instructions_per_op() is not None for c in cells.values()):
                 row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
+    return lines
+
+
+def geomean_table(results: Results, missing: List[str]) -> List[str]:
+    """One row per allocator: the geometric means the harness stored of its
+    cells' ratios to the baseline (the suite's one-number summary)."""
+    base = results.baseline
+    what = "programs" if results.is_program_suite else "(workload, threads) cells"
+    lines = [f"Geometric means over the {what} where both the allocator and {base} have medians: "
+             f"`× {base}` is throughput (for programs {base}'s time over this time; above 1 is faster), "
+             f"`peak RSS / {base}'s` is memory (below 1 holds less). `over` counts what the mean spans: "
+             "an allocator with fewer has failed or refused cells, and its mean is not comparable.", "",
+             f"| allocator | × {base} | peak RSS / {base}'s | over |", "|---|---|---|---|"]
+    if not results.allocator_summaries:
+        missing.append("geometric means: the file holds none")
+        return lines + ["| - | missing | missing | - |"]
+    for a in results.allocator_summaries:
+        lines.append(f"| {a.allocator} | {_fmt(a.geomean_ratio_to_baseline, '{:.3f}')} | "
+                     f"{_fmt(a.geomean_peak_rss_to_baseline, '{:.3f}')} | {a.cells} |")
     return lines
 
 
@@ -193,9 +228,13 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
         if not c.runs or p is None or not p.runs:
             continue
         key = f"{c.workload}/{c.allocator}/t{c.threads}"
-        samples = [("Mops/s", _sample(p, "ops_per_sec"), _sample(c, "ops_per_sec"), _per(1e6, "{:.1f}")),
-                   ("Mops per CPU-s", _sample(p, "ops_per_cpu_second"), _sample(c, "ops_per_cpu_second"),
-                    _per(1e6, "{:.1f}"))]
+        if results.is_program_suite:
+            samples = [("seconds", _sample(p, "seconds"), _sample(c, "seconds"), _per(1, "{:.3f}")),
+                       ("CPU seconds", _sample(p, "cpu_seconds"), _sample(c, "cpu_seconds"), _per(1, "{:.3f}"))]
+        else:
+            samples = [("Mops/s", _sample(p, "ops_per_sec"), _sample(c, "ops_per_sec"), _per(1e6, "{:.1f}")),
+                       ("Mops per CPU-s", _sample(p, "ops_per_cpu_second"), _sample(c, "ops_per_cpu_second"),
+                        _per(1e6, "{:.1f}"))]
         if c.allocator != base:  # machine drift cancels out of a ratio measured in the same run
             samples.append((f"× {base}", Sample.of_series(previous.ratios_by_rep(p, base)),
                             Sample.of_series(results.ratios_by_rep(c, base)), _per(1, "{:.2f}")))
@@ -257,7 +296,30 @@ CAPTIONS = {
                      "falls after a ▼ (the fall starts) and whether the next ▲ climbs from there or from scratch.",
     "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
     "learning": "Knob values over time, workload phases dotted.",
+    "program_times": "Wall time of each program under each allocator: bars are medians with the interquartile "
+                     "range, lower is faster. The last panel is the geometric mean over the programs of {base}'s time over "
+                     "each allocator's (above 1.0 is faster than {base}).",
+    "program_memory": "Peak RSS of each program (the process and its children, from wait4's rusage): lower holds "
+                      "less memory.",
 }
+
+
+def workload_figures(results: Results, out_dir: str, figure) -> None:
+    """The plots of a compare run, each through `figure` (which marks a plot
+    that cannot be drawn and goes on)."""
+    for w in results.workloads():
+        figure("throughput", lambda gaps, w=w: plots.throughput(results, w, out_dir, gaps), w=w, base=results.baseline)
+    figure("cpu_efficiency", lambda gaps: plots.cpu_efficiency(results, out_dir, gaps))
+    for t in results.threads():
+        figure("memory", lambda gaps, t=t: plots.memory(results, t, out_dir, gaps), t=t)
+    series_workloads = plots.workloads_with_series(results)
+    for w in series_workloads:
+        figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    for w in ("growth", "phase_change"):
+        if w in results.workloads() and w not in series_workloads:
+            figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    figure("scaling", lambda gaps: plots.scaling(results, out_dir))
+    figure("learning", lambda gaps: plots.learning(results, out_dir))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -312,12 +374,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                                     f"{results.config.get('reps')} interleaved repetitions")]:
         md.append(f"| {label} | {value if value is not None else '-'} |")
 
-    md += ["", "## Metrics", "",
-           "Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " + results.baseline +
-           " (higher is faster), `time vs bound` the time relative to the speed-of-light reference (1.00 = bound).", ""]
+    md += ["", "## Metrics", ""]
+    if results.is_program_suite:
+        md += ["A real-program suite (`//harness:programs`): each workload is an unmodified program under the "
+               "allocator's library in LD_PRELOAD, its output checked byte for byte against glibc's. Medians of "
+               "wall and CPU seconds and of peak RSS (the process and its children) over the repetitions; `× " +
+               results.baseline + "` is " + results.baseline + "'s time over this time (higher is faster).", ""]
+    else:
+        md += ["Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " +
+               results.baseline + " (higher is faster), `time vs bound` the time relative to the speed-of-light "
+               "reference (1.00 = bound).", ""]
     if results.baseline not in results.allocators():
         md += [f"({results.baseline} was not part of this run, so there is no `× {results.baseline}` row.)", ""]
     md += metrics_table(results, missing)
+    md += ["", "## Geometric means", ""] + geomean_table(results, missing)
 
     md += ["", "## Plots", ""]
 
@@ -339,19 +409,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             md.extend([f"> **Missing:** {text}", ""])
             missing.append(text)
 
-    for w in results.workloads():
-        figure("throughput", lambda gaps, w=w: plots.throughput(results, w, out_dir, gaps), w=w, base=results.baseline)
-    figure("cpu_efficiency", lambda gaps: plots.cpu_efficiency(results, out_dir, gaps))
-    for t in results.threads():
-        figure("memory", lambda gaps, t=t: plots.memory(results, t, out_dir, gaps), t=t)
-    series_workloads = plots.workloads_with_series(results)
-    for w in series_workloads:
-        figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
-    for w in ("growth", "phase_change"):
-        if w in results.workloads() and w not in series_workloads:
-            figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
-    figure("scaling", lambda gaps: plots.scaling(results, out_dir))
-    figure("learning", lambda gaps: plots.learning(results, out_dir))
+    if results.is_program_suite:
+        # A program has one run's time and memory: no Mops/s, no after-drain
+        # RSS, no series; those plots would only be gaps.
+        figure("program_times", lambda gaps: plots.program_times(results, out_dir, gaps), base=results.baseline)
+        figure("program_memory", lambda gaps: plots.program_memory(results, out_dir, gaps))
+    else:
+        workload_figures(results, out_dir, figure)
 
     md += ["", "## Against the previous phase", ""]
     if previous:

@@ -110,12 +110,43 @@ class ReportTest(unittest.TestCase):
         self.assertIn("no run carries learning data", md)
         self.assertIn("No previous phase given", md)
 
+    def test_a_program_suite_file_is_shown_in_seconds_with_its_geometric_means(self):
+        code, _, err = run_report("--results", os.path.join(DATA, "small_programs.json"), "--out", self.out)
+        self.assertEqual(code, 0, f"a program suite's file is complete: nothing is missing ({err})")
+        md = self.report_md()
+        for text in ["A real-program suite",
+                     "| lua, 1 thr: seconds (median) | 0.037 | 0.036 | 0.047 |",
+                     "| lua, 1 thr: × mimalloc (its time / this time) | 0.98 | 1.00 | 0.78 |",
+                     "| perl, 2 thr: CPU seconds (median) | 0.070 | 0.067 | 0.079 |",
+                     "| perl, 2 thr: peak RSS / mimalloc's | 0.96 | 1.00 | 1.07 |",
+                     "## Geometric means",
+                     "| ultra_simple (preload) | 0.781 | 1.066 | 2 |",
+                     "| glibc | 0.959 | 0.907 | 2 |"]:
+            self.assertIn(text, md)
+        for text in ["Mops/s", "RSS after drain", "throughput_lua.png", "memory_t1.png"]:
+            self.assertNotIn(text, md, "a program run is one operation and its after-drain RSS is not observable")
+        for name in ["program_times.png", "program_memory.png"]:
+            self.assertGreater(png_size(os.path.join(self.out, name))[0], 0, name)
+            self.assertIn(f"]({name})", md, f"{name} is embedded")
+
+    def test_a_file_without_geometric_means_says_so(self):
+        with open(os.path.join(DATA, "small_programs.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        del doc["summary"]
+        path = os.path.join(self.out, "no_summary.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 1)
+        self.assertIn("the geometric means show as missing", err)
+        self.assertIn("| - | missing | missing | - |", self.report_md())
+
     def test_an_unreadable_results_file_is_an_error_naming_it(self):
         version1 = self.write_fixture("version1.json", lambda doc: doc.update(schema_version=1))
         for path, message in [(os.path.join(DATA, "truncated_results.json"), "not valid JSON, truncated at line 1"),
                               (os.path.join(DATA, "schema7_results.json"), "schema_version 7 is not supported"),
                               (os.path.join(DATA, "no_such_file.json"), "cannot read"),
-                              (version1, f"schema_version 1 is the old format; rewrite it as version 2 with "
+                              (version1, f"schema_version 1 is an old format; rewrite it as version 3 with "
                                          f"`bazel run //harness:migrate -- {version1}`")]:
             name = os.path.basename(path)
             code, _, err = run_report("--results", path, "--out", self.out)

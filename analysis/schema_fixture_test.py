@@ -45,6 +45,15 @@ class SchemaFixtureTest(unittest.TestCase):
                 self.assertIsNotNone(cell, f"{name} is in the fixture")
                 self.check_cell(cell, want, name)
 
+    def test_the_allocators_geometric_means(self):
+        got = self.results.allocator_summaries
+        self.assertEqual([a.allocator for a in got], [a["allocator"] for a in self.expected["allocators"]])
+        for a, want in zip(got, self.expected["allocators"]):
+            self.assertEqual(a.cells, want["cells"], a.allocator)
+            self.assertClose(a.geomean_ratio_to_baseline, want["geomean_ratio_to_baseline"], f"{a.allocator}: geomean")
+            self.assertClose(a.geomean_peak_rss_to_baseline, want["geomean_peak_rss_to_baseline"],
+                             f"{a.allocator}: geomean peak RSS")
+
     def check_cell(self, cell, want, name):
         results, base = self.results, self.results.baseline
         self.assertEqual(cell.status, want["status"], f"{name}: status")

@@ -39,7 +39,7 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
                                    "--reps=3", "--smoke", "--out=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.describe_failure() << r.stderr_tail;
   const Json j = load(path);
-  EXPECT_EQ(j["schema_version"], 2);
+  EXPECT_EQ(j["schema_version"], 3);
   EXPECT_EQ(j["status"], "complete");
   EXPECT_FALSE(j["machine"]["cpu_model"].get<std::string>().empty());
   EXPECT_EQ(j["machine"]["thp_enabled"].get<std::string>().empty(), false);

@@ -72,6 +72,9 @@ struct Options {
   std::vector<std::string> programs;
   std::vector<std::string> allocators;
   SuiteSize size = SuiteSize::kSmall;
+  // Whom the ratio column and the geometric means divide by. Outputs are
+  // always checked against glibc's (kReference), whatever this is.
+  std::string baseline = kReference;
   MatrixFlags matrix{5, 600};  // --reps, --timeout
   ProgramFaults faults;
 };
@@ -106,6 +109,8 @@ FlagTable flag_table(Options* o) {
              o->size = *size;
              return std::nullopt;
            });
+  t.text("baseline", "NAME", &o->baseline,
+         "allocator the ratio column and the geometric means divide by (outputs are checked against glibc's)");
   MatrixFlagRules rules("results JSON");
   rules.out_default = "results/runs/programs-<UTC time>.json in the workspace";
   add_matrix_flags(t, &o->matrix, rules);
@@ -313,7 +318,7 @@ ResultsFile new_program_results(const Options& o, std::vector<std::string>* unkn
   config.workloads = o.programs;
   config.reps = o.matrix.reps;
   config.smoke = o.size == SuiteSize::kSmoke;
-  config.baseline = kReference;
+  config.baseline = o.baseline;
   config.timeout_seconds = static_cast<double>(o.matrix.timeout_seconds);
   // Tells this suite's files from compare's.
   config.params = {{"suite", "programs"}, {"size", suite_size_name(o.size)}};
@@ -360,6 +365,8 @@ int run(int argc, char** argv) {
     fmt::print("{}{}{}{}", kIntro, flag_table(&shown).usage(), program_list(), kOutro);
     return 0;
   }
+  if (std::find(o.allocators.begin(), o.allocators.end(), o.baseline) == o.allocators.end())
+    return usage_error("--baseline=" + o.baseline + " is not one of --allocators (" + join(o.allocators) + ")");
   if (std::string(LAB_COMPILATION_MODE) != "opt")
     fmt::print(stderr, "warning: this is a '{}' build, not -c opt (the programs are Debian's; the harness is not)\n",
                LAB_COMPILATION_MODE);

@@ -48,6 +48,14 @@ std::string render_program_table(const ResultsFile& results) {
                                                           c.runs.empty() ? "" : ", output = glibc's"));
     }
   }
+  out += fmt::format("\ngeometric means over the programs (x{0}: higher is faster; peak RSS / {0}'s: lower holds less)\n",
+                     baseline);
+  const std::string header = fmt::format("{:<14} {:>9} {:>18}  over", "allocator", "x" + baseline, "peak RSS ratio");
+  out += header + "\n" + std::string(header.size() + 10, '-') + "\n";
+  const auto ratio = [](std::optional<double> r) { return r ? fmt::format("{:.3f}", *r) : std::string("-"); };
+  for (const AllocatorSummary& a : results.allocator_summaries)
+    out += fmt::format("{:<14} {:>9} {:>18}  {} program{}\n", a.allocator, ratio(a.geomean_ratio_to_baseline),
+                       ratio(a.geomean_peak_rss_to_baseline), a.cells, a.cells == 1 ? "" : "s");
   return out;
 }
 

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -110,12 +112,40 @@ CellSummary metrics_of(const Cell& cell) {
   return s;
 }
 
-std::optional<double> median_ratio(const CellSummary& mine, const Cell* reference) {
+std::optional<double> median_ratio(const CellSummary& mine, const Cell* reference,
+                                   const char* metric = "ops_per_sec") {
   if (reference == nullptr) return std::nullopt;
-  const auto a = mine.median("ops_per_sec");
-  const auto b = reference->summary.median("ops_per_sec");
+  const auto a = mine.median(metric);
+  const auto b = reference->summary.median(metric);
   if (!a || !b || *b == 0) return std::nullopt;
   return *a / *b;
+}
+
+// exp(mean(log x)): the mean of ratios that treats 2x and 0.5x as opposite
+// and equal; nullopt for no values.
+std::optional<double> geometric_mean(const std::vector<double>& values) {
+  if (values.empty()) return std::nullopt;
+  double sum = 0;
+  for (double v : values) sum += std::log(v);
+  return std::exp(sum / static_cast<double>(values.size()));
+}
+
+std::vector<AllocatorSummary> allocator_summaries_of(const std::vector<Cell>& cells) {
+  std::vector<AllocatorSummary> out;
+  for (const Cell& c : cells) {
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const AllocatorSummary& s) {
+      return s.allocator == c.allocator && s.mode == c.mode;
+    });
+    if (seen) continue;
+    std::vector<double> speed, peak;
+    for (const Cell& mine : cells) {
+      if (mine.allocator != c.allocator || mine.mode != c.mode) continue;
+      if (const auto r = mine.summary.ratio_to_baseline; r && *r > 0) speed.push_back(*r);
+      if (const auto r = mine.summary.peak_rss_to_baseline; r && *r > 0) peak.push_back(*r);
+    }
+    out.push_back({c.allocator, c.mode, static_cast<int>(speed.size()), geometric_mean(speed), geometric_mean(peak)});
+  }
+  return out;
 }
 
 }  // namespace
@@ -126,6 +156,7 @@ void ResultsFile::summarize() {
     const Cell* base = find(c.workload, config.baseline, c.threads, c.mode);
     c.summary.ratio_to_baseline = median_ratio(c.summary, base);
     c.summary.ratio_to_bound = median_ratio(c.summary, find(c.workload, kBoundAllocator, c.threads, c.mode));
+    c.summary.peak_rss_to_baseline = median_ratio(c.summary, base, "peak_rss_bytes");
     c.summary.ratios_to_baseline_by_rep.clear();
     if (base == nullptr) continue;
     for (const RunEntry& run : c.runs)
@@ -133,6 +164,7 @@ void ResultsFile::summarize() {
         if (theirs.rep == run.rep && theirs.record.ops_per_sec > 0)
           c.summary.ratios_to_baseline_by_rep.push_back(run.record.ops_per_sec / theirs.record.ops_per_sec);
   }
+  allocator_summaries = allocator_summaries_of(cells);
 }
 
 Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
@@ -161,6 +193,14 @@ Json ResultsFile::to_json() const {
   j["machine"] = machine;
   j["build"] = build;
   j["config"] = config.to_json();
+  Json allocators = Json::array();
+  for (const AllocatorSummary& a : allocator_summaries)
+    allocators.push_back({{"allocator", a.allocator},
+                          {"mode", a.mode},
+                          {"cells", a.cells},
+                          {"geomean_ratio_to_baseline", optional_number(a.geomean_ratio_to_baseline)},
+                          {"geomean_peak_rss_to_baseline", optional_number(a.geomean_peak_rss_to_baseline)}});
+  j["summary"] = {{"allocators", allocators}};
   Json cells_json = Json::array();
   for (const Cell& c : cells) {
     Json cj;
@@ -185,6 +225,7 @@ Json ResultsFile::to_json() const {
     sj["reps"] = s.reps;
     sj["ratio_to_baseline"] = optional_number(s.ratio_to_baseline);
     sj["ratio_to_bound"] = optional_number(s.ratio_to_bound);
+    sj["peak_rss_to_baseline"] = optional_number(s.peak_rss_to_baseline);
     sj["ratios_to_baseline_by_rep"] = s.ratios_to_baseline_by_rep;
     Json metrics = Json::object();
     for (const RunMetric& m : run_metrics()) {

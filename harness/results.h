@@ -7,8 +7,8 @@
 // Summaries are computed here once (ResultsFile::summarize, before every
 // save and after every load) and stored in the file; the table, the gate
 // and the analysis read them and compute no medians of their own.
-// Version 1 files still load (their summaries are recomputed); writing one
-// back makes it version 2 (`bazel run //harness:migrate`).
+// Version 1 and 2 files still load (their summaries are recomputed);
+// writing one back makes it version 3 (`bazel run //harness:migrate`).
 #pragma once
 
 #include <map>
@@ -23,7 +23,7 @@
 
 namespace lab {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int kOldestReadableSchema = 1;
 // The speed-of-light reference variant: every table relates to it.
 inline constexpr const char* kBoundAllocator = "bound";
@@ -69,6 +69,9 @@ struct CellSummary {
   // and threads; nullopt when either is missing.
   std::optional<double> ratio_to_baseline;
   std::optional<double> ratio_to_bound;
+  // Median peak RSS over the baseline's median peak RSS (below 1 holds
+  // less memory); nullopt when either is missing. Since version 3.
+  std::optional<double> peak_rss_to_baseline;
   // ops/s over the baseline's in the same repetition, in rep order.
   std::vector<double> ratios_to_baseline_by_rep;
 
@@ -117,6 +120,22 @@ struct CompareConfig {
 };
 
 
+// One allocator in one mode across the whole file: geometric means, over
+// every (workload, threads) where it and the baseline both have medians, of
+// its cells' ratios to the baseline. The single number per allocator that a
+// suite of programs or workloads is quoted by (mimalloc-bench's summary
+// line); `cells` says how many pairs it spans, so a mean over fewer cells
+// (a failed or refused one) is visible as such. Since version 3.
+struct AllocatorSummary {
+  std::string allocator;
+  std::string mode;
+  int cells = 0;
+  std::optional<double> geomean_ratio_to_baseline;     // ops/s: above 1 is faster
+  std::optional<double> geomean_peak_rss_to_baseline;  // peak RSS: below 1 holds less
+
+  bool operator==(const AllocatorSummary&) const = default;
+};
+
 struct ResultsFile {
   int schema_version = kSchemaVersion;
   std::string status = "running";
@@ -126,6 +145,9 @@ struct ResultsFile {
   Json build = Json::object();
   CompareConfig config;
   std::vector<Cell> cells;
+  // One per (allocator, mode) in the order the cells first name them;
+  // computed by summarize().
+  std::vector<AllocatorSummary> allocator_summaries;
 
   // The cell of `allocator` for this workload and thread count: in `mode`,
   // or, when it has no cell in that mode, its cell in the other one (a
@@ -134,7 +156,8 @@ struct ResultsFile {
              const std::string& mode = kLinkedMode);
   const Cell* find(const std::string& workload, const std::string& allocator, int threads,
                    const std::string& mode = kLinkedMode) const;
-  // Recomputes every cell's summary from its runs.
+  // Recomputes every cell's summary from its runs, then the allocator
+  // summaries from the cells'.
   void summarize();
 
   Json to_json() const;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -59,11 +60,58 @@ std::set<std::string> keys(const Json& j) {
   return out;
 }
 
+TEST(Results, AllocatorSummariesAreGeometricMeansOverTheCellsWithABaseline) {
+  ResultsFile f = sample();
+  const Json params = {{"ops", 1000}};
+  Cell a{"ultra_simple", "hakmem", "random_free", 1, "linked", {}, {}, {}, params, {}, {}};
+  Cell b{"glibc", "system", "random_free", 1, "linked", {}, {}, {}, params, {}, {}};
+  for (int rep = 1; rep <= 3; ++rep) {
+    a.runs.push_back({rep, 20 + rep, 0.1, record(50, 20e6, 3e6)});  // half glibc's speed, 4x its peak
+    b.runs.push_back({rep, 30 + rep, 0.1, record(100, 5e6, 5e6)});
+  }
+  f.cells.push_back(a);
+  f.cells.push_back(b);
+  f.summarize();
+
+  ASSERT_EQ(f.allocator_summaries.size(), 3u) << "one per (allocator, mode), in the order the cells name them";
+  const AllocatorSummary& mine = f.allocator_summaries[0];
+  EXPECT_EQ(mine.allocator, "ultra_simple");
+  EXPECT_EQ(mine.mode, "linked");
+  EXPECT_EQ(mine.cells, 2);
+  // 2x on mixed_lifo and 0.5x on random_free cancel: the geometric mean is 1.
+  EXPECT_NEAR(*mine.geomean_ratio_to_baseline, 1.0, 1e-12);
+  // Peak RSS 0.8x and 4x of glibc's.
+  EXPECT_NEAR(*mine.geomean_peak_rss_to_baseline, std::sqrt(0.8 * 4.0), 1e-12);
+  EXPECT_NEAR(*f.cells[0].summary.peak_rss_to_baseline, 0.8, 1e-12);
+  EXPECT_EQ(f.allocator_summaries[1].allocator, "glibc");
+  EXPECT_NEAR(*f.allocator_summaries[1].geomean_ratio_to_baseline, 1.0, 1e-12);
+  const AllocatorSummary& bound = f.allocator_summaries[2];
+  EXPECT_EQ(bound.cells, 1) << "its refused two-thread cell has no ratio and is not averaged";
+  EXPECT_NEAR(*bound.geomean_ratio_to_baseline, 2.5, 1e-12);
+
+  const Json j = f.to_json()["summary"]["allocators"][0];
+  EXPECT_EQ(j["allocator"], "ultra_simple");
+  EXPECT_EQ(j["cells"], 2);
+  EXPECT_NEAR(j["geomean_ratio_to_baseline"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(j["geomean_peak_rss_to_baseline"].get<double>(), std::sqrt(3.2), 1e-12);
+}
+
+TEST(Results, AnAllocatorWithoutABaselineHasNoMeans) {
+  ResultsFile f = sample();
+  f.config.baseline = "jemalloc";  // not in the file
+  f.summarize();
+  for (const AllocatorSummary& a : f.allocator_summaries) {
+    EXPECT_EQ(a.cells, 0) << a.allocator;
+    EXPECT_FALSE(a.geomean_ratio_to_baseline) << a.allocator;
+    EXPECT_TRUE(f.to_json()["summary"]["allocators"][0]["geomean_ratio_to_baseline"].is_null());
+  }
+}
+
 TEST(Results, TopLevelSchemaIsPinned) {
   const Json j = sample().to_json();
   EXPECT_EQ(keys(j), (std::set<std::string>{"schema_version", "kind", "status", "created_utc", "updated_utc",
-                                            "machine", "build", "config", "cells"}));
-  EXPECT_EQ(j["schema_version"], 2);
+                                            "machine", "build", "config", "summary", "cells"}));
+  EXPECT_EQ(j["schema_version"], 3);
   EXPECT_EQ(j["kind"], "hakmem-lab/compare");
   EXPECT_EQ(keys(j["config"]), (std::set<std::string>{"allocators", "workloads", "threads", "modes", "reps", "ops", "smoke",
                                                       "baseline", "timeout_seconds", "params"}));
@@ -76,7 +124,7 @@ TEST(Results, CellSchemaIsPinned) {
                                                "summary"}));
   EXPECT_EQ(keys(cell["runs"][0]), (std::set<std::string>{"rep", "seq", "wall_seconds", "record"}));
   EXPECT_EQ(keys(cell["summary"]),
-            (std::set<std::string>{"reps", "ratio_to_baseline", "ratio_to_bound", "ratios_to_baseline_by_rep",
+            (std::set<std::string>{"reps", "ratio_to_baseline", "ratio_to_bound", "peak_rss_to_baseline", "ratios_to_baseline_by_rep",
                                    "metrics"}));
   EXPECT_EQ(keys(cell["summary"]["metrics"]),
             (std::set<std::string>{"ops_per_sec", "seconds", "cpu_seconds", "ops_per_cpu_second", "cpu_share",
@@ -185,7 +233,7 @@ TEST(Results, AVersionOneFileLoadsWithItsSummariesRecomputed) {
   EXPECT_DOUBLE_EQ(*f->cells[0].summary.ratio_to_baseline, 2.0);
   EXPECT_FALSE(f->cells[0].summary.median("major_faults")) << "a version 1 record never measured it";
   EXPECT_EQ(f->cells[0].runs[0].record.record_version, 1);
-  EXPECT_EQ(f->to_json()["schema_version"], 2);
+  EXPECT_EQ(f->to_json()["schema_version"], 3);
 }
 
 TEST(Results, AtomicWriteReplacesWholeFiles) {

@@ -278,7 +278,7 @@ MatrixEnd DriverMatrix::run(OutputFile& out) {
     Cell& c = *timed_cells[static_cast<size_t>(unit)];
     const Invocation run = invocation(c, false);
     const DriverOutcome o = run_driver(run.argv, timeout_seconds, run.env);
-    RunReport report{fmt::format("rep {}/{} {:<17} t{} {:<13}", rep, reps, c.workload, c.threads, c.allocator),
+    RunReport report{fmt::format("rep {}/{} {:<17} t{} {:<13} {:<7}", rep, reps, c.workload, c.threads, c.allocator, c.mode),
                      o.wall_seconds, o.kind == DriverOutcome::Kind::kInterrupted};
     if (report.interrupted) return report;
     if (o.kind == DriverOutcome::Kind::kOk) {

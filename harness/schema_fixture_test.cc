@@ -65,6 +65,16 @@ TEST(SchemaFixture, TheCppReaderFindsTheExpectedValues) {
     expect_near(c->runs.empty() ? std::nullopt : std::optional<double>(static_cast<double>(c->runs[0].record.ops)),
                 e["first_run_ops"], key + " first run's ops");
   }
+  ASSERT_EQ(results->allocator_summaries.size(), (*expected)["allocators"].size());
+  for (size_t i = 0; i < results->allocator_summaries.size(); ++i) {
+    const AllocatorSummary& a = results->allocator_summaries[i];
+    const Json& e = (*expected)["allocators"][i];
+    EXPECT_EQ(a.allocator, e["allocator"]);
+    EXPECT_EQ(a.mode, e["mode"]) << a.allocator;
+    EXPECT_EQ(a.cells, e["cells"].get<int>()) << a.allocator;
+    expect_near(a.geomean_ratio_to_baseline, e["geomean_ratio_to_baseline"], a.allocator + " geomean ratio");
+    expect_near(a.geomean_peak_rss_to_baseline, e["geomean_peak_rss_to_baseline"], a.allocator + " geomean peak");
+  }
 }
 
 }  // namespace

@@ -156,7 +156,7 @@ std::unique_ptr<Workload> make_growth(const WorkloadConfig& config, std::string*
 extern const WorkloadDef kGrowth = {
     "growth",
     "a working set rises to a high-water mark (small blocks and realloc-grown buffers), then falls; RSS over time",
-    2'000'000,
+    500'000,
     10,
     {
         {"high_water_mb", 64, 1, 1 << 16, "live bytes at the top of each rise, in MiB, shared by the workers"},

@@ -106,7 +106,7 @@ std::unique_ptr<Workload> make_producer_consumer(const WorkloadConfig& config, s
 extern const WorkloadDef kProducerConsumer = {
     "producer_consumer",
     "producers allocate, consumers free through bounded queues: every free is a remote free",
-    10'000'000,
+    5'000'000,
     0,
     {
         {"producers", 0, 0, 512, "producer threads (0 = --threads)"},

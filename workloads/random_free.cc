@@ -68,7 +68,7 @@ std::unique_ptr<Workload> make_random_free(const WorkloadConfig& config, std::st
 extern const WorkloadDef kRandomFree = {
     "random_free",
     "a working set of live blocks; each step frees a random one and allocates a new one in its place",
-    20'000'000,
+    10'000'000,
     0,
     {
         {"slots", 50'000, 1, 1 << 26, "live blocks per worker"},
