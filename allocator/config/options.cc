@@ -94,6 +94,8 @@ void env_name(const char* name, char* out, size_t out_size) {
   out[n] = '\0';
 }
 
+// Parses every variable. strtoll reports overflow only through errno, so
+// errno is cleared per value; callers go through load_keeping_errno().
 void load() {
   for (unsigned i = 0; i < kOptionCount; ++i) {
     const OptionInfo& info = kOptions[i].info;
@@ -121,18 +123,33 @@ void load() {
   }
 }
 
-void ensure_loaded() {
-  if (g_state.load(std::memory_order_acquire) == 2) [[likely]]
-    return;
+// A load happens inside whatever hakmem call came first (often a malloc a
+// program checks errno around), so it must leave errno as it found it:
+// strtoll's errno = 0 and a failed write(2) of a warning would leak out.
+// The save lives here, on the one-time path, not in option_value().
+void load_keeping_errno(bool dump_if_verbose) {
+  const int saved_errno = errno;
+  load();
+  g_state.store(2, std::memory_order_release);
+  if (dump_if_verbose && g_values.value[static_cast<unsigned>(Option::kVerbose)] != 0)
+    options_dump();
+  errno = saved_errno;
+}
+
+[[gnu::cold, gnu::noinline]] void load_first_time() {
   int expected = 0;
   if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-    load();
-    g_state.store(2, std::memory_order_release);
-    if (g_values.value[static_cast<unsigned>(Option::kVerbose)] != 0) options_dump();
+    load_keeping_errno(/*dump_if_verbose=*/true);
     return;
   }
   while (g_state.load(std::memory_order_acquire) != 2) {
   }
+}
+
+void ensure_loaded() {
+  if (g_state.load(std::memory_order_acquire) == 2) [[likely]]
+    return;
+  load_first_time();
 }
 
 }  // namespace
@@ -144,10 +161,7 @@ int64_t option_value(Option option) {
   return g_values.value[static_cast<unsigned>(option)];
 }
 
-void options_reload() {
-  load();
-  g_state.store(2, std::memory_order_release);
-}
+void options_reload() { load_keeping_errno(/*dump_if_verbose=*/false); }
 
 void options_dump() {
   ensure_loaded();

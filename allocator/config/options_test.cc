@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -57,6 +58,27 @@ TEST(Options, BadValuesWarnAndKeepTheDefault) {
   }
   unsetenv("HAKMEM_PURGE_SLABS");
   options_reload();
+}
+
+// Defect 8 of issue 11: loading options set errno to 0 whenever a HAKMEM_
+// variable was set (strtoll needs errno cleared), so a malloc could clobber
+// the errno a program was about to read. A load must leave errno alone,
+// whether the values parse, are rejected, or are absent.
+TEST(Options, LoadingLeavesErrnoAlone) {
+  constexpr int kSentinel = 12345;
+  for (const char* value : {"7", "abc", "99999999999999999999"}) {
+    setenv("HAKMEM_PURGE_SLABS", value, 1);
+    testing::internal::CaptureStderr();  // the rejected values warn
+    errno = kSentinel;
+    options_reload();
+    const int after = errno;
+    testing::internal::GetCapturedStderr();
+    EXPECT_EQ(after, kSentinel) << "HAKMEM_PURGE_SLABS=" << value;
+  }
+  unsetenv("HAKMEM_PURGE_SLABS");
+  errno = kSentinel;
+  options_reload();
+  EXPECT_EQ(errno, kSentinel) << "no HAKMEM_PURGE_SLABS";
 }
 
 TEST(Options, DumpListsEveryOption) {
