@@ -4,6 +4,7 @@
 // table. See --help.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -137,6 +138,16 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
              o->config.params[value.substr(0, eq)] = value.substr(eq + 1);
              return std::nullopt;
            }, /*repeatable=*/true);
+  t.custom("library", "NAME=PATH",
+           "also run allocator NAME from the malloc library at PATH, in preload mode (another build of a variant, "
+           "to compare two builds in one interleaved run; NAME is added to --allocators and can be the --baseline)",
+           "", [o](const std::string& value) -> std::optional<std::string> {
+             const auto eq = value.find('=');
+             if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+               return "--library takes NAME=PATH, got '" + value + "'";
+             o->config.libraries[value.substr(0, eq)] = resolve_path(value.substr(eq + 1));
+             return std::nullopt;
+           }, /*repeatable=*/true);
   t.text("baseline", "NAME", &o->config.baseline, "allocator the ratio column divides by");
   t.toggle("callgrind", &o->callgrind,
            "also count instructions per op under valgrind --tool=callgrind (one run per cell, --callgrind-ops "
@@ -215,6 +226,14 @@ int run(int argc, char** argv) {
   if (std::string(LAB_COMPILATION_MODE) != "opt")
     fmt::print(stderr, "warning: this is a '{}' build, not -c opt: its numbers say little about the allocators' "
                        "speed (bazel run -c opt //harness:compare)\n", LAB_COMPILATION_MODE);
+  for (const auto& [name, path] : o.config.libraries) {
+    if (auto e = add_library_allocator(name, path)) return usage_error(*e);
+    if (std::find(o.config.allocators.begin(), o.config.allocators.end(), name) == o.config.allocators.end())
+      o.config.allocators.push_back(name);
+  }
+  if (!o.config.libraries.empty() &&
+      std::find(o.config.modes.begin(), o.config.modes.end(), kPreloadMode) == o.config.modes.end())
+    return usage_error("--library allocators run in preload mode only, and --modes leaves it out");
   if (find_allocator(o.config.baseline) == nullptr)
     return usage_error("unknown baseline allocator '" + o.config.baseline + "' (known: " + known_allocator_names() + ")");
   std::string error;

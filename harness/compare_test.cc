@@ -325,6 +325,45 @@ TEST_F(CompareTest, PreloadModeRunsEveryoneOnTheGlibcDriver) {
   EXPECT_NE(bad.stderr_tail.find("--modes takes linked and preload, got 'static'"), std::string::npos);
 }
 
+// Two builds in one interleaved run: another build's library, named on the
+// command line, runs preloaded beside the variants, and can be the baseline.
+TEST_F(CompareTest, ALibraryFromAnotherBuildRunsPreloadedBesideTheVariants) {
+  const std::string library = runfile("variants/libhakmem_ultra_simple.so");
+  const std::string path = out("library.json");
+  const ProcessResult r = compare({"--allocators=ultra_simple", "--library=before=" + library, "--baseline=before",
+                                   "--workloads=mixed_lifo", "--threads=1", "--modes=linked,preload", "--reps=2",
+                                   "--smoke", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  EXPECT_EQ(j["config"]["libraries"]["before"], library);
+  EXPECT_EQ(j["config"]["allocators"], Json({"ultra_simple", "before"}));
+  ASSERT_EQ(j["cells"].size(), 3u) << "ultra_simple linked and preload, and the library preloaded only";
+  const Json& before = j["cells"][2];
+  EXPECT_EQ(before["allocator"], "before");
+  EXPECT_EQ(before["mode"], "preload");
+  EXPECT_EQ(before["allocator_kind"], "hakmem") << "the driver that loaded it saw hakmem's hak_variant_name";
+  EXPECT_EQ(before["status"], "complete") << before.dump();
+  for (const Json& run : before["runs"]) EXPECT_EQ(run["record"]["allocator"], "before");
+  EXPECT_TRUE(j["cells"][1]["summary"]["ratio_to_baseline"].is_number()) << "ultra_simple over the library";
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--library=before"}, "--library takes NAME=PATH, got 'before'"},
+      {{"--library=glibc=" + library}, "--library: the name 'glibc' is already an allocator"},
+      {{"--library=Before!=" + library}, "is not a plain allocator name"},
+      {{"--library=before=/nonexistent/lib.so"}, "--library=before=/nonexistent/lib.so: not a readable file"},
+      {{"--library=before=" + library, "--modes=linked"}, "--library allocators run in preload mode only"},
+  };
+  for (const auto& [args, message] : bad) {
+    std::vector<std::string> a = args;
+    a.push_back("--smoke");
+    a.push_back("--out=" + out("bad-library.json"));
+    const ProcessResult b = compare(a);
+    EXPECT_EQ(b.exit_code, 2) << args[0];
+    EXPECT_NE(b.stderr_tail.find(message), std::string::npos) << b.stderr_tail;
+    EXPECT_FALSE(std::filesystem::exists(out("bad-library.json"))) << "nothing written for bad flags";
+  }
+}
+
 TEST_F(CompareTest, HelpIsGeneratedFromTheFlagTable) {
   const ProcessResult r = compare({"--help"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;

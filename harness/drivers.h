@@ -14,6 +14,10 @@ struct AllocatorInfo {
   std::string kind;  // "hakmem" or "system"
   std::string system_library;  // a system allocator's shared library; "" for glibc and hakmem
   std::string no_library;      // why a hakmem variant has no preload library ("" when it has one)
+  // Set for an allocator given as compare --library=NAME=PATH: its library
+  // (absolute). It has no linked driver and runs in preload mode only; its
+  // kind is "library" until a driver that loaded it says which it is.
+  std::string library;
 
   // Workspace-relative paths of the allocator's binaries.
   std::string driver() const { return "workloads/driver_" + name; }
@@ -34,6 +38,13 @@ std::optional<std::string> preload_library(const AllocatorInfo& a, std::string* 
 
 // Generated (known_allocators.cc).
 const std::vector<AllocatorInfo>& known_allocators();
+
+// Adds an allocator that is only a preload library, from compare's
+// --library=NAME=PATH: typically a variant's library built from another
+// commit, so two builds run interleaved in one comparison. find_allocator
+// finds it afterwards. Returns a one-line error when NAME is taken or not
+// a plain name ([a-z0-9_-]), or PATH is not a readable file.
+std::optional<std::string> add_library_allocator(const std::string& name, const std::string& path);
 
 const AllocatorInfo* find_allocator(const std::string& name);
 

@@ -62,10 +62,12 @@ std::string Cell::status(int reps) const {
 std::string Cell::key() const { return cell_key(workload, allocator, threads, mode); }
 
 Json CompareConfig::to_json() const {
-  return {{"allocators", allocators}, {"workloads", workloads}, {"threads", threads},
-          {"modes", modes},           {"reps", reps},         {"ops", ops ? Json(*ops) : Json(nullptr)},
-          {"smoke", smoke},           {"baseline", baseline}, {"timeout_seconds", timeout_seconds},
-          {"params", params}};
+  Json j = {{"allocators", allocators}, {"workloads", workloads}, {"threads", threads},
+            {"modes", modes},           {"reps", reps},         {"ops", ops ? Json(*ops) : Json(nullptr)},
+            {"smoke", smoke},           {"baseline", baseline}, {"timeout_seconds", timeout_seconds},
+            {"params", params}};
+  if (!libraries.empty()) j["libraries"] = libraries;
+  return j;
 }
 
 std::optional<CompareConfig> CompareConfig::from_json(const Json& j, std::string* error) {
@@ -85,6 +87,7 @@ std::optional<CompareConfig> CompareConfig::from_json(const Json& j, std::string
   }
   if (j.contains("ops") && j["ops"].is_number_integer()) c.ops = j["ops"].get<int64_t>();
   if (j.contains("modes") && !get_field(j, "modes", &c.modes, error, where)) return std::nullopt;
+  if (j.contains("libraries") && !get_field(j, "libraries", &c.libraries, error, where)) return std::nullopt;
   return c;
 }
 

@@ -113,6 +113,10 @@ struct CompareConfig {
   std::vector<std::string> modes = {kLinkedMode};
   double timeout_seconds = 0;  // set by each command (its --timeout)
   std::map<std::string, std::string> params;  // extra --NAME=VALUE for drivers
+  // compare --library: allocator -> the preload library it names (another
+  // build of a variant, say), run in preload mode only. Written only when
+  // non-empty, so files without it read as before.
+  std::map<std::string, std::string> libraries;
 
   Json to_json() const;
   static std::optional<CompareConfig> from_json(const Json& j, std::string* error);

@@ -208,6 +208,8 @@ std::vector<std::string> DriverMatrix::dry_run() {
       // The drivers' own account of how they were compiled (the flags are
       // read back from the binary, not assumed).
       if (!results->build.contains("driver")) results->build["driver"] = o.line.at("build");
+      // A --library allocator's kind is what the driver that loaded it saw.
+      if (c.allocator_kind == "library") c.allocator_kind = o.line.at("allocator_kind").get<std::string>();
     } catch (const std::exception& e) {
       c.failures.push_back({0, std::string("dry run printed an incomplete status line: ") + e.what()});
     }
@@ -232,9 +234,11 @@ std::optional<std::string> DriverMatrix::locate(const char* argv0, const std::ve
       (*unknown)[name] = why;
       continue;
     }
-    const auto path = locator->path(a->driver(), &error);
-    if (!path) return error;
-    driver_of[a->name] = *path;
+    if (a->library.empty()) {  // a --library allocator has no linked driver
+      const auto path = locator->path(a->driver(), &error);
+      if (!path) return error;
+      driver_of[a->name] = *path;
+    }
     if (!preload) continue;
     if (!has_preload_library(*a, &error)) {
       no_library[a->name] = error;
@@ -373,6 +377,8 @@ ResultsFile new_results(const CompareConfig& config, const std::string& compilat
           // A system allocator is reached through its shared library in
           // both modes: measured once, in preload mode when it is asked for.
           if (a != nullptr && a->kind == "system" && asked(kPreloadMode) && mode != kPreloadMode) continue;
+          // A --library allocator is a library alone: preload cells only.
+          if (a != nullptr && !a->library.empty() && mode != kPreloadMode) continue;
           Cell c;
           c.allocator = name;
           c.allocator_kind = a != nullptr ? a->kind : "unknown";

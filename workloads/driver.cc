@@ -230,6 +230,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
     std::cout << nlohmann::ordered_json{{"status", info_of(DriverStatus::kOk).name}, {"dry_run", true},
                                         {"workload", def->name},
                                         {"allocator", subject->allocator},
+                                        {"allocator_kind", subject->kind},
                                         {"mode", subject->mode},
                                         {"ops", config.ops},       {"threads", config.threads},
                                         {"workers", workload->workers()}, {"seed", config.seed},
