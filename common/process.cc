@@ -61,6 +61,41 @@ std::string thp_setting(const char* file) {
   return text->substr(open + 1, close - open - 1);
 }
 
+std::optional<int> overcommit_mode() {
+  FILE* f = fopen("/proc/sys/vm/overcommit_memory", "re");
+  if (f == nullptr) return std::nullopt;
+  int mode = -1;
+  const int n = fscanf(f, "%d", &mode);
+  fclose(f);
+  if (n != 1) return std::nullopt;
+  return mode;
+}
+
+std::optional<int64_t> memory_and_swap_bytes() {
+  const auto memory = kb_field("/proc/meminfo", "MemTotal:");
+  const auto swap = kb_field("/proc/meminfo", "SwapTotal:");
+  if (!memory || !swap) return std::nullopt;
+  return *memory + *swap;
+}
+
+std::optional<Mappings> current_mappings() {
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (f == nullptr) return std::nullopt;
+  Mappings m;
+  char line[4096];
+  while (fgets(line, sizeof line, f) != nullptr) {
+    unsigned long long start = 0, end = 0;
+    if (sscanf(line, "%llx-%llx", &start, &end) != 2) continue;
+    ++m.count;
+    m.bytes += static_cast<int64_t>(end - start);
+    // A line longer than the buffer (a long path) continues: skip the rest.
+    while (strchr(line, '\n') == nullptr && fgets(line, sizeof line, f) != nullptr) {
+    }
+  }
+  fclose(f);
+  return m;
+}
+
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;

@@ -34,6 +34,22 @@ std::vector<int> allowed_cpus();
 // refused).
 std::optional<std::vector<int>> restrict_to_first_cpus(unsigned count, std::string* error);
 
+// /proc/sys/vm/overcommit_memory: 0 heuristic (a single request beyond RAM
+// plus swap is refused), 1 always (nothing is refused), 2 strict (commit
+// limit); nullopt if unreadable.
+std::optional<int> overcommit_mode();
+
+// MemTotal + SwapTotal of /proc/meminfo in bytes, or nullopt: the overcommit
+// heuristic refuses one mapping larger than this.
+std::optional<int64_t> memory_and_swap_bytes();
+
+// This process's mappings (/proc/self/maps lines) and their total size.
+struct Mappings {
+  int64_t count = 0;
+  int64_t bytes = 0;
+};
+std::optional<Mappings> current_mappings();
+
 // Whole text of a small file, or nullopt.
 std::optional<std::string> read_file(const std::string& path);
 
