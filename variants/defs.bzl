@@ -10,6 +10,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
       :<name>_this       cc_library: "hakmem/variant.h", hakmem::ThisVariant = the
                          variant's Allocator, for code compiled once per variant
       :<name>_conformance_test  the shared conformance suite, run on this variant
+      :<name>_threads_test  threads and their heaps over time (threads_test.cc)
       :libhakmem_<name>.so  the variant as a process's malloc, for LD_PRELOAD: the
                          malloc family, glibc's names for it and operator new and
                          delete, aliases of the variant's fast paths
@@ -74,6 +75,17 @@ def hakmem_variant(name, allocator_type, no_library = None):
             "//allocator/pools",
             "//common:process",
             "//common:sanitizer",
+            "@system//:gtest_main",
+        ],
+        size = "medium",
+    )
+    native.cc_test(
+        name = name + "_threads_test",
+        srcs = ["threads_test.cc"],
+        deps = [
+            ":" + name + "_this",
+            "//allocator/backend",
+            "//allocator/config",
             "@system//:gtest_main",
         ],
         size = "medium",

@@ -17,6 +17,12 @@
 //        |- mid (1..32 KiB): ThreadHeap::alloc_block -> refill(1)
 //        `- large: LargeAllocator::allocate -> Pal::map
 //
+//   Allocator::trim() (malloc_trim, hak_trim; any thread)
+//   |- flush_thread_cache, Policy::trim_shared (a depot)
+//   |- trim_all_heaps -> ThreadHeap::trim_if_idle, every heap whose owner
+//   |     is outside it: collect its inbox, release its empty slabs
+//   `- SuperSlabManager::trim -> purge, unmap empty SuperSlabs
+//
 //   Allocator::free(p)                                     [always_inline]
 //   |- class byte = header(p & ~2MiB)->slot_class[slot(p)]
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
@@ -24,6 +30,8 @@
 //        |- thread already exited: ThreadHeap::free_orphan -> owner's inbox
 //        |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
 //        |     -> own slab: free_local | other owner: its inbox (CAS)
+//        |        -> inbox past HAKMEM_INBOX_DRAIN_KIB (or owner exited)
+//        |           and owner outside its heap: drain_while_idle
 //        |- mid: ThreadHeap::free_block
 //        |- large (or 2 MiB-aligned p): LargeAllocator::deallocate
 //        `- anything else: fatal "invalid free"
@@ -110,16 +118,15 @@ class Allocator {
   }
 
   // flush_thread_cache, empty shared front-end state (a magazine depot),
-  // then return every free page the policy holds.
+  // collect every heap's inbox (the heaps of idle and exited threads
+  // included: HeapRegistry::trim_all), then return every free page the
+  // policy holds. Works from any thread, one without a heap too.
   static void trim() {
     flush_thread_cache();
     if constexpr (requires(ThreadHeap& heap) { Policy::trim_shared(heap); }) {
-      if (ThreadHeap* heap = tls_.heap) {
-        Policy::trim_shared(*heap);
-        heap->collect_remote();
-        heap->release_empty_slabs();
-      }
+      if (ThreadHeap* heap = tls_.heap) Policy::trim_shared(*heap);
     }
+    trim_all_heaps();
     global_superslabs().trim();
   }
 
@@ -195,10 +202,8 @@ class Allocator {
 
   static int64_t debug_level() { return option_value(Option::kDebug); }
 
-  static void check_all(ThreadHeap* heap) {
-    heap->check();
-    global_superslabs().check();
-  }
+  // The heap, and the SuperSlabs as far as this heap may read them.
+  static void check_all(ThreadHeap* heap) { heap->check(); }
 
   static ThreadHeap* thread_heap_or_init() {
     if (tls_.heap != nullptr) [[likely]]

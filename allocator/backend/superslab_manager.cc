@@ -91,7 +91,7 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   slab->next = slab->prev = nullptr;
   // Published last: from here on free() of a block in this slot is valid.
   ss->region.slot_class[slot] = static_cast<uint8_t>(size_class);
-  if (option_value(Option::kDebug) >= 2) check_superslab_locked(ss);
+  if (option_value(Option::kDebug) >= 2) check_superslab_locked(ss, owner);
   return slab;
 }
 
@@ -99,6 +99,7 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
   SuperSlab* ss = superslab_of(slab);
   const unsigned slot = slab->slot;
   const uint32_t bit = uint32_t{1} << slot;
+  const SlabOwner* owner = slab->owner;  // the caller is using it (check())
   std::lock_guard lock(mutex_);
   if ((ss->free_slots & bit) != 0 || slab->used != 0) {
     fatal("release of slab %p (slot %u) that is free or still has %u blocks in use",
@@ -120,7 +121,7 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
     unmap_empty_locked(option_value(Option::kSuperSlabCache));
   }
   if (stats_.dirty_free_slabs > option_value(Option::kPurgeSlabs)) purge_dirty_locked();
-  if (option_value(Option::kDebug) >= 2) check_locked();
+  if (option_value(Option::kDebug) >= 2) check_locked(owner);
 }
 
 void SuperSlabManager::purge_dirty_locked() {
@@ -167,7 +168,7 @@ SuperSlabStats SuperSlabManager::stats() const {
   return stats_;
 }
 
-void SuperSlabManager::check_superslab_locked(const SuperSlab* ss) const {
+void SuperSlabManager::check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const {
   if (ss->region.magic != kSuperSlabMagic) fatal("SuperSlab %p: bad magic", static_cast<const void*>(ss));
   if (ss->region.slot_class[0] != kHeaderClass) fatal("SuperSlab %p: slot 0 is not the header", static_cast<const void*>(ss));
   if ((ss->dirty_slots & ~ss->free_slots) != 0) fatal("SuperSlab %p: a dirty slot is in use", static_cast<const void*>(ss));
@@ -183,22 +184,26 @@ void SuperSlabManager::check_superslab_locked(const SuperSlab* ss) const {
       fatal("SuperSlab %p slot %u: class byte %u, metadata class %u, owner %p",
             static_cast<const void*>(ss), slot, cls, slab.size_class, static_cast<void*>(slab.owner));
     }
-    if (slab.capacity != class_capacity(cls) || slab.carved > slab.capacity || slab.used > slab.carved) {
+    if (slab.capacity != class_capacity(cls)) {
+      fatal("SuperSlab %p slot %u: capacity %u for class %u", static_cast<const void*>(ss), slot, slab.capacity, cls);
+    }
+    if (owner != nullptr && slab.owner != owner) continue;  // its counters are its owner's
+    if (slab.carved > slab.capacity || slab.used > slab.carved) {
       fatal("SuperSlab %p slot %u: capacity %u carved %u used %u", static_cast<const void*>(ss), slot,
             slab.capacity, slab.carved, slab.used);
     }
   }
 }
 
-void SuperSlabManager::check() const {
+void SuperSlabManager::check(const SlabOwner* owner) const {
   std::lock_guard lock(mutex_);
-  check_locked();
+  check_locked(owner);
 }
 
-void SuperSlabManager::check_locked() const {
+void SuperSlabManager::check_locked(const SlabOwner* owner) const {
   int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0;
   for (const SuperSlab* ss = with_free_; ss != nullptr; ss = ss->next) {
-    check_superslab_locked(ss);
+    check_superslab_locked(ss, owner);
     if (ss->free_slots == 0) fatal("SuperSlab %p is full but on the with-free list", static_cast<const void*>(ss));
     dirty += std::popcount(ss->dirty_slots);
     in_use += std::popcount(kAllSlabSlots & ~ss->free_slots);
@@ -206,7 +211,7 @@ void SuperSlabManager::check_locked() const {
     ++mapped;
   }
   for (const SuperSlab* ss = full_; ss != nullptr; ss = ss->next) {
-    check_superslab_locked(ss);
+    check_superslab_locked(ss, owner);
     if (ss->free_slots != 0) fatal("SuperSlab %p has free slots but is on the full list", static_cast<const void*>(ss));
     in_use += kSlabsPerSuperSlab - kFirstBlockSlot;
     ++mapped;

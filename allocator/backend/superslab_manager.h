@@ -58,15 +58,20 @@ class SuperSlabManager {
   Pal& pal() const { return *pal_; }
 
   // Verifies every SuperSlab's invariants; aborts with a message on the
-  // first violation. Expensive: for tests and HAKMEM_DEBUG=2.
-  void check() const;
+  // first violation. Expensive: for tests and HAKMEM_DEBUG=2. What the
+  // manager's lock guards is checked everywhere; a slab's block counters
+  // (carved, used), which its owner writes without the lock, only for the
+  // slabs of `owner`, which the caller must be using (holding its busy
+  // marker): reading another owner's would race with it. nullptr checks
+  // every slab's counters, for tests where no owner runs concurrently.
+  void check(const SlabOwner* owner) const;
 
  private:
   SuperSlab* map_superslab();
   void purge_dirty_locked();
   void unmap_empty_locked(int64_t keep);
-  void check_locked() const;
-  void check_superslab_locked(const SuperSlab* ss) const;
+  void check_locked(const SlabOwner* owner) const;
+  void check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const;
 
   Pal* pal_;
   mutable std::mutex mutex_;

@@ -43,7 +43,7 @@ TEST_F(SuperSlabManagerTest, ASlabIsCarvedFromAnAlignedSuperSlab) {
   EXPECT_GE(slab->slot, kFirstBlockSlot);
   EXPECT_EQ(slab->capacity, class_capacity(3));
   EXPECT_EQ(slab->owner, &owner);
-  manager.check();
+  manager.check(nullptr);
   manager.release_slab(slab);
 }
 
@@ -71,7 +71,7 @@ TEST_F(SuperSlabManagerTest, ThirtyOneSlabsPerSuperSlab) {
   slabs.push_back(manager.acquire_slab(0, &owner));
   EXPECT_EQ(pal.maps(), 2);
   EXPECT_EQ(manager.stats().slabs_in_use, static_cast<int64_t>(kUsableSlots + 1));
-  manager.check();
+  manager.check(nullptr);
   for (SlabMeta* slab : slabs) manager.release_slab(slab);
   // Both SuperSlabs are empty; the cache keeps one mapped.
   EXPECT_EQ(pal.unmaps(), 1);

@@ -25,6 +25,10 @@
     "(madvise DONTNEED); 32 slabs = 2 MiB")                                  \
   X(kSuperSlabCache, "superslab_cache", 1, 0, 1024,                          \
     "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped")        \
+  X(kInboxDrainKib, "inbox_drain_kib", 256, 0, 1 << 20,                     \
+    "KiB freed into another thread's heap since its last collection after "  \
+    "which the freeing thread collects that heap's inbox itself, if the "    \
+    "owner is not using its heap (0: at every remote free)")                 \
   X(kStats, "stats", 0, 0, 1,                                                \
     "1: print a summary to stderr at exit (slow-path counts per class, "      \
     "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")

@@ -57,6 +57,11 @@ void HeapRegistry::release(ThreadHeap* heap) {
   abandoned_ = heap;
 }
 
+void HeapRegistry::trim_all() {
+  std::lock_guard lock(mutex_);
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->trim_if_idle();
+}
+
 HeapStats HeapRegistry::total_stats() {
   HeapStats total;
   std::lock_guard lock(mutex_);
@@ -91,6 +96,7 @@ ClassStatsTable HeapRegistry::total_class_stats() {
 ThreadHeap* acquire_heap() { return g_heaps.acquire(); }
 void release_heap(ThreadHeap* heap) { g_heaps.release(heap); }
 int active_heaps() { return g_heaps.active(); }
+void trim_all_heaps() { g_heaps.trim_all(); }
 HeapStats total_heap_stats() { return g_heaps.total_stats(); }
 ClassStatsTable total_class_stats() { return g_heaps.total_class_stats(); }
 

@@ -30,6 +30,10 @@ class HeapRegistry {
   // The calling thread is done with `heap` (its front end already flushed).
   void release(ThreadHeap* heap);
 
+  // Collects the inbox of every heap, live or abandoned, whose owner is not
+  // using it, and releases its empty slabs (ThreadHeap::trim_if_idle).
+  void trim_all();
+
   // Heaps owned by running threads (acquired and not yet released).
   int active() const { return active_.load(std::memory_order_relaxed); }
 
@@ -54,6 +58,7 @@ class HeapRegistry {
 ThreadHeap* acquire_heap();
 void release_heap(ThreadHeap* heap);
 int active_heaps();
+void trim_all_heaps();
 HeapStats total_heap_stats();
 ClassStatsTable total_class_stats();
 

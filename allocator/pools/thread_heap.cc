@@ -1,6 +1,8 @@
 // ThreadHeap: refill, spill and the remote-free inbox (design in the header).
 #include "allocator/pools/thread_heap.h"
 
+#include <sched.h>
+
 #include <algorithm>
 
 #include "allocator/config/options.h"
@@ -26,15 +28,33 @@ void ThreadHeap::unlink_partial(SlabMeta* slab) {
   slab->on_partial = 0;
 }
 
+void ThreadHeap::wait_and_enter() {
+  // A collector is inside: it processes one inbox and releases slabs, then
+  // leaves. Spin briefly, then yield the CPU to it.
+  for (unsigned spins = 0;; ++spins) {
+    uint32_t expected = 0;
+    if (busy_.load(std::memory_order_relaxed) == 0 &&
+        busy_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+      return;
+    if (spins < 64) __builtin_ia32_pause();
+    else sched_yield();
+  }
+}
+
 BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want) {
-  if (inbox_.load(std::memory_order_relaxed) != nullptr) collect_remote();
+  const Inside inside(this);
+  return refill_inside(size_class, want);
+}
+
+BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want) {
+  if (inbox_.load(std::memory_order_relaxed) != nullptr) collect_inside();
   BlockChain chain;
   FreeBlock** link = &chain.head;
   const uint32_t block_size = kClassSize[size_class];
   while (chain.count < want) {
     SlabMeta* slab = partial_[size_class];
     if (slab == nullptr) {
-      collect_remote();  // never grow while blocks are waiting to come home
+      collect_inside();  // never grow while blocks are waiting to come home
       slab = partial_[size_class];
     }
     if (slab == nullptr) {
@@ -78,7 +98,7 @@ BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want) {
   return chain;
 }
 
-void* ThreadHeap::alloc_block(unsigned size_class) { return refill(size_class, 1).head; }
+void* ThreadHeap::alloc_block(unsigned size_class) { return refill(size_class, 1).head; }  // refill enters
 
 void ThreadHeap::free_local(SlabMeta* slab, FreeBlock* block, bool keep_last) {
   block->next = slab->free;
@@ -108,36 +128,73 @@ void ThreadHeap::process_chain(FreeBlock* head, bool keep_last) {
 
 void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count) {
   bump(remote_sent_, count);
-  push_to_inbox(owner, head, tail);
+  push_to_inbox(owner, head, tail, uint64_t{count} * kClassSize[slab_of(head)->size_class]);
 }
 
-void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail) {
+void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes) {
   FreeBlock* old = owner->inbox_.load(std::memory_order_relaxed);
   do {
     tail->next = old;
   } while (!owner->inbox_.compare_exchange_weak(old, head, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
-  if (owner->state_.load(std::memory_order_seq_cst) == kAbandoned) owner->collect_abandoned();
+  owner->inbox_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (owner->wants_collection()) owner->drain_while_idle();
 }
 
 void ThreadHeap::free_orphan(FreeBlock* block, SlabMeta* slab) {
-  push_to_inbox(static_cast<ThreadHeap*>(slab->owner), block, block);
+  push_to_inbox(static_cast<ThreadHeap*>(slab->owner), block, block, kClassSize[slab->size_class]);
 }
 
 void ThreadHeap::collect_remote() {
-  FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_acquire);
+  const Inside inside(this);
+  collect_inside();
+}
+
+void ThreadHeap::collect_inside() {
+  // Reset before the exchange: a push in between is over-counted (an early
+  // collection), never forgotten.
+  inbox_bytes_.store(0, std::memory_order_relaxed);
+  FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_seq_cst);
   if (head != nullptr) process_chain(head, /*keep_last=*/true);
 }
 
-void ThreadHeap::collect_abandoned() {
-  std::lock_guard lock(abandoned_mutex_);
-  if (state_.load(std::memory_order_seq_cst) != kAbandoned) return;  // adopted meanwhile
+// An abandoned heap is collected at every push; a live one once its inbox
+// holds HAKMEM_INBOX_DRAIN_KIB.
+bool ThreadHeap::wants_collection() const {
+  if (state_.load(std::memory_order_seq_cst) == kAbandoned) return true;
+  const auto threshold = static_cast<uint64_t>(option_value(Option::kInboxDrainKib)) * 1024;
+  return inbox_bytes_.load(std::memory_order_relaxed) >= threshold;
+}
+
+// Holding busy_ as a collector: an abandoned heap keeps no empty slab.
+void ThreadHeap::collect_claimed() {
+  inbox_bytes_.store(0, std::memory_order_relaxed);
   FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_seq_cst);
-  if (head != nullptr) process_chain(head, /*keep_last=*/false);
+  const bool abandoned = state_.load(std::memory_order_relaxed) == kAbandoned;
+  if (head != nullptr) process_chain(head, /*keep_last=*/!abandoned);
+}
+
+void ThreadHeap::drain_while_idle() {
+  while (try_claim()) {
+    collect_claimed();
+    busy_.store(0, std::memory_order_seq_cst);
+    // A push that failed to claim while we were inside is seen here.
+    if (inbox_.load(std::memory_order_seq_cst) == nullptr || !wants_collection()) return;
+  }
+}
+
+bool ThreadHeap::trim_if_idle() {
+  if (!try_claim()) return false;
+  collect_claimed();
+  release_empty_inside();
+  busy_.store(0, std::memory_order_seq_cst);
+  if (inbox_.load(std::memory_order_seq_cst) != nullptr && wants_collection()) drain_while_idle();
+  return true;
 }
 
 void ThreadHeap::spill(FreeBlock* head) {
   if (head == nullptr) return;
+  const Inside inside(this);
   ClassCounters& counters = by_class_[slab_of(head)->size_class];
   // Foreign blocks are batched per owner so each owner costs one CAS. Four
   // owners at a time covers the common cases (a consumer freeing for one or
@@ -186,6 +243,7 @@ void ThreadHeap::spill(FreeBlock* head) {
 }
 
 void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
+  const Inside inside(this);
   bump(by_class_[slab->size_class].freed_blocks, 1);
   auto* owner = static_cast<ThreadHeap*>(slab->owner);
   if (owner == this) {
@@ -197,6 +255,11 @@ void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
 }
 
 void ThreadHeap::release_empty_slabs() {
+  const Inside inside(this);
+  release_empty_inside();
+}
+
+void ThreadHeap::release_empty_inside() {
   for (unsigned c = 0; c < kSlabClasses; ++c) {
     SlabMeta* slab = partial_[c];
     while (slab != nullptr) {
@@ -212,15 +275,18 @@ void ThreadHeap::release_empty_slabs() {
 }
 
 void ThreadHeap::abandon() {
-  collect_remote();
-  release_empty_slabs();
-  state_.store(kAbandoned, std::memory_order_seq_cst);
+  {
+    const Inside inside(this);
+    collect_inside();
+    release_empty_inside();
+    state_.store(kAbandoned, std::memory_order_seq_cst);
+  }
   // A push that saw kActive just before the store is drained here.
-  collect_abandoned();
+  drain_while_idle();
 }
 
 void ThreadHeap::adopt() {
-  std::lock_guard lock(abandoned_mutex_);
+  const Inside inside(this);  // waits for a collector to finish
   state_.store(kActive, std::memory_order_seq_cst);
 }
 
@@ -246,7 +312,9 @@ ClassStats ThreadHeap::class_stats(unsigned size_class) const {
   return {c.refills.load(r), c.refilled_blocks.load(r), c.spilled_blocks.load(r), c.freed_blocks.load(r)};
 }
 
-void ThreadHeap::check() const {
+void ThreadHeap::check() {
+  const Inside inside(this);
+  superslabs_->check(this);
   for (unsigned c = 0; c < kSlabClasses; ++c) {
     const SlabMeta* prev = nullptr;
     for (const SlabMeta* slab = partial_[c]; slab != nullptr; prev = slab, slab = slab->next) {

@@ -17,16 +17,37 @@
 // This is the per-owner message queue of snmalloc rather than mimalloc's
 // per-page list: the owner checks one word, not every page it owns.
 //
+// Who may touch a heap: its "busy" marker
+// ------------------------------------------
+// A heap's private state (partial lists, slab free lists and counters) is
+// touched only by whoever holds the heap's busy marker (busy_): its owner,
+// during each ThreadHeap call it makes (a slow path: never on the tiny fast
+// path, which touches only the front end's cache), or a collector, a thread
+// that claimed the marker while the owner was outside. The owner takes it
+// with one CAS (and waits if a collector has it; a collection is bounded);
+// a collector only tries (try_claim) and gives up if the heap is busy.
+//
+// Idle owners: an owner that stops allocating never refills, so its inbox
+// would hold blocks (and their slabs) indefinitely. So whoever pushes to an
+// inbox counts the bytes pushed since the last collection, and once they
+// reach HAKMEM_INBOX_DRAIN_KIB the pusher tries to claim the heap and
+// collects its inbox itself, releasing slabs that became empty. If the
+// owner is busy, the blocks wait for its next refill or the next push.
+// trim_if_idle() (malloc_trim / hak_trim, through the registry's
+// trim_all) does the same for every heap, whatever its inbox holds.
+//
 // Thread exit: the front end flushes its cache, the heap drains its inbox,
 // releases its empty slabs and is marked abandoned. Its remaining slabs keep
 // their owner: blocks still live in other threads come back through the
-// inbox as before. Whoever pushes to an abandoned heap's inbox drains it
-// under the heap's mutex (collect_abandoned), so an abandoned heap's slabs
+// inbox as before. Whoever pushes to an abandoned heap's inbox collects it
+// (drain_while_idle), whatever the threshold, so an abandoned heap's slabs
 // are released as soon as their last block comes home, without waiting for
 // a new thread. A new thread adopts an abandoned heap before creating one.
-// The Dekker pair (state store / inbox exchange on exit, inbox CAS / state
-// load on push) is sequentially consistent, so a push that races with exit
-// is seen by one side or the other, never by neither.
+// Two Dekker pairs, both sequentially consistent, make sure no push is
+// left behind in an abandoned heap: (state store / inbox exchange on exit,
+// inbox CAS / state load on push), and (busy release / inbox load by a
+// collector, inbox CAS / busy CAS by a pusher): a pusher that loses the
+// claim to a collector is seen by that collector's re-check.
 #pragma once
 
 #include <array>
@@ -68,8 +89,7 @@ struct BlockChain {
   uint32_t count = 0;
 };
 
-// Invariants (for the heap's owner, or for the holder of abandoned_mutex_
-// while the heap is abandoned):
+// Invariants (for whoever holds busy_, owner or collector):
 //   for every class c, partial_[c] lists exactly the owned slabs of class c
 //     with a block available (SlabMeta::on_partial), each slab once;
 //   every slab whose owner is this heap and whose used == 0 is released,
@@ -114,6 +134,10 @@ class ThreadHeap : public SlabOwner {
   // Releases empty slabs kept for reuse (see the invariants).
   void release_empty_slabs();
 
+  // From any thread but the owner: if the owner is not using the heap,
+  // collects its inbox and releases its empty slabs. False if it was busy.
+  bool trim_if_idle();
+
   // Thread exit: collect, release what is empty, mark abandoned.
   void abandon();
   // A new thread takes over an abandoned heap.
@@ -129,8 +153,14 @@ class ThreadHeap : public SlabOwner {
   Pal& pal() const { return superslabs_->pal(); }
 
   // Verifies the invariants of every slab on the partial lists, walking
-  // free lists; aborts on the first violation. Owner thread only.
-  void check() const;
+  // free lists, and of the SuperSlabs as far as this heap may read them
+  // (SuperSlabManager::check(this)); aborts on the first violation. Owner
+  // thread only.
+  void check();
+
+  // The busy marker is held by nobody: at fork, the thread that held it
+  // does not exist in the child (HeapRegistry's fork handlers).
+  void reset_busy_in_child() { busy_.store(0, std::memory_order_relaxed); }
 
   ThreadHeap* next_in_registry = nullptr;  // owned by the heap registry
   ThreadHeap* next_abandoned = nullptr;
@@ -139,11 +169,41 @@ class ThreadHeap : public SlabOwner {
   static constexpr uint32_t kActive = 0;
   static constexpr uint32_t kAbandoned = 1;
 
+  // The owner's side of busy_: held for the length of one public call.
+  class Inside {
+   public:
+    explicit Inside(ThreadHeap* heap) : heap_(heap) { heap->enter(); }
+    ~Inside() { heap_->busy_.store(0, std::memory_order_seq_cst); }
+    Inside(const Inside&) = delete;
+    Inside& operator=(const Inside&) = delete;
+
+   private:
+    ThreadHeap* heap_;
+  };
+  void enter() {
+    uint32_t expected = 0;
+    if (busy_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        [[likely]]
+      return;
+    wait_and_enter();
+  }
+  [[gnu::noinline, gnu::cold]] void wait_and_enter();
+  bool try_claim() {
+    uint32_t expected = 0;
+    return busy_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst, std::memory_order_relaxed);
+  }
+  // Collections by a thread other than the owner (see the header comment).
+  bool wants_collection() const;
+  void drain_while_idle();
+  void collect_claimed();
+
+  BlockChain refill_inside(unsigned size_class, uint32_t want);
+  void collect_inside();
+  void release_empty_inside();
   void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last);
   void process_chain(FreeBlock* head, bool keep_last);
   void push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count);
-  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail);
-  void collect_abandoned();
+  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes);
   void link_partial(SlabMeta* slab);
   void unlink_partial(SlabMeta* slab);
   void bump(std::atomic<uint64_t>& counter, uint64_t by) {
@@ -153,10 +213,10 @@ class ThreadHeap : public SlabOwner {
   SlabMeta* partial_[kSlabClasses] = {};
   SuperSlabManager* superslabs_;
   alignas(64) std::atomic<FreeBlock*> inbox_{nullptr};
+  std::atomic<uint64_t> inbox_bytes_{0};  // pushed since the last collection
   std::atomic<uint32_t> state_{kActive};
-  std::mutex abandoned_mutex_;
-  // Counters are written by the owner (or under abandoned_mutex_) and read
-  // by anyone. Refills and spills are counted per class only; stats()
+  std::atomic<uint32_t> busy_{0};  // 1: the owner or a collector is inside
+  // Counters are written by whoever holds busy_ and read by anyone. Refills and spills are counted per class only; stats()
   // sums the classes for the totals.
   struct ClassCounters {
     std::atomic<uint64_t> refills{0}, refilled_blocks{0}, spilled_blocks{0}, freed_blocks{0};

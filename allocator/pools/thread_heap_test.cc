@@ -195,6 +195,43 @@ TEST_F(ThreadHeapTest, AnAbandonedHeapIsDrainedByWhoeverFreesIntoIt) {
   delete owner;
 }
 
+// An idle owner (one that makes no call) gets its blocks back anyway: the
+// pusher that takes its inbox past HAKMEM_INBOX_DRAIN_KIB collects it.
+TEST_F(ThreadHeapTest, AnIdleOwnersInboxIsCollectedPastTheThreshold) {
+  setenv("HAKMEM_INBOX_DRAIN_KIB", "64", 1);
+  options_reload();
+  ThreadHeap owner(&manager);
+  ThreadHeap other(&manager);
+  const unsigned cls = kSlabClasses - 1;  // 32 KiB blocks: two per slab
+  BlockChain chain = owner.refill(cls, 8);
+  EXPECT_EQ(manager.stats().slabs_in_use, 4);
+  std::vector<FreeBlock*> blocks = to_vector(chain.head);
+  other.spill(to_chain({blocks[0]}));  // 32 KiB: below the threshold
+  EXPECT_EQ(owner.stats().remote_blocks_received, 0u);
+  other.spill(to_chain({blocks[1]}));  // 64 KiB: collected by this push
+  EXPECT_EQ(owner.stats().remote_blocks_received, 2u);
+  EXPECT_EQ(manager.stats().slabs_in_use, 4) << "the one empty slab is kept (the class's last partial)";
+  other.spill(to_chain({blocks[2], blocks[3], blocks[4], blocks[5], blocks[6], blocks[7]}));
+  EXPECT_EQ(owner.stats().remote_blocks_received, 8u);
+  EXPECT_EQ(manager.stats().slabs_in_use, 1);
+  unsetenv("HAKMEM_INBOX_DRAIN_KIB");
+  options_reload();
+  owner.release_empty_slabs();
+}
+
+// trim_if_idle (hak_trim from any thread) collects whatever the inbox
+// holds, however little, and releases every empty slab.
+TEST_F(ThreadHeapTest, TrimIfIdleCollectsTheInboxAndReleasesEmptySlabs) {
+  ThreadHeap owner(&manager);
+  ThreadHeap other(&manager);
+  BlockChain chain = owner.refill(2, 64);
+  other.spill(chain.head);
+  EXPECT_EQ(owner.stats().remote_blocks_received, 0u) << "below the threshold";
+  EXPECT_TRUE(owner.trim_if_idle());
+  EXPECT_EQ(owner.stats().remote_blocks_received, 64u);
+  EXPECT_EQ(manager.stats().slabs_in_use, 0) << "trim keeps no empty slab";
+}
+
 TEST_F(ThreadHeapTest, AnAdoptedHeapKeepsItsSlabs) {
   ThreadHeap heap(&manager);
   BlockChain chain = heap.refill(0, 8);
