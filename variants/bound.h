@@ -58,7 +58,10 @@ class BoundArena {
   bool reserve() {
     if (base_ != nullptr) return true;
     // Aligning to 64 regions puts region c at address bits 28..33 == c.
-    auto* base = static_cast<char*>(pal_->map(kArenaSize, size_t{1} << kArenaShift));
+    // Unaccounted (MAP_NORESERVE): 10 GiB of address space, touched only as
+    // far as each class's cursor goes; accounting it all would be refused
+    // under strict overcommit for memory a run never uses.
+    auto* base = static_cast<char*>(pal_->map_unaccounted(kArenaSize, size_t{1} << kArenaShift));
     if (base == nullptr) return false;
     base_ = base;
     for (unsigned c = 0; c < kSlabClasses; ++c)

@@ -20,6 +20,7 @@ TEST(BoundArena, IsMappedOnceThroughItsPalWithEachClassInItsOwnRegion) {
   ASSERT_TRUE(arena.reserve());
   ASSERT_TRUE(arena.reserve());
   EXPECT_EQ(pal.maps(), 1) << "a second reserve() maps nothing";
+  EXPECT_EQ(pal.unaccounted_maps(), 1) << "a sparse reservation: MAP_NORESERVE, outside the overcommit accounting";
   EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(BoundArena::kArenaSize));
   for (unsigned c = 0; c < kSlabClasses; ++c) {
     auto* a = static_cast<char*>(arena.bump(c));

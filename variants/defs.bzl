@@ -73,6 +73,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
             "//allocator/api",
             "//allocator/backend",
             "//allocator/pools",
+            "//common:child_process",
             "//common:process",
             "//common:sanitizer",
             "@system//:gtest_main",

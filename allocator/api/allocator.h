@@ -128,6 +128,7 @@ class Allocator {
     }
     trim_all_heaps();
     global_superslabs().trim();
+    global_large().trim();  // retries unmaps that failed
   }
 
   // The calling thread's heap (nullptr before its first slow path).

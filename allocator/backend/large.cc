@@ -18,6 +18,7 @@ void init_header(LargeHeader* header, char* map_base, size_t map_size, char* blo
   header->map_base = map_base;
   header->map_size = map_size;
   header->block = block;
+  header->next_pending = nullptr;
 }
 
 }  // namespace
@@ -36,6 +37,7 @@ LargeHeader* LargeAllocator::header_of(const void* p) {
 }
 
 void* LargeAllocator::allocate(size_t size, size_t align) {
+  retry_pending_if_any();
   if (align < kMinAlign) align = kMinAlign;
   // Beyond any x86-64 address space: refused without asking the OS (and
   // before align_up or the Pal's over-mapping could overflow).
@@ -63,9 +65,15 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
     }
     block = base + align;
     char* header_page = block - kPageSize;
-    pal_->unmap(base, static_cast<size_t>(header_page - base));
-    init_header(reinterpret_cast<LargeHeader*>(header_page), header_page, kPageSize + body, block);
-    mapped_bytes_.fetch_add(static_cast<int64_t>(kPageSize + body), std::memory_order_relaxed);
+    char* map_base = header_page;
+    if (!pal_->unmap(base, static_cast<size_t>(header_page - base))) {
+      // The front stays mapped with the block: it is the block's mapping.
+      unmap_failures_.fetch_add(1, std::memory_order_relaxed);
+      map_base = base;
+    }
+    const size_t map_size = static_cast<size_t>(block + body - map_base);
+    init_header(reinterpret_cast<LargeHeader*>(header_page), map_base, map_size, block);
+    mapped_bytes_.fetch_add(static_cast<int64_t>(map_size), std::memory_order_relaxed);
   }
   live_blocks_.fetch_add(1, std::memory_order_relaxed);
   blocks_mapped_.fetch_add(1, std::memory_order_relaxed);
@@ -74,12 +82,51 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
 
 void LargeAllocator::deallocate(void* p) {
   LargeHeader* header = header_of(p);
-  const size_t map_size = header->map_size;
   live_blocks_.fetch_sub(1, std::memory_order_relaxed);
-  blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
-  mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
-  pal_->unmap(header->map_base, map_size);
+  retry_pending_if_any();
+  unmap_or_keep(header);
 }
+
+void LargeAllocator::unmap_or_keep(LargeHeader* header) {
+  const size_t map_size = header->map_size;
+  if (pal_->unmap(header->map_base, map_size)) {
+    blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
+    mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
+    return;
+  }
+  // Still mapped, so the header is still ours to write: it becomes the
+  // pending list's node, and no longer reads as a live block.
+  unmap_failures_.fetch_add(1, std::memory_order_relaxed);
+  pending_unmaps_.fetch_add(1, std::memory_order_relaxed);
+  header->region.magic = kLargePendingMagic;
+  push_pending(header);
+}
+
+void LargeAllocator::push_pending(LargeHeader* header) {
+  LargeHeader* head = pending_.load(std::memory_order_relaxed);
+  do {
+    header->next_pending = head;
+  } while (!pending_.compare_exchange_weak(head, header, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void LargeAllocator::retry_pending() {
+  LargeHeader* header = pending_.exchange(nullptr, std::memory_order_acquire);
+  while (header != nullptr) {
+    LargeHeader* next = header->next_pending;  // read before the unmap takes it away
+    const size_t map_size = header->map_size;
+    if (pal_->unmap(header->map_base, map_size)) {
+      pending_unmaps_.fetch_sub(1, std::memory_order_relaxed);
+      blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
+      mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
+    } else {
+      unmap_failures_.fetch_add(1, std::memory_order_relaxed);
+      push_pending(header);
+    }
+    header = next;
+  }
+}
+
+void LargeAllocator::trim() { retry_pending_if_any(); }
 
 size_t LargeAllocator::usable_size(const void* p) const {
   const LargeHeader* header = header_of(p);
@@ -88,8 +135,8 @@ size_t LargeAllocator::usable_size(const void* p) const {
 
 LargeStats LargeAllocator::stats() const {
   constexpr auto r = std::memory_order_relaxed;
-  return {live_blocks_.load(r), mapped_bytes_.load(r), map_failures_.load(r), blocks_mapped_.load(r),
-          blocks_unmapped_.load(r)};
+  return {live_blocks_.load(r),      mapped_bytes_.load(r),   map_failures_.load(r), blocks_mapped_.load(r),
+          blocks_unmapped_.load(r), unmap_failures_.load(r), pending_unmaps_.load(r)};
 }
 
 }  // namespace hakmem

@@ -80,5 +80,89 @@ TEST(Large, MapFailureIsReported) {
   EXPECT_EQ(large.stats().map_failures, 1);
 }
 
+// Issue 11, defect 5: munmap results were discarded and the statistics
+// decremented anyway, so after a failed unmap the books said 0 bytes while
+// the mapping stayed. Now the block waits on a pending list, its bytes stay
+// counted, and the next large operation retries it.
+TEST(Large, AFailedUnmapKeepsTheBooksAndIsRetriedByTheNextOperation) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  void* p = large.allocate(100 * 1024, kMinAlign);
+  ASSERT_NE(p, nullptr);
+  const int64_t mapped = pal.mapped_bytes();
+  pal.fail_next_unmaps(1);
+  large.deallocate(p);
+  EXPECT_EQ(pal.failed_unmaps(), 1);
+  LargeStats s = large.stats();
+  EXPECT_EQ(s.live_blocks, 0);
+  EXPECT_EQ(s.pending_unmaps, 1);
+  EXPECT_EQ(s.unmap_failures, 1);
+  EXPECT_EQ(s.blocks_unmapped, 0) << "nothing was unmapped";
+  EXPECT_EQ(s.mapped_bytes, mapped) << "the mapping is still there";
+  EXPECT_EQ(pal.mapped_bytes(), mapped);
+  EXPECT_DEATH(large.deallocate(p), "not a hakmem large block") << "a pending block is not live";
+
+  // A retry that fails again keeps it pending; the next one unmaps it.
+  pal.fail_next_unmaps(1);
+  void* q = large.allocate(200 * 1024, kMinAlign);
+  ASSERT_NE(q, nullptr);
+  s = large.stats();
+  EXPECT_EQ(s.pending_unmaps, 1);
+  EXPECT_EQ(s.unmap_failures, 2);
+  EXPECT_EQ(s.mapped_bytes, pal.mapped_bytes());
+  large.deallocate(q);  // retries p first, then unmaps q
+  s = large.stats();
+  EXPECT_EQ(s.pending_unmaps, 0);
+  EXPECT_EQ(s.blocks_unmapped, 2);
+  EXPECT_EQ(s.mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+TEST(Large, TrimRetriesFailedUnmaps) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  void* blocks[3];
+  for (void*& b : blocks) ASSERT_NE(b = large.allocate(50 * 1024, kMinAlign), nullptr);
+  pal.fail_next_unmaps(1000);  // every unmap, and every retry the frees make
+  for (void* b : blocks) large.deallocate(b);
+  pal.fail_next_unmaps(0);
+  EXPECT_EQ(large.stats().pending_unmaps, 3);
+  EXPECT_EQ(large.stats().mapped_bytes, pal.mapped_bytes());
+  EXPECT_GT(pal.mapped_bytes(), 0);
+  large.trim();
+  EXPECT_EQ(large.stats().pending_unmaps, 0);
+  EXPECT_EQ(large.stats().mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// An over-aligned block gives back the front of its mapping at once; if
+// that unmap fails, the front stays part of the block's mapping.
+TEST(Large, AFailedTrimOfAnOverAlignedBlockStaysInItsMapping) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  pal.fail_next_unmaps(1);
+  auto* p = static_cast<char*>(large.allocate(3 * kPageSize, 4 * kSuperSlabSize));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % (4 * kSuperSlabSize), 0u);
+  EXPECT_EQ(large.stats().mapped_bytes, pal.mapped_bytes());
+  memset(p, 1, 3 * kPageSize);
+  large.deallocate(p);
+  EXPECT_EQ(large.stats().mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+TEST(Large, MapFailuresOfEveryShapeReturnNull) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  for (size_t align : {kMinAlign, size_t{4096}, kSuperSlabSize, 8 * kSuperSlabSize}) {
+    pal.fail_next_maps(1);
+    EXPECT_EQ(large.allocate(1 << 20, align), nullptr) << align;
+  }
+  EXPECT_EQ(large.stats().map_failures, 4);
+  EXPECT_EQ(large.stats().live_blocks, 0);
+  EXPECT_EQ(large.stats().mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
 }  // namespace
 }  // namespace hakmem

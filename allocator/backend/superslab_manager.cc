@@ -13,7 +13,7 @@ namespace hakmem {
 constinit SuperSlabManager g_superslabs{&g_os_pal};
 
 SuperSlab* SuperSlabManager::map_superslab() {
-  void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);
+  void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);  // accounted: it backs user blocks
   if (mem == nullptr) return nullptr;
   auto* ss = static_cast<SuperSlab*>(mem);
   // Fresh mappings are zero; only non-zero fields are written, so the
@@ -145,13 +145,21 @@ void SuperSlabManager::unmap_empty_locked(int64_t keep) {
   while (ss != nullptr && empty_superslabs_ > keep) {
     SuperSlab* next = ss->next;
     if (ss->free_slots == kAllSlabSlots) {
-      unlink(with_free_, ss);
-      --empty_superslabs_;
-      stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
-      --stats_.superslabs_mapped;
-      ++stats_.superslabs_unmapped;
+      const int dirty = std::popcount(ss->dirty_slots);
       // Under the lock: an unmapped SuperSlab must not be found by anyone.
-      pal_->unmap(ss, kSuperSlabSize);
+      // Unlinked first (the unmap takes its links away), relinked if the
+      // OS refused: then it is still mapped, empty and usable, and stays
+      // counted; the next release or trim tries again.
+      unlink(with_free_, ss);
+      if (pal_->unmap(ss, kSuperSlabSize)) {
+        --empty_superslabs_;
+        stats_.dirty_free_slabs -= dirty;
+        --stats_.superslabs_mapped;
+        ++stats_.superslabs_unmapped;
+      } else {
+        ++stats_.unmap_failures;
+        link(with_free_, ss);
+      }
     }
     ss = next;
   }

@@ -12,6 +12,8 @@
 //     HAKMEM_SUPERSLAB_CACHE empty SuperSlabs (default 1) stay mapped to
 //     avoid mmap/munmap churn when a program oscillates around 2 MiB.
 //   - trim() purges every dirty slot and unmaps every empty SuperSlab.
+//   - An unmap the OS refuses leaves the SuperSlab mapped, empty, in the
+//     free pool and counted; the next unmap of empty SuperSlabs retries it.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +32,7 @@ struct SuperSlabStats {
   int64_t dirty_free_slabs = 0;
   int64_t purged_slabs = 0;        // ever purged
   int64_t map_failures = 0;
+  int64_t unmap_failures = 0;      // ever; such a SuperSlab stayed mapped and counted
 };
 
 class SuperSlabManager {

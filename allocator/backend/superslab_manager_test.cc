@@ -117,6 +117,37 @@ TEST_F(SuperSlabManagerTest, MapFailureReturnsNullAndRecovers) {
   manager.release_slab(slab);
 }
 
+// Issue 11, defect 5: a SuperSlab whose unmap failed was counted as
+// unmapped and dropped from the lists, so its 2 MiB stayed mapped with no
+// one to reuse or return them. Now it stays mapped, counted, empty and
+// usable, and the next trim unmaps it.
+TEST_F(SuperSlabManagerTest, AFailedUnmapKeepsTheSuperSlabCountedAndUsable) {
+  SlabMeta* slab = manager.acquire_slab(0, &owner);
+  ASSERT_NE(slab, nullptr);
+  EXPECT_EQ(manager.stats().superslabs_mapped, 1);
+  pal.fail_next_unmaps(1);
+  manager.release_slab(slab);
+  manager.trim();  // the unmap fails (HAKMEM_DEBUG=2 checks the counts)
+  SuperSlabStats s = manager.stats();
+  EXPECT_EQ(pal.failed_unmaps(), 1);
+  EXPECT_EQ(s.unmap_failures, 1);
+  EXPECT_EQ(s.superslabs_mapped, 1) << "still mapped";
+  EXPECT_EQ(s.superslabs_unmapped, 0);
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSuperSlabSize));
+  manager.check(&owner);
+  // Usable: the next slab comes from it, without a new mapping.
+  SlabMeta* again = manager.acquire_slab(3, &owner);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(superslab_of(again), superslab_of(slab));
+  EXPECT_EQ(pal.maps(), 1);
+  manager.release_slab(again);
+  manager.trim();  // now it succeeds
+  s = manager.stats();
+  EXPECT_EQ(s.superslabs_mapped, 0);
+  EXPECT_EQ(s.superslabs_unmapped, 1);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
 TEST_F(SuperSlabManagerTest, ReleasingASlabTwiceIsFatal) {
   SlabMeta* slab = manager.acquire_slab(0, &owner);
   SlabMeta* keep = manager.acquire_slab(0, &owner);

@@ -54,6 +54,12 @@ void print_stats(const char* variant) {
   const SyscallCounts calls = g_os_pal.syscalls();
   log_message("system calls: %llu mmap, %llu munmap, %llu madvise", static_cast<ull>(calls.mmap),
               static_cast<ull>(calls.munmap), static_cast<ull>(calls.madvise));
+  if (calls.failed_mmap + calls.failed_munmap != 0) {
+    log_message("refused by the OS: %llu mmap, %llu munmap; %lld freed large blocks still mapped "
+                "(retried on the next large call and on trim)",
+                static_cast<ull>(calls.failed_mmap), static_cast<ull>(calls.failed_munmap),
+                static_cast<long long>(large.pending_unmaps));
+  }
 }
 
 struct mallinfo2 current_mallinfo2() {

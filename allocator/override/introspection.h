@@ -21,6 +21,8 @@ namespace hakmem {
 //   large blocks: <n> mapped, <m> unmapped
 //   peak RSS: <k> KiB (VmHWM)
 //   system calls: <a> mmap, <b> munmap, <c> madvise
+//   refused by the OS: <d> mmap, <e> munmap; <f> freed large blocks still
+//     mapped (...)                           only when the OS refused any
 void print_stats(const char* variant);
 
 // What hakmem can say in mallinfo2's terms (the rest is 0):

@@ -2,26 +2,45 @@
 
 namespace hakmem {
 
-void* FakePal::map(size_t size, size_t align) {
-  int failing = failing_maps_.load();
-  while (failing > 0) {
-    if (failing_maps_.compare_exchange_weak(failing, failing - 1)) {
-      failed_maps_.fetch_add(1);
-      return nullptr;
-    }
+// Consumes one of the calls told to fail, if any is left.
+bool FakePal::take_one(std::atomic<int>& failing) {
+  int n = failing.load();
+  while (n > 0) {
+    if (failing.compare_exchange_weak(n, n - 1)) return true;
   }
-  void* p = os_pal().map(size, align);
+  return false;
+}
+
+void* FakePal::counted(void* p, size_t size) {
   if (p != nullptr) {
     maps_.fetch_add(1);
     mapped_bytes_.fetch_add(static_cast<int64_t>(size));
+  } else {
+    failed_maps_.fetch_add(1);
   }
   return p;
 }
 
-void FakePal::unmap(void* p, size_t size) {
+void* FakePal::map(size_t size, size_t align) {
+  if (take_one(failing_maps_)) return counted(nullptr, size);
+  return counted(os_pal().map(size, align), size);
+}
+
+void* FakePal::map_unaccounted(size_t size, size_t align) {
+  if (take_one(failing_maps_)) return counted(nullptr, size);
+  void* p = counted(os_pal().map_unaccounted(size, align), size);
+  if (p != nullptr) unaccounted_maps_.fetch_add(1);
+  return p;
+}
+
+bool FakePal::unmap(void* p, size_t size) {
+  if (take_one(failing_unmaps_) || !os_pal().unmap(p, size)) {
+    failed_unmaps_.fetch_add(1);
+    return false;
+  }
   unmaps_.fetch_add(1);
   mapped_bytes_.fetch_sub(static_cast<int64_t>(size));
-  os_pal().unmap(p, size);
+  return true;
 }
 
 void FakePal::purge(void* p, size_t size) {

@@ -1,5 +1,6 @@
 // A PAL for tests: forwards to the real one, counts every call and the bytes
-// mapped, and can be told to refuse maps (to test out-of-memory paths).
+// mapped, and can be told to refuse maps and unmaps (to test out-of-memory
+// paths and books kept through a failed unmap).
 #pragma once
 
 #include <atomic>
@@ -13,25 +14,39 @@ namespace hakmem {
 class FakePal final : public Pal {
  public:
   void* map(size_t size, size_t align) override;
-  void unmap(void* p, size_t size) override;
+  void* map_unaccounted(size_t size, size_t align) override;
+  [[nodiscard]] bool unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
 
-  // The next `n` calls to map() fail (return nullptr) without calling the OS.
+  // The next `n` calls to map() or map_unaccounted() fail (return nullptr)
+  // without calling the OS.
   void fail_next_maps(int n) { failing_maps_.store(n); }
+  // The next `n` calls to unmap() fail (return false) and leave the range
+  // mapped, as a refused munmap does.
+  void fail_next_unmaps(int n) { failing_unmaps_.store(n); }
 
+  // Successful calls (map() and map_unaccounted() together in maps()).
   int64_t maps() const { return maps_.load(); }
+  int64_t unaccounted_maps() const { return unaccounted_maps_.load(); }
   int64_t failed_maps() const { return failed_maps_.load(); }
   int64_t unmaps() const { return unmaps_.load(); }
+  int64_t failed_unmaps() const { return failed_unmaps_.load(); }
   int64_t purges() const { return purges_.load(); }
   int64_t purged_bytes() const { return purged_bytes_.load(); }
-  // Bytes currently mapped through this PAL (maps minus unmaps).
+  // Bytes currently mapped through this PAL (maps minus successful unmaps).
   int64_t mapped_bytes() const { return mapped_bytes_.load(); }
 
  private:
+  static bool take_one(std::atomic<int>& failing);
+  void* counted(void* p, size_t size);
+
   std::atomic<int> failing_maps_{0};
+  std::atomic<int> failing_unmaps_{0};
   std::atomic<int64_t> maps_{0};
+  std::atomic<int64_t> unaccounted_maps_{0};
   std::atomic<int64_t> failed_maps_{0};
   std::atomic<int64_t> unmaps_{0};
+  std::atomic<int64_t> failed_unmaps_{0};
   std::atomic<int64_t> purges_{0};
   std::atomic<int64_t> purged_bytes_{0};
   std::atomic<int64_t> mapped_bytes_{0};

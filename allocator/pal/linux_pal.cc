@@ -2,6 +2,11 @@
 // over-mapping and trimming, purged with MADV_DONTNEED (RSS drops at once,
 // which is what the lab measures; MADV_FREE would leave RSS high until the
 // kernel is under pressure).
+//
+// map() leaves out MAP_NORESERVE so the kernel's overcommit check applies
+// (issue 11: with it, malloc(2^36 .. 2^46) succeeded on a 23 GiB machine
+// and the program was killed on touching the memory; glibc returns NULL
+// with ENOMEM). map_unaccounted() keeps it for sparse reservations.
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -11,44 +16,57 @@
 namespace hakmem {
 namespace {
 
-void* map_anonymous(size_t size) {
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
-}
-
 void count(std::atomic<uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace
 
-void* LinuxPal::map(size_t size, size_t align) {
+void* LinuxPal::mmap_counted(int extra_flags, size_t size) {
   count(mmaps_);
-  if (align <= kPageSize) return map_anonymous(size);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+  if (p != MAP_FAILED) return p;
+  count(failed_mmaps_);
+  return nullptr;
+}
+
+bool LinuxPal::munmap_counted(void* p, size_t size) {
+  count(munmaps_);
+  if (munmap(p, size) == 0) return true;
+  count(failed_munmaps_);
+  return false;
+}
+
+void* LinuxPal::map_with(int extra_flags, size_t size, size_t align) {
+  if (align <= kPageSize) return mmap_counted(extra_flags, size);
   // Over-map by align - page, then trim both ends: at most three calls,
   // and the kernel never hands out an unaligned region we keep.
   const size_t over = size + align - kPageSize;
   if (over < size) return nullptr;  // overflow
-  auto* raw = static_cast<char*>(map_anonymous(over));
+  auto* raw = static_cast<char*>(mmap_counted(extra_flags, over));
   if (raw == nullptr) return nullptr;
   const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (start + align - 1) & ~(uintptr_t{align} - 1);
   const size_t head = aligned - start;
   const size_t tail = over - head - size;
-  if (head != 0) {
-    count(munmaps_);
-    munmap(raw, head);
-  }
-  if (tail != 0) {
-    count(munmaps_);
-    munmap(reinterpret_cast<char*>(aligned) + size, tail);
+  // A trim can fail (the new mapping merged with a neighbour, and cutting
+  // it splits a mapping past vm.max_map_count). Then the region is not
+  // what the caller asked for and could not be unmapped by it: give it all
+  // back and report failure, so no byte is mapped that nobody accounts for.
+  const bool head_ok = head == 0 || munmap_counted(raw, head);
+  const bool tail_ok = tail == 0 || munmap_counted(reinterpret_cast<char*>(aligned) + size, tail);
+  if (!head_ok || !tail_ok) {
+    const bool freed = munmap_counted(head_ok ? reinterpret_cast<char*>(aligned) : raw,
+                                      (head_ok ? size : head + size) + (tail_ok ? 0 : tail));
+    (void)freed;  // if even that fails, failed_munmap says so
+    return nullptr;
   }
   return reinterpret_cast<void*>(aligned);
 }
 
-void LinuxPal::unmap(void* p, size_t size) {
-  count(munmaps_);
-  munmap(p, size);
-}
+void* LinuxPal::map(size_t size, size_t align) { return map_with(0, size, align); }
+
+void* LinuxPal::map_unaccounted(size_t size, size_t align) { return map_with(MAP_NORESERVE, size, align); }
+
+bool LinuxPal::unmap(void* p, size_t size) { return munmap_counted(p, size); }
 
 void LinuxPal::purge(void* p, size_t size) {
   count(madvises_);
@@ -57,7 +75,7 @@ void LinuxPal::purge(void* p, size_t size) {
 
 SyscallCounts LinuxPal::syscalls() const {
   constexpr auto r = std::memory_order_relaxed;
-  return {mmaps_.load(r), munmaps_.load(r), madvises_.load(r)};
+  return {mmaps_.load(r), munmaps_.load(r), madvises_.load(r), failed_mmaps_.load(r), failed_munmaps_.load(r)};
 }
 
 constinit LinuxPal g_os_pal;

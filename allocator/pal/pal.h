@@ -20,9 +20,21 @@ class Pal {
  public:
   // Maps `size` bytes (a multiple of kPageSize) of zeroed read-write memory
   // starting at a multiple of `align` (a power of two, at least kPageSize).
-  // Returns nullptr when the OS refuses; never aborts.
+  // Returns nullptr when the OS refuses; never aborts. The memory counts
+  // against the kernel's overcommit policy (vm.overcommit_memory), as
+  // glibc's does: a request the kernel would not back is refused here, not
+  // with a SIGKILL when the program touches it. For what users get
+  // (SuperSlabs, large blocks) and the metadata built in them.
   virtual void* map(size_t size, size_t align) = 0;
-  virtual void unmap(void* p, size_t size) = 0;
+  // Like map, but a reservation the kernel does not account for
+  // (MAP_NORESERVE): only for large address ranges touched sparsely and
+  // lazily (bound's arena, a table indexed by address), where accounting
+  // the whole range would refuse what will never be touched.
+  virtual void* map_unaccounted(size_t size, size_t align) = 0;
+  // Returns false when the OS refuses (munmap can fail with ENOMEM when
+  // removing the range would split a mapping beyond vm.max_map_count);
+  // the range is then still mapped, and the caller keeps its books so.
+  [[nodiscard]] virtual bool unmap(void* p, size_t size) = 0;
   // Returns the pages of [p, p+size) to the OS while keeping the range
   // mapped: RSS falls now, and the next touch faults in a zero page.
   virtual void purge(void* p, size_t size) = 0;
@@ -38,6 +50,8 @@ struct SyscallCounts {
   uint64_t mmap = 0;
   uint64_t munmap = 0;
   uint64_t madvise = 0;
+  uint64_t failed_mmap = 0;    // refused by the OS (ENOMEM: overcommit, RLIMIT_AS, max_map_count)
+  uint64_t failed_munmap = 0;  // refused by the OS; the range stayed mapped
 };
 
 // The real Linux PAL: anonymous mappings, MADV_DONTNEED purges.
@@ -45,15 +59,22 @@ class LinuxPal final : public Pal {
  public:
   constexpr LinuxPal() = default;
   void* map(size_t size, size_t align) override;
-  void unmap(void* p, size_t size) override;
+  void* map_unaccounted(size_t size, size_t align) override;
+  [[nodiscard]] bool unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
 
   SyscallCounts syscalls() const;
 
  private:
+  void* map_with(int extra_flags, size_t size, size_t align);
+  void* mmap_counted(int extra_flags, size_t size);
+  bool munmap_counted(void* p, size_t size);
+
   std::atomic<uint64_t> mmaps_{0};
   std::atomic<uint64_t> munmaps_{0};
   std::atomic<uint64_t> madvises_{0};
+  std::atomic<uint64_t> failed_mmaps_{0};
+  std::atomic<uint64_t> failed_munmaps_{0};
 };
 
 // A constant-initialised global, usable before any constructor has run (an

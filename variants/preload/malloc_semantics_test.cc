@@ -345,6 +345,30 @@ TEST(Glibc, CallocOverflowIsEnomem) {
   }
 }
 
+// Issue 11, defect 4: glibc refuses what the kernel's overcommit policy
+// refuses (malloc(2^36 .. 2^46) beyond RAM + swap under the default
+// heuristic); hakmem mapped it with MAP_NORESERVE and returned it.
+TEST(Glibc, HugeRequestsFailWithEnomemAsTheOvercommitPolicySays) {
+  const std::optional<int> mode = lab::overcommit_mode();
+  ASSERT_TRUE(mode.has_value()) << "/proc/sys/vm/overcommit_memory unreadable";
+  if (*mode == 1) GTEST_SKIP() << "vm.overcommit_memory is 1 (always overcommit): the kernel refuses no mapping";
+  if (lab::kUnderSanitizer) GTEST_SKIP() << "a sanitizer's malloc has its own size limit";
+  const std::optional<int64_t> ram_and_swap = lab::memory_and_swap_bytes();
+  ASSERT_TRUE(ram_and_swap.has_value());
+  int tried = 0;
+  for (unsigned shift = 36; shift <= 46; ++shift) {
+    const size_t size = size_t{1} << shift;
+    if (static_cast<int64_t>(size) <= *ram_and_swap) continue;
+    ++tried;
+    errno = 0;
+    void* p = malloc(opaque(size));
+    EXPECT_EQ(p, nullptr) << "malloc(2^" << shift << ")";
+    EXPECT_EQ(errno, ENOMEM) << "malloc(2^" << shift << ")";
+    free(p);
+  }
+  if (tried == 0) GTEST_SKIP() << "RAM + swap exceed 64 TiB";
+}
+
 TEST(Glibc, ReallocarrayOverflowIsEnomemAndKeepsTheBlock) {
   auto* p = static_cast<char*>(malloc(16));
   strcpy(p, "kept");
