@@ -11,6 +11,8 @@ def hakmem_variant(name, allocator_type, no_library = None):
                          variant's Allocator, for code compiled once per variant
       :<name>_conformance_test  the shared conformance suite, run on this variant
       :<name>_threads_test  threads and their heaps over time (threads_test.cc)
+      :<name>_thread_churn  the thread-churn stress program (thread_churn.cc), and
+                         :<name>_thread_churn_test, its --smoke run
       :libhakmem_<name>.so  the variant as a process's malloc, for LD_PRELOAD: the
                          malloc family, glibc's names for it and operator new and
                          delete, aliases of the variant's fast paths
@@ -87,8 +89,28 @@ def hakmem_variant(name, allocator_type, no_library = None):
             ":" + name + "_this",
             "//allocator/backend",
             "//allocator/config",
+            "//allocator/pools",
+            "//common:sanitizer",
             "@system//:gtest_main",
         ],
+        size = "medium",
+    )
+    churn_deps = [
+        ":" + name + "_this",
+        "//allocator/backend",
+        "//allocator/pools",
+        "//common:sanitizer",
+    ]
+    native.cc_binary(
+        name = name + "_thread_churn",
+        srcs = ["thread_churn.cc"],
+        deps = churn_deps,
+    )
+    native.cc_test(
+        name = name + "_thread_churn_test",
+        srcs = ["thread_churn.cc"],
+        args = ["--smoke"],
+        deps = churn_deps,
         size = "medium",
     )
     library = "libhakmem_%s.so" % name

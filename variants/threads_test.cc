@@ -2,8 +2,11 @@
 // hakmem_variant() against hakmem::ThisVariant: memory freed into an idle
 // owner comes back without the owner's help, trim works from any thread,
 // and the full invariant checks stay race-free with several threads.
-// (Issue 11, defects 6 and 7; each test is the defect's probe.)
+// A malloc after a thread's exit destructor takes no heap.
+// (Issue 11, defects 6, 7 and 2; each test is the defect's probe.)
 #include <gtest/gtest.h>
+#include <limits.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -15,6 +18,8 @@
 #include "allocator/backend/superslab.h"
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
+#include "allocator/pools/heap_registry.h"
+#include "common/sanitizer.h"
 #include "hakmem/variant.h"
 
 namespace hakmem {
@@ -136,6 +141,58 @@ TEST(Threads, FullInvariantChecksWithTwoThreads) {
   std::thread a(worker, 0), b(worker, 1);
   a.join();
   b.join();
+}
+
+// A program's pthread key destructor that runs after hakmem's (its key is
+// made later, so its destructor comes later in each round) and allocates:
+// before the fix that malloc took a heap again, and in the last round
+// (PTHREAD_DESTRUCTOR_ITERATIONS) nothing gave it back: one heap, and the
+// slabs it held, lost per thread. Now it is served by the late heap.
+pthread_key_t g_late_key;
+thread_local int t_rounds = 0;
+std::atomic<int> g_late_failures{0};
+
+void allocate_in_every_round(void* value) {
+  // Both a tiny and a mid block, kept across rounds and freed in the last.
+  void** blocks = static_cast<void**>(value);
+  auto* tiny = static_cast<char*>(A::malloc(40));
+  auto* mid = static_cast<char*>(A::malloc(5000));
+  if (tiny == nullptr || mid == nullptr) g_late_failures.fetch_add(1);
+  tiny[0] = 't';
+  mid[4999] = 'm';
+  A::free(blocks[0]);
+  A::free(blocks[1]);
+  blocks[0] = tiny;
+  blocks[1] = mid;
+  if (++t_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(g_late_key, blocks);  // again next round
+    return;
+  }
+  A::free(tiny);
+  A::free(mid);
+  delete[] blocks;
+}
+
+TEST(Threads, AMallocAfterTheExitDestructorTakesNoHeap) {
+  SKIP_IF_SINGLE_THREAD();
+  if (lab::kUnderSanitizer) {
+    GTEST_SKIP() << "a sanitizer finishes the thread in the last destructor round itself; instrumented code "
+                    "cannot run after it";
+  }
+  A::free(A::malloc(16));  // this thread's heap, and hakmem's exit key, exist before ours
+  ASSERT_EQ(pthread_key_create(&g_late_key, allocate_in_every_round), 0);
+  const int heaps_before = active_heaps();
+  const int made_before = created_heaps();
+  for (int i = 0; i < 50; ++i) {
+    std::thread([] {
+      A::free(A::malloc(200));
+      pthread_setspecific(g_late_key, new void* [2] { A::malloc(300), A::malloc(3000) });
+    }).join();
+  }
+  EXPECT_EQ(g_late_failures.load(), 0);
+  EXPECT_EQ(active_heaps(), heaps_before) << "a malloc after the exit destructor must not keep a heap";
+  EXPECT_LE(created_heaps() - made_before, 2) << "one heap for the threads in turn, one late heap";
+  pthread_key_delete(g_late_key);
 }
 
 }  // namespace

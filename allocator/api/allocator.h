@@ -11,6 +11,8 @@
 //   `- malloc_slow(size)                                    [noinline, cold]
 //        |- first call on this thread: init_thread()
 //        |     -> acquire_heap(), Policy::init(), pthread key for exit
+//        |- after this thread's exit destructor: late_malloc
+//        |     -> the shared late heap's alloc_block (no front end)
 //        |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
 //        |     -> collect_remote (inbox) -> partial slab / carve
 //        |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
@@ -144,7 +146,11 @@ class Allocator {
   };
 
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
-    ThreadHeap* heap = thread_heap_or_init();
+    ThreadHeap* heap = tls_.heap;
+    if (heap == nullptr) [[unlikely]] {
+      if (tls_.status == kExited) return late_malloc(size);
+      heap = init_thread();
+    }
     void* p = nullptr;
     if (heap != nullptr) [[likely]] {
       if (size <= kTinyMaxSize) {
@@ -206,15 +212,26 @@ class Allocator {
   // The heap, and the SuperSlabs as far as this heap may read them.
   static void check_all(ThreadHeap* heap) { heap->check(); }
 
-  static ThreadHeap* thread_heap_or_init() {
-    if (tls_.heap != nullptr) [[likely]]
-      return tls_.heap;
-    return init_thread();
+  // A malloc after this thread's exit destructor: a later destructor of
+  // the program, or libc's own per-thread clean-up. Taking a heap now
+  // would keep it forever (in the last destructor round nothing would give
+  // it back), so the block comes from the process's one late heap,
+  // which such threads share (its busy marker serialises them), past the
+  // front end. Its blocks go home like any other: by free_orphan from
+  // exited threads, by the inbox from running ones.
+  [[gnu::noinline, gnu::cold]] static void* late_malloc(size_t size) {
+    void* p = nullptr;
+    if (size > kSlabMaxSize) {
+      p = global_large().allocate(size, kMinAlign);
+    } else if (ThreadHeap* heap = late_heap()) {
+      p = heap->alloc_block(size <= kTinyMaxSize ? tiny_class_of(size) : slab_class_of(size));
+    }
+    if (p == nullptr) [[unlikely]] errno = ENOMEM;
+    return p;
   }
 
-  // First slow path of a thread (or the first after its exit destructor:
-  // a later destructor of the program may still allocate; pthread runs the
-  // destructor again, up to PTHREAD_DESTRUCTOR_ITERATIONS times).
+  // First slow path of a thread (never after its exit destructor ran:
+  // late_malloc serves those).
   static ThreadHeap* init_thread() {
     ThreadHeap* heap = acquire_heap();
     if (heap == nullptr) return nullptr;

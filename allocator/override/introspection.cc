@@ -45,6 +45,7 @@ void print_stats(const char* variant) {
   const SuperSlabStats ss = global_superslabs().stats();
   log_message("superslabs: %lld mapped, %lld released", static_cast<long long>(ss.superslabs_mapped + ss.superslabs_unmapped),
               static_cast<long long>(ss.superslabs_unmapped));
+  log_message("heaps: %d active, %d made", active_heaps(), created_heaps());
   const LargeStats large = global_large().stats();
   log_message("large blocks: %lld mapped, %lld unmapped", static_cast<long long>(large.blocks_mapped),
               static_cast<long long>(large.blocks_unmapped));

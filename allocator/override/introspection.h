@@ -18,6 +18,8 @@ namespace hakmem {
 //     (slow paths only; the tiny fast path is not counted, which the
 //     summary says)
 //   superslabs: <n> mapped, <m> released
+//   heaps: <a> active, <m> made (by running threads; ever, the late heap
+//     included: heaps are reused, never unmapped)
 //   large blocks: <n> mapped, <m> unmapped
 //   peak RSS: <k> KiB (VmHWM)
 //   system calls: <a> mmap, <b> munmap, <c> madvise

@@ -26,6 +26,7 @@ ThreadHeap* HeapRegistry::carve_locked() {
   }
   void* mem = chunk_cursor_;
   chunk_cursor_ += kHeapSpan;
+  created_.fetch_add(1, std::memory_order_relaxed);
   return new (mem) ThreadHeap(superslabs_);
 }
 
@@ -55,6 +56,19 @@ void HeapRegistry::release(ThreadHeap* heap) {
   std::lock_guard lock(mutex_);
   heap->next_abandoned = abandoned_;
   abandoned_ = heap;
+}
+
+ThreadHeap* HeapRegistry::late() {
+  if (ThreadHeap* heap = late_.load(std::memory_order_acquire)) [[likely]]
+    return heap;
+  std::lock_guard lock(mutex_);
+  if (ThreadHeap* heap = late_.load(std::memory_order_relaxed)) return heap;
+  ThreadHeap* heap = carve_locked();
+  if (heap == nullptr) return nullptr;
+  heap->next_in_registry = all_;
+  all_ = heap;
+  late_.store(heap, std::memory_order_release);
+  return heap;
 }
 
 void HeapRegistry::trim_all() {
@@ -97,6 +111,8 @@ ThreadHeap* acquire_heap() { return g_heaps.acquire(); }
 void release_heap(ThreadHeap* heap) { g_heaps.release(heap); }
 int active_heaps() { return g_heaps.active(); }
 void trim_all_heaps() { g_heaps.trim_all(); }
+int created_heaps() { return g_heaps.created(); }
+ThreadHeap* late_heap() { return g_heaps.late(); }
 HeapStats total_heap_stats() { return g_heaps.total_stats(); }
 ClassStatsTable total_class_stats() { return g_heaps.total_class_stats(); }
 

@@ -30,12 +30,21 @@ class HeapRegistry {
   // The calling thread is done with `heap` (its front end already flushed).
   void release(ThreadHeap* heap);
 
+  // The heap for threads past their exit destructor (Allocator::late_malloc):
+  // one per registry, made on first use, never released or counted active.
+  // Its callers share it; its busy marker serialises them. nullptr only if
+  // the Pal refuses memory for it (a later call retries).
+  ThreadHeap* late();
+
   // Collects the inbox of every heap, live or abandoned, whose owner is not
   // using it, and releases its empty slabs (ThreadHeap::trim_if_idle).
   void trim_all();
 
   // Heaps owned by running threads (acquired and not yet released).
   int active() const { return active_.load(std::memory_order_relaxed); }
+
+  // Heaps ever made (the late heap included); heaps are never unmapped.
+  int created() const { return created_.load(std::memory_order_relaxed); }
 
   // Sum of every heap's statistics, live and abandoned.
   HeapStats total_stats();
@@ -50,7 +59,9 @@ class HeapRegistry {
   ThreadHeap* abandoned_ = nullptr;
   char* chunk_cursor_ = nullptr;
   char* chunk_end_ = nullptr;
+  std::atomic<ThreadHeap*> late_{nullptr};
   std::atomic<int> active_{0};
+  std::atomic<int> created_{0};
 };
 
 // The process-wide registry, on global_superslabs(); these functions are
@@ -58,6 +69,8 @@ class HeapRegistry {
 ThreadHeap* acquire_heap();
 void release_heap(ThreadHeap* heap);
 int active_heaps();
+int created_heaps();
+ThreadHeap* late_heap();
 void trim_all_heaps();
 HeapStats total_heap_stats();
 ClassStatsTable total_class_stats();

@@ -29,6 +29,7 @@ def preload_tests(variant):
       :<variant>_malloc_semantics_test the semantics suite with the library preloaded
       :<variant>_startup_test          every start-up trap with the library preloaded
       :<variant>_stats_test            HAKMEM_STATS and malloc_stats with it preloaded
+      :<variant>_teardown_test         heaps and slabs bounded over 100 exiting threads
 
     All but the symbols test preload the library (PRELOAD_TAGS).
     """
@@ -69,4 +70,14 @@ def preload_tests(variant):
             ":stats_probe",
         ],
         deps = [":stats_test_main"],
+    )
+    native.cc_test(
+        name = variant + "_teardown_test",
+        tags = PRELOAD_TAGS,
+        args = ["$(rootpath %s)" % library],
+        data = [
+            library,
+            ":teardown_probe",
+        ],
+        deps = [":teardown_test_main"],
     )
