@@ -477,8 +477,8 @@ void free_in_the_last_round(void* block) {
 
 TEST(Conformance, AFreeAfterTheLastExitDestructorTakesNoHeap) {
   SKIP_IF_SINGLE_THREAD();
-  if (lab::kUnderSanitizer) {
-    GTEST_SKIP() << "a sanitizer finishes the thread in the last destructor round itself; instrumented code "
+  if (lab::kUnderThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer finishes the thread in the last destructor round itself; instrumented code "
                     "cannot run after it";
   }
   ASSERT_EQ(pthread_key_create(&g_late_key, free_in_the_last_round), 0);

@@ -131,9 +131,9 @@ void allocate_after_exit(void*) {
 }
 
 void churn_thread(const Config& config, uint64_t seed, Handoff& handoff) {
-  // A sanitizer's runtime finishes the thread in the last destructor round
-  // itself; instrumented code cannot run after it.
-  if (seed % 8 == 0 && !lab::kUnderSanitizer) pthread_setspecific(g_late_key, &t_rounds);
+  // ThreadSanitizer's runtime finishes the thread in the last destructor
+  // round itself; instrumented code cannot run after it (ASan's lets it).
+  if (seed % 8 == 0 && !lab::kUnderThreadSanitizer) pthread_setspecific(g_late_key, &t_rounds);
   std::mt19937_64 rng(seed);
   std::vector<Block> mine;
   for (long i = 0; i < config.blocks_per_thread; ++i) {

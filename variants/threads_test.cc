@@ -175,8 +175,8 @@ void allocate_in_every_round(void* value) {
 
 TEST(Threads, AMallocAfterTheExitDestructorTakesNoHeap) {
   SKIP_IF_SINGLE_THREAD();
-  if (lab::kUnderSanitizer) {
-    GTEST_SKIP() << "a sanitizer finishes the thread in the last destructor round itself; instrumented code "
+  if (lab::kUnderThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer finishes the thread in the last destructor round itself; instrumented code "
                     "cannot run after it";
   }
   A::free(A::malloc(16));  // this thread's heap, and hakmem's exit key, exist before ours
