@@ -11,6 +11,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
                          variant's Allocator, for code compiled once per variant
       :<name>_conformance_test  the shared conformance suite, run on this variant
       :<name>_threads_test  threads and their heaps over time (threads_test.cc)
+      :<name>_fork_test     fork with threads allocating: a fork storm, heaps reclaimed
       :<name>_thread_churn  the thread-churn stress program (thread_churn.cc), and
                          :<name>_thread_churn_test, its --smoke run
       :libhakmem_<name>.so  the variant as a process's malloc, for LD_PRELOAD: the
@@ -91,6 +92,17 @@ def hakmem_variant(name, allocator_type, no_library = None):
             "//allocator/config",
             "//allocator/pools",
             "//common:sanitizer",
+            "@system//:gtest_main",
+        ],
+        size = "medium",
+    )
+    native.cc_test(
+        name = name + "_fork_test",
+        srcs = ["fork_test.cc"],
+        deps = [
+            ":" + name + "_this",
+            "//allocator/pools",
+            "//common:child_process",
             "@system//:gtest_main",
         ],
         size = "medium",

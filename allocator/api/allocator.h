@@ -10,7 +10,8 @@
 //   |     -> front-end pop: a thread-local free-list or magazine hit
 //   `- malloc_slow(size)                                    [noinline, cold]
 //        |- first call on this thread: init_thread()
-//        |     -> acquire_heap(), Policy::init(), pthread key for exit
+//        |     -> acquire_heap(), Policy::init(), pthread key for exit,
+//        |        fork handlers (once per process: heap_registry.h)
 //        |- after this thread's exit destructor: late_malloc
 //        |     -> the shared late heap's alloc_block (no front end)
 //        |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
@@ -239,6 +240,7 @@ class Allocator {
     tls_.status = kRunning;
     Policy::init(tls_.cache);
     pthread_setspecific(exit_key(), &tls_);
+    install_fork_handlers(&thread_heap);  // once per process
     return heap;
   }
 

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <new>
 
 #include "allocator/backend/superslab.h"
 #include "allocator/pal/pal.h"
@@ -53,6 +54,13 @@ class SuperSlabManager {
   void trim();
 
   SuperSlabStats stats() const;
+
+  // fork (HeapRegistry's handlers): take the lock before fork, release it
+  // in the parent, make it anew in the child (where its holder, if any
+  // other thread, does not exist).
+  void lock_for_fork() { mutex_.lock(); }
+  void unlock_after_fork() { mutex_.unlock(); }
+  void reset_lock_in_child() { new (&mutex_) std::mutex; }
 
   // The Pal this manager maps through. The layers above map what is not
   // slabs (heap chunks, magazines) through it too, so one Pal serves a

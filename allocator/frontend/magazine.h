@@ -27,6 +27,9 @@
 // and 1 KiB blocks, 256 KiB), and hak_trim() empties it.
 #pragma once
 
+#include <sched.h>
+
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -73,6 +76,11 @@ class MagazinePool {
     m->next = free_;
     free_ = m;
   }
+
+  // fork (Depot's hooks, HeapRegistry's order).
+  static void lock_for_fork() { mutex_.lock(); }
+  static void unlock_after_fork() { mutex_.unlock(); }
+  static void reset_lock_in_child() { new (&mutex_) std::mutex; }
 
   // True when the next get() must map a chunk (tests drain the pool to
   // make it map).
@@ -164,6 +172,10 @@ class Depot {
   // Pal, is the parameter: the Pal is looked up only on the pool path, so
   // callers keep no extra value alive across the depot's lock.
   static Mag* take_empty(unsigned size_class, ThreadHeap& heap) {
+    // Every thread's first magazine comes through here, before it can hold
+    // any lock of this depot or its pool: the fork hooks exist first.
+    if (!fork_hooks_added_.load(std::memory_order_acquire)) [[unlikely]]
+      add_fork_hooks_once();
     Bin& bin = bins_[size_class];
     {
       std::lock_guard lock(bin.mutex);
@@ -229,6 +241,21 @@ class Depot {
     }
   }
 
+  // fork: the pool's lock, then every bin's, in class order (after the
+  // core's locks: HeapRegistry::fork_prepare); released in reverse.
+  static void lock_for_fork() {
+    Pool::lock_for_fork();
+    for (Bin& bin : bins_) bin.mutex.lock();
+  }
+  static void unlock_after_fork() {
+    for (unsigned c = kTinyClasses; c-- > 0;) bins_[c].mutex.unlock();
+    Pool::unlock_after_fork();
+  }
+  static void reset_locks_in_child() {
+    for (Bin& bin : bins_) new (&bin.mutex) std::mutex;
+    Pool::reset_lock_in_child();
+  }
+
   static DepotStats stats(unsigned size_class) {
     Bin& bin = bins_[size_class];
     std::lock_guard lock(bin.mutex);
@@ -254,7 +281,18 @@ class Depot {
     Mag* empty = nullptr;
     DepotStats stats;
   };
+  [[gnu::cold, gnu::noinline]] static void add_fork_hooks_once() {
+    static constinit std::atomic<bool> adding{false};
+    if (adding.exchange(true, std::memory_order_acq_rel)) {
+      while (!fork_hooks_added_.load(std::memory_order_acquire)) sched_yield();
+      return;
+    }
+    add_fork_hooks({&lock_for_fork, &unlock_after_fork, &reset_locks_in_child});
+    fork_hooks_added_.store(true, std::memory_order_release);
+  }
+
   static inline constinit Bin bins_[kTinyClasses]{};
+  static inline constinit std::atomic<bool> fork_hooks_added_{false};
 };
 
 }  // namespace hakmem

@@ -2,9 +2,14 @@
 // and the process-wide registry.
 #include "allocator/pools/heap_registry.h"
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
 #include <new>
 
 #include "allocator/config/layout.h"
+#include "allocator/pal/log.h"
 #include "allocator/pal/pal.h"
 
 namespace hakmem {
@@ -71,6 +76,37 @@ ThreadHeap* HeapRegistry::late() {
   return heap;
 }
 
+void HeapRegistry::fork_prepare() {
+  mutex_.lock();
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->claim_for_fork();
+  superslabs_->lock_for_fork();
+}
+
+void HeapRegistry::fork_parent() {
+  superslabs_->unlock_after_fork();
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->release_after_fork();
+  mutex_.unlock();
+}
+
+void HeapRegistry::fork_child(ThreadHeap* survivor) {
+  superslabs_->reset_lock_in_child();
+  new (&mutex_) std::mutex;
+  // Rebuilt from scratch: a heap popped by a thread that had not adopted it
+  // yet at fork time is in neither the stack nor any thread's hands.
+  ThreadHeap* const late = late_.load(std::memory_order_relaxed);
+  abandoned_ = nullptr;
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) {
+    heap->reset_busy_in_child();
+    if (heap == survivor || heap == late) continue;
+    heap->mark_abandoned_in_child();
+    heap->next_abandoned = abandoned_;
+    abandoned_ = heap;
+  }
+  active_.store(survivor != nullptr ? 1 : 0, std::memory_order_relaxed);
+  // Their inboxes are collected and their empty slabs released now.
+  for (ThreadHeap* heap = abandoned_; heap != nullptr; heap = heap->next_abandoned) heap->trim_if_idle();
+}
+
 void HeapRegistry::trim_all() {
   std::lock_guard lock(mutex_);
   for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->trim_if_idle();
@@ -105,6 +141,70 @@ ClassStatsTable HeapRegistry::total_class_stats() {
     }
   }
   return total;
+}
+
+namespace {
+
+constexpr unsigned kMaxForkHooks = 8;
+// The forking thread's heap, asked of the allocator in the child (its TLS
+// is the allocator's, above this layer).
+constinit std::atomic<ThreadHeap* (*)()> g_fork_survivor_fn{nullptr};
+ThreadHeap* g_fork_survivor() {
+  ThreadHeap* (*fn)() = g_fork_survivor_fn.load(std::memory_order_relaxed);
+  return fn != nullptr ? fn() : nullptr;
+}
+constinit ForkHooks g_fork_hooks[kMaxForkHooks]{};
+constinit std::atomic<unsigned> g_fork_hook_count{0};
+constinit unsigned g_fork_hooks_taken = 0;  // how many prepare() ran: parent/child undo those
+// Held from prepare to parent/child, and by add_fork_hooks: a set added
+// while a fork is under way waits for it, so every lock a front end can
+// hold at fork time belongs to a set prepare() runs.
+constinit std::atomic<bool> g_fork_hooks_lock{false};
+constinit std::atomic<bool> g_fork_handlers_installed{false};
+
+void lock_fork_hooks() {
+  while (g_fork_hooks_lock.exchange(true, std::memory_order_acquire)) sched_yield();
+}
+void unlock_fork_hooks() { g_fork_hooks_lock.store(false, std::memory_order_release); }
+
+void prepare_fork() {
+  lock_fork_hooks();
+  g_heaps.fork_prepare();
+  g_fork_hooks_taken = g_fork_hook_count.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < g_fork_hooks_taken; ++i) g_fork_hooks[i].prepare();
+}
+
+void after_fork_in_parent() {
+  for (unsigned i = g_fork_hooks_taken; i-- > 0;) g_fork_hooks[i].parent();
+  g_heaps.fork_parent();
+  unlock_fork_hooks();
+}
+
+void after_fork_in_child() {
+  for (unsigned i = g_fork_hooks_taken; i-- > 0;) g_fork_hooks[i].child();
+  g_heaps.fork_child(g_fork_survivor());
+  g_fork_hooks_lock.store(false, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void add_fork_hooks(const ForkHooks& hooks) {
+  lock_fork_hooks();
+  const unsigned i = g_fork_hook_count.load(std::memory_order_relaxed);
+  if (i == kMaxForkHooks) fatal("more than %u sets of fork hooks", kMaxForkHooks);
+  g_fork_hooks[i] = hooks;
+  g_fork_hook_count.store(i + 1, std::memory_order_relaxed);
+  unlock_fork_hooks();
+}
+
+void install_fork_handlers(ThreadHeap* (*survivor)()) {
+  if (g_fork_handlers_installed.load(std::memory_order_acquire)) [[likely]]
+    return;
+  if (g_fork_handlers_installed.exchange(true, std::memory_order_acq_rel)) return;
+  g_fork_survivor_fn.store(survivor, std::memory_order_release);
+  if (pthread_atfork(prepare_fork, after_fork_in_parent, after_fork_in_child) != 0) {
+    fatal("pthread_atfork failed: fork would hang children");
+  }
 }
 
 ThreadHeap* acquire_heap() { return g_heaps.acquire(); }

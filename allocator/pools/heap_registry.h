@@ -36,6 +36,23 @@ class HeapRegistry {
   // the Pal refuses memory for it (a later call retries).
   ThreadHeap* late();
 
+  // fork. Lock order (prepare takes them in this order; the parent
+  // releases them in reverse; the child makes them anew):
+  //   1. this registry's mutex;
+  //   2. every heap's busy marker, in registry order (waiting for owners and
+  //      collectors to leave);
+  //   3. the SuperSlab manager's mutex;
+  //   (4. the large allocator has no lock: a lock-free pending stack;)
+  //   5. the front ends' shared locks, through the hooks they added
+  //      (add_fork_hooks: a magazine pool's mutex, then its depot's bins).
+  // Nothing that holds one of these waits for an earlier one, so prepare
+  // cannot deadlock. In the child, `survivor` (the forking thread's heap,
+  // or nullptr) stays active and every other heap but the late heap is
+  // abandoned, for new threads to adopt: their threads do not exist there.
+  void fork_prepare();
+  void fork_parent();
+  void fork_child(ThreadHeap* survivor);
+
   // Collects the inbox of every heap, live or abandoned, whose owner is not
   // using it, and releases its empty slabs (ThreadHeap::trim_if_idle).
   void trim_all();
@@ -69,6 +86,26 @@ class HeapRegistry {
 ThreadHeap* acquire_heap();
 void release_heap(ThreadHeap* heap);
 int active_heaps();
+
+// Shared front-end state with locks of its own (a magazine pool and depot)
+// joins the fork handlers: prepare() after the core's locks, parent() and
+// child() before them. Up to 8 sets; no allocation (this runs in malloc).
+struct ForkHooks {
+  void (*prepare)();
+  void (*parent)();
+  void (*child)();
+};
+void add_fork_hooks(const ForkHooks& hooks);
+
+// Registers the process's fork handlers (pthread_atfork), once: prepare
+// takes every lock in HeapRegistry's order, the parent releases them, the
+// child makes them anew and reclaims the heaps of threads it does not have.
+// `survivor` names the calling thread's heap (the allocator's TLS); in the
+// child it is asked for the forking thread's. Called by a thread's first
+// slow path after its heap is set: pthread_atfork may allocate. A second
+// allocator type in the same process (a test binary) shares the handlers:
+// the registry and its heaps are process-wide.
+void install_fork_handlers(ThreadHeap* (*survivor)());
 int created_heaps();
 ThreadHeap* late_heap();
 void trim_all_heaps();

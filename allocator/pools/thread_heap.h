@@ -158,9 +158,15 @@ class ThreadHeap : public SlabOwner {
   // thread only.
   void check();
 
-  // The busy marker is held by nobody: at fork, the thread that held it
-  // does not exist in the child (HeapRegistry's fork handlers).
+  // fork (HeapRegistry's handlers): hold the busy marker across fork, as
+  // the owner would (waiting for whoever is inside to leave); release it in
+  // the parent. In the child nobody holds it (its holder, if another
+  // thread, does not exist there), and a heap whose thread is gone becomes
+  // abandoned (reclaim_in_child) for a new thread to adopt.
+  void claim_for_fork() { enter(); }
+  void release_after_fork() { busy_.store(0, std::memory_order_release); }
   void reset_busy_in_child() { busy_.store(0, std::memory_order_relaxed); }
+  void mark_abandoned_in_child() { state_.store(kAbandoned, std::memory_order_relaxed); }
 
   ThreadHeap* next_in_registry = nullptr;  // owned by the heap registry
   ThreadHeap* next_abandoned = nullptr;

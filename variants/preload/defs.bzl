@@ -30,6 +30,7 @@ def preload_tests(variant):
       :<variant>_startup_test          every start-up trap with the library preloaded
       :<variant>_stats_test            HAKMEM_STATS and malloc_stats with it preloaded
       :<variant>_teardown_test         heaps and slabs bounded over 100 exiting threads
+      :<variant>_fork_test             the fork storm: no child hangs
 
     All but the symbols test preload the library (PRELOAD_TAGS).
     """
@@ -80,4 +81,14 @@ def preload_tests(variant):
             ":teardown_probe",
         ],
         deps = [":teardown_test_main"],
+    )
+    native.cc_test(
+        name = variant + "_fork_test",
+        tags = PRELOAD_TAGS,
+        args = ["$(rootpath %s)" % library],
+        data = [
+            library,
+            ":fork_storm",
+        ],
+        deps = [":fork_test_main"],
     )
