@@ -103,6 +103,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
             ":" + name + "_this",
             "//allocator/pools",
             "//common:child_process",
+            "//common:sanitizer",
             "@system//:gtest_main",
         ],
         size = "medium",

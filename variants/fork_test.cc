@@ -13,6 +13,7 @@
 
 #include "allocator/pools/heap_registry.h"
 #include "common/child_process.h"
+#include "common/sanitizer.h"
 #include "hakmem/variant.h"
 
 namespace hakmem {
@@ -24,12 +25,7 @@ using namespace std::chrono_literals;
 // ThreadSanitizer's runtime refuses to start a thread in the child of a
 // multi-threaded process ("not supported"): there the children allocate on
 // the forking thread only.
-constexpr bool kThreadsInChild =
-#if defined(__SANITIZE_THREAD__)
-    false;
-#else
-    true;
-#endif
+constexpr bool kThreadsInChild = !lab::kUnderThreadSanitizer;
 
 #define SKIP_IF_SINGLE_THREAD() \
   if (A::kLimits.single_thread) GTEST_SKIP() << A::kName << " serves one thread by design"
