@@ -100,28 +100,32 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
   const unsigned slot = slab->slot;
   const uint32_t bit = uint32_t{1} << slot;
   const SlabOwner* owner = slab->owner;  // the caller is using it (check())
-  std::lock_guard lock(mutex_);
-  if ((ss->free_slots & bit) != 0 || slab->used != 0) {
-    fatal("release of slab %p (slot %u) that is free or still has %u blocks in use",
-          static_cast<void*>(slab->start), slot, slab->used);
+  SuperSlab* to_unmap = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if ((ss->free_slots & bit) != 0 || slab->used != 0) {
+      fatal("release of slab %p (slot %u) that is free or still has %u blocks in use",
+            static_cast<void*>(slab->start), slot, slab->used);
+    }
+    ss->region.slot_class[slot] = kFreeSlotClass;
+    slab->owner = nullptr;
+    slab->free = nullptr;
+    if (ss->free_slots == 0) {
+      unlink(full_, ss);
+      link(with_free_, ss);
+    }
+    ss->free_slots |= bit;
+    ss->dirty_slots |= bit;
+    ++stats_.dirty_free_slabs;
+    --stats_.slabs_in_use;
+    if (ss->free_slots == kAllSlabSlots) {
+      ++empty_superslabs_;
+      to_unmap = take_empty_locked(option_value(Option::kSuperSlabCache));
+    }
+    if (stats_.dirty_free_slabs > option_value(Option::kPurgeSlabs)) purge_dirty_locked();
+    if (option_value(Option::kDebug) >= 2) check_locked(owner);
   }
-  ss->region.slot_class[slot] = kFreeSlotClass;
-  slab->owner = nullptr;
-  slab->free = nullptr;
-  if (ss->free_slots == 0) {
-    unlink(full_, ss);
-    link(with_free_, ss);
-  }
-  ss->free_slots |= bit;
-  ss->dirty_slots |= bit;
-  ++stats_.dirty_free_slabs;
-  --stats_.slabs_in_use;
-  if (ss->free_slots == kAllSlabSlots) {
-    ++empty_superslabs_;
-    unmap_empty_locked(option_value(Option::kSuperSlabCache));
-  }
-  if (stats_.dirty_free_slabs > option_value(Option::kPurgeSlabs)) purge_dirty_locked();
-  if (option_value(Option::kDebug) >= 2) check_locked(owner);
+  unmap_taken(to_unmap);
 }
 
 void SuperSlabManager::purge_dirty_locked() {
@@ -140,35 +144,55 @@ void SuperSlabManager::purge_dirty_locked() {
   }
 }
 
-void SuperSlabManager::unmap_empty_locked(int64_t keep) {
+SuperSlab* SuperSlabManager::take_empty_locked(int64_t keep) {
+  SuperSlab* taken = nullptr;
   SuperSlab* ss = with_free_;
   while (ss != nullptr && empty_superslabs_ > keep) {
     SuperSlab* next = ss->next;
     if (ss->free_slots == kAllSlabSlots) {
-      const int dirty = std::popcount(ss->dirty_slots);
-      // Under the lock: an unmapped SuperSlab must not be found by anyone.
-      // Unlinked first (the unmap takes its links away), relinked if the
-      // OS refused: then it is still mapped, empty and usable, and stays
-      // counted; the next release or trim tries again.
+      // Off the list and out of the counts: nobody can find it from here
+      // on, so it can be unmapped without the lock (unmap_taken).
       unlink(with_free_, ss);
-      if (pal_->unmap(ss, kSuperSlabSize)) {
-        --empty_superslabs_;
-        stats_.dirty_free_slabs -= dirty;
-        --stats_.superslabs_mapped;
-        ++stats_.superslabs_unmapped;
-      } else {
-        ++stats_.unmap_failures;
-        link(with_free_, ss);
-      }
+      --empty_superslabs_;
+      stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
+      --stats_.superslabs_mapped;
+      ss->next = taken;
+      taken = ss;
     }
     ss = next;
+  }
+  return taken;
+}
+
+void SuperSlabManager::unmap_taken(SuperSlab* taken) {
+  while (taken != nullptr) {
+    SuperSlab* next = taken->next;  // read before the unmap takes it away
+    const int dirty = std::popcount(taken->dirty_slots);
+    const bool unmapped = pal_->unmap(taken, kSuperSlabSize);
+    std::lock_guard lock(mutex_);
+    if (unmapped) {
+      ++stats_.superslabs_unmapped;
+    } else {
+      // Still mapped, empty and usable: back on the list and in the
+      // counts; the next release or trim tries again.
+      ++stats_.unmap_failures;
+      link(with_free_, taken);
+      ++empty_superslabs_;
+      stats_.dirty_free_slabs += dirty;
+      ++stats_.superslabs_mapped;
+    }
+    taken = next;
   }
 }
 
 void SuperSlabManager::trim() {
-  std::lock_guard lock(mutex_);
-  unmap_empty_locked(0);
-  purge_dirty_locked();
+  SuperSlab* to_unmap = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    to_unmap = take_empty_locked(0);
+    purge_dirty_locked();
+  }
+  unmap_taken(to_unmap);
 }
 
 SuperSlabStats SuperSlabManager::stats() const {

@@ -80,7 +80,13 @@ class SuperSlabManager {
  private:
   SuperSlab* map_superslab();
   void purge_dirty_locked();
-  void unmap_empty_locked(int64_t keep);
+  // Empty SuperSlabs beyond `keep` leave the lists and counts under the
+  // lock; unmap_taken() unmaps them after it is released (munmap can take
+  // a while, and a fork waits for this lock), and puts back any the OS
+  // refused. The madvise of purge_dirty_locked() still runs under the
+  // lock: a purged slot must not be handed out while its purge runs.
+  SuperSlab* take_empty_locked(int64_t keep);
+  void unmap_taken(SuperSlab* taken);
   void check_locked(const SlabOwner* owner) const;
   void check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const;
 
