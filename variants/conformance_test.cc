@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "allocator/api/c_api.h"
+#include "allocator/backend/class_map.h"
 #include "allocator/backend/large.h"
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
@@ -573,21 +574,234 @@ TEST(Conformance, ASingleThreadVariantStopsASecondThread) {
       "serves one thread only");
 }
 
-TEST(Conformance, InvalidFreesAreReported) {
-  if (!A::kLimits.checks_frees) GTEST_SKIP() << A::kName << " trusts every free by design";
+// Issue 11, defect 3: invalid frees corrupted the heap silently (a double
+// free made the next two mallocs return one block; free(p + 8) made the
+// next malloc return p + 8; a stale pointer to a freed large block freed
+// the block mapped at its address since; a pointer more than 2 MiB into a
+// large block read user data as a header; a stack pointer was accepted and
+// a static one crashed). Each is now one line and an abort:
+//   hakmem: invalid free of 0x...: double free | not allocated by hakmem | interior pointer
+#define SKIP_IF_TRUSTS_FREES() \
+  if (!A::kLimits.checks_frees) GTEST_SKIP() << A::kName << " trusts every free by design"
+
+const char* const kDoubleFreeLine = "hakmem: invalid free of 0x[0-9a-f]+: double free\n";
+const char* const kInteriorLine = "hakmem: invalid free of 0x[0-9a-f]+: interior pointer\n";
+const char* const kForeignLine = "hakmem: invalid free of 0x[0-9a-f]+: not allocated by hakmem\n";
+
+// Under HAKMEM_DEBUG=1 a tiny slab acquired from then on checks its frees:
+// blocks until one comes from such a slab (the others stay allocated; this
+// runs in a death test's child).
+void* checked_tiny_block(size_t size) {
+  setenv("HAKMEM_DEBUG", "1", 1);
+  options_reload();
+  for (int i = 0; i < 100000; ++i) {
+    void* p = A::malloc(size);
+    if (ClassMap::lookup(p) - ClassMap::kDebugTiny < kTinyClasses) return p;
+  }
+  return nullptr;
+}
+
+char g_static_bytes[64];
+
+TEST(InvalidFree, MidDoubleFree) {
+  SKIP_IF_TRUSTS_FREES();
   EXPECT_DEATH(
       {
-        void* p = A::malloc(1000);
-        // A pointer into a SuperSlab header is not a block.
-        A::free(reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~kSuperSlabMask) + 64);
+        void* p = A::malloc(3000);
+        A::free(p);
+        A::free(p);
       },
-      "invalid free");
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, MidDoubleFreeAfterOtherBlocksCameAndWent) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(3000);
+        void* q = A::malloc(3000);
+        A::free(p);
+        A::free(q);
+        void* r = A::malloc(5000);
+        A::free(r);
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, MidDoubleFreeFromAnotherThread) {
+  SKIP_IF_TRUSTS_FREES();
+  SKIP_IF_SINGLE_THREAD();
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(3000);
+        std::thread([p] { A::free(p); }).join();
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, MidInteriorPointer) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(A::malloc(3000));
+        A::free(p + 8);
+      },
+      kInteriorLine);
+}
+
+TEST(InvalidFree, TinyDoubleFreeUnderDebug) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        void* p = checked_tiny_block(24);
+        if (p == nullptr) abort();
+        A::free(p);
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, TinyInteriorPointerUnderDebug) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(checked_tiny_block(64));
+        if (p == nullptr) abort();
+        A::free(p + 8);
+      },
+      kInteriorLine);
+}
+
+// A tiny slab acquired under HAKMEM_DEBUG=1 still serves correct frees.
+TEST(InvalidFree, TinyBlocksUnderDebugStillWork) {
+  SKIP_IF_TRUSTS_FREES();
+  std::vector<void*> blocks;
+  void* p = checked_tiny_block(48);
+  ASSERT_NE(p, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5000; ++i) blocks.push_back(A::malloc(48));
+    for (void* b : blocks) A::free(b);
+    blocks.clear();
+  }
+  A::free(p);
+  unsetenv("HAKMEM_DEBUG");
+  options_reload();
+}
+
+TEST(InvalidFree, LargeDoubleFree) {
+  SKIP_IF_TRUSTS_FREES();
+  if (!servable(100000)) GTEST_SKIP() << A::kName << " serves no large blocks";
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(100000);
+        A::free(p);
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+// The stale pointer's address mapped again by a new block: its free must
+// not free the new block.
+TEST(InvalidFree, LargeStalePointerAfterItsAddressWasReused) {
+  SKIP_IF_TRUSTS_FREES();
+  if (!servable(100000)) GTEST_SKIP() << A::kName << " serves no large blocks";
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(100000);
+        A::free(p);
+        void* q = A::malloc(100000);
+        // Same 2 MiB region, another start: the rotation.
+        if (region_of(q) == region_of(p) && q == p) abort();
+        A::free(p);
+      },
+      kDoubleFreeLine);
+  // Outside the death test: the new block survives the stale free's check.
+  void* p = A::malloc(100000);
+  A::free(p);
+  auto* q = static_cast<char*>(A::malloc(100000));
+  memset(q, 7, 100000);
+  EXPECT_NE(static_cast<void*>(q), p) << "consecutive blocks at one address start at different offsets";
+  A::free(q);
+}
+
+TEST(InvalidFree, LargeInteriorPointerNearTheStart) {
+  SKIP_IF_TRUSTS_FREES();
+  if (!servable(100000)) GTEST_SKIP() << A::kName << " serves no large blocks";
   EXPECT_DEATH(
       {
         auto* p = static_cast<char*>(A::malloc(100000));
-        A::free(p + 16);  // inside a large block, not its start
+        A::free(p + 16);
       },
-      "not a hakmem large block");
+      kInteriorLine);
+}
+
+TEST(InvalidFree, LargeInteriorPointerBeyondTheFirst2MiB) {
+  SKIP_IF_TRUSTS_FREES();
+  if (!servable(size_t{8} << 20)) GTEST_SKIP() << A::kName << " serves no large blocks";
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(A::malloc(size_t{8} << 20));
+        // User data shaped like a header where free() used to look for one.
+        memset(p, 0xFD, size_t{8} << 20);
+        A::free(p + (size_t{3} << 20));
+      },
+      kInteriorLine);
+}
+
+TEST(InvalidFree, OverAlignedLargeBlockInteriorAndDoubleFree) {
+  SKIP_IF_TRUSTS_FREES();
+  if (!servable(size_t{4} << 20)) GTEST_SKIP() << A::kName << " serves no large blocks";
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(A::aligned_alloc(size_t{4} << 20, 100000));
+        A::free(p + 4096);
+      },
+      kInteriorLine);
+  EXPECT_DEATH(
+      {
+        void* p = A::aligned_alloc(size_t{4} << 20, 100000);
+        A::free(p);
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, StackPointer) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        char on_stack[64];
+        A::free(on_stack);
+      },
+      kForeignLine);
+}
+
+TEST(InvalidFree, StaticPointer) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(A::free(g_static_bytes), kForeignLine);
+  EXPECT_DEATH(A::free(g_static_bytes + 16), kForeignLine);
+}
+
+TEST(InvalidFree, LibcsPointer) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(A::free(::malloc(100)), kForeignLine);  // this test's own malloc is libc's
+}
+
+TEST(InvalidFree, APointerIntoASuperSlabHeader) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(1000);
+        A::free(reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~kSuperSlabMask) + 64);
+      },
+      kForeignLine);
+}
+
+TEST(InvalidFree, UsableSizeOfAForeignPointerIsReportedToo) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(A::usable_size(g_static_bytes), kForeignLine);
 }
 
 }  // namespace

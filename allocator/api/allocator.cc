@@ -2,11 +2,16 @@
 
 namespace hakmem {
 
-void report_invalid_free(const void* p, unsigned slot_class) {
-  const char* what = slot_class == kFreeSlotClass ? "its slab is free (double free?)"
-                     : slot_class == kHeaderClass ? "it points into a SuperSlab header"
-                                                  : "its slot holds no hakmem block";
-  fatal("invalid free or size query of %p: %s (slot class byte %u)", p, what, slot_class);
+void report_invalid_pointer(const void* p, unsigned code) {
+  // A recently freed large block's address: whatever is there now (nothing,
+  // or a new block at another offset), this is its second free.
+  if (global_large().recently_freed(p)) report_invalid_free(p, kDoubleFree);
+  // A slot that held a slab and was given back: its blocks were all freed.
+  if (code == ClassMap::kFreeSlot) report_invalid_free(p, kDoubleFree);
+  // Beyond the first 2 MiB of a large block.
+  if (code == ClassMap::kLargeBody) report_invalid_free(p, kInteriorPointer);
+  // Foreign, or a SuperSlab's header.
+  report_invalid_free(p, kNotAllocated);
 }
 
 }  // namespace hakmem

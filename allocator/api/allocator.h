@@ -27,26 +27,34 @@
 //   `- SuperSlabManager::trim -> purge, unmap empty SuperSlabs
 //
 //   Allocator::free(p)                                     [always_inline]
-//   |- class byte = header(p & ~2MiB)->slot_class[slot(p)]
+//   |- class = ClassMap::lookup(p): table[p >> 16] - 1 (foreign: ~0)
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
 //   `- free_slow(p)                                         [noinline, cold]
+//        |- slab block: interior pointer? (offset % class size); checked
+//        |     slab (mid; tiny under HAKMEM_DEBUG >= 1): double free?
+//        |     (its free bit, set here, cleared by ThreadHeap::refill)
 //        |- thread already exited: ThreadHeap::free_orphan -> owner's inbox
 //        |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
 //        |     -> own slab: free_local | other owner: its inbox (CAS)
 //        |        -> inbox past HAKMEM_INBOX_DRAIN_KIB (or owner exited)
 //        |           and owner outside its heap: drain_while_idle
-//        |- mid: ThreadHeap::free_block
-//        |- large (or 2 MiB-aligned p): LargeAllocator::deallocate
-//        `- anything else: fatal "invalid free"
+//        |- mid, checked tiny: ThreadHeap::free_block
+//        |- large: LargeAllocator::deallocate (a live block's start;
+//        |     else double free or interior pointer)
+//        `- anything else: report_invalid_pointer, one line and abort:
+//             "hakmem: invalid free of 0x...: double free |
+//              not allocated by hakmem | interior pointer"
 #pragma once
 
 #include <pthread.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "allocator/backend/class_map.h"
 #include "allocator/backend/large.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/backend/superslab_manager.h"
@@ -61,8 +69,10 @@
 
 namespace hakmem {
 
-// Aborts with a message naming p and what its slot holds. Out of line: cold.
-[[noreturn, gnu::cold, gnu::noinline]] void report_invalid_free(const void* p, unsigned slot_class);
+// Aborts with report_invalid_free's line for a p whose class map code is
+// not a block's (foreign, a SuperSlab header, a free slot, the body of a
+// large mapping), choosing the reason. Out of line: cold.
+[[noreturn, gnu::cold, gnu::noinline]] void report_invalid_pointer(const void* p, unsigned code);
 
 template <FrontEndPolicy Policy>
 class Allocator {
@@ -78,13 +88,16 @@ class Allocator {
     return malloc_slow(size);
   }
 
+  // The class comes from the class map (backend/class_map.h): one byte per
+  // 64 KiB of address space, so a pointer hakmem never mapped is never
+  // dereferenced. nullptr, foreign pointers, 2 MiB-aligned large blocks
+  // and tiny slabs whose frees are checked (HAKMEM_DEBUG >= 1) all read a
+  // non-tiny code and go to free_slow.
   [[gnu::always_inline]] static void free(void* p) {
-    if (!is_region_start(p)) [[likely]] {
-      const unsigned size_class = block_class(p);
-      if (size_class < kTinyClasses) [[likely]] {
-        if (Policy::try_free(tls_.cache, static_cast<FreeBlock*>(p), size_class)) [[likely]]
-          return;
-      }
+    const unsigned size_class = ClassMap::lookup(p);
+    if (size_class < kTinyClasses) [[likely]] {
+      if (Policy::try_free(tls_.cache, static_cast<FreeBlock*>(p), size_class)) [[likely]]
+        return;
     }
     free_slow(p);
   }
@@ -102,12 +115,14 @@ class Allocator {
 
   static size_t usable_size(const void* p) {
     if (p == nullptr) return 0;
-    if (is_region_start(p)) return global_large().usable_size(p);
-    const unsigned size_class = block_class(p);
-    if (size_class < kSlabClasses) [[likely]]
+    unsigned size_class = ClassMap::lookup(p);
+    if (size_class - ClassMap::kDebugTiny < kTinyClasses) size_class -= ClassMap::kDebugTiny;
+    if (size_class < kSlabClasses) [[likely]] {
+      if (offset_in_slab(p, size_class) % kClassSize[size_class] != 0) report_invalid_free(p, kInteriorPointer);
       return kClassSize[size_class];
+    }
     if (size_class == kLargeClass) return global_large().usable_size(p);
-    report_invalid_free(p, size_class);
+    report_invalid_pointer(p, size_class);
   }
 
   // Gives every block cached by this thread's front end back to the heap
@@ -170,29 +185,39 @@ class Allocator {
   // free() keeps errno (POSIX 2024 requires it, glibc does it): a first
   // free on a thread reads the options and may map memory, either of which
   // can set errno on the way.
+  //
+  // Every free that is not a tiny cache hit is checked here before
+  // anything is touched: the class map says whether p is hakmem's at all;
+  // a slab block must sit at a multiple of its class size from the slab's
+  // start; a checked slab's (mid, or tiny under HAKMEM_DEBUG >= 1) free bit
+  // must be clear; a large block must be a live block's start. Anything
+  // else aborts with report_invalid_free's one line.
   [[gnu::noinline]] static void free_slow(void* p) {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
-    if (is_region_start(p)) {
-      global_large().deallocate(p);
-      return;
-    }
-    const unsigned size_class = block_class(p);
+    unsigned size_class = ClassMap::lookup(p);
+    const bool checked_tiny = size_class - ClassMap::kDebugTiny < kTinyClasses;
+    if (checked_tiny) size_class -= ClassMap::kDebugTiny;
     if (size_class < kSlabClasses) [[likely]] {
       auto* block = static_cast<FreeBlock*>(p);
+      SlabMeta* slab = slab_of(p);
+      const size_t offset = offset_in_slab(p, size_class);
+      if (offset % kClassSize[size_class] != 0) [[unlikely]]
+        report_invalid_free(p, kInteriorPointer);
+      if (slab->checked) mark_freed(p, slab, offset / kClassSize[size_class]);
       ThreadHeap* heap = tls_.heap;
       if (heap == nullptr) [[unlikely]] {
         // After this thread's exit destructor (libc frees its own
         // per-thread buffers later still): home without taking a heap.
         if (tls_.status == kExited) {
-          ThreadHeap::free_orphan(block, slab_of(p));
+          ThreadHeap::free_orphan(block, slab);
           return;
         }
         heap = init_thread();
         if (heap == nullptr) fatal("free(%p): no memory for this thread's heap", p);
       }
-      if (size_class < kTinyClasses) Policy::free_slow(tls_.cache, *heap, block, size_class);
-      else heap->free_block(block, slab_of(p));
+      if (size_class < kTinyClasses && !checked_tiny) Policy::free_slow(tls_.cache, *heap, block, size_class);
+      else heap->free_block(block, slab);
       if (debug_level() >= 2) check_all(heap);
       return;
     }
@@ -200,7 +225,21 @@ class Allocator {
       global_large().deallocate(p);
       return;
     }
-    report_invalid_free(p, size_class);
+    report_invalid_pointer(p, size_class);
+  }
+
+  [[gnu::always_inline]] static size_t offset_in_slab(const void* p, unsigned size_class) {
+    (void)size_class;
+    return static_cast<size_t>(static_cast<const char*>(p) - slab_of(p)->start);
+  }
+
+  // Sets block `index`'s free bit; a bit already set is a double free.
+  static void mark_freed(const void* p, SlabMeta* slab, size_t index) {
+    uint64_t* bits = slab_free_bits(superslab_of(slab), slab->slot);
+    const uint64_t bit = uint64_t{1} << (index % 64);
+    const uint64_t old = std::atomic_ref<uint64_t>(bits[index / 64]).fetch_or(bit, std::memory_order_relaxed);
+    if ((old & bit) != 0) [[unlikely]]
+      report_invalid_free(p, kDoubleFree);
   }
 
   struct ErrnoKeeper {

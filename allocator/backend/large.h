@@ -8,6 +8,11 @@
 //   [LargeHeader | pad to alignment | block .............. ]
 //   ^ 2 MiB-aligned                 ^ returned pointer
 //
+// The block starts one of 16 cache lines further for alignments up to 64
+// (rotated per allocation; see allocate()). Only the first 2 MiB of a
+// mapping read kLargeClass in the class map, so a pointer deeper inside is
+// an interior pointer without reading any header.
+//
 // Alignments of 2 MiB or more cannot follow that shape (the block itself
 // would sit on the boundary where the header must be). Such a block keeps
 // its header one page below it; free() recognises it because no other
@@ -69,15 +74,20 @@ class LargeAllocator {
   // A zero-filled block of at least `size` bytes aligned to `align` (a power
   // of two), or nullptr when the size overflows or the OS refuses.
   void* allocate(size_t size, size_t align);
-  // `p` must come from allocate().
+  // `p` must be a live block from allocate() in a slot the class map
+  // reads as kLargeClass; any other p in such a slot is reported (aborts):
+  // a double free if a recent free had p, else an interior pointer.
   void deallocate(void* p);
   size_t usable_size(const void* p) const;
+  // Was p among the last kRecentlyFreed blocks freed? (reports only)
+  bool recently_freed(const void* p) const;
   LargeStats stats() const;
   // Retries the unmaps that failed (the pending list).
   void trim();
 
  private:
   static LargeHeader* header_of(const void* p);
+  LargeHeader* checked_header(const void* p) const;
   // Unmaps a freed block's mapping, or puts it on the pending list.
   void unmap_or_keep(LargeHeader* header);
   void push_pending(LargeHeader* header);
@@ -87,7 +97,13 @@ class LargeAllocator {
   }
   [[gnu::cold, gnu::noinline]] void retry_pending();
 
+  static constexpr unsigned kRotations = 16;
+  static constexpr unsigned kRecentlyFreed = 64;
+
   Pal* pal_;
+  std::atomic<unsigned> rotation_{0};
+  std::atomic<unsigned> recent_next_{0};
+  std::atomic<uintptr_t> recently_freed_[kRecentlyFreed]{};
   // Freed blocks whose unmap failed. A lock-free stack: pushed one at a
   // time, taken whole by a retry (exchange), so no ABA and no lock to
   // order against fork.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "allocator/backend/class_map.h"
 #include "allocator/pal/fake_pal.h"
 
 namespace hakmem {
@@ -100,7 +101,7 @@ TEST(Large, AFailedUnmapKeepsTheBooksAndIsRetriedByTheNextOperation) {
   EXPECT_EQ(s.blocks_unmapped, 0) << "nothing was unmapped";
   EXPECT_EQ(s.mapped_bytes, mapped) << "the mapping is still there";
   EXPECT_EQ(pal.mapped_bytes(), mapped);
-  EXPECT_DEATH(large.deallocate(p), "not a hakmem large block") << "a pending block is not live";
+  EXPECT_DEATH(large.deallocate(p), "invalid free of 0x[0-9a-f]+: double free") << "a pending block is not live";
 
   // A retry that fails again keeps it pending; the next one unmaps it.
   pal.fail_next_unmaps(1);
@@ -148,6 +149,20 @@ TEST(Large, AFailedTrimOfAnOverAlignedBlockStaysInItsMapping) {
   memset(p, 1, 3 * kPageSize);
   large.deallocate(p);
   EXPECT_EQ(large.stats().mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// aligned_alloc(256 KiB, 0): the block must start inside its mapping, or
+// the class map (which marks the mapping) would not know it.
+TEST(Large, AZeroByteAlignedBlockStartsInsideItsMapping) {
+  FakePal pal;
+  LargeAllocator large(&pal);
+  auto* p = static_cast<char*>(large.allocate(0, 256 * 1024));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(ClassMap::lookup(p), kLargeClass);
+  EXPECT_GE(large.usable_size(p), 1u);
+  large.deallocate(p);
+  EXPECT_EQ(ClassMap::lookup(p), ClassMap::kForeign);
   EXPECT_EQ(pal.mapped_bytes(), 0);
 }
 

@@ -69,7 +69,7 @@ struct alignas(64) SlabMeta {
   uint8_t size_class;
   uint8_t slot;
   uint8_t on_partial;
-  uint8_t reserved;
+  uint8_t checked;  // frees are checked: a mid slab, or tiny under HAKMEM_DEBUG >= 1 (free_bits)
   SlabOwner* owner;
   SlabMeta* next;  // owner's partial list for this class
   SlabMeta* prev;
@@ -99,6 +99,21 @@ struct alignas(64) SuperSlab {
 static_assert(sizeof(SuperSlab) <= 4096, "the header must fit one page");
 
 inline constexpr uint32_t kAllSlabSlots = ~uint32_t{1};  // slots 1..31
+
+// Free bits of a checked slab (SlabMeta::checked): bit i set <=> block i is
+// free (freed by a user and not handed out since). free() sets it and
+// reports a double free if it was set; refill clears it as the block goes
+// out again. Set and cleared with atomic RMWs: remote frees touch the
+// words of slabs they do not own. Kept in slot 0 behind the header, which
+// the header leaves unused (one 512-byte row per slot; a mid slab uses its
+// row's first word, at most 64 blocks), so slabs stay all payload.
+inline constexpr size_t kFreeBitsOffset = 4096;
+inline constexpr size_t kFreeBitWords = kSlabSize / 16 / 64;  // the smallest class's blocks
+static_assert(kFreeBitsOffset + kSlabsPerSuperSlab * kFreeBitWords * 8 <= kSlabSize);
+
+inline uint64_t* slab_free_bits(SuperSlab* ss, unsigned slot) {
+  return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(ss) + kFreeBitsOffset) + slot * kFreeBitWords;
+}
 
 [[gnu::always_inline]] inline RegionHeader* region_of(const void* p) {
   return reinterpret_cast<RegionHeader*>(reinterpret_cast<uintptr_t>(p) & ~kSuperSlabMask);

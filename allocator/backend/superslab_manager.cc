@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 
+#include "allocator/backend/class_map.h"
 #include "allocator/config/options.h"
 #include "allocator/pal/log.h"
 
@@ -13,6 +14,7 @@ namespace hakmem {
 constinit SuperSlabManager g_superslabs{&g_os_pal};
 
 SuperSlab* SuperSlabManager::map_superslab() {
+  if (!ClassMap::reserve()) return nullptr;
   void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);  // accounted: it backs user blocks
   if (mem == nullptr) return nullptr;
   auto* ss = static_cast<SuperSlab*>(mem);
@@ -26,7 +28,14 @@ SuperSlab* SuperSlabManager::map_superslab() {
     ss->slabs[slot].slot = static_cast<uint8_t>(slot);
     ss->slabs[slot].start = reinterpret_cast<char*>(ss) + slot * kSlabSize;
   }
+  mark_unused(ss);
   return ss;
+}
+
+// The class map of a mapped SuperSlab none of whose slots is in use.
+void SuperSlabManager::mark_unused(SuperSlab* ss) {
+  ClassMap::set(ss, kSlabSize, kHeaderClass);
+  ClassMap::set(reinterpret_cast<char*>(ss) + kSlabSize, kSuperSlabSize - kSlabSize, ClassMap::kFreeSlot);
 }
 
 namespace {
@@ -89,8 +98,19 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   slab->on_partial = 0;
   slab->owner = owner;
   slab->next = slab->prev = nullptr;
+  // Mid slabs always check their frees (free() is their slow path anyway);
+  // tiny ones under HAKMEM_DEBUG >= 1, whose class map code then sends
+  // their frees past the front end's cache to free_slow.
+  const bool debug = option_value(Option::kDebug) >= 1;
+  slab->checked = size_class >= kTinyClasses || debug;
+  if (slab->checked) {
+    const size_t words = (slab->capacity + 63) / 64;
+    memset(slab_free_bits(ss, slot), 0, words * sizeof(uint64_t));
+  }
   // Published last: from here on free() of a block in this slot is valid.
   ss->region.slot_class[slot] = static_cast<uint8_t>(size_class);
+  ClassMap::set(slab->start, kSlabSize,
+                size_class < kTinyClasses && debug ? size_class + ClassMap::kDebugTiny : size_class);
   if (option_value(Option::kDebug) >= 2) check_superslab_locked(ss, owner);
   return slab;
 }
@@ -108,6 +128,7 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
             static_cast<void*>(slab->start), slot, slab->used);
     }
     ss->region.slot_class[slot] = kFreeSlotClass;
+    ClassMap::set(slab->start, kSlabSize, ClassMap::kFreeSlot);
     slab->owner = nullptr;
     slab->free = nullptr;
     if (ss->free_slots == 0) {
@@ -168,6 +189,9 @@ void SuperSlabManager::unmap_taken(SuperSlab* taken) {
   while (taken != nullptr) {
     SuperSlab* next = taken->next;  // read before the unmap takes it away
     const int dirty = std::popcount(taken->dirty_slots);
+    // Cleared before the unmap: once unmapped, the range may be mapped
+    // again at once by another thread, whose marks must stay.
+    ClassMap::set(taken, kSuperSlabSize, ClassMap::kForeign);
     const bool unmapped = pal_->unmap(taken, kSuperSlabSize);
     std::lock_guard lock(mutex_);
     if (unmapped) {
@@ -176,6 +200,7 @@ void SuperSlabManager::unmap_taken(SuperSlab* taken) {
       // Still mapped, empty and usable: back on the list and in the
       // counts; the next release or trim tries again.
       ++stats_.unmap_failures;
+      mark_unused(taken);
       link(with_free_, taken);
       ++empty_superslabs_;
       stats_.dirty_free_slabs += dirty;

@@ -79,6 +79,7 @@ class SuperSlabManager {
 
  private:
   SuperSlab* map_superslab();
+  static void mark_unused(SuperSlab* ss);
   void purge_dirty_locked();
   // Empty SuperSlabs beyond `keep` leave the lists and counts under the
   // lock; unmap_taken() unmaps them after it is released (munmap can take

@@ -18,8 +18,10 @@
 #define HAKMEM_OPTIONS(X)                                                    \
   X(kVerbose, "verbose", 0, 0, 1, "1: dump this table to stderr at start-up") \
   X(kDebug, "debug", 0, 0, 2,                                                \
-    "invariant checks: 1 = cheap checks on slow paths (bad frees), "         \
-    "2 = also verify every touched slab and SuperSlab (slow)")               \
+    "invariant checks: 1 = cheap checks on slow paths (bad frees): tiny "    \
+    "frees also skip the front-end cache so tiny double frees and interior " \
+    "pointers are reported, 2 = also verify every touched slab and "         \
+    "SuperSlab (slow)")                                                      \
   X(kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20,                              \
     "free slabs whose pages stay resident before all are purged "            \
     "(madvise DONTNEED); 32 slabs = 2 MiB")                                  \

@@ -203,6 +203,7 @@ class ThreadHeap : public SlabOwner {
   void drain_while_idle();
   void collect_claimed();
 
+  static void mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count);
   BlockChain refill_inside(unsigned size_class, uint32_t want);
   void collect_inside();
   void release_empty_inside();
