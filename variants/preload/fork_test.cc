@@ -6,28 +6,19 @@
 #include <string>
 
 #include "common/sanitizer.h"
+#include "variants/preload/library_arg.h"
 #include "variants/preload/spawn.h"
 
 namespace {
 
-std::string g_library;
+using preload_test::library_under_test;
 
 TEST(Fork, NoChildOfAForkStormHangsOrFails) {
   if (lab::kUnderSanitizer) GTEST_SKIP() << "under a sanitizer, its runtime is the malloc: nothing is preloaded";
   const preload_test::Outcome out = preload_test::run(preload_test::runfile("variants/preload/fork_storm"), {},
-                                                      preload_test::preload_environment(g_library));
+                                                      preload_test::preload_environment(library_under_test()));
   EXPECT_EQ(out.exit_code, 0) << out.output;
   EXPECT_NE(out.output.find("children: 40 exited 0, 0 hung, 0 failed"), std::string::npos) << out.output;
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s LIBRARY (a libhakmem_<variant>.so to preload)\n", argv[0]);
-    return 2;
-  }
-  g_library = argv[1];
-  return RUN_ALL_TESTS();
-}

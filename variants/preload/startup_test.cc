@@ -8,19 +8,21 @@
 #include <string>
 
 #include "common/sanitizer.h"
+#include "variants/preload/library_arg.h"
 #include "variants/preload/spawn.h"
 
 namespace {
 
-std::string g_library;
+using preload_test::library_under_test;
 
 class Trap : public testing::TestWithParam<const char*> {};
 
 TEST_P(Trap, ExitsCleanly) {
   if (lab::kUnderSanitizer) GTEST_SKIP() << "under a sanitizer, its runtime is the malloc: nothing is preloaded";
   const std::string program = preload_test::runfile(std::string("variants/preload/traps/") + GetParam());
-  const preload_test::Outcome outcome = preload_test::run(program, {}, preload_test::preload_environment(g_library));
-  EXPECT_EQ(outcome.exit_code, 0) << GetParam() << " with " << g_library << ":\n" << outcome.output;
+  const preload_test::Outcome outcome =
+      preload_test::run(program, {}, preload_test::preload_environment(library_under_test()));
+  EXPECT_EQ(outcome.exit_code, 0) << GetParam() << " with " << library_under_test() << ":\n" << outcome.output;
   EXPECT_NE(outcome.output.find("ok"), std::string::npos) << outcome.output;
 }
 
@@ -32,13 +34,3 @@ INSTANTIATE_TEST_SUITE_P(FirstCall, Trap,
                          [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s LIBRARY|none (a libhakmem_<variant>.so to preload)\n", argv[0]);
-    return 2;
-  }
-  g_library = argv[1];
-  return RUN_ALL_TESTS();
-}

@@ -10,15 +10,16 @@
 #include <vector>
 
 #include "common/sanitizer.h"
+#include "variants/preload/library_arg.h"
 #include "variants/preload/spawn.h"
 
 namespace {
 
-std::string g_library;
+using preload_test::library_under_test;
 
 preload_test::Outcome run_probe(const std::vector<std::string>& env, const std::vector<std::string>& args = {}) {
   return preload_test::run(preload_test::runfile("variants/preload/stats_probe"), args,
-                           preload_test::preload_environment(g_library, env));
+                           preload_test::preload_environment(library_under_test(), env));
 }
 
 // The whitespace-separated words of the first summary line ("hakmem: "
@@ -118,13 +119,3 @@ TEST_F(Stats, MallocStatsPrintsTheSummaryOnDemand) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s LIBRARY (a libhakmem_<variant>.so to preload)\n", argv[0]);
-    return 2;
-  }
-  g_library = argv[1];
-  return RUN_ALL_TESTS();
-}

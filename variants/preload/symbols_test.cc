@@ -13,11 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "variants/preload/library_arg.h"
 #include "variants/preload/spawn.h"
 
 namespace {
 
-std::string g_library;
+using preload_test::library_under_test;
 
 struct Symbol {
   std::string address;
@@ -101,7 +102,7 @@ const std::vector<const char*> kCAbi = {"hak_aligned_alloc", "hak_trim", "hak_va
 bool is_function(char type) { return type == 'T' || type == 'W'; }
 
 TEST(Symbols, EveryNameIsDefinedAtItsTargetsAddress) {
-  const auto symbols = defined_symbols(preload_test::runfile(g_library));
+  const auto symbols = defined_symbols(preload_test::runfile(library_under_test()));
   for (auto [name, target] : kAliases) {
     const auto found = symbols.find(name);
     ASSERT_NE(found, symbols.end()) << name << " is not defined";
@@ -124,7 +125,7 @@ TEST(Symbols, NothingElseIsExported) {
     allowed.insert(name);
     allowed.insert(target);
   }
-  for (const auto& [name, symbol] : defined_symbols(preload_test::runfile(g_library))) {
+  for (const auto& [name, symbol] : defined_symbols(preload_test::runfile(library_under_test()))) {
     // Lower case is local (the TLS block), except 'u', a unique global.
     if (!isupper(static_cast<unsigned char>(symbol.type)) && symbol.type != 'u') continue;
     EXPECT_TRUE(allowed.count(name) != 0) << name << " is exported (type " << symbol.type
@@ -147,13 +148,3 @@ TEST(Symbols, EveryNameIsOneGlibcOrLibstdcxxExports) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s LIBRARY (a libhakmem_<variant>.so)\n", argv[0]);
-    return 2;
-  }
-  g_library = argv[1];
-  return RUN_ALL_TESTS();
-}

@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "common/sanitizer.h"
+#include "variants/preload/library_arg.h"
 #include "variants/preload/spawn.h"
 
 namespace {
 
-std::string g_library;
+using preload_test::library_under_test;
 
 // The integers of the first line containing `label`, in order.
 std::vector<long long> numbers_after(const std::string& text, const std::string& label) {
@@ -45,7 +46,7 @@ class Teardown : public testing::TestWithParam<const char*> {
 TEST_P(Teardown, HeapsAndSlabsStayBounded) {
   const preload_test::Outcome out =
       preload_test::run(preload_test::runfile("variants/preload/teardown_probe"), {GetParam()},
-                        preload_test::preload_environment(g_library));
+                        preload_test::preload_environment(library_under_test()));
   ASSERT_EQ(out.exit_code, 0) << out.output;
   const std::vector<long long> slabs = numbers_after(out.output, "slabs in use:");
   ASSERT_EQ(slabs.size(), 2u) << out.output;
@@ -59,13 +60,3 @@ TEST_P(Teardown, HeapsAndSlabsStayBounded) {
 INSTANTIATE_TEST_SUITE_P(Probes, Teardown, testing::Values("strerror", "late_malloc"));
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s LIBRARY (a libhakmem_<variant>.so to preload)\n", argv[0]);
-    return 2;
-  }
-  g_library = argv[1];
-  return RUN_ALL_TESTS();
-}
