@@ -22,6 +22,17 @@ TRAPS = [
     "pthread_create_first",
 ]
 
+# The suites that take the library under test as their one argument
+# (library_arg_main.cc), each <suite>_test.cc: suite -> the programs it
+# runs beside the library. All but symbols preload it.
+LIBRARY_SUITES = {
+    "symbols": [],
+    "startup": [":traps/" + t for t in TRAPS],
+    "stats": [":stats_probe"],
+    "teardown": [":teardown_probe"],
+    "fork": [":fork_storm"],
+}
+
 def preload_tests(variant):
     """For //variants:libhakmem_<variant>.so:
 
@@ -36,12 +47,6 @@ def preload_tests(variant):
     """
     library = "//variants:libhakmem_%s.so" % variant
     native.cc_test(
-        name = variant + "_symbols_test",
-        args = ["$(rootpath %s)" % library],
-        data = [library],
-        deps = [":symbols_test_main"],
-    )
-    native.cc_test(
         name = variant + "_malloc_semantics_test",
         tags = PRELOAD_TAGS,
         args = [
@@ -55,40 +60,11 @@ def preload_tests(variant):
         size = "medium",
         deps = [":run_preloaded"],
     )
-    native.cc_test(
-        name = variant + "_startup_test",
-        tags = PRELOAD_TAGS,
-        args = ["$(rootpath %s)" % library],
-        data = [library] + [":traps/" + t for t in TRAPS],
-        deps = [":startup_test_main"],
-    )
-    native.cc_test(
-        name = variant + "_stats_test",
-        tags = PRELOAD_TAGS,
-        args = ["$(rootpath %s)" % library],
-        data = [
-            library,
-            ":stats_probe",
-        ],
-        deps = [":stats_test_main"],
-    )
-    native.cc_test(
-        name = variant + "_teardown_test",
-        tags = PRELOAD_TAGS,
-        args = ["$(rootpath %s)" % library],
-        data = [
-            library,
-            ":teardown_probe",
-        ],
-        deps = [":teardown_test_main"],
-    )
-    native.cc_test(
-        name = variant + "_fork_test",
-        tags = PRELOAD_TAGS,
-        args = ["$(rootpath %s)" % library],
-        data = [
-            library,
-            ":fork_storm",
-        ],
-        deps = [":fork_test_main"],
-    )
+    for suite, programs in LIBRARY_SUITES.items():
+        native.cc_test(
+            name = "%s_%s_test" % (variant, suite),
+            tags = [] if suite == "symbols" else PRELOAD_TAGS,
+            args = ["$(rootpath %s)" % library],
+            data = [library] + programs,
+            deps = [":%s_test_main" % suite],
+        )
