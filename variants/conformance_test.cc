@@ -674,6 +674,21 @@ TEST(InvalidFree, TinyInteriorPointerUnderDebug) {
       kInteriorLine);
 }
 
+// By default a tiny free is not checked on the fast path: a tiny interior
+// pointer is caught where it leaves the front end's cache for its slab
+// (ThreadHeap::spill), before it can touch the slab's free list.
+TEST(InvalidFree, TinyInteriorPointerIsCaughtWhenItLeavesTheCache) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(A::malloc(64));
+        if (p == nullptr) abort();
+        A::free(p + 8);
+        A::flush_thread_cache();
+      },
+      kInteriorLine);
+}
+
 // A tiny slab acquired under HAKMEM_DEBUG=1 still serves correct frees.
 TEST(InvalidFree, TinyBlocksUnderDebugStillWork) {
   SKIP_IF_TRUSTS_FREES();

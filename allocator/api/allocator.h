@@ -118,7 +118,7 @@ class Allocator {
     unsigned size_class = ClassMap::lookup(p);
     if (size_class - ClassMap::kDebugTiny < kTinyClasses) size_class -= ClassMap::kDebugTiny;
     if (size_class < kSlabClasses) [[likely]] {
-      if (offset_in_slab(p, size_class) % kClassSize[size_class] != 0) report_invalid_free(p, kInteriorPointer);
+      if (!is_block_start(slab_of(p), p)) report_invalid_free(p, kInteriorPointer);
       return kClassSize[size_class];
     }
     if (size_class == kLargeClass) return global_large().usable_size(p);
@@ -201,10 +201,10 @@ class Allocator {
     if (size_class < kSlabClasses) [[likely]] {
       auto* block = static_cast<FreeBlock*>(p);
       SlabMeta* slab = slab_of(p);
-      const size_t offset = offset_in_slab(p, size_class);
-      if (offset % kClassSize[size_class] != 0) [[unlikely]]
+      if (!is_block_start(slab, p)) [[unlikely]]
         report_invalid_free(p, kInteriorPointer);
-      if (slab->checked) mark_freed(p, slab, offset / kClassSize[size_class]);
+      if (slab->checked)
+        mark_freed(p, slab, static_cast<size_t>(static_cast<char*>(p) - slab->start) / kClassSize[size_class]);
       ThreadHeap* heap = tls_.heap;
       if (heap == nullptr) [[unlikely]] {
         // After this thread's exit destructor (libc frees its own
@@ -226,11 +226,6 @@ class Allocator {
       return;
     }
     report_invalid_pointer(p, size_class);
-  }
-
-  [[gnu::always_inline]] static size_t offset_in_slab(const void* p, unsigned size_class) {
-    (void)size_class;
-    return static_cast<size_t>(static_cast<const char*>(p) - slab_of(p)->start);
   }
 
   // Sets block `index`'s free bit; a bit already set is a double free.

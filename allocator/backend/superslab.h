@@ -137,6 +137,14 @@ inline uint64_t* slab_free_bits(SuperSlab* ss, unsigned slot) {
   return &superslab_of(p)->slabs[slot_of(p)];
 }
 
+// Whether p is where one of `slab`'s blocks starts, not inside one: the
+// interior-pointer check of every block that reaches a slab (free_slow for
+// a free that misses the front end, ThreadHeap::spill for blocks that went
+// through a front end's cache first).
+inline bool is_block_start(const SlabMeta* slab, const void* p) {
+  return static_cast<size_t>(static_cast<const char*>(p) - slab->start) % kClassSize[slab->size_class] == 0;
+}
+
 // True for nullptr and for any 2 MiB-aligned address. No slab block can sit
 // there (slot 0 is the header) and no large block either (its header is at
 // the region start), so such a pointer is null or an over-aligned block.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "allocator/backend/class_map.h"
 #include "allocator/config/options.h"
 #include "allocator/pal/log.h"
 
@@ -228,6 +229,10 @@ void ThreadHeap::spill(FreeBlock* head) {
     head = head->next;
     ++n;
     SlabMeta* slab = slab_of(block);
+    // A tiny free's only check off the fast path (interior pointers; a
+    // double free needs HAKMEM_DEBUG=1): before the block touches a slab.
+    if (!is_block_start(slab, block)) [[unlikely]]
+      report_invalid_free(block, kInteriorPointer);
     auto* owner = static_cast<ThreadHeap*>(slab->owner);
     if (owner == this) {
       free_local(slab, block, /*keep_last=*/true);
