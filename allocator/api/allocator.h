@@ -48,7 +48,6 @@
 
 #include <pthread.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -116,7 +115,7 @@ class Allocator {
   static size_t usable_size(const void* p) {
     if (p == nullptr) return 0;
     unsigned size_class = ClassMap::lookup(p);
-    if (size_class - ClassMap::kDebugTiny < kTinyClasses) size_class -= ClassMap::kDebugTiny;
+    ClassMap::strip_debug_tiny(&size_class);
     if (size_class < kSlabClasses) [[likely]] {
       if (!is_block_start(slab_of(p), p)) report_invalid_free(p, kInteriorPointer);
       return kClassSize[size_class];
@@ -196,15 +195,14 @@ class Allocator {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
     unsigned size_class = ClassMap::lookup(p);
-    const bool checked_tiny = size_class - ClassMap::kDebugTiny < kTinyClasses;
-    if (checked_tiny) size_class -= ClassMap::kDebugTiny;
+    const bool checked_tiny = ClassMap::strip_debug_tiny(&size_class);
     if (size_class < kSlabClasses) [[likely]] {
       auto* block = static_cast<FreeBlock*>(p);
       SlabMeta* slab = slab_of(p);
       if (!is_block_start(slab, p)) [[unlikely]]
         report_invalid_free(p, kInteriorPointer);
-      if (slab->checked)
-        mark_freed(p, slab, static_cast<size_t>(static_cast<char*>(p) - slab->start) / kClassSize[size_class]);
+      if (slab->checked && set_free_bit(slab, p)) [[unlikely]]
+        report_invalid_free(p, kDoubleFree);
       ThreadHeap* heap = tls_.heap;
       if (heap == nullptr) [[unlikely]] {
         // After this thread's exit destructor (libc frees its own
@@ -226,15 +224,6 @@ class Allocator {
       return;
     }
     report_invalid_pointer(p, size_class);
-  }
-
-  // Sets block `index`'s free bit; a bit already set is a double free.
-  static void mark_freed(const void* p, SlabMeta* slab, size_t index) {
-    uint64_t* bits = slab_free_bits(superslab_of(slab), slab->slot);
-    const uint64_t bit = uint64_t{1} << (index % 64);
-    const uint64_t old = std::atomic_ref<uint64_t>(bits[index / 64]).fetch_or(bit, std::memory_order_relaxed);
-    if ((old & bit) != 0) [[unlikely]]
-      report_invalid_free(p, kDoubleFree);
   }
 
   struct ErrnoKeeper {

@@ -57,6 +57,14 @@ class ClassMap {
     return unsigned{std::atomic_ref<uint8_t>(byte).load(std::memory_order_relaxed)} - 1;
   }
 
+  // A tiny class tagged kDebugTiny (its slab's frees are checked) back to
+  // the class; true if it was tagged.
+  static bool strip_debug_tiny(unsigned* code) {
+    if (*code - kDebugTiny >= kTinyClasses) return false;
+    *code -= kDebugTiny;
+    return true;
+  }
+
   // Reserves the table unless it is already. False if the OS refused.
   static bool reserve() {
     if (table_.load(std::memory_order_acquire) != nullptr) [[likely]]

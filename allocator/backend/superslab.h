@@ -14,6 +14,7 @@
 //           -> metadata = header->slabs[slot]
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -143,6 +144,22 @@ inline uint64_t* slab_free_bits(SuperSlab* ss, unsigned slot) {
 // through a front end's cache first).
 inline bool is_block_start(const SlabMeta* slab, const void* p) {
   return static_cast<size_t>(static_cast<const char*>(p) - slab->start) % kClassSize[slab->size_class] == 0;
+}
+
+// Block p's bit in its checked slab's free bits (see slab_free_bits):
+// set_free_bit (free) returns the bit's old value, set meaning a double
+// free; clear_free_bit as the block leaves the slab again (refill).
+inline bool set_free_bit(SlabMeta* slab, const void* p) {
+  const size_t index = static_cast<size_t>(static_cast<const char*>(p) - slab->start) / kClassSize[slab->size_class];
+  const uint64_t bit = uint64_t{1} << (index % 64);
+  uint64_t& word = slab_free_bits(superslab_of(slab), slab->slot)[index / 64];
+  return (std::atomic_ref<uint64_t>(word).fetch_or(bit, std::memory_order_relaxed) & bit) != 0;
+}
+
+inline void clear_free_bit(SlabMeta* slab, const void* p) {
+  const size_t index = static_cast<size_t>(static_cast<const char*>(p) - slab->start) / kClassSize[slab->size_class];
+  uint64_t& word = slab_free_bits(superslab_of(slab), slab->slot)[index / 64];
+  std::atomic_ref<uint64_t>(word).fetch_and(~(uint64_t{1} << (index % 64)), std::memory_order_relaxed);
 }
 
 // True for nullptr and for any 2 MiB-aligned address. No slab block can sit

@@ -105,12 +105,7 @@ BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want) {
 // Blocks of a checked slab leave it: their free bits clear (superslab.h),
 // so the user's next free of each is valid once.
 void ThreadHeap::mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count) {
-  uint64_t* bits = slab_free_bits(superslab_of(slab), slab->slot);
-  const uint32_t block_size = kClassSize[slab->size_class];
-  for (FreeBlock* block = first; count != 0; block = block->next, --count) {
-    const size_t index = static_cast<size_t>(reinterpret_cast<char*>(block) - slab->start) / block_size;
-    std::atomic_ref<uint64_t>(bits[index / 64]).fetch_and(~(uint64_t{1} << (index % 64)), std::memory_order_relaxed);
-  }
+  for (FreeBlock* block = first; count != 0; block = block->next, --count) clear_free_bit(slab, block);
 }
 
 void* ThreadHeap::alloc_block(unsigned size_class) { return refill(size_class, 1).head; }  // refill enters
