@@ -147,16 +147,21 @@ void LargeAllocator::deallocate(void* p) {
   unmap_or_keep(header);
 }
 
-void LargeAllocator::unmap_or_keep(LargeHeader* header) {
-  const size_t map_size = header->map_size;
+bool LargeAllocator::try_unmap(LargeHeader* header) {
+  const size_t map_size = header->map_size;  // read before the unmap takes the header away
   if (pal_->unmap(header->map_base, map_size)) {
     blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
     mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
-    return;
+    return true;
   }
+  unmap_failures_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void LargeAllocator::unmap_or_keep(LargeHeader* header) {
+  if (try_unmap(header)) return;
   // Still mapped, so the header is still ours to write: it becomes the
   // pending list's node, and no longer reads as a live block.
-  unmap_failures_.fetch_add(1, std::memory_order_relaxed);
   pending_unmaps_.fetch_add(1, std::memory_order_relaxed);
   header->region.magic = kLargePendingMagic;
   push_pending(header);
@@ -173,15 +178,8 @@ void LargeAllocator::retry_pending() {
   LargeHeader* header = pending_.exchange(nullptr, std::memory_order_acquire);
   while (header != nullptr) {
     LargeHeader* next = header->next_pending;  // read before the unmap takes it away
-    const size_t map_size = header->map_size;
-    if (pal_->unmap(header->map_base, map_size)) {
-      pending_unmaps_.fetch_sub(1, std::memory_order_relaxed);
-      blocks_unmapped_.fetch_add(1, std::memory_order_relaxed);
-      mapped_bytes_.fetch_sub(static_cast<int64_t>(map_size), std::memory_order_relaxed);
-    } else {
-      unmap_failures_.fetch_add(1, std::memory_order_relaxed);
-      push_pending(header);
-    }
+    if (try_unmap(header)) pending_unmaps_.fetch_sub(1, std::memory_order_relaxed);
+    else push_pending(header);
     header = next;
   }
 }

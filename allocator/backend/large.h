@@ -88,6 +88,9 @@ class LargeAllocator {
  private:
   static LargeHeader* header_of(const void* p);
   LargeHeader* checked_header(const void* p) const;
+  // Unmaps header's mapping and keeps the books (unmapped blocks and bytes
+  // on success, a failure otherwise): true when the mapping is gone.
+  bool try_unmap(LargeHeader* header);
   // Unmaps a freed block's mapping, or puts it on the pending list.
   void unmap_or_keep(LargeHeader* header);
   void push_pending(LargeHeader* header);
