@@ -49,4 +49,14 @@ void FakePal::purge(void* p, size_t size) {
   os_pal().purge(p, size);
 }
 
+bool FakePal::remap(void* p, size_t old_size, size_t new_size) {
+  if (take_one(failing_remaps_) || !os_pal().remap(p, old_size, new_size)) {
+    failed_remaps_.fetch_add(1);
+    return false;
+  }
+  remaps_.fetch_add(1);
+  mapped_bytes_.fetch_add(static_cast<int64_t>(new_size) - static_cast<int64_t>(old_size));
+  return true;
+}
+
 }  // namespace hakmem

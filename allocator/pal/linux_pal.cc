@@ -8,6 +8,7 @@
 // and the program was killed on touching the memory; glibc returns NULL
 // with ENOMEM). map_unaccounted() keeps it for sparse reservations.
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cstdint>
 
@@ -73,9 +74,30 @@ void LinuxPal::purge(void* p, size_t size) {
   madvise(p, size, MADV_DONTNEED);
 }
 
+bool LinuxPal::remap(void* p, size_t old_size, size_t new_size) {
+  count(mremaps_);
+  if (mremap(p, old_size, new_size, 0) != MAP_FAILED) return true;
+  count(failed_mremaps_);
+  return false;
+}
+
+uint64_t LinuxPal::now_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1'000'000;
+}
+
 SyscallCounts LinuxPal::syscalls() const {
   constexpr auto r = std::memory_order_relaxed;
-  return {mmaps_.load(r), munmaps_.load(r), madvises_.load(r), failed_mmaps_.load(r), failed_munmaps_.load(r)};
+  SyscallCounts counts;
+  counts.mmap = mmaps_.load(r);
+  counts.munmap = munmaps_.load(r);
+  counts.madvise = madvises_.load(r);
+  counts.mremap = mremaps_.load(r);
+  counts.failed_mmap = failed_mmaps_.load(r);
+  counts.failed_munmap = failed_munmaps_.load(r);
+  counts.failed_mremap = failed_mremaps_.load(r);
+  return counts;
 }
 
 constinit LinuxPal g_os_pal;

@@ -1,11 +1,15 @@
-// The real PAL: its system-call counts and the peak RSS it reads.
+// The real PAL: its system-call counts, remap and clock, and the peak RSS
+// it reads; FakePal's clock and remap.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 
+#include "allocator/pal/fake_pal.h"
 #include "allocator/pal/pal.h"
 #include "allocator/pal/process_status.h"
 #include "common/process.h"
@@ -68,6 +72,66 @@ TEST(LinuxPal, AFailedUnmapSaysSo) {
   // munmap of an address that is not page-aligned is EINVAL.
   EXPECT_FALSE(pal.unmap(reinterpret_cast<void*>(uintptr_t{4096 + 8}), kPageSize));
   EXPECT_EQ(pal.syscalls().failed_munmap, 1u);
+}
+
+// Pal::remap never moves a mapping: it shrinks in place, grows in place
+// into free pages after it, and says no (the mapping unchanged) when the
+// pages after it are taken.
+TEST(LinuxPal, RemapResizesInPlaceOrRefuses) {
+  LinuxPal pal;
+  constexpr size_t kRegion = 16 * kPageSize;
+  auto* base = static_cast<char*>(pal.map(kRegion, kPageSize));
+  ASSERT_NE(base, nullptr);
+  // Free the back half, so the front quarter can grow into it but not past it.
+  ASSERT_TRUE(pal.unmap(base + kRegion / 2, kRegion / 2));
+  ASSERT_TRUE(pal.unmap(base + kRegion / 4, kRegion / 4));
+  base[0] = 7;
+  EXPECT_TRUE(pal.remap(base, kRegion / 4, kRegion / 2));
+  base[kRegion / 2 - 1] = 9;  // the grown pages are mapped and writable
+  EXPECT_EQ(base[0], 7);
+  // The page after the mapping is taken now: growing cannot stay in place.
+  auto* blocker = static_cast<char*>(mmap(base + kRegion / 2, kPageSize, PROT_READ | PROT_WRITE,
+                                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+  ASSERT_EQ(blocker, base + kRegion / 2);
+  EXPECT_FALSE(pal.remap(base, kRegion / 2, kRegion));
+  EXPECT_EQ(base[kRegion / 2 - 1], 9);  // still mapped, unchanged
+  EXPECT_TRUE(pal.remap(base, kRegion / 2, kPageSize));  // shrinking always can
+  EXPECT_EQ(base[0], 7);
+  EXPECT_EQ(pal.syscalls().mremap, 3u);
+  EXPECT_EQ(pal.syscalls().failed_mremap, 1u);
+  EXPECT_TRUE(pal.unmap(base, kPageSize));
+  munmap(blocker, kPageSize);
+}
+
+TEST(LinuxPal, TheClockIsMonotonicMilliseconds) {
+  LinuxPal pal;
+  const uint64_t before = pal.now_ms();
+  timespec pause{0, 20'000'000};
+  nanosleep(&pause, nullptr);
+  const uint64_t after = pal.now_ms();
+  EXPECT_GE(after - before, 20u);
+  EXPECT_LT(after - before, 60'000u) << "milliseconds, not microseconds";
+}
+
+TEST(FakePal, TheClockMovesOnlyWhenTold) {
+  FakePal pal;
+  EXPECT_EQ(pal.now_ms(), 0u);
+  pal.advance_ms(250);
+  EXPECT_EQ(pal.now_ms(), 250u);
+}
+
+TEST(FakePal, RemapsCountAndCanBeRefused) {
+  FakePal pal;
+  auto* p = static_cast<char*>(pal.map(4 * kPageSize, kPageSize));
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(pal.remap(p, 4 * kPageSize, kPageSize));
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kPageSize));
+  pal.fail_next_remaps(1);
+  EXPECT_FALSE(pal.remap(p, kPageSize, 2 * kPageSize));
+  EXPECT_EQ(pal.remaps(), 1);
+  EXPECT_EQ(pal.failed_remaps(), 1);
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kPageSize));
+  EXPECT_TRUE(pal.unmap(p, kPageSize));
 }
 
 TEST(ProcessStatus, PeakRssCoversWhatThisProcessTouched) {

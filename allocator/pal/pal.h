@@ -1,5 +1,5 @@
-// The platform abstraction layer: every mmap, munmap and madvise the
-// allocator makes goes through a Pal, so tests can count them and make them
+// The platform abstraction layer: every mmap, munmap, madvise and mremap
+// the allocator makes, and the clock its purging reads, go through a Pal, so tests can count them and make them
 // fail (fake_pal.h). Nothing above this layer includes <sys/mman.h>. The
 // allocator's only other system calls, write(2) of a diagnostic line and
 // abort (log.h) and reading its own peak RSS (process_status.h), live in
@@ -38,6 +38,19 @@ class Pal {
   // Returns the pages of [p, p+size) to the OS while keeping the range
   // mapped: RSS falls now, and the next touch faults in a zero page.
   virtual void purge(void* p, size_t size) = 0;
+  // Resizes the mapping [p, p+old_size) to new_size bytes (both multiples
+  // of kPageSize) in place: shrinking always can, growing only when the
+  // pages after it are free. Never moves the mapping (no MREMAP_MAYMOVE:
+  // the caller's headers and class-map marks are at fixed addresses, and
+  // a block that must move is copied by realloc). False when the OS
+  // refuses; the mapping is then unchanged.
+  [[nodiscard]] virtual bool remap(void* p, size_t old_size, size_t new_size) = 0;
+  // Milliseconds on a monotonic clock, for time-decay purging (a page is
+  // returned once it has been free for HAKMEM_PURGE_DELAY_MS). Through the
+  // Pal so a test can set the time (FakePal::advance_ms) instead of
+  // sleeping. A vDSO read, no system call, but not free either: callers
+  // read it on slow paths only.
+  virtual uint64_t now_ms() = 0;
 
  protected:
   constexpr Pal() = default;
@@ -50,8 +63,10 @@ struct SyscallCounts {
   uint64_t mmap = 0;
   uint64_t munmap = 0;
   uint64_t madvise = 0;
+  uint64_t mremap = 0;
   uint64_t failed_mmap = 0;    // refused by the OS (ENOMEM: overcommit, RLIMIT_AS, max_map_count)
   uint64_t failed_munmap = 0;  // refused by the OS; the range stayed mapped
+  uint64_t failed_mremap = 0;  // refused (the pages after the mapping were taken); it kept its size
 };
 
 // The real Linux PAL: anonymous mappings, MADV_DONTNEED purges.
@@ -62,6 +77,8 @@ class LinuxPal final : public Pal {
   void* map_unaccounted(size_t size, size_t align) override;
   [[nodiscard]] bool unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
+  [[nodiscard]] bool remap(void* p, size_t old_size, size_t new_size) override;
+  uint64_t now_ms() override;
 
   SyscallCounts syscalls() const;
 
@@ -73,6 +90,8 @@ class LinuxPal final : public Pal {
   std::atomic<uint64_t> mmaps_{0};
   std::atomic<uint64_t> munmaps_{0};
   std::atomic<uint64_t> madvises_{0};
+  std::atomic<uint64_t> mremaps_{0};
+  std::atomic<uint64_t> failed_mremaps_{0};
   std::atomic<uint64_t> failed_mmaps_{0};
   std::atomic<uint64_t> failed_munmaps_{0};
 };
