@@ -118,6 +118,7 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
       {{"--workload=mixed_lifo", "--max-size=abc"}, "got 'abc'"},
       {{"--workload=mixed_lifo", "--min-size=900", "--max-size=100"}, "--min_size (900) is above --max_size (100)"},
       {{"--workload=mixed_lifo", "--bogus=1"}, "unknown flag --bogus"},
+      {{"--workload=mid_churn", "--low-water-mb=64"}, "--low_water_mb (64) must be below --high_water_mb (64)"},
       {{"--workload=mixed_lifo", "--cpus=-1"}, "--cpus must be an integer"},
       {{"--workload=mixed_lifo", "--cpus=1024"}, "--cpus=1024: cannot run on 1024 CPUs: this process may use"},
       {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash, hang or corrupt"},

@@ -27,8 +27,8 @@ namespace {
 const char* kIntro = R"(usage: bazel run -c opt //harness:microbench -- [flags]
 
 Nanoseconds per malloc+free pair for each allocator: sizes 16, 64, 256 and
-1024 B (tiny), 8 KiB (mid) and 256 KiB (large); batches freed in LIFO, FIFO
-and random order. Each allocator's benchmarks run in a fresh process,
+1024 B (tiny), 8 KiB (mid), 64, 256 and 512 KiB (L25: 32 KiB to 2 MiB) and
+4 MiB (large); batches freed in LIFO, FIFO and random order. Each allocator's benchmarks run in a fresh process,
 repetitions interleaved (A B C A B C ...). The output is one Google Benchmark
 JSON file: an "iteration" entry per repetition and a "_median" aggregate per
 benchmark, named <allocator>/<order>/<size>, with "variant" (the allocator)

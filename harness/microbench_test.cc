@@ -22,7 +22,7 @@ ProcessResult microbench(std::vector<std::string> args) {
 TEST(Microbench, WritesGoogleBenchmarkJsonWithTheVariantAsAField) {
   const std::string path = testing::TempDir() + "/mb.json";
   const ProcessResult r = microbench({"--allocators=ultra_simple,bound", "--reps=2", "--min-time=0.01",
-                                      "--filter=lifo/(16|262144)$", "--out=" + path});
+                                      "--filter=lifo/(16|65536|262144|524288|4194304)$", "--out=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
   std::ifstream in(path);
   const Json j = Json::parse(in);
@@ -47,11 +47,19 @@ TEST(Microbench, WritesGoogleBenchmarkJsonWithTheVariantAsAField) {
   ASSERT_TRUE(medians.count("ultra_simple/lifo/16_median"));
   EXPECT_EQ((*medians["ultra_simple/lifo/16_median"])["variant"], "ultra_simple");
   EXPECT_GT((*medians["ultra_simple/lifo/16_median"])["real_time"].get<double>(), 0);
-  EXPECT_EQ(medians.count("bound/lifo/262144_median"), 0u) << "bound does not serve 256 KiB";
-  bool bound_refused_large = false;
-  for (const Json& b : j["benchmarks"])
-    if (b["name"] == "bound/lifo/262144") bound_refused_large = b.value("error_occurred", false);
-  EXPECT_TRUE(bound_refused_large);
+  // The sizes above 32 KiB: the L25 range (64, 256, 512 KiB) and a large
+  // block (4 MiB), timed for hakmem and declined by bound.
+  for (const char* size : {"65536", "262144", "524288", "4194304"}) {
+    const std::string name = std::string("lifo/") + size;
+    EXPECT_EQ(iterations["ultra_simple/" + name], 2) << name;
+    ASSERT_TRUE(medians.count("ultra_simple/" + name + "_median")) << name;
+    EXPECT_GT((*medians["ultra_simple/" + name + "_median"])["real_time"].get<double>(), 0) << name;
+    EXPECT_EQ(medians.count("bound/" + name + "_median"), 0u) << "bound does not serve " << size << " bytes";
+    bool bound_refused = false;
+    for (const Json& b : j["benchmarks"])
+      if (b["name"] == "bound/" + name) bound_refused = b.value("error_occurred", false);
+    EXPECT_TRUE(bound_refused) << name;
+  }
   EXPECT_NE(r.stdout_text.find("lifo/16"), std::string::npos);
 }
 

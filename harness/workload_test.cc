@@ -15,7 +15,8 @@ namespace {
 
 using testing_support::run_runfile;
 
-const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer", "larson", "growth"};
+const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer",
+                                             "larson",     "growth",      "mid_churn"};
 
 std::vector<std::string> tested_allocators() {
   std::vector<std::string> names;
@@ -34,6 +35,9 @@ std::vector<std::string> tiny(const std::string& workload, int threads) {
   if (workload == "random_free") args.push_back("--slots=2000");
   if (workload == "larson") args.insert(args.end(), {"--slots=500", "--round-ops=5000"});
   if (workload == "growth") args.insert(args.end(), {"--high-water-mb=4", "--buffers=4", "--max-buffer-kb=256"});
+  // Every size up to 2 MiB, over a smaller working set and fewer steps:
+  // 4,000 steps are 8 rises and falls of about 250 steps each.
+  if (workload == "mid_churn") args.insert(args.end(), {"--ops=4000", "--high-water-mb=8", "--low-water-mb=1"});
   return args;
 }
 
@@ -48,10 +52,12 @@ TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
   if (info->kind == "hakmem") env.push_back("HAKMEM_DEBUG=2");
   const ProcessResult r = run_driver(info->driver(), tiny(workload, threads), env);
   // bound serves one thread (producer_consumer always has two: a producer
-  // and a consumer; larson starts a new thread every round) and never
-  // returns memory (growth measures that).
-  const bool bound_refuses = allocator == kBoundAllocator && (threads > 1 || workload == "producer_consumer" ||
-                                                              workload == "larson" || workload == "growth");
+  // and a consumer; larson starts a new thread every round), never
+  // returns memory (growth measures that) and serves blocks up to 32 KiB
+  // (mid_churn's start there).
+  const bool bound_refuses =
+      allocator == kBoundAllocator && (threads > 1 || workload == "producer_consumer" || workload == "larson" ||
+                                       workload == "growth" || workload == "mid_churn");
   if (bound_refuses) {
     EXPECT_EQ(r.exit_code, 4) << r.stderr_tail;
     EXPECT_EQ(r.stderr_tail.rfind("refused: bound ", 0), 0u) << r.stderr_tail;
@@ -66,17 +72,22 @@ TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
   EXPECT_EQ(rec["ops"].get<uint64_t>(), allocations + frees + reallocs) << c.dump();
   EXPECT_EQ(prepared + allocations, frees + drained) << "every block allocated must be freed: " << c.dump();
   EXPECT_EQ(rec["validation"]["blocks_checked"].get<uint64_t>(), frees + drained) << "every freed block checked";
-  if (workload == "growth") {
+  if (workload == "growth" || workload == "mid_churn") {
     const Json& series = rec["rss_series"];
-    ASSERT_GE(series["t_ms"].size(), 2u);
+    ASSERT_GE(series["t_ms"].size(), 1u);
     EXPECT_EQ(series["t_ms"].size(), series["rss_bytes"].size());
     EXPECT_EQ(series["interval_ms"], 10);
     ASSERT_GE(series["phases"].size(), 2u);
     EXPECT_EQ(series["phases"][0]["name"], "rise");
     EXPECT_EQ(series["phases"][1]["name"], "fall");
-    EXPECT_GT(reallocs, 0u) << "growth grows buffers with realloc";
+    EXPECT_GT(reallocs, 0u) << workload << " reallocates blocks";
   } else {
-    EXPECT_FALSE(rec.contains("rss_series")) << "only growth samples RSS by default";
+    EXPECT_FALSE(rec.contains("rss_series")) << "only growth and mid_churn sample RSS by default";
+  }
+  if (workload == "mid_churn") {
+    EXPECT_GT(prepared, 0u) << "set-up fills the working set to its low water";
+    EXPECT_EQ(rec["rss_series"]["phases"].size(), 8u) << "four rises and four falls";
+    EXPECT_GT(frees, 0u);
   }
   if (workload == "producer_consumer") {
     EXPECT_EQ(rec["workers"], 2 * threads);
@@ -94,6 +105,32 @@ std::vector<std::tuple<std::string, std::string, int>> all_cases() {
 INSTANTIATE_TEST_SUITE_P(All, WorkloadTest, testing::ValuesIn(all_cases()), [](const auto& info) {
   return std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_t" + std::to_string(std::get<2>(info.param));
 });
+
+// mid_churn: the same seed makes the same requests, another seed others,
+// and the working set really climbs to its high water (each block's pages
+// are written, so RSS follows the live bytes).
+ProcessResult mid_churn_on_glibc(const std::string& seed, const std::string& ops) {
+  return run_driver("workloads/driver_glibc", {"--workload=mid_churn", "--ops=" + ops, "--seed=" + seed,
+                                               "--high-water-mb=32", "--low-water-mb=4"});
+}
+
+TEST(MidChurn, TheSameSeedMakesTheSameRequests) {
+  const ProcessResult a = mid_churn_on_glibc("9", "20000"), b = mid_churn_on_glibc("9", "20000"),
+                      c = mid_churn_on_glibc("10", "20000");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.stderr_tail << b.stderr_tail << c.stderr_tail;
+  const Json counts_a = Json::parse(a.stdout_text)["counts"];
+  EXPECT_EQ(counts_a, Json::parse(b.stdout_text)["counts"]);
+  EXPECT_NE(counts_a, Json::parse(c.stdout_text)["counts"]) << "another seed, other sizes, other steps";
+}
+
+TEST(MidChurn, TheWorkingSetRisesToItsHighWater) {
+  const ProcessResult r = mid_churn_on_glibc("42", "20000");
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const Json rec = Json::parse(r.stdout_text);
+  EXPECT_GE(rec["peak_rss_bytes"].get<int64_t>(), 24 << 20) << "live bytes reach 32 MiB at each top";
+  EXPECT_GE(rec["peak_rss_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>(), 16 << 20)
+      << "from 4 MiB after the set-up";
+}
 
 class CorruptionTest : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
 

@@ -8,6 +8,7 @@ WORKLOAD_SRCS = [
     "growth.cc",
     "larson.cc",
     "live_blocks.h",
+    "mid_churn.cc",
     "mixed_lifo.cc",
     "producer_consumer.cc",
     "random_free.cc",

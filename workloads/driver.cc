@@ -33,7 +33,8 @@ const std::vector<IntFlagSpec>& common_flags() {
        "run every thread on the first N CPUs this process may use (0 = all of them); 1 makes threads "
        "take turns on one CPU, so their interleaving no longer depends on the machine's other load"},
       {"rss_sample_ms", -1, -1, 60'000,
-       "sample RSS every N ms into rss_series (0 = off, -1 = the workload's default: 10 for growth, else off)"},
+       "sample RSS every N ms into rss_series (0 = off, -1 = the workload's default: 10 for growth and mid_churn, "
+       "else off)"},
   };
   return kFlags;
 }

@@ -10,8 +10,6 @@
 // one whole cycle). RSS is sampled every 10 ms by default and the start of
 // each rise and fall is marked on that series.
 #include <algorithm>
-#include <chrono>
-#include <cstring>
 #include <vector>
 
 #include "workloads/live_blocks.h"
@@ -19,12 +17,6 @@
 
 namespace lab {
 namespace {
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 class Growth final : public Workload {
  public:
@@ -47,7 +39,7 @@ class Growth final : public Workload {
     const uint64_t average = (min_size_ + max_size_) / 2;
     small_[w].reserve(2 * (high_water_ / 2) / std::max<uint64_t>(1, average) + 16);
     buffer_[w].assign(buffers_, LiveBlock{});
-    if (w == 0) marks_.reserve(kMaxMarks);
+    if (w == 0) marks_.reserve();
   }
 
   void run(unsigned w) override {
@@ -65,17 +57,11 @@ class Growth final : public Workload {
 
   size_t max_block_size() const override { return std::max(max_size_, max_buffer_); }
   bool measures_memory_return() const override { return true; }
-  std::vector<PhaseMark> phases() const override { return marks_; }
+  std::vector<PhaseMark> phases() const override { return marks_.marks(); }
 
  private:
-  // Worker 0 speaks for the run; past kMaxMarks (1024 cycles) marks stop
-  // rather than grow the vector inside the timed region.
-  void mark(unsigned w, const char* name) {
-    if (w == 0 && marks_.size() < kMaxMarks) marks_.push_back({name, steady_ns()});
-  }
-
   void rise(unsigned w, SizeRing& sizes, uint64_t& id, WorkerCounts& n) {
-    mark(w, "rise");
+    marks_.mark(w, "rise");
     std::vector<LiveBlock>& small = small_[w];
     std::vector<LiveBlock>& buffers = buffer_[w];
     uint64_t small_bytes = 0, buffer_bytes = 0;
@@ -97,15 +83,8 @@ class Growth final : public Workload {
         b = new_block(size, seed_, id++);
         ++n.allocations;
       } else {
-        check_block(b.p, b.size, block_tag(seed_, b.id), b.id);
-        const uint64_t old_tag = block_tag(seed_, b.id);
         buffer_bytes -= b.size;
-        b.p = reallocate(b.p, size);
-        if (b.p != nullptr && memcmp(b.p, &old_tag, sizeof old_tag) != 0)
-          fail_run("realloc of block %llu to %zu bytes lost its contents", static_cast<unsigned long long>(b.id), size);
-        b.size = size;
-        b.id = id++;
-        accept_block(b.p, size, seed_, b.id);
+        realloc_block(b, size, seed_, id++);
         ++n.reallocs;
       }
       buffer_bytes += size;
@@ -114,7 +93,7 @@ class Growth final : public Workload {
   }
 
   void fall(unsigned w, WorkerCounts& n) {
-    mark(w, "fall");
+    marks_.mark(w, "fall");
     std::vector<LiveBlock>& small = small_[w];
     std::vector<LiveBlock>& buffers = buffer_[w];
     const size_t per_buffer = small.size() / (buffers.size() + 1) + 1;
@@ -142,8 +121,7 @@ class Growth final : public Workload {
   uint64_t ops_per_worker_;
   std::vector<std::vector<LiveBlock>> small_;
   std::vector<std::vector<LiveBlock>> buffer_;
-  static constexpr size_t kMaxMarks = 2048;
-  std::vector<PhaseMark> marks_;  // written by worker 0 only, capacity reserved in prepare
+  PhaseLog marks_;  // reserved in prepare
 };
 
 std::unique_ptr<Workload> make_growth(const WorkloadConfig& config, std::string* error) {

@@ -25,6 +25,17 @@ namespace lab {
   deallocate(block.p);
 }
 
+// Reallocates `block` to `size` bytes as block `id`: checks its stamp before,
+// that realloc kept it after, and stamps it anew.
+[[gnu::always_inline]] inline void realloc_block(LiveBlock& block, size_t size, uint64_t seed, uint64_t id) {
+  const uint64_t old_tag = block_tag(seed, block.id);
+  check_block(block.p, block.size, old_tag, block.id);
+  void* p = reallocate(block.p, size);
+  check_realloc_kept(p, block.size, size, old_tag, block.id);
+  accept_block(p, size, seed, id);
+  block = LiveBlock{p, size, id};
+}
+
 // Frees `block` and puts a new block of the next size in its place.
 [[gnu::always_inline]] inline void replace_block(LiveBlock& block, SizeRing& sizes, uint64_t seed, uint64_t& id) {
   release_block(block, seed);

@@ -17,7 +17,8 @@ namespace {
 
 enum class Order { kLifo, kFifo, kRandom };
 
-// Batches of 100 pairs; 16 for the large size, to keep its live set small.
+// Batches of 100 pairs; 16 above 32 KiB, to keep the live set small (64 MiB
+// of 4 MiB blocks).
 int64_t batch_for(int64_t size) { return size > 32768 ? 16 : 100; }
 
 template <Order kOrder>
@@ -50,9 +51,10 @@ void pairs(benchmark::State& state) {
   state.SetLabel(lab::kAllocatorName);
 }
 
-// 16 B to 1 KiB: tiny classes; 8 KiB: mid; 256 KiB: large.
+// 16 B to 1 KiB: tiny classes; 8 KiB: mid; 64, 256 and 512 KiB: the L25
+// range (32 KiB to 2 MiB); 4 MiB: large blocks.
 void sizes(benchmark::internal::Benchmark* b) {
-  for (int64_t size : {16, 64, 256, 1024, 8192, 262144}) b->Arg(size);
+  for (int64_t size : {16, 64, 256, 1024, 8192, 65536, 262144, 524288, 4194304}) b->Arg(size);
 }
 
 BENCHMARK(pairs<Order::kLifo>)->Name("lifo")->Apply(sizes);

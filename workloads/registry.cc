@@ -10,10 +10,11 @@ extern const WorkloadDef kRandomFree;
 extern const WorkloadDef kProducerConsumer;
 extern const WorkloadDef kLarson;
 extern const WorkloadDef kGrowth;
+extern const WorkloadDef kMidChurn;
 
 std::span<const WorkloadDef> all_workloads() {
-  static const std::array<const WorkloadDef, 5> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
-                                                        kGrowth};
+  static const std::array<const WorkloadDef, 6> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
+                                                        kGrowth,     kMidChurn};
   return kAll;
 }
 

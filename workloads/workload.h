@@ -7,6 +7,7 @@
 // realloc call, in every workload, so ops/sec means the same everywhere.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,25 @@ struct alignas(64) WorkerCounts {
 struct PhaseMark {
   std::string name;
   int64_t at_ns;
+};
+
+// The phase marks of a run. Worker 0 speaks for the run; room for kMax
+// marks is reserved before the timed region and marks past it are dropped,
+// so marking never grows the vector through the allocator under test.
+// (Names must be short enough for std::string to hold them in place.)
+class PhaseLog {
+ public:
+  static constexpr size_t kMax = 2048;
+  void reserve() { marks_.reserve(kMax); }
+  void mark(unsigned worker, const char* name) {
+    if (worker != 0 || marks_.size() >= marks_.capacity()) return;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    marks_.push_back({name, std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()});
+  }
+  const std::vector<PhaseMark>& marks() const { return marks_; }
+
+ private:
+  std::vector<PhaseMark> marks_;
 };
 
 struct WorkloadConfig {

@@ -9,6 +9,7 @@
 // benchmark into a memset benchmark.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -64,6 +65,33 @@ inline bool block_intact(const void* p, size_t size, uint64_t tag) {
   return memcmp(bytes, &tag, size < 8 ? size : 8) == 0;
 }
 
+// Page marks, for blocks big enough that a program writes most of their
+// pages (mid_churn): one byte in every 4 KiB between the stamps, derived from
+// the tag and the offset. Writing them makes every page of the block
+// resident, as using the buffer would (stamps alone touch two pages, so RSS
+// would say nothing); checking them catches overlaps and a realloc that
+// copied short or shifted anywhere in the block, not only at its ends.
+inline constexpr size_t kPageMarkStride = 4096;
+
+inline unsigned char page_mark(uint64_t tag, size_t offset) {
+  return static_cast<unsigned char>((tag >> 8) + offset / kPageMarkStride);
+}
+
+// Marks the pages of [0, size) that lie clear of the stamps.
+inline void mark_pages(void* p, size_t size, uint64_t tag) {
+  auto* bytes = static_cast<unsigned char*>(p);
+  for (size_t off = kPageMarkStride; off + 8 < size; off += kPageMarkStride) bytes[off] = page_mark(tag, off);
+}
+
+// True when the marks below `limit` bytes (at most the size they were
+// written for) are intact.
+inline bool pages_intact(const void* p, size_t limit, uint64_t tag) {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  for (size_t off = kPageMarkStride; off + 8 < limit; off += kPageMarkStride)
+    if (bytes[off] != page_mark(tag, off)) return false;
+  return true;
+}
+
 // The alignment malloc owes a block of `size` bytes: 16, or the largest
 // power of two not above size for smaller blocks.
 inline size_t required_alignment(size_t size) {
@@ -95,6 +123,25 @@ inline void check_block(const void* p, size_t size, uint64_t tag, uint64_t id) {
   if (!block_intact(p, size, tag)) [[unlikely]]
     fail_run("block %llu (%zu bytes at %p) was corrupted while live: its stamp changed",
              static_cast<unsigned long long>(id), size, p);
+}
+
+// After realloc of block `id` from old_size to new_size bytes: fails the run
+// unless p is non-null and holds what realloc must keep of the old stamp (its
+// head, and its tail too when the block grew, so a copy that stopped short
+// is caught).
+inline void check_realloc_kept(const void* p, size_t old_size, size_t new_size, uint64_t old_tag, uint64_t id) {
+  if (p == nullptr) [[unlikely]]
+    fail_run("realloc of block %llu to %zu bytes returned NULL", static_cast<unsigned long long>(id), new_size);
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  const size_t head = std::min({old_size, new_size, size_t{8}});
+  bool kept = memcmp(bytes, &old_tag, head) == 0;
+  if (old_size >= 16 && new_size >= old_size) {
+    const uint64_t tail = ~old_tag;
+    kept = kept && memcmp(bytes + old_size - 8, &tail, 8) == 0;
+  }
+  if (!kept) [[unlikely]]
+    fail_run("realloc of block %llu from %zu to %zu bytes lost its contents", static_cast<unsigned long long>(id),
+             old_size, new_size);
 }
 
 }  // namespace lab
