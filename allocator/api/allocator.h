@@ -18,13 +18,22 @@
 //        |     -> collect_remote (inbox) -> partial slab / carve
 //        |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
 //        |- mid (1..32 KiB): ThreadHeap::alloc_block -> refill(1)
+//        |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
+//        |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
+//        |     cache of the class -> L25SpanManager::allocate (best-fit
+//        |     free span, split; else a 32 MiB region: Pal::map)
 //        `- large: LargeAllocator::allocate -> Pal::map
 //
 //   Allocator::trim() (malloc_trim, hak_trim; any thread)
 //   |- flush_thread_cache, Policy::trim_shared (a depot)
 //   |- trim_all_heaps -> ThreadHeap::trim_if_idle, every heap whose owner
 //   |     is outside it: collect its inbox, release its empty slabs
-//   `- SuperSlabManager::trim -> purge, unmap empty SuperSlabs
+//   |- SuperSlabManager::trim -> purge, unmap empty SuperSlabs
+//   `- L25Pool::trim -> shared caches to the spans, purge, unmap empty regions
+//
+//   Allocator::realloc(p, size) -> realloc_of (derived_ops.h)
+//   `- resize_in_place: an L25 block grows into the free span after it or
+//        shrinks (L25SpanManager::resize); else malloc, copy, free
 //
 //   Allocator::free(p)                                     [always_inline]
 //   |- class = ClassMap::lookup(p): table[p >> 16] - 1 (foreign: ~0)
@@ -39,6 +48,10 @@
 //        |        -> inbox past HAKMEM_INBOX_DRAIN_KIB (or owner exited)
 //        |           and owner outside its heap: drain_while_idle
 //        |- mid, checked tiny: ThreadHeap::free_block
+//        |- L25: l25_free -> L25SpanManager::take_for_free (a span in
+//        |     use, by its page map entry; else double free or interior
+//        |     pointer) -> L25ThreadCache::push -> L25Pool::deallocate
+//        |     -> shared cache -> L25SpanManager::release (coalesce)
 //        |- large: LargeAllocator::deallocate (a live block's start;
 //        |     else double free or interior pointer)
 //        `- anything else: report_invalid_pointer, one line and abort:
@@ -54,9 +67,11 @@
 #include <cstring>
 
 #include "allocator/backend/class_map.h"
+#include "allocator/backend/l25_spans.h"
 #include "allocator/backend/large.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/backend/superslab_manager.h"
+#include "allocator/config/l25_classes.h"
 #include "allocator/config/options.h"
 #include "allocator/config/size_classes.h"
 #include "allocator/api/derived_ops.h"
@@ -64,6 +79,7 @@
 #include "allocator/frontend/front_end.h"
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
+#include "allocator/pools/l25_pool.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
@@ -108,9 +124,22 @@ class Allocator {
 
   // For aligned_alloc_of: a power-of-two class is aligned to its size within
   // a 64 KiB-aligned slab (size_classes.h), up to the largest class; beyond
-  // it a block gets a large mapping of its own.
+  // it an L25 span (page-aligned) when a page's alignment is enough, else a
+  // large mapping of its own.
   static constexpr size_t kNaturalAlignMax = kSlabMaxSize;
-  static void* aligned_large(size_t size, size_t align) { return global_large().allocate(size, align); }
+  static void* aligned_large(size_t size, size_t align) {
+    if (align <= kL25PageSize && size > kSlabMaxSize && size <= kL25MaxSize) return malloc(size);
+    return global_large().allocate(size, align);
+  }
+
+  // For realloc_of: resizes block p to hold `size` bytes without moving it,
+  // if its kind of block can (an L25 span whose right neighbour is free or
+  // which shrinks); false leaves p as it was. p is live: realloc_of asked
+  // usable_size, which checked it.
+  static bool resize_in_place(void* p, size_t size) {
+    if (ClassMap::lookup(p) != ClassMap::kL25Span || size <= kSlabMaxSize || size > kL25MaxSize) return false;
+    return global_l25_spans().resize(p, l25_class_of(size));
+  }
 
   static size_t usable_size(const void* p) {
     if (p == nullptr) return 0;
@@ -120,6 +149,7 @@ class Allocator {
       if (!is_block_start(slab_of(p), p)) report_invalid_free(p, kInteriorPointer);
       return kClassSize[size_class];
     }
+    if (size_class == ClassMap::kL25Span) return size_t{L25SpanManager::checked_live_span(p)->pages} << kL25PageShift;
     if (size_class == kLargeClass) return global_large().usable_size(p);
     report_invalid_pointer(p, size_class);
   }
@@ -130,6 +160,7 @@ class Allocator {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
     Policy::flush(tls_.cache, *heap);
+    tls_.l25.flush(global_l25_pool());
     heap->collect_remote();
     heap->release_empty_slabs();
   }
@@ -145,6 +176,7 @@ class Allocator {
     }
     trim_all_heaps();
     global_superslabs().trim();
+    global_l25_pool().trim();
     global_large().trim();  // retries unmaps that failed
   }
 
@@ -158,6 +190,7 @@ class Allocator {
     typename Policy::Cache cache;
     ThreadHeap* heap;
     uint32_t status;
+    L25ThreadCache l25;  // used while status == kRunning
   };
 
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
@@ -172,6 +205,8 @@ class Allocator {
         p = Policy::alloc_slow(tls_.cache, *heap, tiny_class_of(size));
       } else if (size <= kSlabMaxSize) {
         p = heap->alloc_block(slab_class_of(size));
+      } else if (size <= kL25MaxSize) {
+        p = l25_malloc(size);
       } else {
         p = global_large().allocate(size, kMinAlign);
       }
@@ -219,11 +254,31 @@ class Allocator {
       if (debug_level() >= 2) check_all(heap);
       return;
     }
+    if (size_class == ClassMap::kL25Span) {
+      l25_free(p);
+      return;
+    }
     if (size_class == kLargeClass) {
       global_large().deallocate(p);
       return;
     }
     report_invalid_pointer(p, size_class);
+  }
+
+  // L25 blocks: this thread's cache while it runs, else the shared pool
+  // (a thread past its exit destructor, or one that never allocated).
+  static void* l25_malloc(size_t size) {
+    const unsigned c = l25_class_of(size);
+    if (tls_.status == kRunning) {
+      if (void* p = tls_.l25.pop(c)) return p;
+    }
+    return global_l25_pool().allocate(c);
+  }
+
+  static void l25_free(void* p) {
+    const unsigned c = L25SpanManager::take_for_free(p)->size_class;
+    if (tls_.status == kRunning && tls_.l25.push(p, c)) return;
+    global_l25_pool().deallocate(p, c);
   }
 
   struct ErrnoKeeper {
@@ -245,8 +300,10 @@ class Allocator {
   // exited threads, by the inbox from running ones.
   [[gnu::noinline, gnu::cold]] static void* late_malloc(size_t size) {
     void* p = nullptr;
-    if (size > kSlabMaxSize) {
+    if (size > kL25MaxSize) {
       p = global_large().allocate(size, kMinAlign);
+    } else if (size > kSlabMaxSize) {
+      p = l25_malloc(size);  // the shared pool: this thread's cache was flushed at exit
     } else if (ThreadHeap* heap = late_heap()) {
       p = heap->alloc_block(size <= kTinyMaxSize ? tiny_class_of(size) : slab_class_of(size));
     }
@@ -262,6 +319,7 @@ class Allocator {
     tls_.heap = heap;
     tls_.status = kRunning;
     Policy::init(tls_.cache);
+    tls_.l25.init();
     pthread_setspecific(exit_key(), &tls_);
     install_fork_handlers(&thread_heap);  // once per process
     return heap;
@@ -273,6 +331,7 @@ class Allocator {
     Policy::flush(tls_.cache, *heap);
     // Shared front-end state sized for running threads shrinks (a depot).
     if constexpr (requires { Policy::on_thread_exit(*heap); }) Policy::on_thread_exit(*heap);
+    tls_.l25.flush(global_l25_pool());
     release_heap(heap);
     tls_.heap = nullptr;
     tls_.status = kExited;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "allocator/config/l25_classes.h"
 #include "allocator/config/size_classes.h"
 
 namespace hakmem {
@@ -21,8 +22,9 @@ void* calloc_of(size_t count, size_t size) {
     return nullptr;
   }
   void* p = A::malloc(total);
-  // Blocks above the slab range are fresh mappings, already zero.
-  if (p != nullptr && total <= kSlabMaxSize) memset(p, 0, total);
+  // Blocks above the L25 range are fresh mappings, already zero; slab and
+  // L25 blocks may hold what their last user left.
+  if (p != nullptr && total <= kL25MaxSize) memset(p, 0, total);
   return p;
 }
 
@@ -38,6 +40,11 @@ void* realloc_of(void* p, size_t size) {
   const size_t old_size = A::usable_size(p);
   // Stay in place when the block fits and at most half of it is wasted.
   if (size <= old_size && size > old_size / 2) return p;
+  // The allocator's one hook for resizing where the block is (an L25 span
+  // growing into its free neighbour, a large mapping), if it has one.
+  if constexpr (requires { A::resize_in_place(p, size); }) {
+    if (A::resize_in_place(p, size)) return p;
+  }
   void* q = A::malloc(size);
   if (q == nullptr) return nullptr;
   memcpy(q, p, size < old_size ? size : old_size);

@@ -16,6 +16,8 @@
 //   SuperSlab slot not in use     -> kFreeSlot
 //   first 2 MiB of a large block  -> kLargeClass
 //   rest of a large mapping       -> kLargeBody (a pointer there is interior)
+//   an L25 region (32 MiB)        -> kL25Span   (its page map says the rest:
+//                                                backend/l25_spans.h)
 //
 // Invariant: for every slot of every live hakmem mapping the byte is set as
 // above; every other byte is 0. The backend writes it when it maps, hands
@@ -42,6 +44,7 @@ class ClassMap {
   static constexpr unsigned kForeign = ~0u;
   static constexpr unsigned kFreeSlot = 0xFC;
   static constexpr unsigned kLargeBody = 0xFB;
+  static constexpr unsigned kL25Span = 0xFA;
   static constexpr unsigned kDebugTiny = 0x40;  // added to a tiny class: checked frees
   static constexpr unsigned kAddressBits = 47;
   static constexpr size_t kTableSize = size_t{1} << (kAddressBits - kSlabShift);

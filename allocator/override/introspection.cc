@@ -1,6 +1,7 @@
 // The HAKMEM_STATS summary and mallinfo2 (see introspection.h).
 #include "allocator/override/introspection.h"
 
+#include "allocator/backend/l25_spans.h"
 #include "allocator/backend/large.h"
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/size_classes.h"
@@ -8,6 +9,7 @@
 #include "allocator/pal/pal.h"
 #include "allocator/pal/process_status.h"
 #include "allocator/pools/heap_registry.h"
+#include "allocator/pools/l25_pool.h"
 
 namespace hakmem {
 namespace {
@@ -46,6 +48,19 @@ void print_stats(const char* variant) {
   log_message("superslabs: %lld mapped, %lld released", static_cast<long long>(ss.superslabs_mapped + ss.superslabs_unmapped),
               static_cast<long long>(ss.superslabs_unmapped));
   log_message("heaps: %d active, %d made", active_heaps(), created_heaps());
+  const L25SpanStats l25 = global_l25_spans().stats();
+  const L25PoolStats pool = global_l25_pool().stats();
+  log_message("l25 regions: %lld mapped, %lld unmapped; %lld KiB in use, %lld KiB free (%lld KiB dirty), "
+              "%lld KiB purged", static_cast<long long>(l25.regions_mapped + l25.regions_unmapped),
+              static_cast<long long>(l25.regions_unmapped), static_cast<long long>(l25.in_use_pages * 4),
+              static_cast<long long>(l25.free_pages * 4), static_cast<long long>(l25.dirty_pages * 4),
+              static_cast<long long>(l25.purged_pages * 4));
+  log_message("l25 spans: %lld carved, %lld freed; %lld grown and %lld shrunk in place, %lld grows refused; "
+              "shared caches: %lld hits, %lld kept (thread-cache hits count nothing)",
+              static_cast<long long>(l25.spans_allocated), static_cast<long long>(l25.spans_released),
+              static_cast<long long>(l25.grown_in_place), static_cast<long long>(l25.shrunk_in_place),
+              static_cast<long long>(l25.grow_refused), static_cast<long long>(pool.shared_hits),
+              static_cast<long long>(pool.shared_frees));
   const LargeStats large = global_large().stats();
   log_message("large blocks: %lld mapped, %lld unmapped", static_cast<long long>(large.blocks_mapped),
               static_cast<long long>(large.blocks_unmapped));
@@ -66,9 +81,14 @@ void print_stats(const char* variant) {
 struct mallinfo2 current_mallinfo2() {
   const SuperSlabStats ss = global_superslabs().stats();
   const LargeStats large = global_large().stats();
+  const L25SpanStats l25 = global_l25_spans().stats();
   struct mallinfo2 info = {};
-  info.arena = static_cast<size_t>(ss.superslabs_mapped) * kSuperSlabSize;
-  info.uordblks = static_cast<size_t>(ss.slabs_in_use) * kSlabSize;
+  // The L25 regions are arena too: spans in use (cached ones included) are
+  // allocated bytes, free spans free ones.
+  info.arena = static_cast<size_t>(ss.superslabs_mapped) * kSuperSlabSize +
+               static_cast<size_t>(l25.regions_mapped) * kL25RegionSize;
+  info.uordblks = static_cast<size_t>(ss.slabs_in_use) * kSlabSize +
+                  static_cast<size_t>(l25.in_use_pages) * kL25PageSize;
   info.fordblks = info.arena - info.uordblks;
   info.hblks = static_cast<size_t>(large.live_blocks);
   info.hblkhd = static_cast<size_t>(large.mapped_bytes);

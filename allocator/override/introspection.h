@@ -28,10 +28,12 @@ namespace hakmem {
 void print_stats(const char* variant);
 
 // What hakmem can say in mallinfo2's terms (the rest is 0):
-//   arena    bytes of SuperSlabs mapped now
+//   arena    bytes of SuperSlabs and L25 regions mapped now
 //   uordblks bytes of slabs in use, their free blocks included (hakmem
-//            counts slabs, not blocks, off the fast path)
-//   fordblks arena - uordblks: free slab slots and SuperSlab headers
+//            counts slabs, not blocks, off the fast path), and of L25
+//            spans in use or in the L25 caches
+//   fordblks arena - uordblks: free slab slots, SuperSlab headers, free
+//            L25 spans and region headers
 //   hblks    large blocks live, hblkhd their mapped bytes
 struct mallinfo2 current_mallinfo2();
 

@@ -1,0 +1,247 @@
+// The L25 span manager: blocks of 32 KiB .. 2 MiB as page spans carved
+// from 32 MiB regions, so no block of this range gets a mapping of its own
+// (issue 12: 70,000 live 40 KB blocks held 70,000 mappings).
+//
+//   region (32 MiB, aligned to 32 MiB)
+//   +--------------------------+------+---------+-----------+----- ... --+
+//   | L25Region: header and a  | span | free    | span      |            |
+//   | page map, one L25Span    | in   | span    | in use    |            |
+//   | per 4 KiB page           | use  |         |           |            |
+//   +--------------------------+------+---------+-----------+----- ... --+
+//   ^ p & ~(32 MiB - 1)        ^ kL25FirstPage
+//
+//   block p -> region = p & ~(32 MiB - 1)        (address arithmetic only,
+//           -> span   = region->spans[(p % 32 MiB) >> 12]    like a slab's)
+//
+// The class map reads kL25Span for every 64 KiB of a region, so free()
+// comes here by one table load, as for every other block.
+//
+// Coalescing, not segregation. A freed span merges with its free
+// neighbours at once (boundary tags: a free span's head and tail page
+// entries carry its length), and free spans sit in bins by exact page
+// count (1..512 pages) plus one bin for longer ones, taken best fit. Dirty
+// spans (pages possibly resident) and clean ones (never touched, or
+// purged) are binned apart and merge only with their own kind, as
+// jemalloc keeps its dirty and retained extents apart: a block freed next
+// to the untouched rest of a region must not make 30 MiB count as dirty.
+// A purged span joins its clean neighbours. Allocation prefers a dirty
+// span (no page faults), then a clean one. Why coalesce at all:
+// this range's blocks are big and their sizes are spread over 48 classes,
+// so segregated free lists would strand whole MiB in classes nobody asks
+// for again (mid_churn's working set rises and falls through every
+// class); merged spans serve any class, and a span whose right neighbour
+// is free can grow in place (realloc), which segregation rules out. The
+// per-class caches above this layer (pools/l25_pool.h) give the common
+// same-size churn its speed without touching the spans.
+//
+// Memory return: a freed span is dirty (its pages may be resident). Dirty
+// free spans are listed oldest first; when more than HAKMEM_L25_DIRTY_KIB
+// of them are held, the oldest are purged (MADV_DONTNEED) down to half of
+// it. An empty region is unmapped, beyond HAKMEM_L25_REGION_CACHE kept
+// mapped. trim() purges every dirty span and unmaps every empty region.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+
+#include "allocator/config/l25_classes.h"
+#include "allocator/pal/pal.h"
+
+namespace hakmem {
+
+inline constexpr unsigned kL25RegionShift = 25;
+inline constexpr size_t kL25RegionSize = size_t{1} << kL25RegionShift;
+inline constexpr uint32_t kL25RegionPages = kL25RegionSize / kL25PageSize;
+inline constexpr uint32_t kL25MaxSpanPages = kL25MaxSize / kL25PageSize;
+inline constexpr uint32_t kL25RegionMagic = 0x3532'4B48;  // "HK25"
+
+// What a page entry says. Only a span's head entry (and a free span's tail
+// entry) is ever anything but kNone.
+enum L25Kind : uint8_t {
+  kL25None = 0,      // inside a span, or a page no span starts at
+  kL25FreeHead = 1,  // first page of a free span
+  kL25FreeTail = 2,  // last page of a free span of two pages or more
+  kL25InUse = 3,     // first page of a span a user holds
+  kL25Cached = 4,    // first page of a span freed by its user, held by a cache above
+};
+
+// One page's entry in its region's page map.
+//
+// Invariants:
+//   in-use or cached head h (pages n, class c): n == l25_class_pages(c);
+//     entries h+1 .. h+n-1 are kNone
+//   free head h (pages n): h is in exactly one bin, bins_[dirty][bin_of(n)];
+//     entries h+1 .. h+n-2 are kNone; n >= 2 => entry h+n-1 is kFreeTail
+//     with pages == n; dirty <=> h is on the dirty list (roughly oldest
+//     freed_at_ms first)
+//   two free spans touch only if one is dirty and the other clean (each
+//     kind is coalesced at free and at purge)
+//   kind is written under the manager's lock, except kInUse <-> kCached,
+//     which the caches above flip without it (never to or from free)
+struct L25Span {
+  std::atomic<uint8_t> kind;
+  uint8_t size_class;  // in use or cached
+  uint8_t dirty;       // free head: its pages may be resident
+  uint8_t reserved;
+  uint32_t pages;      // a head's span length; a free tail's too
+  L25Span* next;       // free head: its bin
+  L25Span* prev;
+  L25Span* dirty_next;  // free dirty head: the dirty list
+  L25Span* dirty_prev;
+  uint64_t freed_at_ms;  // free dirty head: when it became dirty (Pal::now_ms)
+};
+static_assert(sizeof(L25Span) == 48);
+
+// Invariants (under the manager's lock):
+//   magic == kL25RegionMagic
+//   free_pages == sum of the pages of this region's free spans
+//   free_pages == kL25RegionPages - kL25FirstPage  <=>  the region is empty
+//     (one free span covering it)
+struct L25Region {
+  uint32_t magic;
+  uint32_t free_pages;
+  L25Region* next;  // the manager's region list
+  L25Region* prev;
+  alignas(64) L25Span spans[kL25RegionPages];
+};
+
+// The first page a span may start at: the region's header and page map come first.
+inline constexpr uint32_t kL25FirstPage =
+    static_cast<uint32_t>((sizeof(L25Region) + kL25PageSize - 1) / kL25PageSize);
+inline constexpr uint32_t kL25UsablePages = kL25RegionPages - kL25FirstPage;
+static_assert(kL25UsablePages > 8 * kL25MaxSpanPages, "a region holds many of the largest spans");
+
+[[gnu::always_inline]] inline L25Region* l25_region_of(const void* p) {
+  return reinterpret_cast<L25Region*>(reinterpret_cast<uintptr_t>(p) & ~(kL25RegionSize - 1));
+}
+[[gnu::always_inline]] inline uint32_t l25_page_of(const void* p) {
+  return static_cast<uint32_t>((reinterpret_cast<uintptr_t>(p) & (kL25RegionSize - 1)) >> kL25PageShift);
+}
+[[gnu::always_inline]] inline L25Span* l25_span_of(const void* p) {
+  return &l25_region_of(p)->spans[l25_page_of(p)];
+}
+inline char* l25_span_address(L25Span* span) {
+  L25Region* region = l25_region_of(span);
+  return reinterpret_cast<char*>(region) + (static_cast<size_t>(span - region->spans) << kL25PageShift);
+}
+
+// Each a count over the manager's life or a current amount, read under its lock.
+struct L25SpanStats {
+  int64_t regions_mapped = 0;    // currently
+  int64_t regions_unmapped = 0;  // ever
+  int64_t in_use_pages = 0;      // spans users or caches hold
+  int64_t free_pages = 0;
+  int64_t dirty_pages = 0;       // free pages that may be resident (used since their last purge)
+  int64_t purged_pages = 0;      // ever
+  int64_t spans_allocated = 0;   // ever
+  int64_t spans_released = 0;    // ever
+  int64_t grown_in_place = 0;    // ever
+  int64_t shrunk_in_place = 0;   // ever
+  int64_t grow_refused = 0;      // ever: the right neighbour was not free or too short
+  int64_t map_failures = 0;
+  int64_t unmap_failures = 0;
+};
+
+class L25SpanManager {
+ public:
+  constexpr explicit L25SpanManager(Pal* pal) : pal_(pal) {}
+  L25SpanManager(const L25SpanManager&) = delete;
+  L25SpanManager& operator=(const L25SpanManager&) = delete;
+
+  // A span of class `size_class`, in use, or nullptr when the OS refuses a
+  // region. Its bytes are zero if it was never used or purged since, else
+  // whatever its last user left.
+  void* allocate(unsigned size_class);
+  // Gives back n spans whose head entries read kL25Cached (validated by
+  // take_for_free), coalescing each with its free neighbours.
+  void release(void* const* blocks, size_t n);
+  // Resizes the in-use span at p to class `size_class` without moving it:
+  // shrinking frees its tail, growing takes the front of the free span
+  // right after it. False (nothing changed) if that neighbour is not free
+  // or too short.
+  bool resize(void* p, unsigned size_class);
+  // Purges every dirty free span and unmaps every empty region.
+  void trim();
+
+  // free(): p's span, switched from in use to cached. Anything else
+  // (p not a span's first byte, a span not in use) is reported with
+  // report_invalid_free's line and aborts. No lock: only a block's holder
+  // flips kInUse <-> kCached.
+  static L25Span* take_for_free(const void* p) {
+    L25Span* span = l25_span_of(p);
+    auto& kind = span->kind;
+    if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 || l25_page_of(p) < kL25FirstPage ||
+        kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
+      report_bad_pointer(p);
+    kind.store(kL25Cached, std::memory_order_relaxed);
+    return span;
+  }
+  // A cached span handed out again by a cache above.
+  static void mark_in_use(void* p) { l25_span_of(p)->kind.store(kL25InUse, std::memory_order_relaxed); }
+  // The span of a block the caller holds (usable_size, realloc), checked
+  // like take_for_free but left in use.
+  static const L25Span* checked_live_span(const void* p) {
+    const L25Span* span = l25_span_of(p);
+    if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 || l25_page_of(p) < kL25FirstPage ||
+        span->kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
+      report_bad_pointer(p);
+    return span;
+  }
+
+  L25SpanStats stats() const;
+
+  // fork: taken after the SuperSlab manager's (heap_registry.h's order).
+  void lock_for_fork() { mutex_.lock(); }
+  void unlock_after_fork() { mutex_.unlock(); }
+  void reset_lock_in_child() { new (&mutex_) std::mutex; }
+
+  Pal& pal() const { return *pal_; }
+
+  // Verifies every region's page map and the bins, dirty list and counts
+  // against the invariants above; aborts on the first violation. Expensive:
+  // for tests.
+  void check() const;
+
+ private:
+  static constexpr unsigned kBins = kL25MaxSpanPages + 1;  // 1..512 pages exact, then the rest
+  static constexpr unsigned kBinWords = (kBins + 63) / 64;
+  static unsigned bin_of(uint32_t pages) { return pages <= kL25MaxSpanPages ? pages - 1 : kL25MaxSpanPages; }
+
+  // Which of double free, interior pointer or not allocated p is; aborts.
+  [[noreturn, gnu::cold, gnu::noinline]] static void report_bad_pointer(const void* p);
+  L25Region* map_region();
+  void add_region_locked(L25Region* region, bool dirty, uint64_t now);
+  L25Span* take_free_locked(uint32_t pages, bool dirty);
+  // The free head of the span ending just before `span`, or nullptr.
+  static L25Span* free_before(L25Span* span);
+  void carve_locked(L25Span* span, uint32_t pages, unsigned size_class);
+  void release_locked(L25Span* span, uint64_t now);
+  void mark_free_locked(L25Span* head, uint32_t pages, bool dirty, uint64_t when);
+  void unlink_free_locked(L25Span* head);
+  void purge_span_locked(L25Span* head);
+  void purge_over_limit_locked();
+  // Empty regions beyond `keep` leave the lists under the lock; they are
+  // unmapped after it is released (unmap_taken), and any the OS refuses
+  // comes back as an empty region.
+  L25Region* take_empty_locked(int64_t keep);
+  void unmap_taken(L25Region* taken);
+
+  Pal* pal_;
+  mutable std::mutex mutex_;
+  L25Region* regions_ = nullptr;
+  L25Span* bins_[2][kBins] = {};            // [dirty][bin]
+  uint64_t nonempty_[2][kBinWords] = {};  // bit b <=> bins_[dirty][b] != nullptr
+  L25Span* dirty_oldest_ = nullptr;
+  L25Span* dirty_newest_ = nullptr;
+  int64_t empty_regions_ = 0;
+  L25SpanStats stats_{};
+};
+
+// The process-wide span manager, on the OS PAL (constant-initialised).
+extern L25SpanManager g_l25_spans;
+inline L25SpanManager& global_l25_spans() { return g_l25_spans; }
+
+}  // namespace hakmem

@@ -1,0 +1,248 @@
+// The L25 span manager over a FakePal: carving, coalescing, resizing in
+// place, purging and unmapping, each checked against the page map's
+// invariants (L25SpanManager::check).
+#include "allocator/backend/l25_spans.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "allocator/backend/class_map.h"
+#include "allocator/config/options.h"
+#include "allocator/pal/fake_pal.h"
+
+namespace hakmem {
+namespace {
+
+constexpr unsigned k40K = l25_class_of(40 * 1024);  // 10 pages
+constexpr unsigned k64K = l25_class_of(64 * 1024);  // 16 pages
+
+// free(): the check every free passes, then back to the manager.
+void free_span(L25SpanManager& spans, void* p) {
+  L25SpanManager::take_for_free(p);
+  spans.release(&p, 1);
+}
+
+class L25SpansTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("HAKMEM_L25_DIRTY_KIB");
+    unsetenv("HAKMEM_L25_REGION_CACHE");
+    options_reload();
+  }
+  FakePal pal;
+  L25SpanManager spans{&pal};
+};
+
+TEST_F(L25SpansTest, SpansAreCarvedFromOneRegionAndFoundByAddress) {
+  std::vector<char*> blocks;
+  for (int i = 0; i < 100; ++i) {
+    auto* p = static_cast<char*>(spans.allocate(k40K));
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kL25PageSize, 0u);
+    EXPECT_EQ(ClassMap::lookup(p), ClassMap::kL25Span);
+    EXPECT_EQ(ClassMap::lookup(p + 40959), ClassMap::kL25Span);
+    EXPECT_EQ(L25SpanManager::checked_live_span(p)->pages, 10u);
+    memset(p, i, 40960);
+    blocks.push_back(p);
+  }
+  EXPECT_EQ(pal.maps(), 1) << "100 blocks of 40 KiB share one 32 MiB region";
+  for (size_t i = 1; i < blocks.size(); ++i) EXPECT_EQ(blocks[i], blocks[i - 1] + 40960) << "carved in address order";
+  spans.check();
+  for (char* p : blocks) free_span(spans, p);
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+}
+
+TEST_F(L25SpansTest, AFreedSpanCoalescesWithBothNeighbours) {
+  auto* a = static_cast<char*>(spans.allocate(k40K));
+  auto* b = static_cast<char*>(spans.allocate(k40K));
+  auto* c = static_cast<char*>(spans.allocate(k40K));
+  auto* guard = static_cast<char*>(spans.allocate(k40K));  // keeps c's right side in use
+  free_span(spans, a);
+  free_span(spans, c);
+  spans.check();
+  const int64_t spans_free_before = spans.stats().free_pages;
+  free_span(spans, b);  // a, b and c become one free span of 30 pages
+  spans.check();
+  EXPECT_EQ(spans.stats().free_pages, spans_free_before + 10);
+  // Served by the 30-page span (best fit: the region's long rest is bigger).
+  auto* big = static_cast<char*>(spans.allocate(l25_class_of(120 * 1024)));  // 30 pages
+  EXPECT_EQ(big, a) << "the three freed spans merged into one";
+  free_span(spans, big);
+  free_span(spans, guard);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, BestFitTakesTheSmallestFreeSpanThatHolds) {
+  auto* a = static_cast<char*>(spans.allocate(k64K));  // 16 pages
+  auto* g1 = spans.allocate(k40K);
+  auto* b = static_cast<char*>(spans.allocate(k40K));  // 10 pages
+  auto* g2 = spans.allocate(k40K);
+  free_span(spans, a);
+  free_span(spans, b);
+  EXPECT_EQ(spans.allocate(l25_class_of(36 * 1024)), b) << "9 pages fit the 10-page hole best";
+  EXPECT_EQ(spans.allocate(l25_class_of(48 * 1024)), a) << "12 pages fit the 16-page hole";
+  spans.check();
+  auto* rest = spans.allocate(l25_class_of(16 * 1024 + kSlabMaxSize));  // 12 pages: not the 4 left of a
+  EXPECT_NE(rest, a + 48 * 1024);
+  spans.check();
+  for (void* p : {static_cast<void*>(a), g1, static_cast<void*>(b), g2, rest}) free_span(spans, p);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, GrowsIntoAFreeNeighbourAndShrinksInPlace) {
+  auto* p = static_cast<char*>(spans.allocate(k40K));
+  memset(p, 0x5A, 40960);
+  // The rest of the region follows p: grow step by step to 2 MiB.
+  for (size_t size = 44 * 1024; size <= kL25MaxSize; size += 4096) {
+    const unsigned c = l25_class_of(size);
+    ASSERT_TRUE(spans.resize(p, c)) << size;
+    ASSERT_EQ(L25SpanManager::checked_live_span(p)->pages, l25_class_pages(c));
+  }
+  EXPECT_EQ(p[40959], 0x5A);
+  spans.check();
+  EXPECT_EQ(pal.maps(), 1);
+  ASSERT_TRUE(spans.resize(p, k40K));
+  EXPECT_EQ(L25SpanManager::checked_live_span(p)->pages, 10u);
+  EXPECT_GE(spans.stats().shrunk_in_place, 1);
+  spans.check();
+  // The pages it gave back serve the next block, right after it.
+  EXPECT_EQ(spans.allocate(k40K), p + 40960);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, ATakenNeighbourRefusesToGrow) {
+  auto* p = static_cast<char*>(spans.allocate(k40K));
+  void* q = spans.allocate(k40K);  // right after p
+  ASSERT_EQ(q, p + 40960);
+  EXPECT_FALSE(spans.resize(p, k64K));
+  EXPECT_EQ(L25SpanManager::checked_live_span(p)->pages, 10u) << "a refused grow changes nothing";
+  EXPECT_EQ(spans.stats().grow_refused, 1);
+  // A neighbour too short refuses too: q freed, but 10 pages short of 32.
+  void* r = spans.allocate(k40K);
+  free_span(spans, q);
+  EXPECT_FALSE(spans.resize(p, l25_class_of(128 * 1024)));
+  EXPECT_TRUE(spans.resize(p, l25_class_of(80 * 1024))) << "20 pages: 10 more, exactly q's";
+  spans.check();
+  free_span(spans, p);
+  free_span(spans, r);
+  spans.check();
+}
+
+// Issue 12: 70,000 live 40 KB blocks took 70,000 mappings.
+TEST_F(L25SpansTest, SeventyThousandLiveBlocksTakeUnderAThousandMappings) {
+  std::vector<void*> blocks;
+  blocks.reserve(70000);
+  for (int i = 0; i < 70000; ++i) {
+    void* p = spans.allocate(l25_class_of(40000));
+    ASSERT_NE(p, nullptr) << i;
+    blocks.push_back(p);
+  }
+  EXPECT_LT(pal.maps(), 1000);
+  EXPECT_EQ(pal.maps(), spans.stats().regions_mapped);
+  for (void* p : blocks) free_span(spans, p);
+  spans.trim();
+  EXPECT_EQ(pal.mapped_bytes(), 0) << "every region unmapped by trim";
+  EXPECT_EQ(spans.stats().regions_mapped, 0);
+}
+
+TEST_F(L25SpansTest, DirtySpansArePurgedOldestFirstPastTheLimit) {
+  setenv("HAKMEM_L25_DIRTY_KIB", "1024", 1);  // 256 pages
+  options_reload();
+  std::vector<void*> blocks;
+  void* guards[12];
+  for (int i = 0; i < 12; ++i) {
+    blocks.push_back(spans.allocate(k64K));  // 16 pages each
+    guards[i] = spans.allocate(k40K);         // keeps the freed spans apart
+  }
+  for (int i = 0; i < 12; ++i) free_span(spans, blocks[i]);
+  // 12 * 16 = 192 dirty pages: under 256, nothing purged.
+  EXPECT_EQ(pal.purges(), 0);
+  EXPECT_EQ(spans.stats().dirty_pages, 192);
+  for (int i = 0; i < 12; ++i) free_span(spans, guards[i]);
+  // Each guard merged two dirty spans; past 256 the oldest go, down to 128.
+  EXPECT_GT(pal.purges(), 0);
+  EXPECT_LE(spans.stats().dirty_pages, 256);
+  spans.check();
+  spans.trim();
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, EmptyRegionsBeyondTheCacheAreUnmapped) {
+  setenv("HAKMEM_L25_REGION_CACHE", "0", 1);
+  options_reload();
+  void* p = spans.allocate(kL25Classes - 1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pal.maps(), 1);
+  free_span(spans, p);
+  EXPECT_EQ(pal.unmaps(), 1);
+  EXPECT_EQ(ClassMap::lookup(p), ClassMap::kForeign) << "cleared before the unmap";
+  EXPECT_EQ(spans.stats().regions_mapped, 0);
+}
+
+TEST_F(L25SpansTest, AnEmptyRegionIsKeptByDefault) {
+  void* p = spans.allocate(k40K);
+  free_span(spans, p);
+  EXPECT_EQ(pal.unmaps(), 0);
+  EXPECT_EQ(spans.allocate(k40K), p);
+  EXPECT_EQ(pal.maps(), 1);
+}
+
+TEST_F(L25SpansTest, ARefusedMapIsNullAndARefusedUnmapKeepsTheRegion) {
+  pal.fail_next_maps(1);
+  EXPECT_EQ(spans.allocate(k40K), nullptr);
+  EXPECT_EQ(spans.stats().map_failures, 1);
+  void* p = spans.allocate(k40K);
+  ASSERT_NE(p, nullptr);
+  free_span(spans, p);
+  pal.fail_next_unmaps(1);
+  spans.trim();
+  EXPECT_EQ(spans.stats().unmap_failures, 1);
+  EXPECT_EQ(spans.stats().regions_mapped, 1);
+  EXPECT_EQ(ClassMap::lookup(p), ClassMap::kL25Span) << "still mapped, still ours";
+  spans.check();
+  EXPECT_EQ(spans.allocate(k40K), p) << "the region serves again";
+  free_span(spans, p);
+  spans.trim();
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+TEST_F(L25SpansTest, RandomChurnKeepsEveryInvariant) {
+  std::mt19937_64 rng(12);
+  std::vector<std::pair<char*, unsigned>> live;
+  for (int step = 0; step < 20000; ++step) {
+    const unsigned op = rng() % 8;
+    if (op < 4 || live.empty()) {
+      const unsigned c = static_cast<unsigned>(rng() % kL25Classes);
+      auto* p = static_cast<char*>(spans.allocate(c));
+      ASSERT_NE(p, nullptr);
+      p[0] = static_cast<char>(c);
+      live.emplace_back(p, c);
+    } else if (op < 7) {
+      const size_t i = rng() % live.size();
+      ASSERT_EQ(live[i].first[0], static_cast<char>(live[i].second));
+      free_span(spans, live[i].first);
+      live[i] = live.back();
+      live.pop_back();
+    } else {
+      auto& [p, c] = live[rng() % live.size()];
+      const unsigned to = static_cast<unsigned>(rng() % kL25Classes);
+      if (spans.resize(p, to)) c = to;
+      p[0] = static_cast<char>(c);
+    }
+    if (step % 1000 == 0) spans.check();
+  }
+  spans.check();
+  for (auto& [p, c] : live) free_span(spans, p);
+  spans.trim();
+  spans.check();
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+}  // namespace
+}  // namespace hakmem

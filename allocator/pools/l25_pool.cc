@@ -1,0 +1,111 @@
+// L25Pool: the shared per-class caches in front of the span manager, and
+// the thread cache's slow parts (see l25_pool.h).
+#include "allocator/pools/l25_pool.h"
+
+#include "allocator/config/options.h"
+
+namespace hakmem {
+
+constinit L25Pool g_l25_pool{&g_l25_spans};
+
+namespace {
+
+void bump(std::atomic<int64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace
+
+void L25ThreadCache::init() {
+  limit = static_cast<uint64_t>(option_value(Option::kL25ThreadCacheKib)) * 1024;
+}
+
+void L25ThreadCache::flush(L25Pool& pool) {
+  for (unsigned c = 0; c < kClasses; ++c) {
+    while (count[c] > 0) pool.deallocate(blocks[c][--count[c]], c);
+  }
+  bytes = 0;
+}
+
+void* L25Pool::allocate(unsigned c) {
+  SharedBin& bin = bins_[c];
+  void* p = nullptr;
+  {
+    std::lock_guard lock(bin.mutex);
+    if (bin.count > 0) {
+      p = bin.blocks[--bin.count];
+      shared_bytes_.fetch_sub(static_cast<int64_t>(l25_class_size(c)), std::memory_order_relaxed);
+    }
+  }
+  if (p != nullptr) {
+    bump(shared_hits_);
+    L25SpanManager::mark_in_use(p);
+    return p;
+  }
+  bump(span_allocs_);
+  return spans_->allocate(c);
+}
+
+void L25Pool::deallocate(void* p, unsigned c) {
+  SharedBin& bin = bins_[c];
+  const auto size = static_cast<int64_t>(l25_class_size(c));
+  const int64_t limit = option_value(Option::kL25SharedCacheKib) * 1024;
+  {
+    std::lock_guard lock(bin.mutex);
+    if (bin.count < kSharedSlots && shared_bytes_.load(std::memory_order_relaxed) + size <= limit) {
+      bin.blocks[bin.count++] = p;
+      shared_bytes_.fetch_add(size, std::memory_order_relaxed);
+      bump(shared_frees_);
+      return;
+    }
+  }
+  bump(span_frees_);
+  spans_->release(&p, 1);
+}
+
+void L25Pool::flush_shared() {
+  for (unsigned c = 0; c < kL25Classes; ++c) {
+    SharedBin& bin = bins_[c];
+    void* taken[kSharedSlots];
+    uint32_t n;
+    {
+      std::lock_guard lock(bin.mutex);
+      n = bin.count;
+      for (uint32_t i = 0; i < n; ++i) taken[i] = bin.blocks[i];
+      bin.count = 0;
+      shared_bytes_.fetch_sub(static_cast<int64_t>(n * l25_class_size(c)), std::memory_order_relaxed);
+    }
+    // Outside the bin's lock: the span manager's lock is never taken under it.
+    spans_->release(taken, n);
+  }
+}
+
+void L25Pool::trim() {
+  flush_shared();
+  spans_->trim();
+}
+
+L25PoolStats L25Pool::stats() const {
+  L25PoolStats s;
+  s.shared_bytes = shared_bytes_.load(std::memory_order_relaxed);
+  s.shared_hits = shared_hits_.load(std::memory_order_relaxed);
+  s.span_allocs = span_allocs_.load(std::memory_order_relaxed);
+  s.shared_frees = shared_frees_.load(std::memory_order_relaxed);
+  s.span_frees = span_frees_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void L25Pool::lock_for_fork() {
+  for (SharedBin& bin : bins_) bin.mutex.lock();
+  spans_->lock_for_fork();
+}
+
+void L25Pool::unlock_after_fork() {
+  spans_->unlock_after_fork();
+  for (unsigned c = kL25Classes; c-- > 0;) bins_[c].mutex.unlock();
+}
+
+void L25Pool::reset_locks_in_child() {
+  spans_->reset_lock_in_child();
+  for (SharedBin& bin : bins_) new (&bin.mutex) std::mutex;
+}
+
+}  // namespace hakmem

@@ -1,0 +1,198 @@
+// The L25 pool over a FakePal: its thread and shared caches, their byte
+// bounds, and blocks freed by threads that did not allocate them (run
+// under ThreadSanitizer by --config=tsan).
+#include "allocator/pools/l25_pool.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "allocator/config/options.h"
+#include "allocator/pal/fake_pal.h"
+
+namespace hakmem {
+namespace {
+
+constexpr unsigned k64K = l25_class_of(64 * 1024);
+constexpr unsigned k512K = l25_class_of(512 * 1024);
+
+class L25PoolTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("HAKMEM_L25_SHARED_CACHE_KIB");
+    unsetenv("HAKMEM_L25_THREAD_CACHE_KIB");
+    options_reload();
+  }
+  // What Allocator::l25_free does, with `cache` as the thread's.
+  void free_block(L25ThreadCache& cache, void* p) {
+    const unsigned c = L25SpanManager::take_for_free(p)->size_class;
+    if (!cache.push(p, c)) pool.deallocate(p, c);
+  }
+  void* malloc_block(L25ThreadCache& cache, unsigned c) {
+    if (void* p = cache.pop(c)) return p;
+    return pool.allocate(c);
+  }
+  FakePal pal;
+  L25SpanManager spans{&pal};
+  L25Pool pool{&spans};
+};
+
+TEST_F(L25PoolTest, AThreadCacheServesItsOwnFreesWithoutTheSpans) {
+  L25ThreadCache cache{};
+  cache.init();
+  void* p = malloc_block(cache, k64K);
+  free_block(cache, p);
+  const int64_t allocated = spans.stats().spans_allocated;
+  for (int i = 0; i < 1000; ++i) {
+    void* q = malloc_block(cache, k64K);
+    ASSERT_EQ(q, p);
+    free_block(cache, q);
+  }
+  EXPECT_EQ(spans.stats().spans_allocated, allocated) << "every malloc was a cache hit";
+  EXPECT_EQ(cache.bytes, 64u * 1024);
+  cache.flush(pool);
+  EXPECT_EQ(cache.bytes, 0u);
+  spans.check();
+}
+
+TEST_F(L25PoolTest, TheThreadCacheIsBoundedInBytesAndSkipsTheLargerClasses) {
+  setenv("HAKMEM_L25_THREAD_CACHE_KIB", "256", 1);
+  options_reload();
+  L25ThreadCache cache{};
+  cache.init();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 8; ++i) blocks.push_back(malloc_block(cache, k64K));
+  for (void* p : blocks) free_block(cache, p);
+  EXPECT_EQ(cache.bytes, 256u * 1024) << "four 64 KiB blocks fill 256 KiB";
+  EXPECT_EQ(pool.stats().shared_frees, 4) << "the other four went to the shared cache";
+  void* big = malloc_block(cache, k512K);
+  free_block(cache, big);
+  EXPECT_EQ(cache.bytes, 256u * 1024) << "512 KiB is no per-thread class";
+  EXPECT_EQ(pool.stats().shared_frees, 5);
+  cache.flush(pool);
+  pool.trim();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+TEST_F(L25PoolTest, TheSharedCacheIsBoundedInBytes) {
+  setenv("HAKMEM_L25_SHARED_CACHE_KIB", "1024", 1);
+  options_reload();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(pool.allocate(k512K));
+  for (void* p : blocks) {
+    L25SpanManager::take_for_free(p);
+    pool.deallocate(p, k512K);
+  }
+  EXPECT_EQ(pool.stats().shared_bytes, 1024 * 1024);
+  EXPECT_EQ(pool.stats().span_frees, 2);
+  EXPECT_EQ(pool.allocate(k512K), blocks[1]) << "the shared cache is a stack";
+  pool.flush_shared();
+  EXPECT_EQ(pool.stats().shared_bytes, 0);
+  spans.check();
+}
+
+TEST_F(L25PoolTest, CachedBlocksReadAsFreedAndInUseOnesAsLive) {
+  L25ThreadCache cache{};
+  cache.init();
+  void* p = malloc_block(cache, k64K);
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25InUse);
+  free_block(cache, p);
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25Cached);
+  EXPECT_EQ(malloc_block(cache, k64K), p);
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25InUse);
+  free_block(cache, p);
+  cache.flush(pool);
+  pool.flush_shared();
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25FreeHead);
+}
+
+// Remote frees: blocks allocated by one thread and freed by another go to
+// the freeing thread's cache, then the shared caches and the spans; none
+// is lost or handed out twice.
+TEST_F(L25PoolTest, BlocksFreedByOtherThreadsComeBack) {
+  constexpr int kRounds = 200;
+  constexpr int kBatch = 16;
+  std::atomic<void**> mailbox{nullptr};
+  std::atomic<bool> done{false};
+  std::thread consumer([&] {
+    L25ThreadCache cache{};
+    cache.init();
+    for (;;) {
+      void** batch = mailbox.exchange(nullptr, std::memory_order_acquire);
+      if (batch == nullptr) {
+        if (done.load(std::memory_order_acquire) && mailbox.load(std::memory_order_acquire) == nullptr) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (int i = 0; i < kBatch; ++i) {
+        auto* p = static_cast<unsigned char*>(batch[i]);
+        ASSERT_EQ(p[0], static_cast<unsigned char>(i)) << "a block was overwritten while live";
+        free_block(cache, p);
+      }
+      delete[] batch;
+    }
+    cache.flush(pool);
+  });
+  L25ThreadCache cache{};
+  cache.init();
+  for (int round = 0; round < kRounds; ++round) {
+    auto** batch = new void*[kBatch];
+    for (int i = 0; i < kBatch; ++i) {
+      const unsigned c = (round * kBatch + i) % kL25Classes;
+      auto* p = static_cast<unsigned char*>(malloc_block(cache, c));
+      ASSERT_NE(p, nullptr);
+      memset(p, i, 4096);
+      batch[i] = p;
+    }
+    void** expected = nullptr;
+    while (!mailbox.compare_exchange_weak(expected, batch, std::memory_order_release)) {
+      expected = nullptr;
+      std::this_thread::yield();
+    }
+  }
+  done.store(true, std::memory_order_release);
+  consumer.join();
+  cache.flush(pool);
+  pool.flush_shared();
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0) << "every block came back";
+}
+
+// Both threads allocate and free through the shared caches and the spans
+// at once (TSan: the shared bins' locks and the page map's kind flips).
+TEST_F(L25PoolTest, TwoThreadsChurnTheSharedCachesAtOnce) {
+  auto churn = [this](unsigned seed) {
+    L25ThreadCache cache{};
+    cache.init();
+    std::vector<void*> live;
+    unsigned x = seed;
+    for (int i = 0; i < 4000; ++i) {
+      x = x * 1103515245 + 12345;
+      if (live.size() < 32 && (x >> 16) % 3 != 0) {
+        auto* p = static_cast<char*>(malloc_block(cache, (x >> 8) % kL25Classes));
+        ASSERT_NE(p, nullptr);
+        p[0] = 1;
+        live.push_back(p);
+      } else if (!live.empty()) {
+        free_block(cache, live.back());
+        live.pop_back();
+      }
+    }
+    for (void* p : live) free_block(cache, p);
+    cache.flush(pool);
+  };
+  std::thread a(churn, 1u), b(churn, 2u);
+  a.join();
+  b.join();
+  pool.trim();
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+}
+
+}  // namespace
+}  // namespace hakmem
