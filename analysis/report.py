@@ -44,6 +44,16 @@ def _scaled(value: Optional[float], scale: float, pattern: str) -> Optional[str]
     return pattern.format(value / scale) if value is not None else None
 
 
+def _mops(value: Optional[float]) -> Optional[str]:
+    """A rate in Mops/s as compare's table shows it (harness/table.h
+    format_mops): one decimal from 1 up, three significant digits below,
+    so a workload of 50 k ops/s does not read 0.0."""
+    if value is None:
+        return None
+    mops = value / 1e6
+    return f"{mops:.1f}" if mops >= 1 else f"{mops:.3g}"
+
+
 def _count(value: Optional[float]) -> Optional[str]:
     """A count (faults, switches): whole numbers as such; a median between
     two counts keeps its .5."""
@@ -98,7 +108,7 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 row("seconds (median)", lambda c: _fmt(c.median("seconds"), "{:.3f}") if c.median("seconds") is not None
                     else None)
             else:
-                row("Mops/s (median)", lambda c: _scaled(c.median("ops_per_sec"), 1e6, "{:.1f}"))
+                row("Mops/s (median)", lambda c: _mops(c.median("ops_per_sec")))
             row("spread (IQR/median)", lambda c: _fmt(100 * r, "{:.1f}%") if (r := c.rel_iqr(speed)) is not None
                 else None)
             base_cell = cells.get(base)
@@ -114,7 +124,7 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 row("CPU seconds (median)", lambda c: _fmt(c.median("cpu_seconds"), "{:.3f}")
                     if c.median("cpu_seconds") is not None else None)
             else:
-                row("Mops per CPU-s", lambda c: _scaled(c.median("ops_per_cpu_second"), 1e6, "{:.1f}"))
+                row("Mops per CPU-s", lambda c: _mops(c.median("ops_per_cpu_second")))
             row("peak RSS, MiB", lambda c: _scaled(c.median("peak_rss_bytes"), MIB, "{:.1f}"))
             if base_cell is not None and base_cell.runs:
                 row(f"peak RSS / {base}'s", lambda c: _fmt(c.summary.peak_rss_to_baseline, "{:.2f}")
@@ -232,9 +242,8 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
             samples = [("seconds", _sample(p, "seconds"), _sample(c, "seconds"), _per(1, "{:.3f}")),
                        ("CPU seconds", _sample(p, "cpu_seconds"), _sample(c, "cpu_seconds"), _per(1, "{:.3f}"))]
         else:
-            samples = [("Mops/s", _sample(p, "ops_per_sec"), _sample(c, "ops_per_sec"), _per(1e6, "{:.1f}")),
-                       ("Mops per CPU-s", _sample(p, "ops_per_cpu_second"), _sample(c, "ops_per_cpu_second"),
-                        _per(1e6, "{:.1f}"))]
+            samples = [("Mops/s", _sample(p, "ops_per_sec"), _sample(c, "ops_per_sec"), _mops),
+                       ("Mops per CPU-s", _sample(p, "ops_per_cpu_second"), _sample(c, "ops_per_cpu_second"), _mops)]
         if c.allocator != base:  # machine drift cancels out of a ratio measured in the same run
             samples.append((f"× {base}", Sample.of_series(previous.ratios_by_rep(p, base)),
                             Sample.of_series(results.ratios_by_rep(c, base)), _per(1, "{:.2f}")))
@@ -275,7 +284,7 @@ def drift_notes(results: Results, previous: Results) -> List[str]:
         b, a = p.median("ops_per_sec"), c.median("ops_per_sec")
         if b and a and abs(a / b - 1) > 0.05:
             notes.append(f"- {c.workload}, {c.threads} thr: {base} itself moved {100 * (a / b - 1):+.0f}% "
-                         f"({b / 1e6:.1f} → {a / 1e6:.1f} Mops/s).")
+                         f"({_mops(b)} → {_mops(a)} Mops/s).")
     if notes:
         notes = ([f"**Machine drift.** The baseline allocator, {base}, is the same code in both runs, yet:"] + notes +
                  ["", f"Absolute Mops/s changes of that size are the machine, not the code: read the `× {base}` rows "

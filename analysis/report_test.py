@@ -96,6 +96,12 @@ class ReportTest(unittest.TestCase):
         for text in ["major faults", "voluntary context switches"]:
             self.assertNotIn(text, md, "the records predate these counts, so no row shows them")
 
+    def test_rates_below_one_mops_keep_three_significant_digits(self):
+        self.assertEqual(report._mops(123.44e6), "123.4")
+        self.assertEqual(report._mops(52_576), "0.0526")
+        self.assertEqual(report._mops(805_080), "0.805")
+        self.assertIsNone(report._mops(None))
+
     def test_every_plot_is_a_png_of_the_expected_size(self):
         code, _, err = run_report("--results", os.path.join(DATA, "small_results.json"), "--out", self.out)
         self.assertEqual(code, 0, err)

@@ -7,10 +7,6 @@
 namespace lab {
 namespace {
 
-std::string format_rate(std::optional<double> per_second) {
-  return per_second ? fmt::format("{:.1f}", *per_second / 1e6) : "-";
-}
-
 std::string format_ratio(std::optional<double> ratio) { return ratio ? fmt::format("{:.2f}x", *ratio) : "-"; }
 
 // "linked (inline)": hakmem's fast path compiled into the driver; the
@@ -21,6 +17,12 @@ std::string mode_label(const Cell& c) {
 }
 
 }  // namespace
+
+std::string format_mops(std::optional<double> per_second) {
+  if (!per_second) return "-";
+  const double mops = *per_second / 1e6;
+  return mops >= 1 ? fmt::format("{:.1f}", mops) : fmt::format("{:.3g}", mops);
+}
 
 std::string format_bytes(std::optional<double> bytes) {
   if (!bytes) return "-";
@@ -57,12 +59,12 @@ std::string render_table(const ResultsFile& results) {
       const CellSummary& s = c.summary;
       const Spread* rate = s.spread("ops_per_sec");
       std::string row = fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", c.allocator, mode_label(c),
-                                    format_rate(s.median("ops_per_sec")),
+                                    format_mops(s.median("ops_per_sec")),
                                     rate ? fmt::format("{:.1f}%", rate->rel_iqr * 100) : "-",
                                     format_ratio(s.ratio_to_baseline));
       if (any_bound)
         row += fmt::format(" {:>8}", s.ratio_to_bound ? fmt::format("{:.2f}", 1 / *s.ratio_to_bound) : "-");
-      row += fmt::format(" {:>11} {:>11} {:>12}", format_rate(s.median("ops_per_cpu_second")),
+      row += fmt::format(" {:>11} {:>11} {:>12}", format_mops(s.median("ops_per_cpu_second")),
                          format_bytes(s.median("peak_rss_bytes")), format_bytes(s.median("rss_after_drain_bytes")));
       if (any_callgrind) {
         row += c.callgrind && c.callgrind->contains("instructions_per_op")

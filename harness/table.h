@@ -10,6 +10,11 @@ namespace lab {
 
 std::string render_table(const ResultsFile& results);
 
+// A rate in Mops/s: one decimal from 1 Mops/s up ("12.3"), three
+// significant digits below ("0.0526"): a workload of 50 k ops/s (mid_churn,
+// whose blocks are up to 2 MiB) must not read "0.0". "-" for nullopt.
+std::string format_mops(std::optional<double> per_second);
+
 // "12.3 MiB"; "-" for nullopt.
 std::string format_bytes(std::optional<double> bytes);
 
