@@ -17,6 +17,8 @@
 //        |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
 //        |     -> collect_remote (inbox) -> partial slab / carve
 //        |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
+//        |        (a release_slab or acquire_slab tick may run the decay's
+//        |         purge pass: Pal::purge, Pal::unmap; backend/decay.h)
 //        |- mid (1..32 KiB): ThreadHeap::alloc_block -> refill(1)
 //        |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
 //        |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
@@ -28,7 +30,7 @@
 //   |- flush_thread_cache, Policy::trim_shared (a depot)
 //   |- trim_all_heaps -> ThreadHeap::trim_if_idle, every heap whose owner
 //   |     is outside it: collect its inbox, release its empty slabs
-//   |- SuperSlabManager::trim -> purge, unmap empty SuperSlabs
+//   |- SuperSlabManager::trim -> purge, unmap empty SuperSlabs (expired or not)
 //   `- L25Pool::trim -> shared caches to the spans, purge, unmap empty regions
 //
 //   Allocator::realloc(p, size) -> realloc_of (derived_ops.h)

@@ -84,8 +84,13 @@ static_assert(sizeof(SlabMeta) == 64);
 //   bit i of free_slots  <=>  slot_class[i] == kFreeSlotClass     (i >= 1)
 //   dirty_slots is a subset of free_slots: free slots whose pages may
 //     still be resident (not yet purged)
-//   free_slots == kAllSlabSlots  <=>  the SuperSlab is empty
-//   on the manager's `with_free` list  <=>  free_slots != 0
+//   dirty_since[i] = the decay stamp of slot i's release, for every bit i
+//     of dirty_slots (backend/decay.h: purged once it has expired)
+//   free_slots == kAllSlabSlots  <=>  the SuperSlab is empty; then
+//     empty_since = the stamp of the release that emptied it
+//     (= max of its dirty_since: unmapped once it has expired)
+//   on the manager's dirty list <=> dirty_slots != 0; else on its clean
+//     list <=> free_slots != 0; else on its full list
 //
 // Layout serves hak_free: slot_class sits in the first cache line, and the
 // header fits one page, so a SuperSlab costs one resident page of metadata.
@@ -95,7 +100,9 @@ struct alignas(64) SuperSlab {
   uint32_t dirty_slots;
   SuperSlab* next;
   SuperSlab* prev;
+  uint64_t empty_since;
   SlabMeta slabs[kSlabsPerSuperSlab];
+  uint64_t dirty_since[kSlabsPerSuperSlab];
 };
 static_assert(sizeof(SuperSlab) <= 4096, "the header must fit one page");
 

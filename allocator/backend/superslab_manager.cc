@@ -2,6 +2,7 @@
 // 64 KiB, so this runs once per thousands of allocations at most.
 #include "allocator/backend/superslab_manager.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -56,9 +57,24 @@ void unlink(SuperSlab*& head, SuperSlab* ss) {
 
 }  // namespace
 
+// The list `ss` belongs on, by its state (the invariant in the header).
+unsigned SuperSlabManager::list_index(const SuperSlab* ss) {
+  if (ss->dirty_slots != 0) return kDirty;
+  return ss->free_slots != 0 ? kClean : kFull;
+}
+
+// After a change of `ss`, which was on `from`: to the front of the list
+// its state now says.
+void SuperSlabManager::relink(SuperSlab*& from, SuperSlab* ss) {
+  unlink(from, ss);
+  link(list_for(ss), ss);
+}
+
 SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) {
   std::unique_lock lock(mutex_);
-  SuperSlab* ss = with_free_;
+  // A dirty slot first, in any SuperSlab: its pages are resident, so no
+  // page faults, and no clean page is touched while dirty ones wait.
+  SuperSlab* ss = lists_[kDirty] != nullptr ? lists_[kDirty] : lists_[kClean];
   if (ss == nullptr) {
     // Map outside the lock: mmap can take a while and needs no shared state.
     lock.unlock();
@@ -70,11 +86,11 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
     }
     ++stats_.superslabs_mapped;
     ++empty_superslabs_;
-    link(with_free_, fresh);
+    link(lists_[kClean], fresh);
     ss = fresh;
   }
   if (ss->free_slots == kAllSlabSlots) --empty_superslabs_;
-  // Prefer a dirty slot: its pages are resident, so no page faults.
+  SuperSlab*& from = list_for(ss);
   const uint32_t dirty = ss->dirty_slots;
   const unsigned slot = static_cast<unsigned>(std::countr_zero(dirty != 0 ? dirty : ss->free_slots));
   const uint32_t bit = uint32_t{1} << slot;
@@ -83,10 +99,7 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
     ss->dirty_slots &= ~bit;
     --stats_.dirty_free_slabs;
   }
-  if (ss->free_slots == 0) {
-    unlink(with_free_, ss);
-    link(full_, ss);
-  }
+  if (&list_for(ss) != &from) relink(from, ss);
   ++stats_.slabs_in_use;
 
   SlabMeta* slab = &ss->slabs[slot];
@@ -111,7 +124,12 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   ss->region.slot_class[slot] = static_cast<uint8_t>(size_class);
   ClassMap::set(slab->start, kSlabSize,
                 size_class < kTinyClasses && debug ? size_class + ClassMap::kDebugTiny : size_class);
+  // The pass runs after the slot is taken, so it cannot unmap the
+  // SuperSlab this slab came from.
+  SuperSlab* to_unmap = decay_.tick(*pal_) ? purge_expired_locked() : nullptr;
   if (option_value(Option::kDebug) >= 2) check_superslab_locked(ss, owner);
+  lock.unlock();
+  unmap_taken(to_unmap);
   return slab;
 }
 
@@ -131,56 +149,107 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
     ClassMap::set(slab->start, kSlabSize, ClassMap::kFreeSlot);
     slab->owner = nullptr;
     slab->free = nullptr;
-    if (ss->free_slots == 0) {
-      unlink(full_, ss);
-      link(with_free_, ss);
-    }
+    SuperSlab*& from = list_for(ss);
     ss->free_slots |= bit;
-    ss->dirty_slots |= bit;
-    ++stats_.dirty_free_slabs;
     --stats_.slabs_in_use;
-    if (ss->free_slots == kAllSlabSlots) {
-      ++empty_superslabs_;
-      to_unmap = take_empty_locked(option_value(Option::kSuperSlabCache));
+    const bool empty = ss->free_slots == kAllSlabSlots;
+    if (empty) ++empty_superslabs_;
+    if (Decay::immediate()) {
+      // No delay: the slot's pages go back now, or the whole SuperSlab.
+      if (empty && empty_superslabs_ > option_value(Option::kSuperSlabCache)) {
+        take_locked(from, ss, &to_unmap);
+      } else {
+        pal_->purge(slab->start, kSlabSize);
+        ++stats_.purged_slabs;
+      }
+    } else {
+      ss->dirty_slots |= bit;
+      ss->dirty_since[slot] = decay_.stamp();
+      if (empty) ss->empty_since = ss->dirty_since[slot];
+      ++stats_.dirty_free_slabs;
     }
-    if (stats_.dirty_free_slabs > option_value(Option::kPurgeSlabs)) purge_dirty_locked();
+    // To the front of its list: the next acquire reuses these resident
+    // pages first, and older dirty slots are left to expire.
+    if (to_unmap == nullptr) relink(from, ss);
+    if (!Decay::immediate() && decay_.tick(*pal_)) {
+      SuperSlab* expired = purge_expired_locked();
+      if (expired != nullptr) to_unmap = expired;
+    }
     if (option_value(Option::kDebug) >= 2) check_locked(owner);
   }
   unmap_taken(to_unmap);
 }
 
-void SuperSlabManager::purge_dirty_locked() {
-  for (SuperSlab* ss = with_free_; ss != nullptr; ss = ss->next) {
-    uint32_t dirty = ss->dirty_slots;
-    // Purge maximal runs of adjacent dirty slots with one call each.
-    while (dirty != 0) {
-      const unsigned first = static_cast<unsigned>(std::countr_zero(dirty));
-      const unsigned run = static_cast<unsigned>(std::countr_one(dirty >> first));
-      pal_->purge(reinterpret_cast<char*>(ss) + first * kSlabSize, run * kSlabSize);
-      stats_.purged_slabs += run;
-      stats_.dirty_free_slabs -= run;
-      dirty &= ~(((uint32_t{1} << run) - 1) << first);  // run <= 31: slot 0 is never dirty
-    }
-    ss->dirty_slots = 0;
+void SuperSlabManager::purge_expired(uint64_t now_ms) {
+  SuperSlab* to_unmap = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (decay_.advance(now_ms)) to_unmap = purge_expired_locked();
   }
+  unmap_taken(to_unmap);
+}
+
+SuperSlab* SuperSlabManager::purge_expired_locked() {
+  const int64_t keep = option_value(Option::kSuperSlabCache);
+  SuperSlab* taken = nullptr;
+  Decay::Stamp oldest = Decay::kNone;  // of what stays dirty
+  // Only dirty SuperSlabs can have expired: an empty clean one was purged
+  // and kept by an earlier pass, within the cache.
+  for (SuperSlab* ss = lists_[kDirty]; ss != nullptr;) {
+    SuperSlab* next = ss->next;
+    const bool empty = ss->free_slots == kAllSlabSlots;
+    if (empty && decay_.expired(ss->empty_since) && empty_superslabs_ > keep) {
+      take_locked(lists_[kDirty], ss, &taken);  // its dirty slots go with it
+    } else {
+      uint32_t expired = 0;
+      for (uint32_t dirty = ss->dirty_slots; dirty != 0; dirty &= dirty - 1) {
+        const unsigned slot = static_cast<unsigned>(std::countr_zero(dirty));
+        if (decay_.expired(ss->dirty_since[slot])) expired |= uint32_t{1} << slot;
+        else oldest = std::min(oldest, ss->dirty_since[slot]);
+      }
+      purge_slots_locked(ss, expired);
+    }
+    ss = next;
+  }
+  decay_.rescanned(oldest);
+  return taken;
+}
+
+void SuperSlabManager::purge_slots_locked(SuperSlab* ss, uint32_t slots) {
+  if (slots == 0) return;
+  SuperSlab*& from = list_for(ss);
+  ss->dirty_slots &= ~slots;
+  if (&list_for(ss) != &from) relink(from, ss);
+  // Maximal runs of adjacent slots, one call each.
+  while (slots != 0) {
+    const unsigned first = static_cast<unsigned>(std::countr_zero(slots));
+    const unsigned run = static_cast<unsigned>(std::countr_one(slots >> first));
+    pal_->purge(reinterpret_cast<char*>(ss) + first * kSlabSize, run * kSlabSize);
+    stats_.purged_slabs += run;
+    stats_.dirty_free_slabs -= run;
+    slots &= ~(((uint32_t{1} << run) - 1) << first);  // run <= 31: slot 0 is never dirty
+  }
+}
+
+void SuperSlabManager::take_locked(SuperSlab*& from, SuperSlab* ss, SuperSlab** taken) {
+  // Off its list and out of the counts: nobody can find it from here on,
+  // so it can be unmapped without the lock (unmap_taken).
+  unlink(from, ss);
+  --empty_superslabs_;
+  stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
+  --stats_.superslabs_mapped;
+  ss->next = *taken;
+  *taken = ss;
 }
 
 SuperSlab* SuperSlabManager::take_empty_locked(int64_t keep) {
   SuperSlab* taken = nullptr;
-  SuperSlab* ss = with_free_;
-  while (ss != nullptr && empty_superslabs_ > keep) {
-    SuperSlab* next = ss->next;
-    if (ss->free_slots == kAllSlabSlots) {
-      // Off the list and out of the counts: nobody can find it from here
-      // on, so it can be unmapped without the lock (unmap_taken).
-      unlink(with_free_, ss);
-      --empty_superslabs_;
-      stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
-      --stats_.superslabs_mapped;
-      ss->next = taken;
-      taken = ss;
+  for (SuperSlab** list : {&lists_[kDirty], &lists_[kClean]}) {
+    for (SuperSlab* ss = *list; ss != nullptr && empty_superslabs_ > keep;) {
+      SuperSlab* next = ss->next;
+      if (ss->free_slots == kAllSlabSlots) take_locked(*list, ss, &taken);
+      ss = next;
     }
-    ss = next;
   }
   return taken;
 }
@@ -198,13 +267,14 @@ void SuperSlabManager::unmap_taken(SuperSlab* taken) {
       ++stats_.superslabs_unmapped;
     } else {
       // Still mapped, empty and usable: back on the list and in the
-      // counts; the next release or trim tries again.
+      // counts; the next pass or trim tries again.
       ++stats_.unmap_failures;
       mark_unused(taken);
-      link(with_free_, taken);
+      link(list_for(taken), taken);
       ++empty_superslabs_;
       stats_.dirty_free_slabs += dirty;
       ++stats_.superslabs_mapped;
+      decay_.note(taken->empty_since);
     }
     taken = next;
   }
@@ -215,7 +285,9 @@ void SuperSlabManager::trim() {
   {
     std::lock_guard lock(mutex_);
     to_unmap = take_empty_locked(0);
-    purge_dirty_locked();
+    // Each purged SuperSlab leaves the dirty list.
+    while (lists_[kDirty] != nullptr) purge_slots_locked(lists_[kDirty], lists_[kDirty]->dirty_slots);
+    decay_.rescanned(Decay::kNone);
   }
   unmap_taken(to_unmap);
 }
@@ -259,19 +331,18 @@ void SuperSlabManager::check(const SlabOwner* owner) const {
 
 void SuperSlabManager::check_locked(const SlabOwner* owner) const {
   int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0;
-  for (const SuperSlab* ss = with_free_; ss != nullptr; ss = ss->next) {
-    check_superslab_locked(ss, owner);
-    if (ss->free_slots == 0) fatal("SuperSlab %p is full but on the with-free list", static_cast<const void*>(ss));
-    dirty += std::popcount(ss->dirty_slots);
-    in_use += std::popcount(kAllSlabSlots & ~ss->free_slots);
-    empty += ss->free_slots == kAllSlabSlots;
-    ++mapped;
-  }
-  for (const SuperSlab* ss = full_; ss != nullptr; ss = ss->next) {
-    check_superslab_locked(ss, owner);
-    if (ss->free_slots != 0) fatal("SuperSlab %p has free slots but is on the full list", static_cast<const void*>(ss));
-    in_use += kSlabsPerSuperSlab - kFirstBlockSlot;
-    ++mapped;
+  for (unsigned index = 0; index < kLists; ++index) {
+    for (const SuperSlab* ss = lists_[index]; ss != nullptr; ss = ss->next) {
+      check_superslab_locked(ss, owner);
+      if (list_index(ss) != index) {
+        fatal("SuperSlab %p (free %#x, dirty %#x) is on list %u", static_cast<const void*>(ss), ss->free_slots,
+              ss->dirty_slots, index);
+      }
+      dirty += std::popcount(ss->dirty_slots);
+      in_use += std::popcount(kAllSlabSlots & ~ss->free_slots);
+      empty += ss->free_slots == kAllSlabSlots;
+      ++mapped;
+    }
   }
   if (dirty != stats_.dirty_free_slabs || in_use != stats_.slabs_in_use ||
       mapped != stats_.superslabs_mapped || empty != empty_superslabs_) {

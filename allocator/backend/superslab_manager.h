@@ -1,19 +1,31 @@
 // The SuperSlab manager: maps SuperSlabs, hands out empty slabs to owners,
 // takes them back, and decides when memory goes back to the OS.
 //
-// Memory-return policy (the numbers are options, see config/options.h):
-//   - A released slab becomes a free slot of its SuperSlab and is "dirty":
-//     its pages stay resident so the next slab of any class reuses them
-//     without page faults.
-//   - When more than HAKMEM_PURGE_SLABS free slots are dirty (default 32,
-//     2 MiB), every dirty slot is purged (madvise DONTNEED): at most 2 MiB of
-//     freed slab memory is ever held back.
-//   - A SuperSlab whose 31 slots are all free is unmapped, except that up to
-//     HAKMEM_SUPERSLAB_CACHE empty SuperSlabs (default 1) stay mapped to
-//     avoid mmap/munmap churn when a program oscillates around 2 MiB.
-//   - trim() purges every dirty slot and unmaps every empty SuperSlab.
+// Memory-return policy (the numbers are options, see config/options.h),
+// time decay as every back-end pool does it (backend/decay.h):
+//   - A released slab becomes a free slot of its SuperSlab and is "dirty",
+//     stamped with the time of its release: its pages stay resident so the
+//     next slab of any class reuses them without page faults. Acquiring
+//     prefers a dirty slot, and a release moves its SuperSlab to the front
+//     of the dirty list, which acquiring reads first, so the most recently
+//     freed pages are reused first, a clean page is touched only when no
+//     dirty one is left, and the oldest are left to expire.
+//   - A dirty slot free for HAKMEM_PURGE_DELAY_MS is purged (madvise
+//     DONTNEED) by the next purge pass; adjacent expired slots in one call.
+//   - A SuperSlab empty for the delay is unmapped by the next pass, except
+//     that up to HAKMEM_SUPERSLAB_CACHE (default 1) expired empty ones stay
+//     mapped, their slots purged, so a program oscillating around one
+//     SuperSlab does not mmap and munmap each time. Within the delay every
+//     empty SuperSlab stays mapped: a working set that falls and rises
+//     again within it costs neither system calls nor page faults.
+//   - Purge passes run on acquire_slab and release_slab ticks (the clock
+//     is read once per kEventsPerClockRead of them, never on a fast path)
+//     and from purge_expired(now), the entry point of a background thread.
+//     HAKMEM_PURGE_DELAY_MS=0 purges a slot as it is released and unmaps an
+//     empty SuperSlab beyond the cache at once.
+//   - trim() purges every dirty slot and unmaps every empty SuperSlab, expired or not.
 //   - An unmap the OS refuses leaves the SuperSlab mapped, empty, in the
-//     free pool and counted; the next unmap of empty SuperSlabs retries it.
+//     free pool and counted; the next pass or trim retries it.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +33,7 @@
 #include <mutex>
 #include <new>
 
+#include "allocator/backend/decay.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/pal/pal.h"
 
@@ -38,7 +51,12 @@ struct SuperSlabStats {
 
 class SuperSlabManager {
  public:
-  constexpr explicit SuperSlabManager(Pal* pal) : pal_(pal) {}
+  // Slab events per clock reading. Each event already takes the lock and
+  // writes the class map, and an acquire faults in up to 16 pages, so a
+  // reading every 4 costs nothing measurable and keeps passes prompt.
+  static constexpr unsigned kEventsPerClockRead = 4;
+
+  constexpr explicit SuperSlabManager(Pal* pal) : pal_(pal), decay_(kEventsPerClockRead) {}
   SuperSlabManager(const SuperSlabManager&) = delete;
   SuperSlabManager& operator=(const SuperSlabManager&) = delete;
 
@@ -49,8 +67,14 @@ class SuperSlabManager {
   // Takes back a slab whose blocks are all free (used == 0).
   void release_slab(SlabMeta* slab);
 
-  // Gives back everything the policy allows: purges all dirty free slots
-  // and unmaps every empty SuperSlab.
+  // The purge pass at `now_ms` (a reading of pal().now_ms()): purges the
+  // dirty slots and unmaps the empty SuperSlabs that have expired. The
+  // ticks of acquire_slab and release_slab call it; so can a background
+  // thread.
+  void purge_expired(uint64_t now_ms);
+
+  // Gives back everything: purges all dirty free slots and unmaps every
+  // empty SuperSlab, expired or not (malloc_trim).
   void trim();
 
   SuperSlabStats stats() const;
@@ -78,24 +102,37 @@ class SuperSlabManager {
   void check(const SlabOwner* owner) const;
 
  private:
+  static unsigned list_index(const SuperSlab* ss);
+  SuperSlab*& list_for(const SuperSlab* ss) { return lists_[list_index(ss)]; }
+  void relink(SuperSlab*& from, SuperSlab* ss);
   SuperSlab* map_superslab();
   static void mark_unused(SuperSlab* ss);
-  void purge_dirty_locked();
+  // Purges the dirty slots of `ss` in `slots` (runs of adjacent ones in one call).
+  void purge_slots_locked(SuperSlab* ss, uint32_t slots);
+  // The pass of purge_expired, under the lock; returns what to unmap.
+  SuperSlab* purge_expired_locked();
   // Empty SuperSlabs beyond `keep` leave the lists and counts under the
-  // lock; unmap_taken() unmaps them after it is released (munmap can take
-  // a while, and a fork waits for this lock), and puts back any the OS
-  // refused. The madvise of purge_dirty_locked() still runs under the
+  // lock (take_locked); unmap_taken() unmaps them after it is released
+  // (munmap can take a while, and a fork waits for this lock), and puts
+  // back any the OS refused. The madvise of a purge still runs under the
   // lock: a purged slot must not be handed out while its purge runs.
   SuperSlab* take_empty_locked(int64_t keep);
+  void take_locked(SuperSlab*& from, SuperSlab* ss, SuperSlab** taken);
   void unmap_taken(SuperSlab* taken);
   void check_locked(const SlabOwner* owner) const;
   void check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const;
 
   Pal* pal_;
   mutable std::mutex mutex_;
-  SuperSlab* with_free_ = nullptr;  // SuperSlabs with at least one free slot
-  SuperSlab* full_ = nullptr;       // SuperSlabs with none
+  // Every mapped SuperSlab is on exactly one list, by its state:
+  //   lists_[kDirty]: dirty_slots != 0 (acquire's first choice; the only
+  //                   list a purge pass walks)
+  //   lists_[kClean]: dirty_slots == 0, free_slots != 0
+  //   lists_[kFull]:  free_slots == 0
+  enum : unsigned { kDirty, kClean, kFull, kLists };
+  SuperSlab* lists_[kLists] = {};
   int64_t empty_superslabs_ = 0;
+  Decay decay_;  // stamps of dirty slots and empty SuperSlabs
   SuperSlabStats stats_{};
 };
 

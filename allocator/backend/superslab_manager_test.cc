@@ -3,21 +3,25 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <vector>
 
 #include "allocator/config/options.h"
 #include "allocator/pal/fake_pal.h"
+#include "common/process.h"
 
 namespace hakmem {
 namespace {
 
 constexpr unsigned kUsableSlots = kSlabsPerSuperSlab - kFirstBlockSlot;
+constexpr uint64_t kGranuleMs = 7;  // of HAKMEM_PURGE_DELAY_MS=100: 100 / 15, rounded up (decay.h)
 SlabOwner owner;
 
 class SuperSlabManagerTest : public testing::Test {
  protected:
   void SetUp() override {
-    setenv("HAKMEM_PURGE_SLABS", "32", 1);
+    setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
     setenv("HAKMEM_SUPERSLAB_CACHE", "1", 1);
     setenv("HAKMEM_DEBUG", "2", 1);
     options_reload();
@@ -25,7 +29,7 @@ class SuperSlabManagerTest : public testing::Test {
   void TearDown() override {
     manager.trim();
     EXPECT_EQ(pal.mapped_bytes(), 0);
-    unsetenv("HAKMEM_PURGE_SLABS");
+    unsetenv("HAKMEM_PURGE_DELAY_MS");
     unsetenv("HAKMEM_SUPERSLAB_CACHE");
     unsetenv("HAKMEM_DEBUG");
     options_reload();
@@ -73,28 +77,138 @@ TEST_F(SuperSlabManagerTest, ThirtyOneSlabsPerSuperSlab) {
   EXPECT_EQ(manager.stats().slabs_in_use, static_cast<int64_t>(kUsableSlots + 1));
   manager.check(nullptr);
   for (SlabMeta* slab : slabs) manager.release_slab(slab);
-  // Both SuperSlabs are empty; the cache keeps one mapped.
-  EXPECT_EQ(pal.unmaps(), 1);
-  EXPECT_EQ(manager.stats().superslabs_mapped, 1);
+  // Both SuperSlabs are empty; within the delay both stay mapped.
+  EXPECT_EQ(pal.unmaps(), 0);
+  EXPECT_EQ(manager.stats().superslabs_mapped, 2);
   manager.trim();
   EXPECT_EQ(pal.unmaps(), 2);
   EXPECT_EQ(pal.mapped_bytes(), 0);
 }
 
-TEST_F(SuperSlabManagerTest, DirtySlabsArePurgedPastTheLimit) {
-  setenv("HAKMEM_PURGE_SLABS", "4", 1);
-  options_reload();
+// The decay schedule: released slabs keep their pages until the delay has
+// passed since the reading that closed their generation (at most one
+// granule, 7 ms of 100, after the release), then the next pass purges
+// every one of them, adjacent slots in one call.
+TEST_F(SuperSlabManagerTest, DirtySlabsArePurgedOnceTheDelayHasPassed) {
   std::vector<SlabMeta*> slabs;
   for (int i = 0; i < 10; ++i) slabs.push_back(manager.acquire_slab(0, &owner));
-  for (int i = 0; i < 4; ++i) manager.release_slab(slabs[i]);
-  EXPECT_EQ(pal.purges(), 0);
-  EXPECT_EQ(manager.stats().dirty_free_slabs, 4);
-  manager.release_slab(slabs[4]);  // the fifth dirty slab crosses the limit
-  EXPECT_GE(pal.purges(), 1);
+  for (int i = 0; i < 5; ++i) manager.release_slab(slabs[i]);  // at t = 0
+  manager.purge_expired(pal.now_ms());
+  pal.advance_ms(kGranuleMs);
+  manager.purge_expired(pal.now_ms());  // closes the releases' generation at t = 7
+  pal.advance_ms(99);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.purges(), 0) << "nothing purged before the delay";
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 5);
+  pal.advance_ms(1);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.purges(), 1) << "five adjacent slots, one call";
   EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(5 * kSlabSize));
   EXPECT_EQ(manager.stats().dirty_free_slabs, 0);
   EXPECT_EQ(manager.stats().purged_slabs, 5);
+  EXPECT_EQ(pal.unmaps(), 0) << "the SuperSlab is in use";
   for (int i = 5; i < 10; ++i) manager.release_slab(slabs[i]);
+}
+
+// Without a background thread the passes run on slab events: the clock is
+// read once per kEventsPerClockRead of them (4).
+TEST_F(SuperSlabManagerTest, SlabEventsTickThePurge) {
+  static_assert(SuperSlabManager::kEventsPerClockRead == 4);
+  std::vector<SlabMeta*> slabs;
+  for (int i = 0; i < 12; ++i) slabs.push_back(manager.acquire_slab(0, &owner));  // events 1-12, t = 0
+  manager.release_slab(slabs[0]);                                                 // 13
+  pal.advance_ms(kGranuleMs);
+  for (int i = 1; i <= 3; ++i) manager.release_slab(slabs[i]);  // the 16th reads t = 7: closes all four's generation
+  pal.advance_ms(100);
+  for (int i = 4; i <= 6; ++i) manager.release_slab(slabs[i]);
+  EXPECT_EQ(pal.purges(), 0) << "no reading since t = 7";
+  manager.release_slab(slabs[7]);  // the 20th reads t = 107
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(4 * kSlabSize));
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 4) << "the four released at t = 107 are young";
+  for (int i = 8; i < 12; ++i) manager.release_slab(slabs[i]);
+}
+
+// A slot reused before its delay starts it again when it is released
+// again: never purged sooner than a delay after its last release, and
+// purged at most a granule and two gaps between readings after that.
+TEST_F(SuperSlabManagerTest, AReusedSlotStartsItsDelayAgain) {
+  SlabMeta* keep = manager.acquire_slab(0, &owner);
+  SlabMeta* slab = manager.acquire_slab(0, &owner);
+  manager.release_slab(slab);
+  uint64_t released_ms = 0;
+  for (int ms = 1; ms <= 400 && pal.purges() == 0; ++ms) {
+    pal.advance_ms(1);
+    if (ms == 60) {
+      EXPECT_EQ(manager.acquire_slab(0, &owner), slab) << "the dirty slot is reused";
+      manager.release_slab(slab);
+      released_ms = pal.now_ms();
+    }
+    manager.purge_expired(pal.now_ms());
+  }
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_GE(pal.now_ms(), released_ms + 100);
+  EXPECT_LE(pal.now_ms(), released_ms + 100 + kGranuleMs + 2);
+  manager.release_slab(keep);
+}
+
+TEST_F(SuperSlabManagerTest, EmptySuperSlabsBeyondTheCacheAreUnmappedOnceTheDelayHasPassed) {
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < 3 * kUsableSlots; ++i) slabs.push_back(manager.acquire_slab(0, &owner));
+  EXPECT_EQ(pal.maps(), 3);
+  for (SlabMeta* slab : slabs) manager.release_slab(slab);
+  pal.advance_ms(kGranuleMs);
+  manager.purge_expired(pal.now_ms());
+  pal.advance_ms(99);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.unmaps(), 0);
+  EXPECT_EQ(manager.stats().superslabs_mapped, 3);
+  pal.advance_ms(1);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.unmaps(), 2) << "HAKMEM_SUPERSLAB_CACHE=1 keeps one";
+  const SuperSlabStats s = manager.stats();
+  EXPECT_EQ(s.superslabs_mapped, 1);
+  EXPECT_EQ(s.dirty_free_slabs, 0) << "the kept one is purged";
+  EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(kUsableSlots * kSlabSize));
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSuperSlabSize));
+}
+
+TEST_F(SuperSlabManagerTest, ZeroDelayPurgesAtReleaseAndUnmapsBeyondTheCache) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "0", 1);
+  options_reload();
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < 2 * kUsableSlots; ++i) slabs.push_back(manager.acquire_slab(0, &owner));
+  manager.release_slab(slabs[0]);
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 0);
+  for (unsigned i = 1; i < slabs.size(); ++i) manager.release_slab(slabs[i]);
+  EXPECT_EQ(pal.unmaps(), 1) << "the second empty SuperSlab, at once";
+  EXPECT_EQ(manager.stats().superslabs_mapped, 1);
+}
+
+// RSS on the real kernel (FakePal maps real memory; only its clock is
+// set by the test): the pages of released slabs stay resident through the
+// delay and are returned after it.
+TEST_F(SuperSlabManagerTest, RssFallsOnceTheDelayHasPassed) {
+  constexpr unsigned kSlabs = 4 * kUsableSlots;  // 7.75 MiB
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < kSlabs; ++i) {
+    slabs.push_back(manager.acquire_slab(0, &owner));
+    memset(slabs.back()->start, 1, kSlabSize);
+  }
+  for (SlabMeta* slab : slabs) manager.release_slab(slab);
+  const std::optional<int64_t> held = lab::current_rss_bytes();
+  ASSERT_TRUE(held.has_value());
+  pal.advance_ms(kGranuleMs);
+  manager.purge_expired(pal.now_ms());
+  pal.advance_ms(99);
+  manager.purge_expired(pal.now_ms());
+  const int64_t before_delay = *lab::current_rss_bytes();
+  EXPECT_GT(before_delay, *held - static_cast<int64_t>(kSlabs * kSlabSize / 4)) << "kept through the delay";
+  pal.advance_ms(1);
+  manager.purge_expired(pal.now_ms());
+  const int64_t after = *lab::current_rss_bytes();
+  EXPECT_LT(after, before_delay - static_cast<int64_t>(kSlabs * kSlabSize * 3 / 4)) << "returned after it";
 }
 
 TEST_F(SuperSlabManagerTest, ADirtySlotIsReusedBeforeAClean) {

@@ -22,11 +22,12 @@
     "frees also skip the front-end cache so tiny double frees and interior " \
     "pointers are reported, 2 = also verify every touched slab and "         \
     "SuperSlab (slow)")                                                      \
-  X(kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20,                              \
-    "free slabs whose pages stay resident before all are purged "            \
-    "(madvise DONTNEED); 32 slabs = 2 MiB")                                  \
+  X(kPurgeDelayMs, "purge_delay_ms", 50, 0, 3'600'000,                      \
+    "milliseconds free memory stays resident before it is returned to the "  \
+    "OS (madvise DONTNEED, or unmapped); 0: at once (backend/decay.h)")      \
   X(kSuperSlabCache, "superslab_cache", 1, 0, 1024,                          \
-    "empty 2 MiB SuperSlabs kept mapped for reuse; more are unmapped")        \
+    "empty SuperSlabs kept mapped (purged) once the delay has passed; more " \
+    "are unmapped")                                                          \
   X(kInboxDrainKib, "inbox_drain_kib", 256, 0, 1 << 20,                     \
     "KiB freed into another thread's heap since its last collection after "  \
     "which the freeing thread collects that heap's inbox itself, if the "    \

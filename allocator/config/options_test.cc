@@ -18,7 +18,7 @@ TEST(Options, EachOptionFindsItsOwnRow) {
   const Expected table[] = {
       {Option::kVerbose, "verbose", 0, 0, 1},
       {Option::kDebug, "debug", 0, 0, 2},
-      {Option::kPurgeSlabs, "purge_slabs", 32, 0, 1 << 20},
+      {Option::kPurgeDelayMs, "purge_delay_ms", 50, 0, 3'600'000},
       {Option::kSuperSlabCache, "superslab_cache", 1, 0, 1024},
       {Option::kStats, "stats", 0, 0, 1},
   };
@@ -33,30 +33,30 @@ TEST(Options, EachOptionFindsItsOwnRow) {
 }
 
 TEST(Options, DefaultsWithoutEnvironment) {
-  unsetenv("HAKMEM_PURGE_SLABS");
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
   options_reload();
-  EXPECT_EQ(option_value(Option::kPurgeSlabs), option_info(Option::kPurgeSlabs).default_value);
+  EXPECT_EQ(option_value(Option::kPurgeDelayMs), option_info(Option::kPurgeDelayMs).default_value);
 }
 
 TEST(Options, EnvironmentOverridesTheDefault) {
-  setenv("HAKMEM_PURGE_SLABS", "7", 1);
+  setenv("HAKMEM_PURGE_DELAY_MS", "7", 1);
   options_reload();
-  EXPECT_EQ(option_value(Option::kPurgeSlabs), 7);
-  unsetenv("HAKMEM_PURGE_SLABS");
+  EXPECT_EQ(option_value(Option::kPurgeDelayMs), 7);
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
   options_reload();
 }
 
 TEST(Options, BadValuesWarnAndKeepTheDefault) {
   for (const char* bad : {"abc", "-1", "12x", "", "99999999999999999999"}) {
-    setenv("HAKMEM_PURGE_SLABS", bad, 1);
+    setenv("HAKMEM_PURGE_DELAY_MS", bad, 1);
     testing::internal::CaptureStderr();
     options_reload();
     const std::string err = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(option_value(Option::kPurgeSlabs), option_info(Option::kPurgeSlabs).default_value) << bad;
-    EXPECT_NE(err.find("HAKMEM_PURGE_SLABS"), std::string::npos) << bad << ": " << err;
+    EXPECT_EQ(option_value(Option::kPurgeDelayMs), option_info(Option::kPurgeDelayMs).default_value) << bad;
+    EXPECT_NE(err.find("HAKMEM_PURGE_DELAY_MS"), std::string::npos) << bad << ": " << err;
     EXPECT_NE(err.find("warning"), std::string::npos) << err;
   }
-  unsetenv("HAKMEM_PURGE_SLABS");
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
   options_reload();
 }
 
@@ -67,18 +67,18 @@ TEST(Options, BadValuesWarnAndKeepTheDefault) {
 TEST(Options, LoadingLeavesErrnoAlone) {
   constexpr int kSentinel = 12345;
   for (const char* value : {"7", "abc", "99999999999999999999"}) {
-    setenv("HAKMEM_PURGE_SLABS", value, 1);
+    setenv("HAKMEM_PURGE_DELAY_MS", value, 1);
     testing::internal::CaptureStderr();  // the rejected values warn
     errno = kSentinel;
     options_reload();
     const int after = errno;
     testing::internal::GetCapturedStderr();
-    EXPECT_EQ(after, kSentinel) << "HAKMEM_PURGE_SLABS=" << value;
+    EXPECT_EQ(after, kSentinel) << "HAKMEM_PURGE_DELAY_MS=" << value;
   }
-  unsetenv("HAKMEM_PURGE_SLABS");
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
   errno = kSentinel;
   options_reload();
-  EXPECT_EQ(errno, kSentinel) << "no HAKMEM_PURGE_SLABS";
+  EXPECT_EQ(errno, kSentinel) << "no HAKMEM_PURGE_DELAY_MS";
 }
 
 TEST(Options, DumpListsEveryOption) {
