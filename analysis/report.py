@@ -134,6 +134,10 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
             for metric, label in COUNT_METRICS:
                 if any(c and c.median(metric) is not None for c in cells.values()):
                     row(f"{label} (median)", lambda c, metric=metric: _count(c.median(metric)))
+            # hakmem counts its own system calls; a peer's are not counted, which is not a gap in the file.
+            if any(c and c.median("syscalls_per_mop") is not None for c in cells.values()):
+                row("system calls per Mop (median)", lambda c: _count(c.median("syscalls_per_mop"))
+                    if c.median("syscalls_per_mop") is not None or c.kind == "hakmem" else "not counted")
             if any(c and c.instructions_per_op() is not None for c in cells.values()):
                 row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
     return lines

@@ -337,6 +337,16 @@ class ReportTest(unittest.TestCase):
             self.assertNotIn(f"| {group}: major faults", md)
             self.assertNotIn(f"| {group}: voluntary context switches", md)
 
+    def test_system_calls_show_for_hakmem_and_not_counted_for_peers(self):
+        def edit(doc):
+            for allocator, values in [("ultra_simple", [12.0, 10.0, 11.0]), ("bound", [1.0, 1.0, 1.0])]:
+                set_metric(cell_of(doc, "mixed_lifo", allocator, 1), "syscalls_per_mop", values)
+        code, _, err = run_report("--results", self.write_fixture("syscalls.json", edit), "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| mixed_lifo, 1 thr: system calls per Mop (median) | 11 | 1 | not counted |", md)
+        self.assertNotIn("| mixed_lifo, 2 thr: system calls per Mop", md, "no cell of that group has them")
+
     def test_a_median_between_two_counts_keeps_its_half(self):
         def edit(doc):
             cell = cell_of(doc, "mixed_lifo", "glibc", 1)

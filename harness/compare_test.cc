@@ -62,6 +62,16 @@ TEST_F(CompareTest, TinyMatrixRunsInterleavedAndIsRecorded) {
     EXPECT_TRUE(cell["summary"]["metrics"]["ops_per_sec"]["median"].is_number());
     EXPECT_TRUE(cell["summary"]["metrics"]["major_faults"]["median"].is_number());
     EXPECT_TRUE(cell["summary"]["metrics"]["voluntary_context_switches"]["median"].is_number());
+    // hakmem's system calls per million operations; null for glibc, whose
+    // records say why (not counted), never 0.
+    const Json& syscalls = cell["summary"]["metrics"]["syscalls_per_mop"];
+    if (cell["allocator"] == "ultra_simple") {
+      EXPECT_TRUE(syscalls["median"].is_number()) << syscalls.dump();
+      EXPECT_EQ(syscalls["n"], 3);
+    } else {
+      EXPECT_TRUE(syscalls.is_null()) << syscalls.dump();
+      EXPECT_EQ(cell["runs"][0]["record"]["syscalls"]["reason"], "not counted: not hakmem");
+    }
     EXPECT_EQ(cell["params"]["seed"], 42);
     EXPECT_EQ(cell["params"]["workers"], cell["threads"]);
     EXPECT_EQ(cell["params"]["workload_params"]["batch"], 100);

@@ -69,6 +69,18 @@ TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
     }
   }
   EXPECT_TRUE(rec["counters"]["page_faults"]["value"].is_number()) << "software counters work without a PMU";
+  // System calls: hakmem's own count, or null with the reason.
+  const Json& calls = rec["syscalls"];
+  if (GetParam().kind == "hakmem") {
+    for (const char* kind : {"mmap", "munmap", "madvise", "mremap"}) {
+      ASSERT_TRUE(calls["timed"][kind].is_number_unsigned()) << kind << ": " << calls.dump();
+      EXPECT_LE(calls["timed"][kind].get<uint64_t>(), calls["process"][kind].get<uint64_t>()) << kind;
+    }
+    EXPECT_GE(calls["process"]["mmap"].get<uint64_t>(), 1u) << "the blocks came from somewhere: " << calls.dump();
+    EXPECT_FALSE(calls.contains("reason"));
+  } else {
+    EXPECT_EQ(calls, Json::parse(R"({"timed": null, "process": null, "reason": "not counted: not hakmem"})"));
+  }
   EXPECT_FALSE(rec["thp"]["enabled"].get<std::string>().empty());
   ASSERT_TRUE(rec["cpus"].is_array());
   EXPECT_EQ(rec["cpus"].get<std::vector<int>>(), allowed_cpus()) << "no --cpus: every CPU this process may use";
@@ -246,6 +258,38 @@ TEST(DriverPreload, TheRecordIsThePreloadedLibrarys) {
   const DriverOutcome plain =
       driver_outcome(run_runfile("workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke"}, 60));
   EXPECT_EQ(plain.line.get<RunRecord>().mode, "linked");
+}
+
+// A preloaded hakmem library's system calls reach the record through
+// hak_syscall_counts (dlsym): over the timed region, and over the whole
+// process, whose own allocations (flags, the record) went to hakmem too.
+TEST(DriverPreload, AHakmemLibraryCountsItsSystemCalls) {
+  if (kUnderSanitizer) GTEST_SKIP() << "a sanitizer's malloc cannot be preloaded over";
+  const std::string library = testing_support::runfile("variants/libhakmem_ultra_simple.so");
+  const DriverOutcome ok = driver_outcome(run_runfile(
+      "workloads/driver_glibc",
+      {"--workload=mid_churn", "--ops=2000", "--high-water-mb=8", "--low-water-mb=1", "--preloaded=ultra_simple"},
+      60, {"LD_PRELOAD=" + library}));
+  ASSERT_EQ(ok.kind, DriverOutcome::Kind::kOk) << ok.reason;
+  const RunRecord r = ok.line.get<RunRecord>();
+  EXPECT_EQ(r.allocator_kind, "hakmem");
+  ASSERT_TRUE(r.syscalls && r.syscalls->timed && r.syscalls->process) << ok.line.dump();
+  EXPECT_EQ(r.syscalls->reason, "");
+  EXPECT_LT(r.syscalls->timed->mmap, r.syscalls->process->mmap)
+      << "the timed region's calls are a difference, not the process's total";
+  EXPECT_LE(r.syscalls->timed->total(), r.syscalls->process->total());
+  EXPECT_TRUE(find_run_metric("syscalls_per_mop")->of(r)) << "a summarized metric";
+
+  const DriverOutcome peer = driver_outcome(run_runfile(
+      "workloads/driver_glibc", {"--workload=mixed_lifo", "--smoke", "--preloaded=jemalloc"}, 60,
+      {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"}));
+  ASSERT_EQ(peer.kind, DriverOutcome::Kind::kOk) << peer.reason;
+  const RunRecord p = peer.line.get<RunRecord>();
+  ASSERT_TRUE(p.syscalls);
+  EXPECT_FALSE(p.syscalls->timed);
+  EXPECT_FALSE(p.syscalls->process);
+  EXPECT_EQ(p.syscalls->reason, "not counted: not hakmem");
+  EXPECT_FALSE(find_run_metric("syscalls_per_mop")->of(p));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDrivers, DriverTest, testing::ValuesIn(known_allocators()),

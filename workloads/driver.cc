@@ -136,6 +136,29 @@ std::optional<Subject> subject_of(const DriverIdentity& id, const std::string& p
   return Subject{preloaded, hakmem ? "hakmem" : "system", "preload"};
 }
 
+using SyscallCounter = void (*)(hak_syscalls*);
+
+// Where this process's hakmem counts its system calls: the linked variant's
+// hak_syscall_counts, or a preloaded library's, found by name. nullptr (and
+// *reason) when there is none to ask.
+SyscallCounter syscall_counter(const DriverIdentity& id, const Subject& subject, std::string* reason) {
+  if (subject.kind != "hakmem") {
+    *reason = "not counted: not hakmem";
+    return nullptr;
+  }
+  SyscallCounter counter = subject.mode == "linked"
+                               ? id.syscall_counts
+                               : reinterpret_cast<SyscallCounter>(dlsym(RTLD_DEFAULT, "hak_syscall_counts"));
+  if (counter == nullptr) *reason = "not counted: this hakmem build has no hak_syscall_counts (an older library)";
+  return counter;
+}
+
+SyscallTally read_syscalls(SyscallCounter counter) {
+  hak_syscalls c{};
+  counter(&c);
+  return {c.mmap, c.munmap, c.madvise, c.mremap};
+}
+
 nlohmann::ordered_json build_json(const DriverIdentity& id) {
   return {{"compiler", std::string("gcc ") + __VERSION__},
           {"compilation_mode", id.compilation_mode},
@@ -250,10 +273,21 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   MeasureOptions options;
   options.workers = workload->workers();
   options.rss_sample_ms = values["rss_sample_ms"] >= 0 ? values["rss_sample_ms"] : def->default_rss_sample_ms;
+  RunSyscalls syscalls;
+  const SyscallCounter counter = syscall_counter(id, *subject, &syscalls.reason);
+  SyscallTally calls_at_start, calls_at_end;
+  if (counter != nullptr) {
+    options.at_start = [&] { calls_at_start = read_syscalls(counter); };
+    options.at_end = [&] { calls_at_end = read_syscalls(counter); };
+  }
   Measurement m = measure(
       options, [&](unsigned w) { workload->prepare(w); }, [&](unsigned w) { workload->run(w); },
       [&](unsigned w) { workload->drain(w); });
 
+  if (counter != nullptr) {
+    syscalls.timed = calls_at_end - calls_at_start;
+    syscalls.process = read_syscalls(counter);  // the drain is over: every worker has joined
+  }
   const uint64_t ops = workload->ops_done();
   const WorkerCounts counts = workload->totals();
   RunRecord record;
@@ -283,6 +317,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   record.counters = m.counters;
   record.counts = {counts.prepare_allocations, counts.allocations, counts.frees, counts.reallocs, counts.drain_frees};
   record.blocks_checked = counts.checked;
+  record.syscalls = syscalls;
   if (options.rss_sample_ms > 0) {
     nlohmann::ordered_json t_ms = nlohmann::ordered_json::array(), rss = nlohmann::ordered_json::array();
     for (const RssSample& s : m.rss_series) {

@@ -5,6 +5,7 @@
 
 #include <span>
 
+#include "allocator/api/c_api.h"
 #include "workloads/allocator_limits.h"
 #include "workloads/workload.h"
 
@@ -17,6 +18,9 @@ struct DriverIdentity {
   std::span<const WorkloadDef> workloads;
   AllocatorLimits limits;
   bool test_hooks;  // built with LAB_TEST_HOOKS (--inject-fault=corrupt works)
+  // hakmem's hak_syscall_counts when it is linked in, else nullptr (a peer;
+  // under LD_PRELOAD the driver looks the function up in the library).
+  void (*syscall_counts)(hak_syscalls* out);
 };
 
 int driver_main(int argc, char** argv, const DriverIdentity& identity);

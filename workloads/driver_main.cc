@@ -10,6 +10,6 @@
 
 int main(int argc, char** argv) {
   return lab::driver_main(argc, argv,
-                          {lab::kAllocatorKind, lab::kAllocatorName, LAB_COMPILATION_MODE,
-                                                  lab::all_workloads(), lab::kAllocatorLimits, lab::kTestHooks});
+                          {lab::kAllocatorKind, lab::kAllocatorName, LAB_COMPILATION_MODE, lab::all_workloads(),
+                           lab::kAllocatorLimits, lab::kTestHooks, lab::kSyscallCounts});
 }

@@ -68,8 +68,8 @@ void print_stats(const char* variant) {
   if (peak >= 0) log_message("peak RSS: %lld KiB (VmHWM)", static_cast<long long>(peak));
   else log_message("peak RSS: unknown (VmHWM unreadable in /proc/self/status)");
   const SyscallCounts calls = g_os_pal.syscalls();
-  log_message("system calls: %llu mmap, %llu munmap, %llu madvise", static_cast<ull>(calls.mmap),
-              static_cast<ull>(calls.munmap), static_cast<ull>(calls.madvise));
+  log_message("system calls: %llu mmap, %llu munmap, %llu madvise, %llu mremap", static_cast<ull>(calls.mmap),
+              static_cast<ull>(calls.munmap), static_cast<ull>(calls.madvise), static_cast<ull>(calls.mremap));
   if (calls.failed_mmap + calls.failed_munmap != 0) {
     log_message("refused by the OS: %llu mmap, %llu munmap; %lld freed large blocks still mapped "
                 "(retried on the next large call and on trim)",

@@ -136,6 +136,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   m.start_steady_ns = start_ns;
   RssSampler sampler(options.rss_sample_ms, start_ns);
   const Usage usage_start = usage_now();
+  if (options.at_start) options.at_start();
   counters.enable();
   // Under callgrind, the dump named "timed_region" holds exactly this
   // region's instructions (all threads); natively these are no-ops.
@@ -147,6 +148,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   const int64_t t1 = now_ns();
   CALLGRIND_DUMP_STATS_AT("timed_region");
   counters.disable();
+  if (options.at_end) options.at_end();
   const Usage usage_end = usage_now();
   m.seconds = static_cast<double>(t1 - t0) * 1e-9;
   m.cpu_seconds = usage_end.cpu_seconds - usage_start.cpu_seconds;

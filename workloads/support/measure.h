@@ -18,6 +18,11 @@ struct MeasureOptions {
   unsigned workers = 1;
   // RSS sampling period in milliseconds; 0 disables the series.
   int64_t rss_sample_ms = 0;
+  // Called on the main thread just before the timed region starts and just
+  // after it ends, outside the perf counters (the driver reads hakmem's
+  // system-call counts there); may be empty.
+  std::function<void()> at_start;
+  std::function<void()> at_end;
 };
 
 struct RssSample {

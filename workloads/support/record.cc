@@ -32,6 +32,7 @@ const std::set<std::string>& known_keys() {
     full.rss_series = Json::object();
     full.exit_status = 0;
     full.output_checksum = "";
+    full.syscalls = RunSyscalls{};
     const Json written = full;
     std::set<std::string> keys;
     for (auto it = written.begin(); it != written.end(); ++it) keys.insert(it.key());
@@ -42,8 +43,24 @@ const std::set<std::string>& known_keys() {
 
 // Keys written only when set: their absence says nothing about the version.
 const std::set<std::string>& optional_keys() {
-  static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum"};
+  static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum", "syscalls"};
   return kKeys;
+}
+
+Json tally_json(const std::optional<SyscallTally>& t) {
+  if (!t) return nullptr;
+  return {{"mmap", t->mmap}, {"munmap", t->munmap}, {"madvise", t->madvise}, {"mremap", t->mremap}};
+}
+
+std::optional<SyscallTally> tally_of(const Json& j) {
+  if (j.is_null()) return std::nullopt;
+  if (!j.is_object()) throw Json::type_error::create(302, "system-call counts must be an object or null", &j);
+  SyscallTally t;
+  read(j, "mmap", t.mmap);
+  read(j, "munmap", t.munmap);
+  read(j, "madvise", t.madvise);
+  read(j, "mremap", t.mremap);
+  return t;
 }
 
 template <class T>
@@ -99,6 +116,11 @@ void to_json(Json& j, const RunRecord& r) {
                  {"drain_frees", r.counts.drain_frees}});
   put("validation", {{"blocks_checked", r.blocks_checked}});
   if (r.rss_series) j["rss_series"] = *r.rss_series;
+  if (r.syscalls) {
+    Json& calls = j["syscalls"] = {{"timed", tally_json(r.syscalls->timed)},
+                                   {"process", tally_json(r.syscalls->process)}};
+    if (!r.syscalls->reason.empty()) calls["reason"] = r.syscalls->reason;
+  }
   put("build", r.build);
   put("thp", r.thp);
   for (auto it = r.unknown.begin(); it != r.unknown.end(); ++it) j[it.key()] = it.value();
@@ -146,6 +168,11 @@ void from_json(const Json& j, RunRecord& r) {
   }
   if (j.contains("validation")) read(j.at("validation"), "blocks_checked", r.blocks_checked);
   if (j.contains("rss_series")) r.rss_series = j.at("rss_series");
+  if (j.contains("syscalls")) {
+    const Json& calls = j.at("syscalls");
+    r.syscalls = RunSyscalls{tally_of(calls.value("timed", Json(nullptr))),
+                             tally_of(calls.value("process", Json(nullptr))), calls.value("reason", "")};
+  }
   read(j, "build", r.build);
   read(j, "thp", r.thp);
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -173,6 +200,14 @@ const std::vector<RunMetric>& run_metrics() {
       {"major_faults", "1", [](const RunRecord& r) { return as_double(r.major_faults); }},
       {"voluntary_context_switches", "1",
        [](const RunRecord& r) { return as_double(r.voluntary_context_switches); }},
+      // hakmem's mmap, munmap, madvise and mremap calls in the timed region
+      // per million operations; null where they were not counted (peers).
+      {"syscalls_per_mop", "1/Mop",
+       [](const RunRecord& r) {
+         if (!r.syscalls || !r.syscalls->timed || r.ops == 0) return std::optional<double>();
+         return std::optional<double>(static_cast<double>(r.syscalls->timed->total()) * 1e6 /
+                                      static_cast<double>(r.ops));
+       }},
   };
   return kMetrics;
 }

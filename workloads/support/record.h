@@ -35,6 +35,28 @@ struct RunCounts {
   uint64_t drain_frees = 0;  // untimed drain
 };
 
+// System calls of one kind each, made by the allocator under test.
+//   total() == mmap + munmap + madvise + mremap
+struct SyscallTally {
+  uint64_t mmap = 0;
+  uint64_t munmap = 0;
+  uint64_t madvise = 0;
+  uint64_t mremap = 0;
+  uint64_t total() const { return mmap + munmap + madvise + mremap; }
+  SyscallTally operator-(const SyscallTally& earlier) const {
+    return {mmap - earlier.mmap, munmap - earlier.munmap, madvise - earlier.madvise, mremap - earlier.mremap};
+  }
+};
+
+// What hakmem's Pal counted (hak_syscall_counts). A peer's calls are not
+// counted (seeing them would take ptrace or seccomp, which slow every call
+// down): both are null and `reason` says why, never a made-up 0.
+struct RunSyscalls {
+  std::optional<SyscallTally> timed;    // over the timed region
+  std::optional<SyscallTally> process;  // since the process started, read after the drain
+  std::string reason;                   // why they are null, else empty
+};
+
 struct RunRecord {
   int record_version = kRecordVersion;
   std::string status = "ok";  // the protocol's status: a record is always "ok"
@@ -70,6 +92,9 @@ struct RunRecord {
   nlohmann::ordered_json counters = nlohmann::ordered_json::object();
   RunCounts counts;
   uint64_t blocks_checked = 0;  // "validation"
+  // Written only when set: drivers always set it (version 2), program runs
+  // never (the program's calls are not the harness's to read).
+  std::optional<RunSyscalls> syscalls;
   std::optional<nlohmann::ordered_json> rss_series;  // present when RSS was sampled
   nlohmann::ordered_json build = nlohmann::ordered_json::object();
   nlohmann::ordered_json thp = nlohmann::ordered_json::object();

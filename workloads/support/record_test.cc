@@ -36,6 +36,7 @@ RunRecord full_record() {
   r.counters = {{"minor_faults", {{"value", 12}, {"scaled", false}}}, {"cycles", {{"value", nullptr}, {"reason", "no PMU"}}}};
   r.counts = {1, 2, 3, 4, 5};
   r.blocks_checked = 8;
+  r.syscalls = RunSyscalls{SyscallTally{2, 3, 4, 1}, SyscallTally{20, 30, 40, 10}, ""};
   r.rss_series = Json{{"interval_ms", 10}, {"t_ms", {0.0, 10.0}}, {"rss_bytes", {1, 2}}};
   r.build = {{"compiler", "gcc"}};
   r.thp = {{"enabled", "madvise"}};
@@ -55,6 +56,33 @@ TEST(RunRecord, RoundTripsThroughJson) {
   EXPECT_EQ(back.counter("minor_faults"), 12);
   EXPECT_FALSE(back.counter("cycles")) << "a counter the machine lacks is null, never 0";
   EXPECT_TRUE(back.absent.empty());
+}
+
+TEST(RunRecord, SystemCallsAreCountsOrNullWithAReason) {
+  const Json counted = full_record();
+  EXPECT_EQ(counted["syscalls"],
+            Json::parse(R"({"timed": {"mmap": 2, "munmap": 3, "madvise": 4, "mremap": 1},
+                            "process": {"mmap": 20, "munmap": 30, "madvise": 40, "mremap": 10}})"));
+  EXPECT_EQ(counted.get<RunRecord>().syscalls->process->madvise, 40u);
+
+  RunRecord peer = full_record();
+  peer.syscalls = RunSyscalls{std::nullopt, std::nullopt, "not counted: not hakmem"};
+  const Json j = peer;
+  EXPECT_EQ(j["syscalls"], Json::parse(R"({"timed": null, "process": null, "reason": "not counted: not hakmem"})"));
+  const RunRecord back = j.get<RunRecord>();
+  EXPECT_FALSE(back.syscalls->timed) << "not counted is null, never 0";
+  EXPECT_EQ(back.syscalls->reason, "not counted: not hakmem");
+  EXPECT_EQ(Json(back), j);
+
+  Json older = full_record();
+  older.erase("syscalls");
+  const RunRecord read = older.get<RunRecord>();
+  EXPECT_FALSE(read.syscalls);
+  EXPECT_EQ(Json(read), older) << "a record from before the field is written back without it";
+
+  Json wrong = full_record();
+  wrong["syscalls"]["timed"] = 7;
+  EXPECT_THROW(wrong.get<RunRecord>(), nlohmann::json::exception);
 }
 
 TEST(RunRecord, KeysItDoesNotKnowAreKeptVerbatim) {
@@ -113,9 +141,13 @@ TEST(RunMetrics, EachMetricReadsItsField) {
   EXPECT_EQ(value("minor_faults"), 12);
   EXPECT_EQ(value("major_faults"), 3);
   EXPECT_EQ(value("voluntary_context_switches"), 17);
+  EXPECT_EQ(value("syscalls_per_mop"), 10 * 1e6 / 1000) << "10 calls in the timed region, 1000 ops";
   EXPECT_EQ(find_run_metric("no_such_metric"), nullptr);
   RunRecord old;
   EXPECT_FALSE(find_run_metric("major_faults")->of(old)) << "a record without the metric has no value, not 0";
+  RunRecord peer = full_record();
+  peer.syscalls = RunSyscalls{std::nullopt, std::nullopt, "not counted: not hakmem"};
+  EXPECT_FALSE(find_run_metric("syscalls_per_mop")->of(peer)) << "not counted: no value, not 0";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "allocator/api/c_api.h"
 #include "hakmem/variant.h"
 #include "workloads/allocator_limits.h"
 
@@ -13,6 +14,8 @@ namespace lab {
 inline constexpr const char* kAllocatorKind = "hakmem";
 inline constexpr const char* kAllocatorName = hakmem::ThisVariant::kName.data();
 inline constexpr AllocatorLimits kAllocatorLimits = hakmem::ThisVariant::kLimits;
+// What hakmem's Pal counted: the variant's C ABI, linked in.
+inline constexpr void (*kSyscallCounts)(hak_syscalls*) = &hak_syscall_counts;
 
 [[gnu::always_inline]] inline void* allocate(size_t size) { return hakmem::ThisVariant::malloc(size); }
 [[gnu::always_inline]] inline void deallocate(void* p) { hakmem::ThisVariant::free(p); }

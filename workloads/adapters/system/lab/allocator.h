@@ -12,11 +12,16 @@
 #error "LAB_ALLOCATOR_NAME must name the system allocator (set by lab_driver())"
 #endif
 
+struct hak_syscalls;  // allocator/api/c_api.h
+
 namespace lab {
 
 inline constexpr const char* kAllocatorKind = "system";
 inline constexpr const char* kAllocatorName = LAB_ALLOCATOR_NAME;
 inline constexpr AllocatorLimits kAllocatorLimits{};
+// A peer counts no system calls for us (a hakmem library preloaded into this
+// driver is asked by the driver itself, through dlsym).
+inline constexpr void (*kSyscallCounts)(hak_syscalls*) = nullptr;
 
 [[gnu::always_inline]] inline void* allocate(size_t size) { return std::malloc(size); }
 [[gnu::always_inline]] inline void deallocate(void* p) { std::free(p); }
