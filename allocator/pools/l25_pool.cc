@@ -29,7 +29,7 @@ void* L25Pool::allocate(unsigned c) {
   SharedBin& bin = bins_[c];
   void* p = nullptr;
   {
-    std::lock_guard lock(bin.mutex);
+    std::lock_guard guard(bin.lock);
     if (bin.count > 0) {
       p = bin.blocks[--bin.count];
       shared_bytes_.fetch_sub(static_cast<int64_t>(l25_class_size(c)), std::memory_order_relaxed);
@@ -49,7 +49,7 @@ void L25Pool::deallocate(void* p, unsigned c) {
   const auto size = static_cast<int64_t>(l25_class_size(c));
   const int64_t limit = option_value(Option::kL25SharedCacheKib) * 1024;
   {
-    std::lock_guard lock(bin.mutex);
+    std::lock_guard guard(bin.lock);
     if (bin.count < kSharedSlots && shared_bytes_.load(std::memory_order_relaxed) + size <= limit) {
       bin.blocks[bin.count++] = p;
       shared_bytes_.fetch_add(size, std::memory_order_relaxed);
@@ -67,7 +67,7 @@ void L25Pool::flush_shared() {
     void* taken[kSharedSlots];
     uint32_t n;
     {
-      std::lock_guard lock(bin.mutex);
+      std::lock_guard guard(bin.lock);
       n = bin.count;
       for (uint32_t i = 0; i < n; ++i) taken[i] = bin.blocks[i];
       bin.count = 0;
@@ -94,18 +94,18 @@ L25PoolStats L25Pool::stats() const {
 }
 
 void L25Pool::lock_for_fork() {
-  for (SharedBin& bin : bins_) bin.mutex.lock();
+  for (SharedBin& bin : bins_) bin.lock.lock();
   spans_->lock_for_fork();
 }
 
 void L25Pool::unlock_after_fork() {
   spans_->unlock_after_fork();
-  for (unsigned c = kL25Classes; c-- > 0;) bins_[c].mutex.unlock();
+  for (unsigned c = kL25Classes; c-- > 0;) bins_[c].lock.unlock();
 }
 
 void L25Pool::reset_locks_in_child() {
   spans_->reset_lock_in_child();
-  for (SharedBin& bin : bins_) new (&bin.mutex) std::mutex;
+  for (SharedBin& bin : bins_) bin.lock.reset();
 }
 
 }  // namespace hakmem
