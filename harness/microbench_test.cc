@@ -63,6 +63,29 @@ TEST(Microbench, WritesGoogleBenchmarkJsonWithTheVariantAsAField) {
   EXPECT_NE(r.stdout_text.find("lifo/16"), std::string::npos);
 }
 
+// Preload mode runs the glibc-linked binary under each allocator's
+// library: a variant's preload runs are named <variant>@preload, a peer
+// runs once, preloaded, and bound (no library) stays linked.
+TEST(Microbench, PreloadModeRunsTheSameBinaryUnderEachLibrary) {
+  const std::string path = testing::TempDir() + "/mb-preload.json";
+  const ProcessResult r = microbench({"--allocators=ultra_simple,glibc,mimalloc,bound", "--modes=linked,preload",
+                                      "--reps=1", "--min-time=0.01", "--filter=lifo/(16|8192)$", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  std::ifstream in(path);
+  const Json j = Json::parse(in);
+  std::map<std::string, std::string> mode_of;
+  for (const Json& b : j["benchmarks"])
+    if (b["run_type"] == "iteration") mode_of[b["name"]] = b["mode"];
+  EXPECT_EQ(mode_of["ultra_simple/lifo/16"], "linked");
+  EXPECT_EQ(mode_of["ultra_simple@preload/lifo/8192"], "preload");
+  EXPECT_EQ(mode_of["glibc/lifo/16"], "preload");
+  EXPECT_EQ(mode_of["mimalloc/lifo/16"], "preload");
+  EXPECT_EQ(mode_of["bound/lifo/16"], "linked");
+  EXPECT_EQ(mode_of.count("bound@preload/lifo/16"), 0u);
+  EXPECT_EQ(j["context"]["hakmem_lab"]["config"]["modes"], Json::array({"linked", "preload"}));
+  EXPECT_NE(r.stdout_text.find("ultra_simple@preload"), std::string::npos) << r.stdout_text;
+}
+
 TEST(Microbench, BadFlagsAreOneLineErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--allocators=nope"}, "unknown allocator 'nope'"},
@@ -70,6 +93,8 @@ TEST(Microbench, BadFlagsAreOneLineErrors) {
       {{"--min-time=-1"}, "--min-time must be a number in (0, 60], got '-1'"},
       {{"--min-time=abc"}, "got 'abc'"},
       {{"--bogus"}, "unknown flag --bogus"},
+      {{"--modes=inline"}, "--modes takes linked and preload, got 'inline'"},
+      {{"--allocators=bound", "--modes=preload"}, "bound"},
   };
   for (const auto& [args, message] : cases) {
     const ProcessResult r = microbench(args);

@@ -358,6 +358,13 @@ int report_failed_cells(const ResultsFile& results, int reps, const std::string&
   return failed;
 }
 
+bool measured_in_mode(const AllocatorInfo& a, const std::string& mode, const std::vector<std::string>& modes) {
+  const bool preload_asked = std::find(modes.begin(), modes.end(), kPreloadMode) != modes.end();
+  if (a.kind == "system" && preload_asked) return mode == kPreloadMode;
+  if (!a.library.empty()) return mode == kPreloadMode;
+  return true;
+}
+
 ResultsFile new_results(const CompareConfig& config, const std::string& compilation_mode,
                         const std::map<std::string, std::string>& failed_names) {
   ResultsFile results;
@@ -366,19 +373,12 @@ ResultsFile new_results(const CompareConfig& config, const std::string& compilat
   results.machine = machine_info();
   results.build = build_info(compilation_mode.c_str());
   results.config = config;
-  const auto asked = [&](const char* mode) {
-    return std::find(config.modes.begin(), config.modes.end(), mode) != config.modes.end();
-  };
   for (const std::string& w : config.workloads)
     for (int t : config.threads)
       for (const std::string& name : config.allocators) {
         const AllocatorInfo* a = find_allocator(name);
         for (const std::string& mode : config.modes) {
-          // A system allocator is reached through its shared library in
-          // both modes: measured once, in preload mode when it is asked for.
-          if (a != nullptr && a->kind == "system" && asked(kPreloadMode) && mode != kPreloadMode) continue;
-          // A --library allocator is a library alone: preload cells only.
-          if (a != nullptr && !a->library.empty() && mode != kPreloadMode) continue;
+          if (a != nullptr && !measured_in_mode(*a, mode, config.modes)) continue;
           Cell c;
           c.allocator = name;
           c.allocator_kind = a != nullptr ? a->kind : "unknown";

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/drivers.h"
 #include "harness/flag_table.h"
 #include "harness/results.h"
 #include "harness/subprocess.h"
@@ -134,6 +135,16 @@ struct Invocation {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "NAME=value"
 };
+
+// Whether allocator `a` is measured in `mode` when `modes` are asked for:
+// a system allocator is reached through its shared library in both modes,
+// so it is measured once, preloaded when preload is asked for; a
+// --library allocator is a library alone, preload only; a hakmem variant
+// in every mode asked. (A variant without a library, bound, is dropped
+// from preload by the caller, which knows why.) compare's matrix and
+// microbench share it.
+bool measured_in_mode(const AllocatorInfo& a, const std::string& mode, const std::vector<std::string>& modes);
+
 
 // A matrix of driver cells in a results file. A linked cell runs its
 // allocator's driver; a preload cell runs the glibc driver with LD_PRELOAD
