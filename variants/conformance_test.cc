@@ -457,6 +457,45 @@ TEST(Conformance, CallocZeroesRecycledMemory) {
   }
 }
 
+// Large blocks come back from the large cache with their old bytes:
+// calloc must clear them, at sizes in and beyond the cache's bound.
+TEST(Conformance, CallocZeroesRecycledLargeBlocks) {
+  for (size_t size : {size_t{3} << 20, size_t{4} << 20, (size_t{4} << 20) - 100, size_t{64} << 20}) {
+    if (!servable(size)) continue;
+    for (int round = 0; round < 3; ++round) {
+      void* dirty = A::malloc(size);
+      ASSERT_NE(dirty, nullptr);
+      memset(dirty, 0xCD, size);
+      A::free(dirty);
+      auto* p = static_cast<unsigned char*>(A::calloc(size / 8, 8));
+      ASSERT_NE(p, nullptr);
+      for (size_t j = 0; j < size / 8 * 8; ++j) ASSERT_EQ(p[j], 0) << "size " << size << " byte " << j;
+      memset(p, 0xEF, size / 8 * 8);
+      A::free(p);
+    }
+  }
+}
+
+// Growing and shrinking large blocks up to 64 MiB, in place (mremap) where
+// the address space allows and by moving where not: the bytes stay.
+TEST(Conformance, ReallocOfLargeBlocksKeepsContents) {
+  if (!servable(size_t{64} << 20)) GTEST_SKIP() << A::kName << " serves no large blocks";
+  auto pattern = [](size_t i) { return static_cast<unsigned char>((i * 2654435761u) >> 24); };
+  unsigned char* p = nullptr;
+  size_t size = 0;
+  for (size_t next : {size_t{3} << 20, (size_t{3} << 20) + 4096, (size_t{3} << 20) + 70000, size_t{5} << 20,
+                      size_t{64} << 20, size_t{40} << 20, size_t{9} << 20, size_t{9} << 20, size_t{2500000},
+                      size_t{33} << 20, size_t{100000}}) {
+    p = static_cast<unsigned char*>(A::realloc(p, next));
+    ASSERT_NE(p, nullptr) << next;
+    ASSERT_GE(A::usable_size(p), next);
+    for (size_t i = 0; i < std::min(size, next); ++i) ASSERT_EQ(p[i], pattern(i)) << "at " << i << " of " << next;
+    for (size_t i = size; i < next; ++i) p[i] = pattern(i);
+    size = next;
+  }
+  A::free(p);
+}
+
 TEST(Conformance, ReallocKeepsContentsWhenGrowingAndShrinking) {
   auto* p = static_cast<unsigned char*>(A::realloc(nullptr, 10));
   ASSERT_NE(p, nullptr);

@@ -24,18 +24,23 @@
 //        |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
 //        |     cache of the class -> L25SpanManager::allocate (best-fit
 //        |     free span, split; else a 32 MiB region: Pal::map)
-//        `- large: LargeAllocator::allocate -> Pal::map
+//        `- large: LargeAllocator::allocate
+//              -> LargeCache::take (best fit; a large tail: Pal::remap)
+//              -> on a miss: Pal::map
 //
 //   Allocator::trim() (malloc_trim, hak_trim; any thread)
 //   |- flush_thread_cache, Policy::trim_shared (a depot)
 //   |- trim_all_heaps -> ThreadHeap::trim_if_idle, every heap whose owner
 //   |     is outside it: collect its inbox, release its empty slabs
 //   |- SuperSlabManager::trim -> purge, unmap empty SuperSlabs (expired or not)
-//   `- L25Pool::trim -> shared caches to the spans, purge, unmap empty regions
+//   |- L25Pool::trim -> shared caches to the spans, purge, unmap empty regions
+//   `- LargeAllocator::trim -> retry failed unmaps, unmap every cached mapping
 //
 //   Allocator::realloc(p, size) -> realloc_of (derived_ops.h)
 //   `- resize_in_place: an L25 block grows into the free span after it or
-//        shrinks (L25SpanManager::resize); else malloc, copy, free
+//        shrinks (L25SpanManager::resize); a large block's mapping grows
+//        or shrinks (LargeAllocator::resize_in_place: Pal::remap); else
+//        malloc, copy, free
 //
 //   Allocator::free(p)                                     [always_inline]
 //   |- class = ClassMap::lookup(p): table[p >> 16] - 1 (foreign: ~0)
@@ -56,6 +61,7 @@
 //        |     -> shared cache -> L25SpanManager::release (coalesce)
 //        |- large: LargeAllocator::deallocate (a live block's start;
 //        |     else double free or interior pointer)
+//        |     -> LargeCache::put (evicts the oldest: Pal::unmap) or Pal::unmap
 //        `- anything else: report_invalid_pointer, one line and abort:
 //             "hakmem: invalid free of 0x...: double free |
 //              not allocated by hakmem | interior pointer"
@@ -124,6 +130,14 @@ class Allocator {
 
   static void* aligned_alloc(size_t align, size_t size) { return aligned_alloc_of<Allocator>(align, size); }
 
+  // For calloc_of: slab and L25 blocks are recycled (all may be dirty); a
+  // large block may come from the large cache, whose header knows how far
+  // its old bytes reach (none for a fresh mapping).
+  static size_t dirty_bytes(const void* p, size_t n) {
+    if (n > kL25MaxSize && ClassMap::lookup(p) == kLargeClass) return global_large().dirty_bytes(p, n);
+    return n;
+  }
+
   // For aligned_alloc_of: a power-of-two class is aligned to its size within
   // a 64 KiB-aligned slab (size_classes.h), up to the largest class; beyond
   // it an L25 span (page-aligned) when a page's alignment is enough, else a
@@ -136,10 +150,14 @@ class Allocator {
 
   // For realloc_of: resizes block p to hold `size` bytes without moving it,
   // if its kind of block can (an L25 span whose right neighbour is free or
-  // which shrinks); false leaves p as it was. p is live: realloc_of asked
-  // usable_size, which checked it.
+  // which shrinks; a large mapping with free pages after it, or which
+  // shrinks, staying large); false leaves p as it was. p is live:
+  // realloc_of asked usable_size, which checked it.
   static bool resize_in_place(void* p, size_t size) {
-    if (ClassMap::lookup(p) != ClassMap::kL25Span || size <= kSlabMaxSize || size > kL25MaxSize) return false;
+    if (size <= kSlabMaxSize) return false;
+    const unsigned code = ClassMap::lookup(p);
+    if (code == kLargeClass) return size > kL25MaxSize && global_large().resize_in_place(p, size);
+    if (code != ClassMap::kL25Span || size > kL25MaxSize) return false;
     return global_l25_spans().resize(p, l25_class_of(size));
   }
 

@@ -14,6 +14,11 @@
 
 namespace hakmem {
 
+// calloc. Uses, if A has it,
+//   A::dirty_bytes(p, n): how many of the first n bytes of p, a block
+//     A::malloc(n) just returned, may be non-zero (a fresh mapping: none;
+//     a recycled block: all, or what its allocator knows was written).
+//     Without it every block is cleared whole.
 template <class A>
 void* calloc_of(size_t count, size_t size) {
   size_t total;
@@ -22,9 +27,9 @@ void* calloc_of(size_t count, size_t size) {
     return nullptr;
   }
   void* p = A::malloc(total);
-  // Blocks above the L25 range are fresh mappings, already zero; slab and
-  // L25 blocks may hold what their last user left.
-  if (p != nullptr && total <= kL25MaxSize) memset(p, 0, total);
+  if (p == nullptr) return p;
+  if constexpr (requires { A::dirty_bytes(p, total); }) memset(p, 0, A::dirty_bytes(p, total));
+  else memset(p, 0, total);
   return p;
 }
 

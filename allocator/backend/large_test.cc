@@ -11,9 +11,13 @@
 namespace hakmem {
 namespace {
 
+// These tests are of the mappings themselves: without a cache every free
+// unmaps at once (large_cache_test.cc tests the cache).
+constexpr int64_t kNoCache = 0;
+
 TEST(Large, ABlockIsOneMappingFoundByMask) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   const size_t size = 100 * 1024;
   auto* p = static_cast<char*>(large.allocate(size, kMinAlign));
   ASSERT_NE(p, nullptr);
@@ -35,7 +39,7 @@ TEST(Large, ABlockIsOneMappingFoundByMask) {
 
 TEST(Large, CountsBlocksMappedAndUnmappedEver) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   void* a = large.allocate(100 * 1024, kMinAlign);
   void* b = large.allocate(100 * 1024, 4 * kSuperSlabSize);
   large.deallocate(a);
@@ -50,7 +54,7 @@ TEST(Large, CountsBlocksMappedAndUnmappedEver) {
 
 TEST(Large, AlignmentsUpToAndBeyondTheRegionSize) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   for (size_t align = 16; align <= 8 * kSuperSlabSize; align *= 2) {
     auto* p = static_cast<char*>(large.allocate(3 * kPageSize + 5, align));
     ASSERT_NE(p, nullptr) << align;
@@ -65,7 +69,7 @@ TEST(Large, AlignmentsUpToAndBeyondTheRegionSize) {
 
 TEST(Large, ImpossibleSizesFailWithoutCallingTheOs) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   EXPECT_EQ(large.allocate(SIZE_MAX, kMinAlign), nullptr);
   EXPECT_EQ(large.allocate(SIZE_MAX - kSuperSlabSize, kMinAlign), nullptr);
   EXPECT_EQ(large.allocate(100, size_t{1} << 63), nullptr);
@@ -75,7 +79,7 @@ TEST(Large, ImpossibleSizesFailWithoutCallingTheOs) {
 
 TEST(Large, MapFailureIsReported) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   pal.fail_next_maps(1);
   EXPECT_EQ(large.allocate(1 << 20, kMinAlign), nullptr);
   EXPECT_EQ(large.stats().map_failures, 1);
@@ -87,7 +91,7 @@ TEST(Large, MapFailureIsReported) {
 // counted, and the next large operation retries it.
 TEST(Large, AFailedUnmapKeepsTheBooksAndIsRetriedByTheNextOperation) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   void* p = large.allocate(100 * 1024, kMinAlign);
   ASSERT_NE(p, nullptr);
   const int64_t mapped = pal.mapped_bytes();
@@ -121,7 +125,7 @@ TEST(Large, AFailedUnmapKeepsTheBooksAndIsRetriedByTheNextOperation) {
 
 TEST(Large, TrimRetriesFailedUnmaps) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   void* blocks[3];
   for (void*& b : blocks) ASSERT_NE(b = large.allocate(50 * 1024, kMinAlign), nullptr);
   pal.fail_next_unmaps(1000);  // every unmap, and every retry the frees make
@@ -140,7 +144,7 @@ TEST(Large, TrimRetriesFailedUnmaps) {
 // that unmap fails, the front stays part of the block's mapping.
 TEST(Large, AFailedTrimOfAnOverAlignedBlockStaysInItsMapping) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   pal.fail_next_unmaps(1);
   auto* p = static_cast<char*>(large.allocate(3 * kPageSize, 4 * kSuperSlabSize));
   ASSERT_NE(p, nullptr);
@@ -156,7 +160,7 @@ TEST(Large, AFailedTrimOfAnOverAlignedBlockStaysInItsMapping) {
 // the class map (which marks the mapping) would not know it.
 TEST(Large, AZeroByteAlignedBlockStartsInsideItsMapping) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   auto* p = static_cast<char*>(large.allocate(0, 256 * 1024));
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(ClassMap::lookup(p), kLargeClass);
@@ -168,7 +172,7 @@ TEST(Large, AZeroByteAlignedBlockStartsInsideItsMapping) {
 
 TEST(Large, MapFailuresOfEveryShapeReturnNull) {
   FakePal pal;
-  LargeAllocator large(&pal);
+  LargeAllocator large(&pal, kNoCache);
   for (size_t align : {kMinAlign, size_t{4096}, kSuperSlabSize, 8 * kSuperSlabSize}) {
     pal.fail_next_maps(1);
     EXPECT_EQ(large.allocate(1 << 20, align), nullptr) << align;

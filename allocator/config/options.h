@@ -43,6 +43,12 @@
   X(kL25SharedCacheKib, "l25_shared_cache_kib", 8192, 0, 1 << 22,            \
     "KiB of freed 32 KiB..2 MiB blocks the shared per-class caches keep "    \
     "before spans are coalesced (0: none)")                                  \
+  X(kLargeCacheBytes, "large_cache_bytes", 128 << 20, 0, int64_t{1} << 40,  \
+    "bytes of freed large mappings (above 2 MiB) kept mapped for reuse, "    \
+    "so a malloc/free loop of MiB blocks makes no system call; 0: none. "    \
+    "128 MiB: a batch of 16 blocks of 4 MiB (the microbenchmark's, 64 MiB "  \
+    "and 16 header pages) twice over; glibc keeps up to 64 MiB of free "     \
+    "heap top (its largest trim threshold) without any time limit")          \
   X(kStats, "stats", 0, 0, 1,                                                \
     "1: print a summary to stderr at exit (slow-path counts per class, "      \
     "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")

@@ -62,8 +62,13 @@ void print_stats(const char* variant) {
               static_cast<long long>(l25.grow_refused), static_cast<long long>(pool.shared_hits),
               static_cast<long long>(pool.shared_frees));
   const LargeStats large = global_large().stats();
-  log_message("large blocks: %lld mapped, %lld unmapped", static_cast<long long>(large.blocks_mapped),
-              static_cast<long long>(large.blocks_unmapped));
+  log_message("large blocks: %lld mapped, %lld unmapped; %lld resized in place, %lld resizes refused",
+              static_cast<long long>(large.blocks_mapped), static_cast<long long>(large.blocks_unmapped),
+              static_cast<long long>(large.remaps), static_cast<long long>(large.remap_failures));
+  log_message("large cache: %lld blocks, %lld KiB (bound %lld KiB); %lld hits, %lld misses, %lld evicted",
+              static_cast<long long>(large.cache.cached_blocks), static_cast<long long>(large.cache.cached_bytes >> 10),
+              static_cast<long long>(global_large().cache_bound() >> 10), static_cast<long long>(large.cache.hits),
+              static_cast<long long>(large.cache.misses), static_cast<long long>(large.cache.evicted));
   const int64_t peak = peak_rss_kib();
   if (peak >= 0) log_message("peak RSS: %lld KiB (VmHWM)", static_cast<long long>(peak));
   else log_message("peak RSS: unknown (VmHWM unreadable in /proc/self/status)");

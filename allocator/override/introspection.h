@@ -20,9 +20,14 @@ namespace hakmem {
 //   superslabs: <n> mapped, <m> released
 //   heaps: <a> active, <m> made (by running threads; ever, the late heap
 //     included: heaps are reused, never unmapped)
-//   large blocks: <n> mapped, <m> unmapped
+//   large blocks: <n> mapped, <m> unmapped; <r> resized in place, <f> resizes refused
+//     (mapped from the OS and unmapped, not counting cache hits; mremaps
+//     of realloc and of cache hits shrunk to size, and those refused)
+//   large cache: <b> blocks, <k> KiB (bound <l> KiB); <h> hits, <m> misses,
+//     <e> evicted (freed mappings kept for reuse now; allocations served
+//     by one, and not; mappings pushed out by the bound)
 //   peak RSS: <k> KiB (VmHWM)
-//   system calls: <a> mmap, <b> munmap, <c> madvise
+//   system calls: <a> mmap, <b> munmap, <c> madvise, <d> mremap
 //   refused by the OS: <d> mmap, <e> munmap; <f> freed large blocks still
 //     mapped (...)                           only when the OS refused any
 void print_stats(const char* variant);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <new>
 
+#include "allocator/backend/large.h"
 #include "allocator/config/layout.h"
 #include "allocator/pal/log.h"
 #include "allocator/pal/pal.h"
@@ -172,12 +173,14 @@ void prepare_fork() {
   lock_fork_hooks();
   g_heaps.fork_prepare();
   g_l25_pool.lock_for_fork();
+  global_large().lock_for_fork();
   g_fork_hooks_taken = g_fork_hook_count.load(std::memory_order_relaxed);
   for (unsigned i = 0; i < g_fork_hooks_taken; ++i) g_fork_hooks[i].prepare();
 }
 
 void after_fork_in_parent() {
   for (unsigned i = g_fork_hooks_taken; i-- > 0;) g_fork_hooks[i].parent();
+  global_large().unlock_after_fork();
   g_l25_pool.unlock_after_fork();
   g_heaps.fork_parent();
   unlock_fork_hooks();
@@ -186,6 +189,7 @@ void after_fork_in_parent() {
 void after_fork_in_child() {
   for (unsigned i = g_fork_hooks_taken; i-- > 0;) g_fork_hooks[i].child();
   g_l25_pool.reset_locks_in_child();
+  global_large().reset_lock_in_child();
   g_heaps.fork_child(g_fork_survivor());
   g_fork_hooks_lock.store(false, std::memory_order_relaxed);
 }

@@ -42,12 +42,13 @@ class HeapRegistry {
   //   2. every heap's busy marker, in registry order (waiting for owners and
   //      collectors to leave);
   //   3. the SuperSlab manager's mutex;
-  //   (4. the large allocator has no lock: a lock-free pending stack;)
   //   4. the L25 pool's shared-cache locks in class order, then its span
   //      manager's (taken by the process-wide handlers right after this
   //      registry's: l25_pool.h; a shared cache never holds its lock
   //      while it calls the span manager);
-  //   5. the front ends' shared locks, through the hooks they added
+  //   5. the large cache's mutex (global_large(), taken by the same
+  //      handlers right after the L25 pool's);
+  //   6. the front ends' shared locks, through the hooks they added
   //      (add_fork_hooks: a magazine pool's mutex, then its depot's bins).
   // Nothing that holds one of these waits for an earlier one, so prepare
   // cannot deadlock. In the child, `survivor` (the forking thread's heap,

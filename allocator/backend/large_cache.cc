@@ -1,0 +1,74 @@
+// LargeCache: the books of freed large mappings kept for reuse (see large_cache.h).
+#include "allocator/backend/large_cache.h"
+
+#include "allocator/config/options.h"
+
+namespace hakmem {
+
+int64_t LargeCache::bound() const {
+  return bound_ != kBoundFromOptions ? bound_ : option_value(Option::kLargeCacheBytes);
+}
+
+void LargeCache::remove_locked(unsigned i) {
+  add_locked(blocks_, -1);
+  add_locked(bytes_, -static_cast<int64_t>(slots_[i].size));
+  for (unsigned j = i + 1; j < count_; ++j) slots_[j - 1] = slots_[j];
+  --count_;
+}
+
+bool LargeCache::take(size_t need, CachedMapping* out) {
+  // An empty cache (the first allocations, or a bound of 0) costs no lock.
+  // A mapping another thread caches meanwhile is only missed once.
+  if (blocks_.load(std::memory_order_relaxed) == 0) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  unsigned best = count_;
+  for (unsigned i = 0; i < count_; ++i) {
+    if (slots_[i].size >= need && (best == count_ || slots_[i].size < slots_[best].size)) best = i;
+  }
+  if (best == count_) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *out = slots_[best];
+  remove_locked(best);
+  add_locked(hits_, 1);
+  return true;
+}
+
+bool LargeCache::put(const CachedMapping& m, CachedMapping* evicted, unsigned* evicted_count) {
+  *evicted_count = 0;
+  const int64_t limit = bound();
+  const auto size = static_cast<int64_t>(m.size);
+  if (size > limit) return false;
+  std::lock_guard lock(mutex_);
+  while (count_ == kSlots || bytes_.load(std::memory_order_relaxed) + size > limit) {
+    evicted[(*evicted_count)++] = slots_[0];
+    remove_locked(0);
+    add_locked(evicted_, 1);
+  }
+  slots_[count_++] = m;
+  add_locked(stored_, 1);
+  add_locked(blocks_, 1);
+  add_locked(bytes_, size);
+  return true;
+}
+
+unsigned LargeCache::take_all(CachedMapping* out) {
+  std::lock_guard lock(mutex_);
+  const unsigned n = count_;
+  for (unsigned i = 0; i < n; ++i) out[i] = slots_[i];
+  count_ = 0;
+  add_locked(blocks_, -static_cast<int64_t>(n));
+  bytes_.store(0, std::memory_order_relaxed);
+  return n;
+}
+
+LargeCacheStats LargeCache::stats() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {blocks_.load(r), bytes_.load(r), hits_.load(r), misses_.load(r), evicted_.load(r), stored_.load(r)};
+}
+
+}  // namespace hakmem
