@@ -163,7 +163,11 @@ void* LargeAllocator::allocate(size_t size, size_t align) {
 }
 
 bool LargeAllocator::take_cached(size_t need, CachedMapping* out) {
-  if (!cache_.take(need, out)) return false;
+  CachedMapping expired[LargeCache::kSlots];
+  unsigned expired_count = 0;
+  const bool hit = cache_.take(need, out, expired, &expired_count);
+  unmap_all(expired, expired_count);
+  if (!hit) return false;
   if (worth_giving_back(out->size - need, out->size)) {
     unmark_tail(out->base, need, out->size);
     if (remap(out->base, out->size, need)) {
@@ -237,12 +241,18 @@ bool LargeAllocator::cache_freed(LargeHeader* header) {
   if (is_region_start(header->block)) return false;
   // Written before put(): once cached, another thread may take it.
   header->region.magic = kLargeCachedMagic;
-  const CachedMapping mapping{header->map_base, header->map_size, header->map_base + header->map_size};
   CachedMapping evicted[LargeCache::kSlots];
   unsigned evicted_count = 0;
-  if (!cache_.put(mapping, evicted, &evicted_count)) return false;
+  if (!cache_.put(header->map_base, header->map_size, evicted, &evicted_count)) return false;
   unmap_all(evicted, evicted_count);
   return true;
+}
+
+void LargeAllocator::purge_expired(uint64_t now_ms) {
+  CachedMapping expired[LargeCache::kSlots];
+  unsigned expired_count = 0;
+  cache_.purge_expired(now_ms, expired, &expired_count);
+  unmap_all(expired, expired_count);
 }
 
 // Unmaps mappings taken out of the cache; one the OS refuses goes on the

@@ -25,9 +25,11 @@
 // class-map marks stay (they are the same for any block it will hold) and
 // its header reads kLargeCachedMagic, so a free of its old block is
 // reported like any stale pointer; the marks are cleared when it leaves
-// the cache for the OS. A reused mapping is not zero: the header
-// records how far its old bytes reach (dirty_end), so calloc clears only
-// those (dirty_bytes). A best fit much larger than the request, and a block
+// the cache for the OS. Past HAKMEM_PURGE_DELAY_MS unused its pages are
+// purged (the header page stays), and past it again it is unmapped. A
+// reused mapping is not zero: the header records how far its old bytes
+// reach (dirty_end: all of it, or only the header page once purged), so
+// calloc clears only those (dirty_bytes). A best fit much larger than the request, and a block
 // realloc shrinks, give a tail of more than 1/kKeepTailShare back with
 // Pal::remap; realloc grows a block with Pal::remap when the pages after
 // its mapping are free (resize_in_place).
@@ -95,7 +97,7 @@ class LargeAllocator {
   // `cache_bytes`: the large cache's bound (LargeCache::kBoundFromOptions:
   // HAKMEM_LARGE_CACHE_BYTES).
   constexpr explicit LargeAllocator(Pal* pal, int64_t cache_bytes = LargeCache::kBoundFromOptions)
-      : pal_(pal), cache_(cache_bytes) {}
+      : pal_(pal), cache_(pal, cache_bytes) {}
   LargeAllocator(const LargeAllocator&) = delete;
   LargeAllocator& operator=(const LargeAllocator&) = delete;
 
@@ -123,6 +125,10 @@ class LargeAllocator {
   // Retries the unmaps that failed (the pending list) and unmaps every
   // cached mapping.
   void trim();
+  // Purges and unmaps the cached mappings past the purge delay as of
+  // `now_ms` (frees and mallocs of large blocks do it as they go; this is
+  // for a background thread).
+  void purge_expired(uint64_t now_ms);
 
   // fork: the cache's lock (HeapRegistry's order, after the SuperSlab manager's).
   void lock_for_fork() { cache_.lock_for_fork(); }

@@ -2,6 +2,7 @@
 // eviction order, the class map while cached, calloc's dirty bytes) and
 // large blocks resized in place with Pal::remap, through a FakePal.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "allocator/backend/class_map.h"
 #include "allocator/backend/large.h"
+#include "allocator/config/options.h"
 #include "allocator/pal/fake_pal.h"
 
 namespace hakmem {
@@ -261,6 +263,93 @@ TEST(LargeCache, ThreadsShareItAndTheBooksAddUp) {
   EXPECT_EQ(s.mapped_bytes, s.cache.cached_bytes);
   large.trim();
   EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// Time decay with FakePal's clock (HAKMEM_PURGE_DELAY_MS at its default,
+// 50 ms): a cached mapping is purged once it has been unused past the
+// delay (all but its header page), reused purged (calloc then clears only
+// that page), and unmapped once unused past the delay again.
+TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
+  ASSERT_EQ(Decay::delay_ms(), 50u);
+  FakePal pal;
+  LargeAllocator large(&pal, 32 * kMiB);
+  constexpr size_t kSize = 4 * kMiB;
+  auto* p = static_cast<char*>(large.allocate(kSize, kMinAlign));
+  const size_t map_size = large.usable_size(p) + static_cast<size_t>(p - reinterpret_cast<char*>(region_of(p)));
+  memset(p, 0xAB, kSize);
+  large.deallocate(p);
+  large.purge_expired(10);
+  large.purge_expired(55);
+  EXPECT_EQ(pal.purges(), 0) << "not before the delay";
+  large.purge_expired(70);
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(map_size - kPageSize)) << "all but the header page";
+  EXPECT_EQ(large.stats().cache.purged, 1);
+  EXPECT_EQ(large.stats().cache.cached_blocks, 1) << "still cached, for reuse";
+  // Reused purged: only the header page's part of the block may be old.
+  auto* q = static_cast<char*>(large.allocate(kSize, kMinAlign));
+  EXPECT_EQ(large.stats().cache.hits, 1);
+  EXPECT_LT(large.dirty_bytes(q, kSize), kPageSize);
+  for (size_t i = kPageSize; i < kSize; i += 4093) ASSERT_EQ(q[i], 0) << i;
+  memset(q, 0xCD, kSize);
+  // Freed again, it starts over: purged one delay after this free...
+  large.deallocate(q);
+  large.purge_expired(200);
+  EXPECT_EQ(pal.purges(), 1);
+  large.purge_expired(260);
+  EXPECT_EQ(pal.purges(), 2);
+  EXPECT_EQ(pal.unmaps(), 0);
+  // ...and unmapped one more delay later.
+  large.purge_expired(400);
+  EXPECT_EQ(pal.unmaps(), 0);
+  large.purge_expired(460);
+  EXPECT_EQ(pal.unmaps(), 1);
+  EXPECT_EQ(large.stats().cache.expired, 1);
+  EXPECT_EQ(large.stats().cache.cached_blocks, 0);
+  EXPECT_EQ(large.stats().mapped_bytes, 0);
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// No background thread: the cache's own events (a malloc it serves or
+// misses, a free it keeps) read the clock now and then and run the purge
+// pass. A mapping in use every 30 ms is never purged; an idle one is
+// purged, then unmapped.
+TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
+  FakePal pal;
+  LargeAllocator large(&pal, 32 * kMiB);
+  void* idle = large.allocate(4 * kMiB, kMinAlign);
+  const size_t idle_map = large.usable_size(idle) + static_cast<size_t>(static_cast<char*>(idle) -
+                                                                        reinterpret_cast<char*>(region_of(idle)));
+  large.deallocate(idle);
+  for (int i = 0; i < 12; ++i) {
+    pal.advance_ms(30);
+    auto* busy = static_cast<char*>(large.allocate(8 * kMiB, kMinAlign));
+    ASSERT_NE(busy, nullptr);
+    busy[0] = 1;
+    large.deallocate(busy);
+  }
+  const LargeStats s = large.stats();
+  EXPECT_EQ(s.cache.purged, 1) << "the idle mapping only";
+  EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(idle_map - kPageSize));
+  EXPECT_EQ(s.cache.expired, 1);
+  EXPECT_EQ(pal.unmaps(), 1);
+  EXPECT_EQ(s.cache.cached_blocks, 1) << "the busy one";
+  EXPECT_EQ(s.cache.hits, 11);
+  large.trim();
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// HAKMEM_PURGE_DELAY_MS=0: memory goes back at once, so nothing is cached.
+TEST(LargeCacheDecay, ADelayOfZeroCachesNothing) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "0", 1);
+  options_reload();
+  FakePal pal;
+  LargeAllocator large(&pal, 32 * kMiB);
+  large.deallocate(large.allocate(4 * kMiB, kMinAlign));
+  EXPECT_EQ(pal.unmaps(), 1);
+  EXPECT_EQ(large.stats().cache.cached_blocks, 0);
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
+  options_reload();
 }
 
 // realloc in place: growing into free pages after the mapping is one

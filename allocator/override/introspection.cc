@@ -65,10 +65,12 @@ void print_stats(const char* variant) {
   log_message("large blocks: %lld mapped, %lld unmapped; %lld resized in place, %lld resizes refused",
               static_cast<long long>(large.blocks_mapped), static_cast<long long>(large.blocks_unmapped),
               static_cast<long long>(large.remaps), static_cast<long long>(large.remap_failures));
-  log_message("large cache: %lld blocks, %lld KiB (bound %lld KiB); %lld hits, %lld misses, %lld evicted",
+  log_message("large cache: %lld blocks, %lld KiB (bound %lld KiB); %lld hits, %lld misses, %lld evicted; "
+              "%lld purged and %lld unmapped after the delay",
               static_cast<long long>(large.cache.cached_blocks), static_cast<long long>(large.cache.cached_bytes >> 10),
               static_cast<long long>(global_large().cache_bound() >> 10), static_cast<long long>(large.cache.hits),
-              static_cast<long long>(large.cache.misses), static_cast<long long>(large.cache.evicted));
+              static_cast<long long>(large.cache.misses), static_cast<long long>(large.cache.evicted),
+              static_cast<long long>(large.cache.purged), static_cast<long long>(large.cache.expired));
   const int64_t peak = peak_rss_kib();
   if (peak >= 0) log_message("peak RSS: %lld KiB (VmHWM)", static_cast<long long>(peak));
   else log_message("peak RSS: unknown (VmHWM unreadable in /proc/self/status)");

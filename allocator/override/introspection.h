@@ -24,8 +24,9 @@ namespace hakmem {
 //     (mapped from the OS and unmapped, not counting cache hits; mremaps
 //     of realloc and of cache hits shrunk to size, and those refused)
 //   large cache: <b> blocks, <k> KiB (bound <l> KiB); <h> hits, <m> misses,
-//     <e> evicted (freed mappings kept for reuse now; allocations served
-//     by one, and not; mappings pushed out by the bound)
+//     <e> evicted; <p> purged and <x> unmapped after the delay (freed
+//     mappings kept for reuse now; allocations served by one, and not;
+//     mappings pushed out by the bound; purged, then unmapped, by decay)
 //   peak RSS: <k> KiB (VmHWM)
 //   system calls: <a> mmap, <b> munmap, <c> madvise, <d> mremap
 //   refused by the OS: <d> mmap, <e> munmap; <f> freed large blocks still

@@ -217,7 +217,7 @@ TEST(Introspection, StatsSummaryHasEveryDocumentedLine) {
   const std::string out = testing::internal::GetCapturedStderr();
   for (const char* line : {"hakmem: stats of override_test (HAKMEM_STATS)", "slow paths only",
                            "fast paths (tiny hits) count nothing", "refills", "spilled", "freed",
-                           "superslabs: ", "large blocks: ", "resized in place", "large cache: ", " hits, ",
+                           "superslabs: ", "large blocks: ", "resized in place", "large cache: ", " hits, ", " purged and ",
                            "peak RSS: ", "KiB (VmHWM)", "system calls: ", " mmap, ", " munmap, ", " madvise, ",
                            " mremap"}) {
     EXPECT_NE(out.find(line), std::string::npos) << "missing \"" << line << "\" in\n" << out;
