@@ -213,7 +213,7 @@ TEST(Conformance, RunningOutOfAddressSpaceIsEnomemAndTheBooksStayTrue) {
         // What the books say hakmem still maps beyond `before`, against what
         // the kernel says: equal up to the heap and magazine chunks (64 KiB
         // each) and glibc's own buffers.
-        const int64_t books = (ss.superslabs_mapped - ss_before.superslabs_mapped) * int64_t{kSuperSlabSize};
+        const int64_t books = ss.superslab_bytes - ss_before.superslab_bytes;
         const int64_t kernel = after->bytes - before->bytes;
         fprintf(stderr, "mapped beyond the start: books %lld, kernel %lld bytes\n", static_cast<long long>(books),
                 static_cast<long long>(kernel));
@@ -658,6 +658,22 @@ TEST(Conformance, AFreeAfterTheLastExitDestructorTakesNoHeap) {
   }
   EXPECT_EQ(active_heaps(), heaps_before) << "a free after the exit destructor must not keep a heap";
   pthread_key_delete(g_late_key);
+}
+
+// The suite runs twice per variant, the second time with every SuperSlab
+// 1 MiB (HAKMEM_SUPERSLAB_KIB=1024, variants/defs.bzl): what it maps is in
+// SuperSlabs of the size the option says.
+TEST(Conformance, SuperSlabsHaveTheConfiguredSize) {
+  SKIP_IF_KEEPS_MEMORY();  // bound: its own arena, no SuperSlabs
+  ASSERT_EQ(option_value(Option::kSuperSlabKib), HAKMEM_SUPERSLAB_KIB_UNDER_TEST) << "the run's environment";
+  constexpr size_t bytes = size_t{HAKMEM_SUPERSLAB_KIB_UNDER_TEST} * 1024;
+  EXPECT_EQ(global_superslabs().superslab_bytes_for(0), bytes);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 64; ++i) blocks.push_back(A::malloc(16 << 10));  // 32 mid slabs: at least one new SuperSlab
+  const SuperSlabStats s = global_superslabs().stats();
+  EXPECT_GT(s.superslabs_mapped, 0);
+  EXPECT_EQ(s.superslab_bytes, s.superslabs_mapped * static_cast<int64_t>(bytes));
+  for (void* p : blocks) A::free(p);
 }
 
 TEST(Conformance, MemoryGoesBackToTheOsAfterADrain) {

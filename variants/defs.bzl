@@ -10,6 +10,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
       :<name>_this       cc_library: "hakmem/variant.h", hakmem::ThisVariant = the
                          variant's Allocator, for code compiled once per variant
       :<name>_conformance_test  the shared conformance suite, run on this variant
+      :<name>_conformance_1mib_test  the same with HAKMEM_SUPERSLAB_KIB=1024
       :<name>_threads_test  threads and their heaps over time (threads_test.cc)
       :<name>_fork_test     fork with threads allocating: a fork storm, heaps reclaimed
       :<name>_thread_churn  the thread-churn stress program (thread_churn.cc), and
@@ -69,8 +70,33 @@ def hakmem_variant(name, allocator_type, no_library = None):
     native.cc_test(
         name = name + "_conformance_test",
         srcs = ["conformance_test.cc"],
-        # What registry.bzl says, for the test to hold against kLimits.
-        local_defines = ["HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1)],
+        # What registry.bzl says, for the test to hold against kLimits;
+        # the SuperSlab size the run is under (the _1mib run's below).
+        local_defines = [
+            "HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1),
+            "HAKMEM_SUPERSLAB_KIB_UNDER_TEST=2048",
+        ],
+        deps = [
+            ":" + name + "_this",
+            "//allocator/api",
+            "//allocator/backend",
+            "//allocator/pools",
+            "//common:child_process",
+            "//common:process",
+            "//common:sanitizer",
+            "@system//:gtest_main",
+        ],
+        size = "medium",
+    )
+    # The same suite with every SuperSlab 1 MiB (backend/superslab.h).
+    native.cc_test(
+        name = name + "_conformance_1mib_test",
+        srcs = ["conformance_test.cc"],
+        local_defines = [
+            "HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1),
+            "HAKMEM_SUPERSLAB_KIB_UNDER_TEST=1024",
+        ],
+        env = {"HAKMEM_SUPERSLAB_KIB": "1024"},
         deps = [
             ":" + name + "_this",
             "//allocator/api",

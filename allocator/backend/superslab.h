@@ -1,20 +1,37 @@
 // SuperSlabs and slabs: the shapes of memory hakmem hands out, and how an
 // address finds its metadata by masking (no per-block header).
 //
-//   SuperSlab (2 MiB, 2 MiB-aligned)
-//   +-----------+-----------+-----------+-- ... --+-----------+
-//   | slot 0:   | slot 1:   | slot 2:   |         | slot 31:  |
-//   | header    | slab      | slab      |         | slab      |
-//   +-----------+-----------+-----------+-- ... --+-----------+
+//   SuperSlab (2 MiB or 1 MiB mapped, always 2 MiB-aligned)
+//   +-----------+-----------+-- ... --+-----------+-- ... --+-----------+
+//   | slot 0:   | slot 1:   |         | slot 15:  | slot 16 |  slot 31: |
+//   | header    | slab      |         | slab      |   ...   |  slab     |
+//   +-----------+-----------+-- ... --+-----------+-- ... --+-----------+
 //     64 KiB each; a slab holds blocks of one size class.
+//     A 1 MiB SuperSlab maps slots 0-15 only (15 slabs); a 2 MiB one all
+//     32 (31 slabs).
 //
 //   block p -> header   = p & ~(2 MiB - 1)
 //           -> slot     = (p >> 16) & 31
 //           -> class    = header->slot_class[slot]      (one byte, one line)
 //           -> metadata = header->slabs[slot]
+//
+// The size is chosen per SuperSlab when it is mapped (the manager's
+// set_superslab_kib, per size class; HAKMEM_SUPERSLAB_KIB by default), and
+// nothing on the way from a pointer to its metadata depends on it: every
+// SuperSlab starts at a 2 MiB boundary, so the mask above finds the header
+// of both, and a 1 MiB one leaves the upper half of its 2 MiB window
+// unmapped. That half may hold anything the kernel puts there (never
+// another hakmem region, which starts at a 2 MiB boundary), and the class
+// map (class_map.h) marks only the slots a SuperSlab maps, so a pointer
+// into the other half reads "foreign" like any pointer hakmem never made,
+// and free() of a block needs no more than before: one class-map load.
+// What a 1 MiB SuperSlab buys is a smaller unit of mapping and return, for
+// programs or classes that use few slabs; what it costs is one header page
+// per 15 slabs instead of per 31, and twice the mappings.
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -40,7 +57,8 @@ inline constexpr uint32_t kLargeMagic = 0x474C'4B48;      // "HKLG"
 //
 // Invariant: slot_class[i] is a size class (< kSlabClasses) exactly when
 // slot i is a slab in use; kHeaderClass for slot 0 of a SuperSlab;
-// kFreeSlotClass for an unused slot; kLargeClass for every slot of a large
+// kFreeSlotClass for an unused slot; kUnmappedSlotClass for a slot a 1 MiB
+// SuperSlab does not map; kLargeClass for every slot of a large
 // region (so any pointer into its first 2 MiB reads kLargeClass).
 struct RegionHeader {
   uint8_t slot_class[kSlabsPerSuperSlab];
@@ -81,12 +99,15 @@ static_assert(sizeof(SlabMeta) == 64);
 // A SuperSlab: 2 MiB mapped at once, carved into 31 slabs on demand.
 //
 // Invariants (all under the SuperSlabManager lock):
+//   all_slots = the slots mapped beyond the header: bits 1..15 (1 MiB)
+//     or 1..31 (2 MiB); slot_class[i] == kUnmappedSlotClass for the others
+//   free_slots and dirty_slots are subsets of all_slots
 //   bit i of free_slots  <=>  slot_class[i] == kFreeSlotClass     (i >= 1)
 //   dirty_slots is a subset of free_slots: free slots whose pages may
 //     still be resident (not yet purged)
 //   dirty_since[i] = the decay stamp of slot i's release, for every bit i
 //     of dirty_slots (backend/decay.h: purged once it has expired)
-//   free_slots == kAllSlabSlots  <=>  the SuperSlab is empty; then
+//   free_slots == all_slots  <=>  the SuperSlab is empty; then
 //     empty_since = the stamp of the release that emptied it
 //     (= max of its dirty_since: unmapped once it has expired)
 //   on the manager's dirty list <=> dirty_slots != 0; else on its clean
@@ -98,6 +119,7 @@ struct alignas(64) SuperSlab {
   RegionHeader region;
   uint32_t free_slots;
   uint32_t dirty_slots;
+  uint32_t all_slots;
   SuperSlab* next;
   SuperSlab* prev;
   uint64_t empty_since;
@@ -106,7 +128,17 @@ struct alignas(64) SuperSlab {
 };
 static_assert(sizeof(SuperSlab) <= 4096, "the header must fit one page");
 
-inline constexpr uint32_t kAllSlabSlots = ~uint32_t{1};  // slots 1..31
+// The SuperSlab sizes a manager maps, and their all_slots.
+inline constexpr size_t kSmallSuperSlabSize = kSuperSlabSize / 2;
+inline constexpr uint32_t slots_of_size(size_t bytes) {
+  return static_cast<uint32_t>((uint64_t{1} << (bytes / kSlabSize)) - 1) & ~uint32_t{1};  // all but the header
+}
+static_assert(slots_of_size(kSuperSlabSize) == 0xFFFF'FFFE && slots_of_size(kSmallSuperSlabSize) == 0xFFFE);
+
+// Bytes `ss` maps: its slots up to the highest it has.
+inline size_t superslab_bytes(const SuperSlab* ss) {
+  return static_cast<size_t>(std::bit_width(ss->all_slots)) * kSlabSize;
+}
 
 // Free bits of a checked slab (SlabMeta::checked): bit i set <=> block i is
 // free (freed by a user and not handed out since). free() sets it and

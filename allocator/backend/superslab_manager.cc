@@ -14,18 +14,23 @@ namespace hakmem {
 
 constinit SuperSlabManager g_superslabs{&g_os_pal};
 
-SuperSlab* SuperSlabManager::map_superslab() {
+SuperSlab* SuperSlabManager::map_superslab(size_t bytes) {
   if (!ClassMap::reserve()) return nullptr;
-  void* mem = pal_->map(kSuperSlabSize, kSuperSlabSize);  // accounted: it backs user blocks
+  // At a 2 MiB boundary whatever its size: the mask finds its header.
+  void* mem = pal_->map(bytes, kSuperSlabSize);  // accounted: it backs user blocks
   if (mem == nullptr) return nullptr;
   auto* ss = static_cast<SuperSlab*>(mem);
   // Fresh mappings are zero; only non-zero fields are written, so the
   // header costs one touched page.
-  memset(ss->region.slot_class, kFreeSlotClass, sizeof ss->region.slot_class);
+  ss->all_slots = slots_of_size(bytes);
+  for (unsigned slot = 0; slot < kSlabsPerSuperSlab; ++slot) {
+    ss->region.slot_class[slot] = (ss->all_slots >> slot) & 1 ? kFreeSlotClass : kUnmappedSlotClass;
+  }
   ss->region.slot_class[0] = kHeaderClass;
   ss->region.magic = kSuperSlabMagic;
-  ss->free_slots = kAllSlabSlots;
-  for (unsigned slot = kFirstBlockSlot; slot < kSlabsPerSuperSlab; ++slot) {
+  ss->free_slots = ss->all_slots;
+  for (uint32_t slots = ss->all_slots; slots != 0; slots &= slots - 1) {
+    const unsigned slot = static_cast<unsigned>(std::countr_zero(slots));
     ss->slabs[slot].slot = static_cast<uint8_t>(slot);
     ss->slabs[slot].start = reinterpret_cast<char*>(ss) + slot * kSlabSize;
   }
@@ -33,10 +38,37 @@ SuperSlab* SuperSlabManager::map_superslab() {
   return ss;
 }
 
-// The class map of a mapped SuperSlab none of whose slots is in use.
+// The class map of a mapped SuperSlab none of whose slots is in use. The
+// slots it does not map stay foreign.
 void SuperSlabManager::mark_unused(SuperSlab* ss) {
   ClassMap::set(ss, kSlabSize, kHeaderClass);
-  ClassMap::set(reinterpret_cast<char*>(ss) + kSlabSize, kSuperSlabSize - kSlabSize, ClassMap::kFreeSlot);
+  ClassMap::set(reinterpret_cast<char*>(ss) + kSlabSize, superslab_bytes(ss) - kSlabSize, ClassMap::kFreeSlot);
+}
+
+size_t SuperSlabManager::superslab_bytes_for(unsigned size_class) const {
+  unsigned kib = superslab_kib_[size_class].load(std::memory_order_relaxed);
+  if (kib == 0) {
+    const int64_t option = option_value(Option::kSuperSlabKib);
+    kib = kSuperSlabSize / 1024;
+    if (option == kSmallSuperSlabSize / 1024) {
+      kib = kSmallSuperSlabSize / 1024;
+    } else if (option != kSuperSlabSize / 1024) {
+      // The options table checks ranges, not sets: said once, here.
+      static constinit std::atomic<bool> warned{false};
+      if (!warned.exchange(true, std::memory_order_relaxed)) {
+        log_message("warning: HAKMEM_SUPERSLAB_KIB=%lld is neither 1024 nor 2048; using 2048",
+                    static_cast<long long>(option));
+      }
+    }
+  }
+  return size_t{kib} * 1024;
+}
+
+bool SuperSlabManager::set_superslab_kib(unsigned first_class, unsigned last_class, unsigned kib) {
+  if (first_class > last_class || last_class >= kSlabClasses) return false;
+  if (kib != 0 && kib != kSmallSuperSlabSize / 1024 && kib != kSuperSlabSize / 1024) return false;
+  for (unsigned c = first_class; c <= last_class; ++c) superslab_kib_[c].store(static_cast<uint16_t>(kib), std::memory_order_relaxed);
+  return true;
 }
 
 namespace {
@@ -78,18 +110,19 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   if (ss == nullptr) {
     // Map outside the lock: mmap can take a while and needs no shared state.
     lock.unlock();
-    SuperSlab* fresh = map_superslab();
+    SuperSlab* fresh = map_superslab(superslab_bytes_for(size_class));
     lock.lock();
     if (fresh == nullptr) {
       ++stats_.map_failures;
       return nullptr;
     }
     ++stats_.superslabs_mapped;
+    stats_.superslab_bytes += static_cast<int64_t>(superslab_bytes(fresh));
     ++empty_superslabs_;
     link(lists_[kClean], fresh);
     ss = fresh;
   }
-  if (ss->free_slots == kAllSlabSlots) --empty_superslabs_;
+  if (ss->free_slots == ss->all_slots) --empty_superslabs_;
   SuperSlab*& from = list_for(ss);
   const uint32_t dirty = ss->dirty_slots;
   const unsigned slot = static_cast<unsigned>(std::countr_zero(dirty != 0 ? dirty : ss->free_slots));
@@ -152,7 +185,7 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
     SuperSlab*& from = list_for(ss);
     ss->free_slots |= bit;
     --stats_.slabs_in_use;
-    const bool empty = ss->free_slots == kAllSlabSlots;
+    const bool empty = ss->free_slots == ss->all_slots;
     if (empty) ++empty_superslabs_;
     if (Decay::immediate()) {
       // No delay: the slot's pages go back now, or the whole SuperSlab.
@@ -197,7 +230,7 @@ SuperSlab* SuperSlabManager::purge_expired_locked() {
   // and kept by an earlier pass, within the cache.
   for (SuperSlab* ss = lists_[kDirty]; ss != nullptr;) {
     SuperSlab* next = ss->next;
-    const bool empty = ss->free_slots == kAllSlabSlots;
+    const bool empty = ss->free_slots == ss->all_slots;
     if (empty && decay_.expired(ss->empty_since) && empty_superslabs_ > keep) {
       take_locked(lists_[kDirty], ss, &taken);  // its dirty slots go with it
     } else {
@@ -238,6 +271,7 @@ void SuperSlabManager::take_locked(SuperSlab*& from, SuperSlab* ss, SuperSlab** 
   --empty_superslabs_;
   stats_.dirty_free_slabs -= std::popcount(ss->dirty_slots);
   --stats_.superslabs_mapped;
+  stats_.superslab_bytes -= static_cast<int64_t>(superslab_bytes(ss));
   ss->next = *taken;
   *taken = ss;
 }
@@ -247,7 +281,7 @@ SuperSlab* SuperSlabManager::take_empty_locked(int64_t keep) {
   for (SuperSlab** list : {&lists_[kDirty], &lists_[kClean]}) {
     for (SuperSlab* ss = *list; ss != nullptr && empty_superslabs_ > keep;) {
       SuperSlab* next = ss->next;
-      if (ss->free_slots == kAllSlabSlots) take_locked(*list, ss, &taken);
+      if (ss->free_slots == ss->all_slots) take_locked(*list, ss, &taken);
       ss = next;
     }
   }
@@ -258,10 +292,11 @@ void SuperSlabManager::unmap_taken(SuperSlab* taken) {
   while (taken != nullptr) {
     SuperSlab* next = taken->next;  // read before the unmap takes it away
     const int dirty = std::popcount(taken->dirty_slots);
+    const size_t bytes = superslab_bytes(taken);
     // Cleared before the unmap: once unmapped, the range may be mapped
     // again at once by another thread, whose marks must stay.
-    ClassMap::set(taken, kSuperSlabSize, ClassMap::kForeign);
-    const bool unmapped = pal_->unmap(taken, kSuperSlabSize);
+    ClassMap::set(taken, bytes, ClassMap::kForeign);
+    const bool unmapped = pal_->unmap(taken, bytes);
     std::lock_guard lock(mutex_);
     if (unmapped) {
       ++stats_.superslabs_unmapped;
@@ -274,6 +309,7 @@ void SuperSlabManager::unmap_taken(SuperSlab* taken) {
       ++empty_superslabs_;
       stats_.dirty_free_slabs += dirty;
       ++stats_.superslabs_mapped;
+      stats_.superslab_bytes += static_cast<int64_t>(bytes);
       decay_.note(taken->empty_since);
     }
     taken = next;
@@ -301,10 +337,18 @@ void SuperSlabManager::check_superslab_locked(const SuperSlab* ss, const SlabOwn
   if (ss->region.magic != kSuperSlabMagic) fatal("SuperSlab %p: bad magic", static_cast<const void*>(ss));
   if (ss->region.slot_class[0] != kHeaderClass) fatal("SuperSlab %p: slot 0 is not the header", static_cast<const void*>(ss));
   if ((ss->dirty_slots & ~ss->free_slots) != 0) fatal("SuperSlab %p: a dirty slot is in use", static_cast<const void*>(ss));
+  if (ss->all_slots != slots_of_size(kSuperSlabSize) && ss->all_slots != slots_of_size(kSmallSuperSlabSize)) {
+    fatal("SuperSlab %p: slots %#x are neither 1 MiB's nor 2 MiB's", static_cast<const void*>(ss), ss->all_slots);
+  }
+  if ((ss->free_slots & ~ss->all_slots) != 0) fatal("SuperSlab %p: a free slot is not mapped", static_cast<const void*>(ss));
   for (unsigned slot = kFirstBlockSlot; slot < kSlabsPerSuperSlab; ++slot) {
     const bool is_free = (ss->free_slots >> slot) & 1;
     const uint8_t cls = ss->region.slot_class[slot];
     const SlabMeta& slab = ss->slabs[slot];
+    if (((ss->all_slots >> slot) & 1) == 0) {
+      if (cls != kUnmappedSlotClass) fatal("SuperSlab %p slot %u: not mapped, class byte %u", static_cast<const void*>(ss), slot, cls);
+      continue;
+    }
     if (is_free != (cls == kFreeSlotClass)) {
       fatal("SuperSlab %p slot %u: free bit %d but class byte %u", static_cast<const void*>(ss), slot, is_free, cls);
     }
@@ -330,7 +374,7 @@ void SuperSlabManager::check(const SlabOwner* owner) const {
 }
 
 void SuperSlabManager::check_locked(const SlabOwner* owner) const {
-  int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0;
+  int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0, bytes = 0;
   for (unsigned index = 0; index < kLists; ++index) {
     for (const SuperSlab* ss = lists_[index]; ss != nullptr; ss = ss->next) {
       check_superslab_locked(ss, owner);
@@ -339,18 +383,20 @@ void SuperSlabManager::check_locked(const SlabOwner* owner) const {
               ss->dirty_slots, index);
       }
       dirty += std::popcount(ss->dirty_slots);
-      in_use += std::popcount(kAllSlabSlots & ~ss->free_slots);
-      empty += ss->free_slots == kAllSlabSlots;
+      in_use += std::popcount(ss->all_slots & ~ss->free_slots);
+      empty += ss->free_slots == ss->all_slots;
       ++mapped;
+      bytes += static_cast<int64_t>(superslab_bytes(ss));
     }
   }
-  if (dirty != stats_.dirty_free_slabs || in_use != stats_.slabs_in_use ||
-      mapped != stats_.superslabs_mapped || empty != empty_superslabs_) {
-    fatal("SuperSlab counts disagree: dirty %lld/%lld in use %lld/%lld mapped %lld/%lld empty %lld/%lld",
+  if (dirty != stats_.dirty_free_slabs || in_use != stats_.slabs_in_use || mapped != stats_.superslabs_mapped ||
+      empty != empty_superslabs_ || bytes != stats_.superslab_bytes) {
+    fatal("SuperSlab counts disagree: dirty %lld/%lld in use %lld/%lld mapped %lld/%lld empty %lld/%lld bytes %lld/%lld",
           static_cast<long long>(dirty), static_cast<long long>(stats_.dirty_free_slabs),
           static_cast<long long>(in_use), static_cast<long long>(stats_.slabs_in_use),
           static_cast<long long>(mapped), static_cast<long long>(stats_.superslabs_mapped),
-          static_cast<long long>(empty), static_cast<long long>(empty_superslabs_));
+          static_cast<long long>(empty), static_cast<long long>(empty_superslabs_),
+          static_cast<long long>(bytes), static_cast<long long>(stats_.superslab_bytes));
   }
 }
 

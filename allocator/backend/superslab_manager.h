@@ -1,5 +1,6 @@
-// The SuperSlab manager: maps SuperSlabs, hands out empty slabs to owners,
-// takes them back, and decides when memory goes back to the OS.
+// The SuperSlab manager: maps SuperSlabs (1 or 2 MiB, chosen per size
+// class at map time: superslab.h), hands out empty slabs to owners, takes
+// them back, and decides when memory goes back to the OS.
 //
 // Memory-return policy (the numbers are options, see config/options.h),
 // time decay as every back-end pool does it (backend/decay.h):
@@ -28,6 +29,7 @@
 //     free pool and counted; the next pass or trim retries it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -41,6 +43,7 @@ namespace hakmem {
 
 struct SuperSlabStats {
   int64_t superslabs_mapped = 0;   // currently mapped
+  int64_t superslab_bytes = 0;     // what they map (1 or 2 MiB each)
   int64_t superslabs_unmapped = 0; // ever unmapped
   int64_t slabs_in_use = 0;
   int64_t dirty_free_slabs = 0;
@@ -79,6 +82,16 @@ class SuperSlabManager {
 
   SuperSlabStats stats() const;
 
+  // The size of the SuperSlabs mapped from now on when a slab of a class
+  // in [first_class, last_class] is wanted and no SuperSlab has a free
+  // slot: 1024 or 2048 KiB, or 0 for HAKMEM_SUPERSLAB_KIB. A free slot is
+  // used whatever its SuperSlab's size, so this decides only new mappings.
+  // For the learner, per class group; callable from any thread at any
+  // time. False (and nothing changed) for classes or a size out of range.
+  bool set_superslab_kib(unsigned first_class, unsigned last_class, unsigned kib);
+  // What a new SuperSlab for `size_class` maps, in bytes.
+  size_t superslab_bytes_for(unsigned size_class) const;
+
   // fork (HeapRegistry's handlers): take the lock before fork, release it
   // in the parent, make it anew in the child (where its holder, if any
   // other thread, does not exist).
@@ -105,7 +118,7 @@ class SuperSlabManager {
   static unsigned list_index(const SuperSlab* ss);
   SuperSlab*& list_for(const SuperSlab* ss) { return lists_[list_index(ss)]; }
   void relink(SuperSlab*& from, SuperSlab* ss);
-  SuperSlab* map_superslab();
+  SuperSlab* map_superslab(size_t bytes);
   static void mark_unused(SuperSlab* ss);
   // Purges the dirty slots of `ss` in `slots` (runs of adjacent ones in one call).
   void purge_slots_locked(SuperSlab* ss, uint32_t slots);
@@ -133,6 +146,7 @@ class SuperSlabManager {
   SuperSlab* lists_[kLists] = {};
   int64_t empty_superslabs_ = 0;
   Decay decay_;  // stamps of dirty slots and empty SuperSlabs
+  std::atomic<uint16_t> superslab_kib_[kSlabClasses] = {};  // 0: the option
   SuperSlabStats stats_{};
 };
 

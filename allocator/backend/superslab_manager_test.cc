@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "allocator/backend/class_map.h"
 #include "allocator/config/options.h"
 #include "allocator/pal/fake_pal.h"
 #include "common/process.h"
@@ -31,6 +33,7 @@ class SuperSlabManagerTest : public testing::Test {
     EXPECT_EQ(pal.mapped_bytes(), 0);
     unsetenv("HAKMEM_PURGE_DELAY_MS");
     unsetenv("HAKMEM_SUPERSLAB_CACHE");
+    unsetenv("HAKMEM_SUPERSLAB_KIB");
     unsetenv("HAKMEM_DEBUG");
     options_reload();
   }
@@ -268,6 +271,92 @@ TEST_F(SuperSlabManagerTest, ReleasingASlabTwiceIsFatal) {
   manager.release_slab(slab);
   EXPECT_DEATH(manager.release_slab(slab), "release of slab");
   manager.release_slab(keep);
+}
+
+// A 1 MiB SuperSlab: 2 MiB-aligned like every other, 15 slabs in its
+// first half, the second half unmapped and foreign in the class map;
+// carved, freed, purged after the delay and unmapped like a 2 MiB one.
+TEST_F(SuperSlabManagerTest, OneMiBSuperSlabsCarveFreePurgeAndUnmap) {
+  setenv("HAKMEM_SUPERSLAB_KIB", "1024", 1);
+  options_reload();
+  constexpr unsigned kSmallSlots = 15;
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < kSmallSlots; ++i) slabs.push_back(manager.acquire_slab(i % kSlabClasses, &owner));
+  EXPECT_EQ(pal.maps(), 1);
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSmallSuperSlabSize));
+  SuperSlab* ss = superslab_of(slabs[0]->start);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(ss) % kSuperSlabSize, 0u);
+  for (SlabMeta* slab : slabs) {
+    EXPECT_EQ(superslab_of(slab->start), ss);
+    EXPECT_LT(slab->start, reinterpret_cast<char*>(ss) + kSmallSuperSlabSize);
+    unsigned code = ClassMap::lookup(slab->start + kSlabSize - 16);
+    ClassMap::strip_debug_tiny(&code);  // HAKMEM_DEBUG=2 tags tiny slabs
+    EXPECT_EQ(code, slab->size_class);
+    EXPECT_EQ(slab_of(slab->start + 100), slab);
+  }
+  EXPECT_EQ(ClassMap::lookup(reinterpret_cast<char*>(ss) + kSmallSuperSlabSize), ClassMap::kForeign)
+      << "the unmapped half is not hakmem's";
+  slabs.push_back(manager.acquire_slab(0, &owner));  // the sixteenth: a second SuperSlab
+  EXPECT_EQ(pal.maps(), 2);
+  EXPECT_EQ(manager.stats().superslab_bytes, static_cast<int64_t>(2 * kSmallSuperSlabSize));
+  manager.check(nullptr);
+  for (SlabMeta* slab : slabs) manager.release_slab(slab);
+  pal.advance_ms(kGranuleMs);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.unmaps(), 0) << "within the delay";
+  pal.advance_ms(100);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(pal.unmaps(), 1) << "the cache keeps one";
+  EXPECT_EQ(pal.purged_bytes(), static_cast<int64_t>(kSmallSlots * kSlabSize)) << "the kept one, purged";
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSmallSuperSlabSize));
+  EXPECT_EQ(manager.stats().superslab_bytes, static_cast<int64_t>(kSmallSuperSlabSize));
+  manager.trim();
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+  EXPECT_EQ(manager.stats().superslab_bytes, 0);
+}
+
+// The learner's entry point: tiny classes on 1 MiB SuperSlabs, mid ones on
+// 2 MiB, in one manager. The size decides new mappings only: a free slot
+// serves any class, whatever its SuperSlab's size.
+TEST_F(SuperSlabManagerTest, OneAndTwoMiBSuperSlabsInOneManager) {
+  ASSERT_TRUE(manager.set_superslab_kib(0, kTinyClasses - 1, 1024));
+  EXPECT_EQ(manager.superslab_bytes_for(0), kSmallSuperSlabSize);
+  EXPECT_EQ(manager.superslab_bytes_for(kTinyClasses), kSuperSlabSize);
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < 15; ++i) slabs.push_back(manager.acquire_slab(3, &owner));
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSmallSuperSlabSize));
+  slabs.push_back(manager.acquire_slab(kTinyClasses + 5, &owner));  // none free: a 2 MiB one
+  EXPECT_EQ(pal.mapped_bytes(), static_cast<int64_t>(kSmallSuperSlabSize + kSuperSlabSize));
+  slabs.push_back(manager.acquire_slab(3, &owner));  // a free slot of the 2 MiB one
+  EXPECT_EQ(pal.maps(), 2);
+  EXPECT_EQ(superslab_of(slabs.back()->start), superslab_of(slabs[15]->start));
+  EXPECT_EQ(manager.stats().superslab_bytes, static_cast<int64_t>(kSmallSuperSlabSize + kSuperSlabSize));
+  manager.check(nullptr);
+  for (SlabMeta* slab : slabs) {
+    unsigned code = ClassMap::lookup(slab->start);
+    ClassMap::strip_debug_tiny(&code);
+    EXPECT_EQ(code, slab->size_class);
+    manager.release_slab(slab);
+  }
+  manager.trim();
+  EXPECT_EQ(pal.mapped_bytes(), 0);
+  // Back to the option.
+  ASSERT_TRUE(manager.set_superslab_kib(0, kTinyClasses - 1, 0));
+  EXPECT_EQ(manager.superslab_bytes_for(0), kSuperSlabSize);
+}
+
+TEST_F(SuperSlabManagerTest, SuperSlabSizesOutOfRangeAreRefused) {
+  EXPECT_FALSE(manager.set_superslab_kib(0, kSlabClasses, 1024)) << "no such class";
+  EXPECT_FALSE(manager.set_superslab_kib(5, 3, 1024)) << "an empty range";
+  EXPECT_FALSE(manager.set_superslab_kib(0, 0, 1536)) << "neither 1 nor 2 MiB";
+  EXPECT_FALSE(manager.set_superslab_kib(0, 0, 4096));
+  EXPECT_EQ(manager.superslab_bytes_for(0), kSuperSlabSize) << "unchanged";
+  setenv("HAKMEM_SUPERSLAB_KIB", "1536", 1);  // in the table's range, not a size
+  options_reload();
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(manager.superslab_bytes_for(0), kSuperSlabSize);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("HAKMEM_SUPERSLAB_KIB=1536 is neither 1024 nor 2048"),
+            std::string::npos);
 }
 
 }  // namespace

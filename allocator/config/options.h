@@ -25,6 +25,9 @@
   X(kPurgeDelayMs, "purge_delay_ms", 50, 0, 3'600'000,                      \
     "milliseconds free memory stays resident before it is returned to the "  \
     "OS (madvise DONTNEED, or unmapped); 0: at once (backend/decay.h)")      \
+  X(kSuperSlabKib, "superslab_kib", 2048, 1024, 2048,                       \
+    "KiB a new SuperSlab maps: 2048 (31 slabs) or 1024 (15 slabs, 2 MiB-"    \
+    "aligned all the same); another value is warned of and taken as 2048")   \
   X(kSuperSlabCache, "superslab_cache", 1, 0, 1024,                          \
     "empty SuperSlabs kept mapped (purged) once the delay has passed; more " \
     "are unmapped")                                                          \

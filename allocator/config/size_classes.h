@@ -30,6 +30,7 @@ inline constexpr size_t kSlabMaxSize = 32768;
 
 // Class ids that are not size classes, stored in the SuperSlab's per-slot
 // class byte so free() can tell what a pointer's slot holds.
+inline constexpr uint8_t kUnmappedSlotClass = 0xF8;  // beyond a 1 MiB SuperSlab: not mapped
 inline constexpr uint8_t kLargeClass = 0xFD;   // slot belongs to a large mapping
 inline constexpr uint8_t kHeaderClass = 0xFE;  // slot 0: the SuperSlab header
 inline constexpr uint8_t kFreeSlotClass = 0xFF;  // slot not allocated to any class

@@ -92,7 +92,7 @@ struct mallinfo2 current_mallinfo2() {
   struct mallinfo2 info = {};
   // The L25 regions are arena too: spans in use (cached ones included) are
   // allocated bytes, free spans free ones.
-  info.arena = static_cast<size_t>(ss.superslabs_mapped) * kSuperSlabSize +
+  info.arena = static_cast<size_t>(ss.superslab_bytes) +
                static_cast<size_t>(l25.regions_mapped) * kL25RegionSize;
   info.uordblks = static_cast<size_t>(ss.slabs_in_use) * kSlabSize +
                   static_cast<size_t>(l25.in_use_pages) * kL25PageSize;
