@@ -20,8 +20,12 @@ namespace {
 
 constexpr size_t kMiB = size_t{1} << 20;
 
-// The mapping a block of `large` lives in: [start, end).
+// Where the mapping of a block of `large` ends, and its bytes (the block
+// sits in the first 2 MiB, its header at the region's start).
 char* mapping_end(LargeAllocator& large, void* p) { return static_cast<char*>(p) + large.usable_size(p); }
+size_t mapping_bytes(LargeAllocator& large, void* p) {
+  return static_cast<size_t>(mapping_end(large, p) - reinterpret_cast<char*>(region_of(p)));
+}
 
 // Whether [start, start + bytes) is free address space now: a mapping the
 // test places there with MAP_FIXED_NOREPLACE (and removes at once).
@@ -275,7 +279,7 @@ TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
   LargeAllocator large(&pal, 32 * kMiB);
   constexpr size_t kSize = 4 * kMiB;
   auto* p = static_cast<char*>(large.allocate(kSize, kMinAlign));
-  const size_t map_size = large.usable_size(p) + static_cast<size_t>(p - reinterpret_cast<char*>(region_of(p)));
+  const size_t map_size = mapping_bytes(large, p);
   memset(p, 0xAB, kSize);
   large.deallocate(p);
   large.purge_expired(10);
@@ -318,8 +322,7 @@ TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
   void* idle = large.allocate(4 * kMiB, kMinAlign);
-  const size_t idle_map = large.usable_size(idle) + static_cast<size_t>(static_cast<char*>(idle) -
-                                                                        reinterpret_cast<char*>(region_of(idle)));
+  const size_t idle_map = mapping_bytes(large, idle);
   large.deallocate(idle);
   for (int i = 0; i < 12; ++i) {
     pal.advance_ms(30);
