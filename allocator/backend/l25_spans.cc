@@ -18,8 +18,6 @@ namespace {
 uint8_t kind_of(const L25Span* span) { return span->kind.load(std::memory_order_relaxed); }
 void set_kind(L25Span* span, uint8_t kind) { span->kind.store(kind, std::memory_order_relaxed); }
 
-int64_t option_pages(Option option) { return option_value(option) * 1024 / static_cast<int64_t>(kL25PageSize); }
-
 }  // namespace
 
 void L25SpanManager::report_bad_pointer(const void* p) {
@@ -45,13 +43,13 @@ L25Region* L25SpanManager::map_region() {
 }
 
 // `dirty`: a region whose unmap was refused may hold resident pages.
-void L25SpanManager::add_region_locked(L25Region* region, bool dirty, uint64_t now) {
+void L25SpanManager::add_region_locked(L25Region* region, bool dirty) {
   region->prev = nullptr;
   region->next = regions_;
   if (regions_ != nullptr) regions_->prev = region;
   regions_ = region;
   region->free_pages = kL25UsablePages;
-  mark_free_locked(&region->spans[kL25FirstPage], kL25UsablePages, dirty, now);
+  mark_free_locked(&region->spans[kL25FirstPage], kL25UsablePages, dirty, dirty ? decay_.stamp() : 0);
   ++empty_regions_;
   ++stats_.regions_mapped;
   stats_.free_pages += kL25UsablePages;
@@ -61,11 +59,15 @@ void* L25SpanManager::allocate(unsigned size_class) {
   const uint32_t pages = l25_class_pages(size_class);
   for (;;) {
     {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
       L25Span* span = take_free_locked(pages, true);
       if (span == nullptr) span = take_free_locked(pages, false);
       if (span != nullptr) {
         carve_locked(span, pages, size_class);
+        // After the carve: the pass cannot unmap the region the span is in.
+        L25Region* taken = tick_locked();
+        lock.unlock();
+        unmap_taken(taken);
         return l25_span_address(span);
       }
     }
@@ -76,7 +78,7 @@ void* L25SpanManager::allocate(unsigned size_class) {
       ++stats_.map_failures;
       return nullptr;
     }
-    add_region_locked(region, false, 0);
+    add_region_locked(region, false);
   }
 }
 
@@ -99,10 +101,10 @@ L25Span* L25SpanManager::take_free_locked(uint32_t pages, bool dirty) {
 }
 
 // `span` (a free head just unlinked) becomes an in-use span of `pages`
-// pages; what is left of it stays free, as dirty as it was.
+// pages; what is left of it stays free, as dirty as it was, with its stamp.
 void L25SpanManager::carve_locked(L25Span* span, uint32_t pages, unsigned size_class) {
   const uint32_t total = span->pages;
-  if (total > pages) mark_free_locked(span + pages, total - pages, span->dirty != 0, span->freed_at_ms);
+  if (total > pages) mark_free_locked(span + pages, total - pages, span->dirty != 0, span->stamp);
   else if (total > 1) set_kind(span + total - 1, kL25None);
   span->pages = pages;
   span->size_class = static_cast<uint8_t>(size_class);
@@ -115,7 +117,7 @@ void L25SpanManager::carve_locked(L25Span* span, uint32_t pages, unsigned size_c
   ++stats_.spans_allocated;
 }
 
-void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty, uint64_t when) {
+void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty, Decay::Stamp stamp) {
   head->pages = pages;
   head->dirty = dirty ? 1 : 0;
   set_kind(head, kL25FreeHead);
@@ -131,15 +133,12 @@ void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty,
   bins_[dirty][bin] = head;
   nonempty_[dirty][bin / 64] |= uint64_t{1} << (bin % 64);
   if (dirty) {
-    // Appended as the newest: a remainder split from an older span keeps
-    // its time, so the list is oldest-first only roughly, which delays
-    // the purge of such a remainder, never hastens one.
-    head->freed_at_ms = when;
-    head->dirty_next = nullptr;
-    head->dirty_prev = dirty_newest_;
-    if (dirty_newest_ != nullptr) dirty_newest_->dirty_next = head;
-    else dirty_oldest_ = head;
-    dirty_newest_ = head;
+    head->stamp = stamp;
+    decay_.note(stamp);
+    head->dirty_prev = nullptr;
+    head->dirty_next = dirty_;
+    if (dirty_ != nullptr) dirty_->dirty_prev = head;
+    dirty_ = head;
     stats_.dirty_pages += pages;
   }
 }
@@ -155,23 +154,20 @@ void L25SpanManager::unlink_free_locked(L25Span* head) {
   if (bins[bin] == nullptr) nonempty_[head->dirty][bin / 64] &= ~(uint64_t{1} << (bin % 64));
   if (head->dirty) {
     if (head->dirty_prev != nullptr) head->dirty_prev->dirty_next = head->dirty_next;
-    else dirty_oldest_ = head->dirty_next;
+    else dirty_ = head->dirty_next;
     if (head->dirty_next != nullptr) head->dirty_next->dirty_prev = head->dirty_prev;
-    else dirty_newest_ = head->dirty_prev;
     stats_.dirty_pages -= head->pages;
   }
 }
 
 void L25SpanManager::release(void* const* blocks, size_t n) {
   if (n == 0) return;
-  const uint64_t now = pal_->now_ms();
   L25Region* taken = nullptr;
   {
     std::lock_guard lock(mutex_);
-    for (size_t i = 0; i < n; ++i) release_locked(l25_span_of(blocks[i]), now);
+    for (size_t i = 0; i < n; ++i) release_locked(l25_span_of(blocks[i]));
     stats_.spans_released += static_cast<int64_t>(n);
-    purge_over_limit_locked();
-    taken = take_empty_locked(option_value(Option::kL25RegionCache));
+    taken = tick_locked();
   }
   unmap_taken(taken);
 }
@@ -189,8 +185,9 @@ L25Span* L25SpanManager::free_before(L25Span* span) {
 }
 
 // The span at `span` (in use or cached, its pages counted in use) becomes
-// a free dirty span and merges with a dirty free span on either side.
-void L25SpanManager::release_locked(L25Span* span, uint64_t now) {
+// a free dirty span, stamped now, and merges with a dirty free span on
+// either side. With no purge delay its pages go back at once instead.
+void L25SpanManager::release_locked(L25Span* span) {
   L25Region* region = l25_region_of(span);
   const uint32_t index = static_cast<uint32_t>(span - region->spans);
   L25Span* head = span;
@@ -213,8 +210,9 @@ void L25SpanManager::release_locked(L25Span* span, uint64_t now) {
     pages += left->pages;
     head = left;
   }
-  mark_free_locked(head, pages, true, now);
+  mark_free_locked(head, pages, true, decay_.stamp());
   if (region->free_pages == kL25UsablePages) ++empty_regions_;
+  if (Decay::immediate()) purge_span_locked(head);
 }
 
 bool L25SpanManager::resize(void* p, unsigned size_class) {
@@ -228,9 +226,10 @@ bool L25SpanManager::resize(void* p, unsigned size_class) {
     tail->pages = old_pages - pages;
     span->pages = pages;
     span->size_class = static_cast<uint8_t>(size_class);
-    release_locked(tail, pal_->now_ms());
+    release_locked(tail);
     ++stats_.shrunk_in_place;
-    purge_over_limit_locked();
+    // No pass here: a region holding a live span is never empty, and the
+    // next carve or free ticks.
     return true;
   }
   const uint32_t need = pages - old_pages;
@@ -246,7 +245,7 @@ bool L25SpanManager::resize(void* p, unsigned size_class) {
   }
   unlink_free_locked(right);
   const uint32_t right_pages = right->pages;
-  if (right_pages > need) mark_free_locked(right + need, right_pages - need, right->dirty != 0, right->freed_at_ms);
+  if (right_pages > need) mark_free_locked(right + need, right_pages - need, right->dirty != 0, right->stamp);
   else if (right_pages > 1) set_kind(right + right_pages - 1, kL25None);
   set_kind(right, kL25None);
   L25Region* region = l25_region_of(span);
@@ -286,35 +285,78 @@ void L25SpanManager::purge_span_locked(L25Span* head) {
   mark_free_locked(head, pages, false, 0);
 }
 
-void L25SpanManager::purge_over_limit_locked() {
-  const int64_t limit = option_pages(Option::kL25DirtyKib);
-  if (stats_.dirty_pages <= limit) return;
-  while (dirty_oldest_ != nullptr && stats_.dirty_pages > limit / 2) purge_span_locked(dirty_oldest_);
+L25Region* L25SpanManager::tick_locked() {
+  // No delay: spans were purged as they were freed; only empty regions
+  // beyond the cache are left to unmap.
+  if (Decay::immediate()) return empty_regions_ > option_value(Option::kL25RegionCache) ? purge_pass_locked(false) : nullptr;
+  if (!decay_.tick(*pal_)) return nullptr;
+  return purge_pass_locked(false);
 }
 
-L25Region* L25SpanManager::take_empty_locked(int64_t keep) {
+void L25SpanManager::purge_expired(uint64_t now_ms) {
   L25Region* taken = nullptr;
-  for (L25Region* region = regions_; region != nullptr && empty_regions_ > keep;) {
-    L25Region* next = region->next;
-    if (region->free_pages == kL25UsablePages) {
-      // One free span, or a few alternately dirty and clean.
-      for (uint32_t i = kL25FirstPage; i < kL25RegionPages; i += region->spans[i].pages)
-        unlink_free_locked(&region->spans[i]);
-      if (region->prev != nullptr) region->prev->next = region->next;
-      else regions_ = region->next;
-      if (region->next != nullptr) region->next->prev = region->prev;
-      --empty_regions_;
-      --stats_.regions_mapped;
-      stats_.free_pages -= kL25UsablePages;
-      // Cleared before the unmap, so a new mapping at this address cannot
-      // be cleared by a late writer (class_map.h).
-      ClassMap::set(region, kL25RegionSize, ClassMap::kForeign);
-      region->next = taken;
-      taken = region;
-    }
-    region = next;
+  {
+    std::lock_guard lock(mutex_);
+    if (decay_.advance(now_ms)) taken = purge_pass_locked(false);
   }
+  unmap_taken(taken);
+}
+
+// Walks the whole dirty list (it is in no order): a span freed before the
+// delay is purged, or its region unmapped when the span is all of an empty
+// region beyond the cache; the oldest stamp left tells the decay when the
+// next pass is due. `everything` (trim): every dirty span, every empty region.
+L25Region* L25SpanManager::purge_pass_locked(bool everything) {
+  const int64_t keep = everything ? 0 : option_value(Option::kL25RegionCache);
+  L25Region* taken = nullptr;
+  Decay::Stamp oldest = Decay::kNone;
+  for (L25Span* head = dirty_; head != nullptr;) {
+    L25Span* next = head->dirty_next;
+    if (everything || decay_.expired(head->stamp)) {
+      L25Region* region = l25_region_of(head);
+      if (region->free_pages == kL25UsablePages && empty_regions_ > keep) {
+        // Takes every span of the region off the lists, perhaps `next`
+        // too: walk again (purged spans have left the list).
+        take_region_locked(region, &taken);
+        head = dirty_;
+        oldest = Decay::kNone;
+        continue;
+      }
+      purge_span_locked(head);  // leaves the dirty list; only clean spans merge with it
+    } else if (head->stamp < oldest) {
+      oldest = head->stamp;
+    }
+    head = next;
+  }
+  // Empty regions with no dirty span left (purged before, or at once with
+  // no delay).
+  if (everything || Decay::immediate()) {
+    for (L25Region* region = regions_; region != nullptr && empty_regions_ > keep;) {
+      L25Region* next = region->next;
+      if (region->free_pages == kL25UsablePages) take_region_locked(region, &taken);
+      region = next;
+    }
+  }
+  decay_.rescanned(oldest);
   return taken;
+}
+
+// An empty region leaves the lists (its one free span, or a few alternately
+// dirty and clean) and the counts, onto `taken`.
+void L25SpanManager::take_region_locked(L25Region* region, L25Region** taken) {
+  for (uint32_t i = kL25FirstPage; i < kL25RegionPages; i += region->spans[i].pages)
+    unlink_free_locked(&region->spans[i]);
+  if (region->prev != nullptr) region->prev->next = region->next;
+  else regions_ = region->next;
+  if (region->next != nullptr) region->next->prev = region->prev;
+  --empty_regions_;
+  --stats_.regions_mapped;
+  stats_.free_pages -= kL25UsablePages;
+  // Cleared before the unmap, so a new mapping at this address cannot be
+  // cleared by a late writer (class_map.h).
+  ClassMap::set(region, kL25RegionSize, ClassMap::kForeign);
+  region->next = *taken;
+  *taken = region;
 }
 
 void L25SpanManager::unmap_taken(L25Region* taken) {
@@ -336,7 +378,7 @@ void L25SpanManager::unmap_taken(L25Region* taken) {
       set_kind(&region->spans[i + pages - 1], kL25None);
       i += pages;
     }
-    add_region_locked(region, true, pal_->now_ms());
+    add_region_locked(region, true);
   }
 }
 
@@ -344,8 +386,7 @@ void L25SpanManager::trim() {
   L25Region* taken = nullptr;
   {
     std::lock_guard lock(mutex_);
-    while (dirty_oldest_ != nullptr) purge_span_locked(dirty_oldest_);
-    taken = take_empty_locked(0);
+    taken = purge_pass_locked(true);
   }
   unmap_taken(taken);
 }
@@ -404,7 +445,10 @@ void L25SpanManager::check() const {
     }
   }
   int64_t listed_dirty = 0;
-  for (const L25Span* s = dirty_oldest_; s != nullptr; s = s->dirty_next) listed_dirty += s->pages;
+  for (const L25Span* s = dirty_; s != nullptr; s = s->dirty_next) {
+    if (!s->dirty || kind_of(s) != kL25FreeHead) fatal("L25: a span on the dirty list is not a dirty free head");
+    listed_dirty += s->pages;
+  }
   if (binned != free_spans) fatal("L25: %lld spans binned, %lld free", static_cast<long long>(binned), static_cast<long long>(free_spans));
   if (listed_dirty != dirty_pages || dirty_pages != stats_.dirty_pages) fatal("L25: dirty pages disagree");
   if (regions != stats_.regions_mapped) fatal("L25: region count disagrees");

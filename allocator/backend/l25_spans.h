@@ -34,11 +34,16 @@
 // per-class caches above this layer (pools/l25_pool.h) give the common
 // same-size churn its speed without touching the spans.
 //
-// Memory return: a freed span is dirty (its pages may be resident). Dirty
-// free spans are listed oldest first; when more than HAKMEM_L25_DIRTY_KIB
-// of them are held, the oldest are purged (MADV_DONTNEED) down to half of
-// it. An empty region is unmapped, beyond HAKMEM_L25_REGION_CACHE kept
-// mapped. trim() purges every dirty span and unmaps every empty region.
+// Memory return: time decay (backend/decay.h), like every back-end pool. A
+// freed span is dirty (its pages may be resident) and stamped; allocations
+// and frees tick the decay, and once a dirty span has stayed free for
+// HAKMEM_PURGE_DELAY_MS a purge pass returns its pages (MADV_DONTNEED) and
+// it joins its clean neighbours; or, when it is a whole empty region beyond
+// HAKMEM_L25_REGION_CACHE, the region is unmapped. A merge restamps the
+// merged span (its newest part was freed now). With a delay of 0 a span's
+// pages go back as it is freed. trim() purges every dirty span and unmaps
+// every empty region at once. purge_expired(now) is the entry point of a
+// later background thread.
 #pragma once
 
 #include <atomic>
@@ -47,6 +52,7 @@
 #include <mutex>
 #include <new>
 
+#include "allocator/backend/decay.h"
 #include "allocator/config/l25_classes.h"
 #include "allocator/pal/pal.h"
 
@@ -75,8 +81,8 @@ enum L25Kind : uint8_t {
 //     entries h+1 .. h+n-1 are kNone
 //   free head h (pages n): h is in exactly one bin, bins_[dirty][bin_of(n)];
 //     entries h+1 .. h+n-2 are kNone; n >= 2 => entry h+n-1 is kFreeTail
-//     with pages == n; dirty <=> h is on the dirty list (roughly oldest
-//     freed_at_ms first)
+//     with pages == n; dirty <=> h is on the dirty list (in no order; the
+//     purge pass reads every stamp)
 //   two free spans touch only if one is dirty and the other clean (each
 //     kind is coalesced at free and at purge)
 //   kind is written under the manager's lock, except kInUse <-> kCached,
@@ -91,7 +97,7 @@ struct L25Span {
   L25Span* prev;
   L25Span* dirty_next;  // free dirty head: the dirty list
   L25Span* dirty_prev;
-  uint64_t freed_at_ms;  // free dirty head: when it became dirty (Pal::now_ms)
+  Decay::Stamp stamp;  // free dirty head: when it became dirty
 };
 static_assert(sizeof(L25Span) == 48);
 
@@ -147,7 +153,10 @@ struct L25SpanStats {
 
 class L25SpanManager {
  public:
-  constexpr explicit L25SpanManager(Pal* pal) : pal_(pal) {}
+  // Slow events (span carves and frees, resizes) per clock reading.
+  static constexpr unsigned kEventsPerClockRead = 4;
+
+  constexpr explicit L25SpanManager(Pal* pal) : pal_(pal), decay_(kEventsPerClockRead) {}
   L25SpanManager(const L25SpanManager&) = delete;
   L25SpanManager& operator=(const L25SpanManager&) = delete;
 
@@ -165,6 +174,8 @@ class L25SpanManager {
   bool resize(void* p, unsigned size_class);
   // Purges every dirty free span and unmaps every empty region.
   void trim();
+  // A purge pass at clock reading `now_ms` (a background thread's entry point).
+  void purge_expired(uint64_t now_ms);
 
   // free(): p's span, switched from in use to cached. Anything else
   // (p not a span's first byte, a span not in use) is reported with
@@ -213,20 +224,23 @@ class L25SpanManager {
   // Which of double free, interior pointer or not allocated p is; aborts.
   [[noreturn, gnu::cold, gnu::noinline]] static void report_bad_pointer(const void* p);
   L25Region* map_region();
-  void add_region_locked(L25Region* region, bool dirty, uint64_t now);
+  void add_region_locked(L25Region* region, bool dirty);
   L25Span* take_free_locked(uint32_t pages, bool dirty);
   // The free head of the span ending just before `span`, or nullptr.
   static L25Span* free_before(L25Span* span);
   void carve_locked(L25Span* span, uint32_t pages, unsigned size_class);
-  void release_locked(L25Span* span, uint64_t now);
-  void mark_free_locked(L25Span* head, uint32_t pages, bool dirty, uint64_t when);
+  void release_locked(L25Span* span);
+  void mark_free_locked(L25Span* head, uint32_t pages, bool dirty, Decay::Stamp stamp);
   void unlink_free_locked(L25Span* head);
   void purge_span_locked(L25Span* head);
-  void purge_over_limit_locked();
-  // Empty regions beyond `keep` leave the lists under the lock; they are
-  // unmapped after it is released (unmap_taken), and any the OS refuses
-  // comes back as an empty region.
-  L25Region* take_empty_locked(int64_t keep);
+  // Ticks the decay; on a clock reading that may have expired spans, the pass.
+  L25Region* tick_locked();
+  // Purges every expired dirty span (all with `everything`), unmapping the
+  // empty regions beyond the cache instead; returns those to unmap.
+  L25Region* purge_pass_locked(bool everything);
+  void take_region_locked(L25Region* region, L25Region** taken);
+  // Regions taken under the lock are unmapped after it is released, and
+  // any the OS refuses comes back as an empty region.
   void unmap_taken(L25Region* taken);
 
   Pal* pal_;
@@ -234,9 +248,9 @@ class L25SpanManager {
   L25Region* regions_ = nullptr;
   L25Span* bins_[2][kBins] = {};            // [dirty][bin]
   uint64_t nonempty_[2][kBinWords] = {};  // bit b <=> bins_[dirty][b] != nullptr
-  L25Span* dirty_oldest_ = nullptr;
-  L25Span* dirty_newest_ = nullptr;
+  L25Span* dirty_ = nullptr;  // the dirty list
   int64_t empty_regions_ = 0;
+  Decay decay_;
   L25SpanStats stats_{};
 };
 

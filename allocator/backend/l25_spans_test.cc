@@ -29,7 +29,7 @@ void free_span(L25SpanManager& spans, void* p) {
 class L25SpansTest : public ::testing::Test {
  protected:
   void TearDown() override {
-    unsetenv("HAKMEM_L25_DIRTY_KIB");
+    unsetenv("HAKMEM_PURGE_DELAY_MS");
     unsetenv("HAKMEM_L25_REGION_CACHE");
     options_reload();
   }
@@ -150,36 +150,81 @@ TEST_F(L25SpansTest, SeventyThousandLiveBlocksTakeUnderAThousandMappings) {
   EXPECT_EQ(spans.stats().regions_mapped, 0);
 }
 
-TEST_F(L25SpansTest, DirtySpansArePurgedOldestFirstPastTheLimit) {
-  setenv("HAKMEM_L25_DIRTY_KIB", "1024", 1);  // 256 pages
+// Ticks the decay: kEventsPerClockRead slow events read the clock once.
+void tick(L25SpanManager& spans) {
+  for (unsigned i = 0; i < L25SpanManager::kEventsPerClockRead; ++i) free_span(spans, spans.allocate(k40K));
+}
+
+TEST_F(L25SpansTest, DirtySpansArePurgedOnlyOnceThePurgeDelayHasPassed) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
   options_reload();
   std::vector<void*> blocks;
-  void* guards[12];
+  std::vector<void*> guards;
   for (int i = 0; i < 12; ++i) {
     blocks.push_back(spans.allocate(k64K));  // 16 pages each
-    guards[i] = spans.allocate(k40K);         // keeps the freed spans apart
+    guards.push_back(spans.allocate(k40K));  // keeps the freed spans apart
   }
-  for (int i = 0; i < 12; ++i) free_span(spans, blocks[i]);
-  // 12 * 16 = 192 dirty pages: under 256, nothing purged.
-  EXPECT_EQ(pal.purges(), 0);
-  EXPECT_EQ(spans.stats().dirty_pages, 192);
-  for (int i = 0; i < 12; ++i) free_span(spans, guards[i]);
-  // Each guard merged two dirty spans; past 256 the oldest go, down to 128.
-  EXPECT_GT(pal.purges(), 0);
-  EXPECT_LE(spans.stats().dirty_pages, 256);
+  for (void* p : blocks) free_span(spans, p);
+  EXPECT_EQ(spans.stats().dirty_pages, 12 * 16);
+  pal.advance_ms(99);
+  for (int i = 0; i < 5; ++i) tick(spans);
+  EXPECT_EQ(pal.purges(), 0) << "nothing before the delay";
+  pal.advance_ms(2);
+  tick(spans);  // closes the generation the spans were freed in
+  pal.advance_ms(100);
+  tick(spans);
+  // The ticks' own blocks reuse one freed span (dirty first, best fit),
+  // which restarts its delay; the other eleven are purged.
+  EXPECT_GE(pal.purges(), 11);
+  EXPECT_EQ(spans.stats().dirty_pages, 16);
   spans.check();
+  for (void* g : guards) free_span(spans, g);
   spans.trim();
   EXPECT_EQ(spans.stats().dirty_pages, 0);
   spans.check();
 }
 
-TEST_F(L25SpansTest, EmptyRegionsBeyondTheCacheAreUnmapped) {
-  setenv("HAKMEM_L25_REGION_CACHE", "0", 1);
+TEST_F(L25SpansTest, ASpanReusedWithinTheDelayIsNeverPurged) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
   options_reload();
+  void* guard = spans.allocate(k40K);
+  for (int round = 0; round < 50; ++round) {
+    void* p = spans.allocate(k64K);
+    free_span(spans, p);
+    pal.advance_ms(10);  // 500 ms in all, 10 ms free each time
+  }
+  EXPECT_EQ(pal.purges(), 0);
+  free_span(spans, guard);
+}
+
+TEST_F(L25SpansTest, WithNoDelayAFreedSpanIsPurgedAtOnce) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "0", 1);
+  options_reload();
+  void* guard = spans.allocate(k40K);
+  void* p = spans.allocate(k64K);
+  free_span(spans, p);
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  spans.check();
+  free_span(spans, guard);
+}
+
+TEST_F(L25SpansTest, EmptyRegionsBeyondTheCacheAreUnmappedAfterTheDelay) {
+  setenv("HAKMEM_L25_REGION_CACHE", "0", 1);
+  setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
+  options_reload();
+  FakePal other;
+  L25SpanManager second{&other};  // ticks on another manager do not reach this one
   void* p = spans.allocate(kL25Classes - 1);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(pal.maps(), 1);
   free_span(spans, p);
+  EXPECT_EQ(pal.unmaps(), 0) << "kept through the delay";
+  EXPECT_EQ(spans.stats().regions_mapped, 1);
+  pal.advance_ms(200);
+  spans.purge_expired(pal.now_ms());
+  pal.advance_ms(200);
+  spans.purge_expired(pal.now_ms());
   EXPECT_EQ(pal.unmaps(), 1);
   EXPECT_EQ(ClassMap::lookup(p), ClassMap::kForeign) << "cleared before the unmap";
   EXPECT_EQ(spans.stats().regions_mapped, 0);

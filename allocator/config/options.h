@@ -35,9 +35,6 @@
     "KiB freed into another thread's heap since its last collection after "  \
     "which the freeing thread collects that heap's inbox itself, if the "    \
     "owner is not using its heap (0: at every remote free)")                 \
-  X(kL25DirtyKib, "l25_dirty_kib", 32768, 0, 1 << 24,                       \
-    "KiB of freed 32 KiB..2 MiB spans kept resident; past it the oldest "    \
-    "are purged (madvise DONTNEED) down to half")                            \
   X(kL25RegionCache, "l25_region_cache", 1, 0, 1024,                         \
     "empty 32 MiB L25 regions kept mapped for reuse; more are unmapped")     \
   X(kL25ThreadCacheKib, "l25_thread_cache_kib", 1024, 0, 1 << 20,            \
