@@ -624,6 +624,34 @@ TEST(Conformance, AThreadThatExitsGivesItsMemoryBack) {
       << "freeing the last blocks of an exited thread must release its slabs";
 }
 
+// Mid blocks (1 to 32 KiB) a thread frees stay in its mid cache, bounded by
+// HAKMEM_MID_CACHE_KIB, holding their slabs; trim gives them back.
+TEST(Conformance, TrimGivesTheMidCacheBack) {
+  SKIP_IF_KEEPS_MEMORY();
+  A::trim();
+  const int64_t before = global_superslabs().stats().slabs_in_use;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 40; ++i) blocks.push_back(A::malloc(8000));
+  for (void* p : blocks) A::free(p);
+  EXPECT_GT(global_superslabs().stats().slabs_in_use, before) << "40 blocks of 8 KiB stay cached, in their slabs";
+  A::trim();
+  EXPECT_EQ(global_superslabs().stats().slabs_in_use, before) << "trim must give the mid cache back";
+}
+
+// And a thread's exit gives them back: nothing else can name them.
+TEST(Conformance, AThreadThatExitsGivesItsMidCacheBack) {
+  SKIP_IF_SINGLE_THREAD();
+  A::trim();
+  const int64_t before = global_superslabs().stats().slabs_in_use;
+  std::thread([] {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 40; ++i) blocks.push_back(A::malloc(3000 + 700 * (i % 10)));
+    for (void* p : blocks) A::free(p);
+  }).join();
+  A::trim();  // this thread's caches and every inbox: not the exited thread's cache
+  EXPECT_EQ(global_superslabs().stats().slabs_in_use, before) << "the exit must give the mid cache back";
+}
+
 // libc frees a thread's own buffers (dlerror's message, the resolver's
 // state) after the last round of thread-exit destructors, hakmem's
 // included. Such a free must send the block home, not take a heap that no
@@ -832,6 +860,37 @@ TEST(InvalidFree, MidDoubleFreeFromAnotherThread) {
         void* p = A::malloc(3000);
         std::thread([p] { A::free(p); }).join();
         A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+// A mid free is checked at free time by the mid cache's free mark, which
+// stays on a block the cache gave back to its slab, and without a mid cache
+// (HAKMEM_MID_CACHE_KIB=0, read by each thread as it starts).
+TEST(InvalidFree, MidDoubleFreeAfterTheCacheGaveTheBlockBack) {
+  SKIP_IF_TRUSTS_FREES();
+  EXPECT_DEATH(
+      {
+        void* p = A::malloc(8000);
+        A::free(p);
+        A::flush_thread_cache();
+        A::free(p);
+      },
+      kDoubleFreeLine);
+}
+
+TEST(InvalidFree, MidDoubleFreeWithoutAMidCache) {
+  SKIP_IF_TRUSTS_FREES();
+  SKIP_IF_SINGLE_THREAD();
+  EXPECT_DEATH(
+      {
+        setenv("HAKMEM_MID_CACHE_KIB", "0", 1);
+        options_reload();
+        std::thread([] {
+          void* p = A::malloc(8000);
+          A::free(p);
+          A::free(p);
+        }).join();
       },
       kDoubleFreeLine);
 }

@@ -8,28 +8,36 @@
 //   Allocator::malloc(size)                                [always_inline]
 //   |- size <= 1 KiB: Policy::try_alloc(cache, class)       [always_inline]
 //   |     -> front-end pop: a thread-local free-list or magazine hit
-//   `- malloc_slow(size)                                    [noinline, cold]
-//        |- first call on this thread: init_thread()
-//        |     -> acquire_heap(), Policy::init(), pthread key for exit,
-//        |        fork handlers (once per process: heap_registry.h)
-//        |- after this thread's exit destructor: late_malloc
-//        |     -> the shared late heap's alloc_block (no front end)
-//        |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
-//        |     -> collect_remote (inbox) -> partial slab / carve
-//        |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
-//        |        (a release_slab or acquire_slab tick may run the decay's
-//        |         purge pass: Pal::purge, Pal::unmap; backend/decay.h)
-//        |- mid (1..32 KiB): ThreadHeap::alloc_block -> refill(1)
-//        |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
-//        |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
-//        |     cache of the class -> L25SpanManager::allocate (best-fit
-//        |     free span, split; else a 32 MiB region: Pal::map)
-//        `- large: LargeAllocator::allocate
-//              -> LargeCache::take (best fit; a large tail: Pal::remap)
-//              -> on a miss: Pal::map
+//   `- malloc_slow(size)                                    [noinline]
+//        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
+//        |     -> a thread-local free-list pop (frontend/mid_cache.h)
+//        `- malloc_cold(size)                               [noinline]
+//             |- first call on this thread: init_thread()
+//             |     -> acquire_heap(), Policy::init(), MidCache::init,
+//             |        pthread key for exit, fork handlers (once per
+//             |        process: heap_registry.h)
+//             |- after this thread's exit destructor: late_malloc
+//             |     -> the shared late heap's alloc_block (no front end)
+//             |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
+//             |     -> collect_remote (inbox) -> partial slab / carve
+//             |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
+//             |        (a release_slab or acquire_slab tick may run the
+//             |         decay's purge pass: Pal::purge, Pal::unmap;
+//             |         backend/decay.h)
+//             |- mid miss: MidCache::alloc_slow -> ThreadHeap::refill
+//             |     (a batch, as far as the class's limit in the byte
+//             |     budget goes)
+//             |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
+//             |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
+//             |     cache of the class -> L25SpanManager::allocate (best-fit
+//             |     free span, split; else a 32 MiB region: Pal::map)
+//             `- large: LargeAllocator::allocate
+//                   -> LargeCache::take (best fit; a large tail:
+//                      Pal::remap) -> on a miss: Pal::map
 //
 //   Allocator::trim() (malloc_trim, hak_trim; any thread)
-//   |- flush_thread_cache, Policy::trim_shared (a depot)
+//   |- flush_thread_cache (the front end's and the mid cache's blocks),
+//   |     Policy::trim_shared (a depot)
 //   |- trim_all_heaps -> ThreadHeap::trim_if_idle, every heap whose owner
 //   |     is outside it: collect its inbox, release its empty slabs
 //   |- SuperSlabManager::trim -> purge, unmap empty SuperSlabs (expired or not)
@@ -45,26 +53,40 @@
 //   Allocator::free(p)                                     [always_inline]
 //   |- class = ClassMap::lookup(p): table[p >> 16] - 1 (foreign: ~0)
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
-//   `- free_slow(p)                                         [noinline, cold]
-//        |- slab block: interior pointer? (offset % class size); checked
-//        |     slab (mid; tiny under HAKMEM_DEBUG >= 1): double free?
-//        |     (its free bit, set here, cleared by ThreadHeap::refill)
-//        |- thread already exited: ThreadHeap::free_orphan -> owner's inbox
-//        |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
-//        |     -> own slab: free_local | other owner: its inbox (CAS)
-//        |        -> inbox past HAKMEM_INBOX_DRAIN_KIB (or owner exited)
-//        |           and owner outside its heap: drain_while_idle
-//        |- mid, checked tiny: ThreadHeap::free_block
-//        |- L25: l25_free -> L25SpanManager::take_for_free (a span in
-//        |     use, by its page map entry; else double free or interior
-//        |     pointer) -> L25ThreadCache::push -> L25Pool::deallocate
-//        |     -> shared cache -> L25SpanManager::release (coalesce)
-//        |- large: LargeAllocator::deallocate (a live block's start;
-//        |     else double free or interior pointer)
-//        |     -> LargeCache::put (evicts the oldest: Pal::unmap) or Pal::unmap
-//        `- anything else: report_invalid_pointer, one line and abort:
-//             "hakmem: invalid free of 0x...: double free |
-//              not allocated by hakmem | interior pointer"
+//   |     (cache full: free_cold(p), below)
+//   `- free_slow(p, class)                                  [noinline]
+//        |- mid class: MidCache::try_free                    [always_inline]
+//        |     -> a block start (p's offset in its 64 KiB slab, a
+//        |        multiply) without the free mark, its list below its
+//        |        limit: mark, a thread-local free-list push
+//        `- free_cold(p)                                    [noinline]
+//             |- mid: MidCache::check_free: interior pointer? double
+//             |     free? (the free mark); tiny: interior pointer?
+//             |     checked tiny slab (HAKMEM_DEBUG >= 1): double free?
+//             |     (its free bit, set here or by ThreadHeap::spill,
+//             |     cleared by ThreadHeap::refill)
+//             |- thread already exited: ThreadHeap::free_orphan -> inbox
+//             |- tiny, cache full: Policy::free_slow -> ThreadHeap::spill
+//             |     -> interior pointer? free bit (checked slab)
+//             |     -> own slab: free_local | other owner: its inbox (CAS)
+//             |        -> inbox past HAKMEM_INBOX_DRAIN_KIB (or owner
+//             |           exited) and owner outside: drain_while_idle
+//             |- mid, list full: MidCache::free_slow -> a higher limit
+//             |     from the byte budget, or the largest holder's or the
+//             |     list's own colder half to ThreadHeap::spill
+//             |- checked tiny, mid past the budget: ThreadHeap::free_block
+//             |- L25: l25_free -> L25SpanManager::take_for_free (a span in
+//             |     use, by its page map entry; else double free or
+//             |     interior pointer) -> L25ThreadCache::push ->
+//             |     L25Pool::deallocate -> shared cache ->
+//             |     L25SpanManager::release (coalesce)
+//             |- large: LargeAllocator::deallocate (a live block's start;
+//             |     else double free or interior pointer)
+//             |     -> LargeCache::put (evicts the oldest: Pal::unmap) or
+//             |        Pal::unmap
+//             `- anything else: report_invalid_pointer, one line, abort:
+//                  "hakmem: invalid free of 0x...: double free |
+//                   not allocated by hakmem | interior pointer"
 #pragma once
 
 #include <pthread.h>
@@ -85,6 +107,7 @@
 #include "allocator/api/derived_ops.h"
 #include "allocator/api/variant_limits.h"
 #include "allocator/frontend/front_end.h"
+#include "allocator/frontend/mid_cache.h"
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
 #include "allocator/pools/l25_pool.h"
@@ -113,16 +136,21 @@ class Allocator {
 
   // The class comes from the class map (backend/class_map.h): one byte per
   // 64 KiB of address space, so a pointer hakmem never mapped is never
-  // dereferenced. nullptr, foreign pointers, 2 MiB-aligned large blocks
-  // and tiny slabs whose frees are checked (HAKMEM_DEBUG >= 1) all read a
-  // non-tiny code and go to free_slow.
+  // dereferenced. nullptr, foreign pointers, mid and large blocks and tiny
+  // slabs whose frees are checked (HAKMEM_DEBUG >= 1) all read a non-tiny
+  // code and go to free_slow, which takes the code along.
+  //
+  // A tiny free whose cache is full calls free_cold(p) without its class:
+  // passing it would cost the tiny hit a register copy (the class is
+  // shifted into the cache's index), one instruction on every free.
   [[gnu::always_inline]] static void free(void* p) {
     const unsigned size_class = ClassMap::lookup(p);
     if (size_class < kTinyClasses) [[likely]] {
       if (Policy::try_free(tls_.cache, static_cast<FreeBlock*>(p), size_class)) [[likely]]
         return;
+      return free_cold(p);
     }
-    free_slow(p);
+    free_slow(p, size_class);
   }
 
   static void* calloc(size_t count, size_t size) { return calloc_of<Allocator>(count, size); }
@@ -166,7 +194,7 @@ class Allocator {
     unsigned size_class = ClassMap::lookup(p);
     ClassMap::strip_debug_tiny(&size_class);
     if (size_class < kSlabClasses) [[likely]] {
-      if (!is_block_start(slab_of(p), p)) report_invalid_free(p, kInteriorPointer);
+      if (!is_block_start(p, size_class)) report_invalid_free(p, kInteriorPointer);
       return kClassSize[size_class];
     }
     if (size_class == ClassMap::kL25Span) return size_t{L25SpanManager::checked_live_span(p)->pages} << kL25PageShift;
@@ -174,12 +202,14 @@ class Allocator {
     report_invalid_pointer(p, size_class);
   }
 
-  // Gives every block cached by this thread's front end back to the heap
-  // and releases the heap's empty slabs.
+  // Gives every block cached by this thread's front end and mid cache back
+  // to the heap (its L25 cache's to the pool) and releases the heap's empty
+  // slabs.
   static void flush_thread_cache() {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
     Policy::flush(tls_.cache, *heap);
+    tls_.mid.flush(*heap);
     tls_.l25.flush(global_l25_pool());
     heap->collect_remote();
     heap->release_empty_slabs();
@@ -210,10 +240,23 @@ class Allocator {
     typename Policy::Cache cache;
     ThreadHeap* heap;
     uint32_t status;
+    MidCache mid;
     L25ThreadCache l25;  // used while status == kRunning
   };
 
+  // Every allocation the tiny front end did not serve. A mid request is a
+  // pop from the mid cache here, before anything else is looked at; the
+  // rest, and a mid miss, go on to malloc_cold. The tiny misses pay two
+  // instructions for the size test (their refills come once a batch).
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
+    if (size - (kTinyMaxSize + 1) < kSlabMaxSize - kTinyMaxSize) [[likely]] {
+      if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
+        return p;
+    }
+    return malloc_cold(size);
+  }
+
+  [[gnu::noinline]] static void* malloc_cold(size_t size) {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) [[unlikely]] {
       if (tls_.status == kExited) return late_malloc(size);
@@ -224,7 +267,7 @@ class Allocator {
       if (size <= kTinyMaxSize) {
         p = Policy::alloc_slow(tls_.cache, *heap, tiny_class_of(size));
       } else if (size <= kSlabMaxSize) {
-        p = heap->alloc_block(slab_class_of(size));
+        p = tls_.mid.alloc_slow(*heap, mid_class_of(size));
       } else if (size <= kL25MaxSize) {
         p = l25_malloc(size);
       } else {
@@ -240,13 +283,23 @@ class Allocator {
   // free on a thread reads the options and may map memory, either of which
   // can set errno on the way.
   //
-  // Every free that is not a tiny cache hit is checked here before
-  // anything is touched: the class map says whether p is hakmem's at all;
-  // a slab block must sit at a multiple of its class size from the slab's
-  // start; a checked slab's (mid, or tiny under HAKMEM_DEBUG >= 1) free bit
-  // must be clear; a large block must be a live block's start. Anything
-  // else aborts with report_invalid_free's one line.
-  [[gnu::noinline]] static void free_slow(void* p) {
+  // Every free that is not a tiny cache hit is checked before anything is
+  // touched: the class map says whether p is hakmem's at all; a slab block
+  // must sit at a multiple of its class size in its slab; a mid block must
+  // not carry the mid cache's free mark, and a checked slab's (mid, or tiny
+  // under HAKMEM_DEBUG >= 1) block going to the heap not its free bit; a
+  // large block must be a live block's start. Anything else aborts with
+  // report_invalid_free's one line. A mid free is checked and cached here,
+  // before free_cold's errno keeping: nothing on that path touches errno.
+  [[gnu::noinline]] static void free_slow(void* p, unsigned size_class) {
+    if (size_class - kTinyClasses < kMidClasses) [[likely]] {
+      if (tls_.mid.try_free(static_cast<FreeBlock*>(p), size_class)) [[likely]]
+        return;
+    }
+    free_cold(p);
+  }
+
+  [[gnu::noinline]] static void free_cold(void* p) {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
     unsigned size_class = ClassMap::lookup(p);
@@ -254,23 +307,28 @@ class Allocator {
     if (size_class < kSlabClasses) [[likely]] {
       auto* block = static_cast<FreeBlock*>(p);
       SlabMeta* slab = slab_of(p);
-      if (!is_block_start(slab, p)) [[unlikely]]
+      const bool mid = size_class >= kTinyClasses;
+      if (mid) MidCache::check_free(block, size_class);
+      else if (!is_block_start(p, size_class)) [[unlikely]]
         report_invalid_free(p, kInteriorPointer);
-      if (slab->checked && set_free_bit(slab, p)) [[unlikely]]
-        report_invalid_free(p, kDoubleFree);
       ThreadHeap* heap = tls_.heap;
       if (heap == nullptr) [[unlikely]] {
         // After this thread's exit destructor (libc frees its own
         // per-thread buffers later still): home without taking a heap.
         if (tls_.status == kExited) {
+          mark_free(slab, p);
           ThreadHeap::free_orphan(block, slab);
           return;
         }
         heap = init_thread();
         if (heap == nullptr) fatal("free(%p): no memory for this thread's heap", p);
       }
-      if (size_class < kTinyClasses && !checked_tiny) Policy::free_slow(tls_.cache, *heap, block, size_class);
-      else heap->free_block(block, slab);
+      if (!mid && !checked_tiny) {
+        Policy::free_slow(tls_.cache, *heap, block, size_class);
+      } else if (!mid || !tls_.mid.free_slow(*heap, block, size_class)) {
+        mark_free(slab, p);
+        heap->free_block(block, slab);
+      }
       if (debug_level() >= 2) check_all(heap);
       return;
     }
@@ -301,6 +359,14 @@ class Allocator {
     global_l25_pool().deallocate(p, c);
   }
 
+  // A checked slab's block going straight to the heap (not through a
+  // front end, whose spill sets the bit): its free bit, a double free if
+  // it was set already.
+  static void mark_free(SlabMeta* slab, void* p) {
+    if (slab->checked && set_free_bit(slab, p)) [[unlikely]]
+      report_invalid_free(p, kDoubleFree);
+  }
+
   struct ErrnoKeeper {
     int saved = errno;
     ~ErrnoKeeper() { errno = saved; }
@@ -325,7 +391,8 @@ class Allocator {
     } else if (size > kSlabMaxSize) {
       p = l25_malloc(size);  // the shared pool: this thread's cache was flushed at exit
     } else if (ThreadHeap* heap = late_heap()) {
-      p = heap->alloc_block(size <= kTinyMaxSize ? tiny_class_of(size) : slab_class_of(size));
+      p = heap->alloc_block(size <= kTinyMaxSize ? tiny_class_of(size) : mid_class_of(size));
+      if (p != nullptr && size > kTinyMaxSize) MidCache::clear_mark(p);
     }
     if (p == nullptr) [[unlikely]] errno = ENOMEM;
     return p;
@@ -339,6 +406,7 @@ class Allocator {
     tls_.heap = heap;
     tls_.status = kRunning;
     Policy::init(tls_.cache);
+    tls_.mid.init(static_cast<uint64_t>(option_value(Option::kMidCacheKib)) * 1024);
     tls_.l25.init();
     pthread_setspecific(exit_key(), &tls_);
     install_fork_handlers(&thread_heap);  // once per process
@@ -349,6 +417,7 @@ class Allocator {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
     Policy::flush(tls_.cache, *heap);
+    tls_.mid.flush(*heap);
     // Shared front-end state sized for running threads shrinks (a depot).
     if constexpr (requires { Policy::on_thread_exit(*heap); }) Policy::on_thread_exit(*heap);
     tls_.l25.flush(global_l25_pool());
@@ -356,6 +425,7 @@ class Allocator {
     tls_.heap = nullptr;
     tls_.status = kExited;
     tls_.cache = typename Policy::Cache{};  // zero: every call goes slow again
+    tls_.mid = MidCache{};
   }
 
   static pthread_key_t exit_key() {

@@ -177,12 +177,14 @@ inline uint64_t* slab_free_bits(SuperSlab* ss, unsigned slot) {
   return &superslab_of(p)->slabs[slot_of(p)];
 }
 
-// Whether p is where one of `slab`'s blocks starts, not inside one: the
-// interior-pointer check of every block that reaches a slab (free_slow for
-// a free that misses the front end, ThreadHeap::spill for blocks that went
-// through a front end's cache first).
-inline bool is_block_start(const SlabMeta* slab, const void* p) {
-  return static_cast<size_t>(static_cast<const char*>(p) - slab->start) % kClassSize[slab->size_class] == 0;
+// Whether p, in a slab of class size_class, is where a block starts, not
+// inside one: the interior-pointer check of every free (Allocator::free_slow
+// for a free that misses the tiny front end, ThreadHeap::spill for tiny
+// blocks that went through a front end's cache first). Slabs are 64 KiB
+// slots of a 2 MiB-aligned SuperSlab, so p's offset in its slab is its low
+// 16 bits: no metadata is read.
+[[gnu::always_inline]] inline bool is_block_start(const void* p, unsigned size_class) {
+  return is_block_offset(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) & (kSlabSize - 1)), size_class);
 }
 
 // Block p's bit in its checked slab's free bits (see slab_free_bits):

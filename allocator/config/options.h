@@ -49,6 +49,10 @@
     "128 MiB: a batch of 16 blocks of 4 MiB (the microbenchmark's, 64 MiB "  \
     "and 16 header pages) twice over; glibc keeps up to 64 MiB of free "     \
     "heap top (its largest trim threshold) without any time limit")          \
+  X(kMidCacheKib, "mid_cache_kib", 1024, 0, 1 << 20,                       \
+    "KiB of free 1-32 KiB blocks each thread keeps cached in front of its "  \
+    "heap, all mid classes together (0: no mid cache: every mid malloc and " \
+    "free goes to the thread heap)")                                         \
   X(kStats, "stats", 0, 0, 1,                                                \
     "1: print a summary to stderr at exit (slow-path counts per class, "      \
     "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")

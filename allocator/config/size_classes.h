@@ -10,8 +10,9 @@
 // how aligned allocation is served without a separate mechanism.
 //
 // Classes 0..19 (up to 1 KiB) are "tiny": the variants' front ends cache
-// them per thread. Classes 20..39 are "mid": served by the thread heap's
-// own slabs without a front-end cache. Larger requests are mapped directly.
+// them per thread. Classes 20..39 are "mid": every variant caches them per
+// thread in one MidCache (frontend/mid_cache.h), bounded in bytes. Larger
+// requests are mapped directly.
 #pragma once
 
 #include <array>
@@ -25,6 +26,7 @@ namespace hakmem {
 
 inline constexpr unsigned kTinyClasses = 20;
 inline constexpr unsigned kSlabClasses = 40;
+inline constexpr unsigned kMidClasses = kSlabClasses - kTinyClasses;
 inline constexpr size_t kTinyMaxSize = 1024;
 inline constexpr size_t kSlabMaxSize = 32768;
 
@@ -34,6 +36,13 @@ inline constexpr uint8_t kUnmappedSlotClass = 0xF8;  // beyond a 1 MiB SuperSlab
 inline constexpr uint8_t kLargeClass = 0xFD;   // slot belongs to a large mapping
 inline constexpr uint8_t kHeaderClass = 0xFE;  // slot 0: the SuperSlab header
 inline constexpr uint8_t kFreeSlotClass = 0xFF;  // slot not allocated to any class
+
+// A class's size and ceil(2^32 / size), side by side so is_block_offset
+// finds both from one table address.
+struct BlockDivisor {
+  uint32_t size;
+  uint32_t reciprocal;
+};
 
 namespace detail {
 
@@ -64,11 +73,37 @@ constexpr auto make_tiny_class_table() {
   return table;
 }
 
+// Mid lookup table indexed by ceil(size / 256), for sizes 1025..32768:
+// every mid class is a multiple of 256 B, so no size in one 256-byte step
+// straddles two classes.
+constexpr auto make_mid_class_table() {
+  std::array<uint8_t, kSlabMaxSize / 256 + 1> table{};
+  unsigned c = kTinyClasses;
+  for (unsigned i = kTinyMaxSize / 256 + 1; i < table.size(); ++i) {
+    while (compute_class_size(c) < i * 256) ++c;
+    table[i] = static_cast<uint8_t>(c);
+  }
+  return table;
+}
+
+// A class's size and ceil(2^32 / size): see is_block_offset.
+constexpr auto make_block_divisors() {
+  std::array<BlockDivisor, kSlabClasses> d{};
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    const uint64_t size = compute_class_size(c);
+    d[c] = {static_cast<uint32_t>(size), static_cast<uint32_t>(((uint64_t{1} << 32) + size - 1) / size)};
+  }
+  return d;
+}
+
 }  // namespace detail
 
 inline constexpr std::array<uint32_t, kSlabClasses> kClassSize = detail::make_class_sizes();
 inline constexpr std::array<uint8_t, kTinyMaxSize / 16 + 1> kTinyClassOf =
     detail::make_tiny_class_table();
+
+inline constexpr std::array<uint8_t, kSlabMaxSize / 256 + 1> kMidClassOf = detail::make_mid_class_table();
+inline constexpr std::array<BlockDivisor, kSlabClasses> kBlockDivisor = detail::make_block_divisors();
 
 static_assert(kClassSize[kTinyClasses - 1] == kTinyMaxSize);
 static_assert(kClassSize[kSlabClasses - 1] == kSlabMaxSize);
@@ -87,6 +122,25 @@ constexpr unsigned slab_class_of(size_t size) {
   const unsigned top = static_cast<unsigned>(std::bit_width(s)) - 1;  // >= 7
   const unsigned quarter = static_cast<unsigned>((s >> (top - 2)) & 3);
   return 8 + (top - 7) * 4 + quarter;
+}
+
+// Class of a mid request (kTinyMaxSize < size <= kSlabMaxSize): one table
+// load, where slab_class_of takes a bit scan and four shifts.
+[[gnu::always_inline]] inline unsigned mid_class_of(size_t size) {
+  return kMidClassOf[(size + 255) >> 8];
+}
+
+// Whether `offset` bytes into a slab of class c (offset < kSlabSize) is where
+// a block starts: the block index by a multiply with ceil(2^32 / size)
+// instead of a division (a 32-bit div is 10-40 cycles; this is two
+// multiplies). Exact for every offset below 2^16: the multiply overshoots
+// offset / size by at most offset * size / (size * 2^32) < 2^-16, less than
+// the 1 / size a non-multiple falls short of the next integer
+// (size_classes_test checks every offset of every class).
+[[gnu::always_inline]] constexpr bool is_block_offset(uint32_t offset, unsigned c) {
+  const BlockDivisor& d = kBlockDivisor[c];
+  const auto index = static_cast<uint32_t>((uint64_t{offset} * d.reciprocal) >> 32);
+  return index * d.size == offset;
 }
 
 // Blocks in one slab of class c.

@@ -33,6 +33,20 @@ TEST(SizeClasses, EverySizeGetsTheSmallestClassThatFits) {
   }
 }
 
+TEST(SizeClasses, MidSizesGetTheSameClassFromTheMidTable) {
+  for (size_t size = kTinyMaxSize + 1; size <= kSlabMaxSize; ++size) {
+    ASSERT_EQ(mid_class_of(size), slab_class_of(size)) << "size " << size;
+  }
+}
+
+TEST(SizeClasses, BlockOffsetsAreExactlyTheMultiplesOfTheClassSize) {
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    for (uint32_t offset = 0; offset < kSlabSize; ++offset) {
+      ASSERT_EQ(is_block_offset(offset, c), offset % kClassSize[c] == 0) << "class " << c << " offset " << offset;
+    }
+  }
+}
+
 TEST(SizeClasses, WasteAbove128BytesIsUnder20Percent) {
   for (size_t size = 129; size <= kSlabMaxSize; ++size) {
     const double waste = 1.0 - static_cast<double>(size) / kClassSize[slab_class_of(size)];

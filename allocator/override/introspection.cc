@@ -18,11 +18,11 @@ using ull = unsigned long long;
 
 void print_class_table() {
   log_message("per size class, slow paths only: the front ends' fast paths (tiny hits) count nothing, "
-              "so they cost nothing");
-  log_message("  refills: batches from the thread heap (a mid class: its allocations); refilled: "
+              "so they cost nothing, nor do the mid cache's hits");
+  log_message("  refills: batches from the thread heap (into a front end's or the mid cache); refilled: "
               "blocks in them;");
   log_message("  spilled: blocks given back in batches; freed: blocks given back one at a time "
-              "(a mid class: its frees)");
+              "(past the caches)");
   log_message("  %-5s %5s %6s %12s %12s %12s %12s", "kind", "class", "size", "refills", "refilled",
               "spilled", "freed");
   const ClassStatsTable table = total_class_stats();

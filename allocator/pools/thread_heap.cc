@@ -226,8 +226,15 @@ void ThreadHeap::spill(FreeBlock* head) {
     SlabMeta* slab = slab_of(block);
     // A tiny free's only check off the fast path (interior pointers; a
     // double free needs HAKMEM_DEBUG=1): before the block touches a slab.
-    if (!is_block_start(slab, block)) [[unlikely]]
+    if (!is_block_start(block, slab->size_class)) [[unlikely]]
       report_invalid_free(block, kInteriorPointer);
+    // A checked slab's block (mid, or tiny under HAKMEM_DEBUG >= 1) is free
+    // again from here: its free bit is set as it leaves the front end, as
+    // refill cleared it when the block went out (a mid free was checked by
+    // the cache's free mark; a bit already set is a free of a block that
+    // was never handed out again).
+    if (slab->checked && set_free_bit(slab, block)) [[unlikely]]
+      report_invalid_free(block, kDoubleFree);
     auto* owner = static_cast<ThreadHeap*>(slab->owner);
     if (owner == this) {
       free_local(slab, block, /*keep_last=*/true);

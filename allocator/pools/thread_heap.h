@@ -71,9 +71,10 @@ struct HeapStats {
 };
 
 // One size class's slow-path events in one heap (HAKMEM_STATS prints them).
-// Only the heap counts: a front-end hit never reaches it, so the tiny fast
-// path costs nothing more. A mid class has no front end, so its refills are
-// its allocations and its freed blocks its frees.
+// Only the heap counts: a front-end or mid cache hit never reaches it, so
+// the fast paths cost nothing more. A block given back one at a time went
+// past the caches (a checked tiny slab's under HAKMEM_DEBUG, a mid block
+// with HAKMEM_MID_CACHE_KIB=0).
 struct ClassStats {
   uint64_t refills = 0;          // refill() calls (alloc_block() included)
   uint64_t refilled_blocks = 0;  // blocks they handed out

@@ -1,0 +1,83 @@
+// MidCache: refill, limits and spills (design in the header).
+#include "allocator/frontend/mid_cache.h"
+
+#include <algorithm>
+
+#include "allocator/pal/log.h"
+
+namespace hakmem {
+
+void MidCache::init(uint64_t budget_bytes) {
+  *this = MidCache{};
+  budget = budget_bytes;
+}
+
+void* MidCache::alloc_slow(ThreadHeap& heap, unsigned size_class) {
+  FreeList& l = list(size_class);
+  const uint32_t step = batch(size_class);
+  // A miss raises the limit from unreserved budget only: an allocation
+  // burst should not make other classes spill (their blocks may be wanted
+  // back at once); the frees that follow it claim share if they need it.
+  if (l.limit < step) raise_limit(size_class, nullptr);
+  // One block for the user, and up to the limit for the list (empty at a
+  // miss); with a limit of 0, one block: the heap serves it directly.
+  const BlockChain chain = heap.refill(size_class, std::min(step, l.limit + 1));
+  if (chain.count == 0) return nullptr;
+  FreeBlock* user = chain.head;
+  if (chain.count > 1) {
+    for (FreeBlock* b = user->next; b != nullptr; b = b->next) mark_word(b) = mark_of(b);
+    l.push_chain({user->next, chain.tail, chain.count - 1});
+  }
+  mark_word(user) = 0;
+  return user;
+}
+
+bool MidCache::free_slow(ThreadHeap& heap, FreeBlock* block, unsigned size_class) {
+  if (kClassSize[size_class] > budget) return false;
+  FreeList& l = list(size_class);
+  // Either the limit rises, or the colder half of this list goes home and
+  // the hot half stays: the next frees of the class hit either way.
+  if (!raise_limit(size_class, &heap)) heap.spill(l.split_after(l.count / 2));
+  const bool pushed = l.push(block);
+  // raise_limit leaves a limit of 1 or more once the class fits the budget
+  // (a spent budget has a larger holder to take from, or this class holds
+  // the most), and the spill left count < limit.
+  if (!pushed) fatal("mid cache: class %u full after making room (limit %u)", size_class, l.limit);
+  return true;
+}
+
+bool MidCache::raise_limit(unsigned size_class, ThreadHeap* heap) {
+  FreeList& l = list(size_class);
+  const uint64_t size = kClassSize[size_class];
+  for (;;) {
+    const uint64_t room = (budget - reserved) / size;
+    if (room != 0) {
+      const auto step = static_cast<uint32_t>(std::min<uint64_t>(room, batch(size_class)));
+      l.limit += step;
+      reserved += step * size;
+      return true;
+    }
+    if (heap == nullptr) return false;
+    // The budget is spent: the largest other share gives up half, unless
+    // this class holds as much (then it recycles its own blocks).
+    unsigned largest = size_class;
+    for (unsigned c = kTinyClasses; c < kSlabClasses; ++c) {
+      if (c != size_class && share(c) > share(largest)) largest = c;
+    }
+    if (largest == size_class) return false;
+    lower_limit(*heap, largest, list(largest).limit / 2);
+  }
+}
+
+void MidCache::lower_limit(ThreadHeap& heap, unsigned size_class, uint32_t new_limit) {
+  FreeList& l = list(size_class);
+  reserved -= uint64_t{l.limit - new_limit} * kClassSize[size_class];
+  l.limit = new_limit;
+  heap.spill(l.split_after(new_limit));
+}
+
+void MidCache::flush(ThreadHeap& heap) {
+  for (unsigned c = kTinyClasses; c < kSlabClasses; ++c) lower_limit(heap, c, 0);
+}
+
+}  // namespace hakmem

@@ -1,0 +1,167 @@
+// MidCache: every variant's per-thread cache of free mid blocks (classes
+// 20..39, 1.25 to 32 KiB) in front of the thread heap, so that a mid malloc
+// or free is a free-list pop or push, as a tiny one is. Allocator reaches it
+// from malloc_slow and free_slow: the variants' inlined tiny fast paths
+// stay as they are.
+//
+//   alloc: the class's list has a block -> pop it, clear its free mark
+//          else alloc_slow: refill one batch from the thread heap (a slab's
+//               worth, at most kMaxBatch blocks; no more than the limit)
+//   free:  p is inside a block or carries the free mark -> report, abort
+//          the list is below its limit -> mark, push
+//          else free_slow: raise the limit from the budget (taking share
+//               from the class that holds the most when the budget is
+//               spent), or spill the list's colder half to the heap; push
+//
+// Bounded in bytes, not only in count. Each class's list has a count limit,
+// and the limits are shares of one byte budget: the sum over the classes of
+// limit * size stays within HAKMEM_MID_CACHE_KIB (1 MiB a thread). So a
+// 32 KiB class holds at most 32 blocks and a 1.25 KiB class 819, while the
+// fast paths compare a count with a limit, as a tiny free list does, and
+// never add up bytes. A limit starts at 0 and rises by a batch each time its
+// list overflows (tcmalloc's slow start), so a class used once takes one
+// batch of the budget, not all of it. Once the budget is spent, the class
+// holding the largest share gives up half of it (its coldest blocks spill
+// home), unless that is the overflowing class itself, which then spills its
+// own colder half: no class hoards what another needs. tcmalloc steals a
+// fixed amount from other threads' caches instead; here the budget is per
+// thread, so taking from the largest class keeps the decision local.
+//
+// Double frees and interior pointers are still caught at free time, without
+// an atomic on the path. A mid block in its slab (or in its owner's inbox)
+// has its free bit set (superslab.h); one taken out for a cache has it
+// clear. A block in a cache carries a free mark instead: its second word is
+// its address xor kFreeMark, written as it enters a list, cleared as it
+// leaves for the user. A free that finds the mark is a double free, whether
+// the block sits in this cache, in another thread's, or went home since
+// (the mark stays until the block is handed out again; the free bit catches
+// that case too). User data matches the mark only by writing the block's
+// own address xor a 64-bit constant at its offset 8. An interior pointer is
+// caught before anything is written (is_block_start: a multiply, no
+// metadata read).
+//
+// With HAKMEM_MID_CACHE_KIB=0 every limit stays 0: every mid malloc is a
+// refill of one block and every free goes to the heap, as before the cache.
+#pragma once
+
+#include <cstdint>
+
+#include "allocator/backend/class_map.h"
+#include "allocator/backend/superslab.h"
+#include "allocator/config/size_classes.h"
+#include "allocator/frontend/free_list.h"
+#include "allocator/pools/thread_heap.h"
+
+namespace hakmem {
+
+// Invariants (the owning thread's alone: no other thread touches it):
+//   for every mid class c, with its list L = list(c):
+//     L.count == length(L.head) <= L.limit;
+//     every block on L is of class c, free, counted used by its slab, with
+//       its free bit clear and its second word == mark_of(block);
+//   reserved == sum over mid classes c of list(c).limit * kClassSize[c]
+//            <= budget,
+//   so the bytes cached, the sum of count * size, never exceed budget.
+// A zeroed cache (before the thread's first slow path, after its exit) has
+// budget 0 and every limit 0: every push fails and every pop misses.
+// Layout serves the fast paths: a list is 16 bytes (head, count, limit),
+// four to a line, as in FreeListLayer.
+struct MidCache {
+  FreeList lists[kMidClasses];
+  uint64_t reserved;
+  uint64_t budget;
+
+  // A refill, and a limit's step, move a slab's worth of blocks (64 KiB),
+  // at most 32 (1.25 to 2 KiB classes hold more): 2 blocks of 32 KiB, 8 of
+  // 8 KiB. Larger batches would pin more slabs for one thread.
+  static constexpr uint32_t kMaxBatch = 32;
+  static constexpr uint32_t batch(unsigned size_class) {
+    return class_capacity(size_class) < kMaxBatch ? class_capacity(size_class) : kMaxBatch;
+  }
+
+  // An arbitrary 64-bit constant with no structure ("HKmidfre" in ASCII).
+  static constexpr uintptr_t kFreeMark = 0x4b48'6d69'6466'7265;
+  [[gnu::always_inline]] static uintptr_t mark_of(const FreeBlock* block) {
+    return reinterpret_cast<uintptr_t>(block) ^ kFreeMark;
+  }
+  [[gnu::always_inline]] static uintptr_t& mark_word(FreeBlock* block) {
+    return reinterpret_cast<uintptr_t*>(block)[1];
+  }
+  // A mid block handed to the user by any path but try_alloc (a late
+  // thread's malloc) loses a mark it may carry from an earlier life.
+  [[gnu::always_inline]] static void clear_mark(void* block) { mark_word(static_cast<FreeBlock*>(block)) = 0; }
+
+  // size_t arithmetic, so the compiler folds - kTinyClasses into the
+  // address (unsigned wrap-around would keep a subtraction).
+  [[gnu::always_inline]] FreeList& list(unsigned size_class) { return lists[size_t{size_class} - kTinyClasses]; }
+
+  // Fast path: a block of mid class size_class, or nullptr (a miss).
+  [[gnu::always_inline]] void* try_alloc(unsigned size_class) {
+    FreeBlock* block = list(size_class).pop();
+    if (block != nullptr) [[likely]]
+      mark_word(block) = 0;
+    return block;
+  }
+
+  // Fast path: every free of a mid block comes here first. Caches a valid
+  // block whose list has room, marked; false for anything else (a full
+  // list, or a bad free that check_free then reports). Reporting from
+  // here would cost the caller a stack frame on every free.
+  [[gnu::always_inline]] bool try_free(FreeBlock* block, unsigned size_class) {
+    uintptr_t& word = mark_word(block);
+    const uintptr_t mark = mark_of(block);
+    FreeList& l = list(size_class);
+    if (!is_block_start(block, size_class) || word == mark || l.count >= l.limit) [[unlikely]]
+      return false;
+    word = mark;
+    block->next = l.head;
+    l.head = block;
+    ++l.count;
+    return true;
+  }
+
+  // A mid free that try_free declined: aborts with one line for an
+  // interior pointer or a double free (the free mark), else marks the
+  // block, which may go on to the heap with its mark: harmless, see above.
+  static void check_free(FreeBlock* block, unsigned size_class) {
+    if (!is_block_start(block, size_class)) [[unlikely]]
+      report_invalid_free(block, kInteriorPointer);
+    uintptr_t& word = mark_word(block);
+    if (word == mark_of(block)) [[unlikely]]
+      report_invalid_free(block, kDoubleFree);
+    word = mark_of(block);
+  }
+
+  // A thread's first slow path: budget_bytes for the whole cache.
+  void init(uint64_t budget_bytes);
+
+  // A miss: refills the class's list from heap and returns one block for
+  // the user; nullptr when the OS refuses memory.
+  void* alloc_slow(ThreadHeap& heap, unsigned size_class);
+
+  // After try_free found the list full: raises its limit or makes room,
+  // then caches block. False when the budget cannot hold one block of the
+  // class (HAKMEM_MID_CACHE_KIB=0, or below the class size): the caller
+  // gives the block to the heap itself.
+  bool free_slow(ThreadHeap& heap, FreeBlock* block, unsigned size_class);
+
+  // Gives every cached block back through heap (home to their slabs) and
+  // lets every limit start again from 0; the budget stays (a live thread
+  // may be trimmed).
+  void flush(ThreadHeap& heap);
+
+ private:
+  // Raises the limit of size_class by up to one batch from the budget's
+  // unreserved part. With a heap (a free), a spent budget first takes
+  // share from the class holding the most, if it holds more than this
+  // one. True if the limit rose.
+  bool raise_limit(unsigned size_class, ThreadHeap* heap);
+
+  // Lowers the limit of size_class to new_limit, spilling the blocks
+  // beyond it (the coldest) through heap.
+  void lower_limit(ThreadHeap& heap, unsigned size_class, uint32_t new_limit);
+
+  uint64_t share(unsigned size_class) { return uint64_t{list(size_class).limit} * kClassSize[size_class]; }
+};
+
+}  // namespace hakmem
