@@ -67,48 +67,30 @@ def hakmem_variant(name, allocator_type, no_library = None):
         strip_include_prefix = name + "_this",
         deps = [":" + name],
     )
-    native.cc_test(
-        name = name + "_conformance_test",
-        srcs = ["conformance_test.cc"],
-        # What registry.bzl says, for the test to hold against kLimits;
-        # the SuperSlab size the run is under (the _1mib run's below).
-        local_defines = [
-            "HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1),
-            "HAKMEM_SUPERSLAB_KIB_UNDER_TEST=2048",
-        ],
-        deps = [
-            ":" + name + "_this",
-            "//allocator/api",
-            "//allocator/backend",
-            "//allocator/pools",
-            "//common:child_process",
-            "//common:process",
-            "//common:sanitizer",
-            "@system//:gtest_main",
-        ],
-        size = "medium",
-    )
-    # The same suite with every SuperSlab 1 MiB (backend/superslab.h).
-    native.cc_test(
-        name = name + "_conformance_1mib_test",
-        srcs = ["conformance_test.cc"],
-        local_defines = [
-            "HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1),
-            "HAKMEM_SUPERSLAB_KIB_UNDER_TEST=1024",
-        ],
-        env = {"HAKMEM_SUPERSLAB_KIB": "1024"},
-        deps = [
-            ":" + name + "_this",
-            "//allocator/api",
-            "//allocator/backend",
-            "//allocator/pools",
-            "//common:child_process",
-            "//common:process",
-            "//common:sanitizer",
-            "@system//:gtest_main",
-        ],
-        size = "medium",
-    )
+    # The conformance suite, and the same suite with every SuperSlab 1 MiB
+    # (backend/superslab.h); each run is told the size it is under.
+    for suffix, superslab_kib in [("", 2048), ("_1mib", 1024)]:
+        native.cc_test(
+            name = name + "_conformance" + suffix + "_test",
+            srcs = ["conformance_test.cc"],
+            # What registry.bzl says, for the test to hold against kLimits.
+            local_defines = [
+                "HAKMEM_HAS_LIBRARY=%d" % (0 if no_library else 1),
+                "HAKMEM_SUPERSLAB_KIB_UNDER_TEST=%d" % superslab_kib,
+            ],
+            env = {"HAKMEM_SUPERSLAB_KIB": str(superslab_kib)},
+            deps = [
+                ":" + name + "_this",
+                "//allocator/api",
+                "//allocator/backend",
+                "//allocator/pools",
+                "//common:child_process",
+                "//common:process",
+                "//common:sanitizer",
+                "@system//:gtest_main",
+            ],
+            size = "medium",
+        )
     native.cc_test(
         name = name + "_threads_test",
         srcs = ["threads_test.cc"],
