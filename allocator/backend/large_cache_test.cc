@@ -269,11 +269,13 @@ TEST(LargeCache, ThreadsShareItAndTheBooksAddUp) {
   EXPECT_EQ(pal.mapped_bytes(), 0);
 }
 
-// Time decay with FakePal's clock (HAKMEM_PURGE_DELAY_MS at its default,
-// 50 ms): a cached mapping is purged once it has been unused past the
-// delay (all but its header page), reused purged (calloc then clears only
-// that page), and unmapped once unused past the delay again.
+// Time decay with FakePal's clock (HAKMEM_PURGE_DELAY_MS=50): a cached
+// mapping is purged once it has been unused past the delay (all but its
+// header page), reused purged (calloc then clears only that page), and
+// unmapped once unused past the delay again.
 TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
+  options_reload();
   ASSERT_EQ(Decay::delay_ms(), 50u);
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
@@ -312,13 +314,17 @@ TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
   EXPECT_EQ(large.stats().cache.cached_blocks, 0);
   EXPECT_EQ(large.stats().mapped_bytes, 0);
   EXPECT_EQ(pal.mapped_bytes(), 0);
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
+  options_reload();
 }
 
 // No background thread: the cache's own events (a malloc it serves or
 // misses, a free it keeps) read the clock now and then and run the purge
 // pass. A mapping in use every 30 ms is never purged; an idle one is
-// purged, then unmapped.
+// purged, then unmapped (HAKMEM_PURGE_DELAY_MS=50).
 TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
+  options_reload();
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
   void* idle = large.allocate(4 * kMiB, kMinAlign);
@@ -340,6 +346,8 @@ TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
   EXPECT_EQ(s.cache.hits, 11);
   large.trim();
   EXPECT_EQ(pal.mapped_bytes(), 0);
+  unsetenv("HAKMEM_PURGE_DELAY_MS");
+  options_reload();
 }
 
 // HAKMEM_PURGE_DELAY_MS=0: memory goes back at once, so nothing is cached.

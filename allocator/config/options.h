@@ -22,7 +22,7 @@
     "frees also skip the front-end cache so tiny double frees and interior " \
     "pointers are reported, 2 = also verify every touched slab and "         \
     "SuperSlab (slow)")                                                      \
-  X(kPurgeDelayMs, "purge_delay_ms", 50, 0, 3'600'000,                      \
+  X(kPurgeDelayMs, "purge_delay_ms", 250, 0, 3'600'000,                     \
     "milliseconds free memory stays resident before it is returned to the "  \
     "OS (madvise DONTNEED, or unmapped); 0: at once (backend/decay.h)")      \
   X(kSuperSlabKib, "superslab_kib", 2048, 1024, 2048,                       \

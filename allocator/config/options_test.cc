@@ -18,7 +18,7 @@ TEST(Options, EachOptionFindsItsOwnRow) {
   const Expected table[] = {
       {Option::kVerbose, "verbose", 0, 0, 1},
       {Option::kDebug, "debug", 0, 0, 2},
-      {Option::kPurgeDelayMs, "purge_delay_ms", 50, 0, 3'600'000},
+      {Option::kPurgeDelayMs, "purge_delay_ms", 250, 0, 3'600'000},
       {Option::kSuperSlabKib, "superslab_kib", 2048, 1024, 2048},
       {Option::kSuperSlabCache, "superslab_cache", 1, 0, 1024},
       {Option::kMidCacheKib, "mid_cache_kib", 1024, 0, 1 << 20},
