@@ -48,7 +48,7 @@ class L25Pool;
 //   every cached block's span reads kL25Cached
 struct L25ThreadCache {
   static constexpr unsigned kClasses = 3 * kL25ClassesPerDoubling;  // up to 256 KiB
-  static constexpr unsigned kThreadSlots = 8;
+  static constexpr unsigned kThreadSlots = 16;
 
   uint64_t bytes;
   uint64_t limit;
