@@ -98,6 +98,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
             ":" + name + "_this",
             "//allocator/backend",
             "//allocator/config",
+            "//allocator/config:scoped_option",
             "//allocator/pools",
             "//common:sanitizer",
             "@system//:gtest_main",

@@ -18,6 +18,7 @@
 #include "allocator/backend/superslab.h"
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/options.h"
+#include "allocator/config/scoped_option.h"
 #include "allocator/pools/heap_registry.h"
 #include "common/sanitizer.h"
 #include "hakmem/variant.h"
@@ -31,22 +32,6 @@ using A = ThisVariant;
   if (A::kLimits.single_thread) GTEST_SKIP() << A::kName << " serves one thread by design"
 
 int64_t slabs_in_use() { return global_superslabs().stats().slabs_in_use; }
-
-// Sets HAKMEM_<name> for the life of the object, then restores the default.
-class ScopedOption {
- public:
-  ScopedOption(const char* var, const char* value) : var_(var) {
-    setenv(var, value, 1);
-    options_reload();
-  }
-  ~ScopedOption() {
-    unsetenv(var_);
-    options_reload();
-  }
-
- private:
-  const char* var_;
-};
 
 // The probe: a worker frees 100k blocks of 200 B that this thread
 // allocated, and this thread makes no allocator call afterwards. Before

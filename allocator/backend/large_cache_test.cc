@@ -13,6 +13,7 @@
 #include "allocator/backend/class_map.h"
 #include "allocator/backend/large.h"
 #include "allocator/config/options.h"
+#include "allocator/config/scoped_option.h"
 #include "allocator/pal/fake_pal.h"
 
 namespace hakmem {
@@ -274,8 +275,7 @@ TEST(LargeCache, ThreadsShareItAndTheBooksAddUp) {
 // header page), reused purged (calloc then clears only that page), and
 // unmapped once unused past the delay again.
 TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
-  setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
-  options_reload();
+  const ScopedOption delay("HAKMEM_PURGE_DELAY_MS", "50");
   ASSERT_EQ(Decay::delay_ms(), 50u);
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
@@ -314,8 +314,6 @@ TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
   EXPECT_EQ(large.stats().cache.cached_blocks, 0);
   EXPECT_EQ(large.stats().mapped_bytes, 0);
   EXPECT_EQ(pal.mapped_bytes(), 0);
-  unsetenv("HAKMEM_PURGE_DELAY_MS");
-  options_reload();
 }
 
 // No background thread: the cache's own events (a malloc it serves or
@@ -323,8 +321,7 @@ TEST(LargeCacheDecay, PurgedAfterTheDelayThenUnmappedAfterItAgain) {
 // pass. A mapping in use every 30 ms is never purged; an idle one is
 // purged, then unmapped (HAKMEM_PURGE_DELAY_MS=50).
 TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
-  setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
-  options_reload();
+  const ScopedOption delay("HAKMEM_PURGE_DELAY_MS", "50");
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
   void* idle = large.allocate(4 * kMiB, kMinAlign);
@@ -346,21 +343,16 @@ TEST(LargeCacheDecay, LargeMallocsAndFreesDriveThePurges) {
   EXPECT_EQ(s.cache.hits, 11);
   large.trim();
   EXPECT_EQ(pal.mapped_bytes(), 0);
-  unsetenv("HAKMEM_PURGE_DELAY_MS");
-  options_reload();
 }
 
 // HAKMEM_PURGE_DELAY_MS=0: memory goes back at once, so nothing is cached.
 TEST(LargeCacheDecay, ADelayOfZeroCachesNothing) {
-  setenv("HAKMEM_PURGE_DELAY_MS", "0", 1);
-  options_reload();
+  const ScopedOption delay("HAKMEM_PURGE_DELAY_MS", "0");
   FakePal pal;
   LargeAllocator large(&pal, 32 * kMiB);
   large.deallocate(large.allocate(4 * kMiB, kMinAlign));
   EXPECT_EQ(pal.unmaps(), 1);
   EXPECT_EQ(large.stats().cache.cached_blocks, 0);
-  unsetenv("HAKMEM_PURGE_DELAY_MS");
-  options_reload();
 }
 
 // realloc in place: growing into free pages after the mapping is one
