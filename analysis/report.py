@@ -131,6 +131,9 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                     if c.summary and c.summary.peak_rss_to_baseline is not None else None)
             if not programs:  # a program's memory after its frees is not observable from outside
                 row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
+            # Only workloads with a settle step have it (and files written before it existed do not).
+            if any(c and c.median("rss_after_settle_bytes") is not None for c in cells.values()):
+                row("RSS after settle, MiB", lambda c: _scaled(c.median("rss_after_settle_bytes"), MIB, "{:.1f}"))
             for metric, label in COUNT_METRICS:
                 if any(c and c.median(metric) is not None for c in cells.values()):
                     row(f"{label} (median)", lambda c, metric=metric: _count(c.median(metric)))
@@ -253,7 +256,9 @@ def comparison_table(results: Results, previous: Results) -> List[str]:
                             Sample.of_series(results.ratios_by_rep(c, base)), _per(1, "{:.2f}")))
         samples += [("peak RSS, MiB", _sample(p, "peak_rss_bytes"), _sample(c, "peak_rss_bytes"), _per(MIB, "{:.1f}")),
                     ("RSS after drain, MiB", _sample(p, "rss_after_drain_bytes"), _sample(c, "rss_after_drain_bytes"),
-                     _per(MIB, "{:.1f}"))]
+                     _per(MIB, "{:.1f}")),
+                    ("RSS after settle, MiB", _sample(p, "rss_after_settle_bytes"),
+                     _sample(c, "rss_after_settle_bytes"), _per(MIB, "{:.1f}"))]
         samples += [(label, _sample(p, metric), _sample(c, metric), _count) for metric, label in COUNT_METRICS]
         for metric, before, after, show in samples:
             if before is None or after is None:

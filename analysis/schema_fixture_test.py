@@ -66,6 +66,7 @@ class SchemaFixtureTest(unittest.TestCase):
             "ratio_to_bound": results.ratio(cell, lab_results.BOUND),
             "median_peak_rss_bytes": cell.median("peak_rss_bytes"),
             "median_rss_after_drain_bytes": cell.median("rss_after_drain_bytes"),
+            "median_rss_after_settle_bytes": cell.median("rss_after_settle_bytes"),
             "median_minor_faults": cell.median("minor_faults"),
             "median_major_faults": cell.median("major_faults"),
             "median_voluntary_context_switches": cell.median("voluntary_context_switches"),

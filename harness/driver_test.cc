@@ -58,6 +58,8 @@ TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
     ASSERT_TRUE(rec[key].is_number_integer()) << key;
     EXPECT_GT(rec[key].get<int64_t>(), 0) << key;
   }
+  EXPECT_EQ(rec["settle_ms"], 0) << "mixed_lifo does not measure memory return: no settle step by default";
+  EXPECT_TRUE(rec["rss_after_settle_bytes"].is_null());
   for (const char* counter : {"instructions", "cycles", "cache_misses", "branch_misses", "page_faults",
                               "minor_faults", "context_switches", "cpu_clock_ns"}) {
     const Json& c = rec["counters"][counter];
@@ -84,6 +86,45 @@ TEST_P(DriverTest, SmokeRunPrintsACompleteRecord) {
   EXPECT_FALSE(rec["thp"]["enabled"].get<std::string>().empty());
   ASSERT_TRUE(rec["cpus"].is_array());
   EXPECT_EQ(rec["cpus"].get<std::vector<int>>(), allowed_cpus()) << "no --cpus: every CPU this process may use";
+}
+
+// The settle step: the process stays alive (making small requests) for
+// --settle-ms after the drain, then reads RSS; its length is recorded, and
+// the RSS series runs on to its end.
+TEST_P(DriverTest, TheSettleStepRecordsRssAfterIt) {
+  if (GetParam().name == kBoundAllocator) GTEST_SKIP() << "bound refuses a settle step (OnlyBoundRefuses... below)";
+  const ProcessResult r =
+      run({"--workload=mixed_lifo", "--smoke", "--settle-ms=60", "--rss-sample-ms=10", threads(2)});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const Json rec = Json::parse(r.stdout_text);
+  EXPECT_EQ(rec["settle_ms"], 60);
+  ASSERT_TRUE(rec["rss_after_settle_bytes"].is_number_integer()) << rec["rss_after_settle_bytes"];
+  EXPECT_GT(rec["rss_after_settle_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(Json(rec.get<RunRecord>()), rec);
+  const Json& series = rec["rss_series"];
+  EXPECT_GE(series["settle_end_ms"].get<double>() - series["drain_end_ms"].get<double>(), 60.0)
+      << "the step lasts as long as asked";
+  EXPECT_GE(series["t_ms"].back().get<double>(), series["settle_end_ms"].get<double>() - 20)
+      << "RSS is sampled through the step";
+}
+
+// Workloads that measure memory return settle 1 s unless told otherwise;
+// the rest do not settle (the default comparison stays as long).
+TEST_P(DriverTest, OnlyMemoryReturnWorkloadsSettleByDefault) {
+  const auto settle_of = [&](const char* workload, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {std::string("--workload=") + workload, "--dry-run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const ProcessResult r = run(args);
+    EXPECT_TRUE(r.ok()) << r.describe_failure();
+    return Json::parse(r.stdout_text)["settle_ms"];
+  };
+  if (GetParam().name != kBoundAllocator) {  // bound refuses both (it never returns memory)
+    EXPECT_EQ(settle_of("growth"), 1000);
+    EXPECT_EQ(settle_of("mid_churn"), 1000);
+    EXPECT_EQ(settle_of("growth", {"--settle-ms=0"}), 0);
+  }
+  EXPECT_EQ(settle_of("mixed_lifo"), 0);
+  if (GetParam().name != kBoundAllocator) EXPECT_EQ(settle_of("random_free", {"--settle-ms=200"}), 200);
 }
 
 TEST_P(DriverTest, CpusFlagKeepsEveryThreadOnTheFirstCpus) {
@@ -153,6 +194,7 @@ TEST_P(DriverTest, OnlyBoundRefusesRunsOutsideItsLimits) {
       {{"--threads=2"}, "refused: bound serves one thread only; this run has 2 worker threads"},
       {{"--max-size=40000"}, "refused: bound serves blocks up to 32768 bytes; this run asks for up to 40000"},
       {{"--workload=larson"}, "refused: bound serves one thread only; this workload allocates from a new thread every round"},
+      {{"--settle-ms=20"}, "refused: bound never returns memory, and --settle-ms asks what memory it returned"},
   };
   for (auto [args, message] : cases) {
     if (args[0].rfind("--workload", 0) != 0) args.push_back("--workload=mixed_lifo");

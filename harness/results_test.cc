@@ -21,6 +21,8 @@ RunRecord record(double ops_per_sec, int64_t peak, int64_t drained) {
   r.peak_rss_bytes = peak;
   r.rss_end_bytes = peak;
   r.rss_after_drain_bytes = drained;
+  r.settle_ms = 1000;
+  r.rss_after_settle_bytes = drained / 2;
   r.major_faults = 1;
   r.voluntary_context_switches = 7;
   r.counters = {{"minor_faults", {{"value", 10}}}};
@@ -128,8 +130,8 @@ TEST(Results, CellSchemaIsPinned) {
                                    "metrics"}));
   EXPECT_EQ(keys(cell["summary"]["metrics"]),
             (std::set<std::string>{"ops_per_sec", "seconds", "cpu_seconds", "ops_per_cpu_second", "cpu_share",
-                                   "peak_rss_bytes", "rss_end_bytes", "rss_after_drain_bytes", "minor_faults",
-                                   "major_faults", "voluntary_context_switches", "syscalls_per_mop"}));
+                                   "peak_rss_bytes", "rss_end_bytes", "rss_after_drain_bytes",
+                                   "rss_after_settle_bytes", "minor_faults", "major_faults", "voluntary_context_switches", "syscalls_per_mop"}));
   EXPECT_EQ(keys(cell["summary"]["metrics"]["ops_per_sec"]),
             (std::set<std::string>{"min", "p25", "median", "p75", "max", "rel_iqr", "n"}));
 }
@@ -151,6 +153,7 @@ TEST(Results, SummaryIsTheMedianWithItsSpreadAndRatio) {
   EXPECT_DOUBLE_EQ(s["ratio_to_bound"].get<double>(), 0.8);
   EXPECT_EQ(s["ratios_to_baseline_by_rep"], (Json{2.0, 1.8, 2.2}));
   EXPECT_DOUBLE_EQ(s["metrics"]["rss_after_drain_bytes"]["median"].get<double>(), 3e6);
+  EXPECT_DOUBLE_EQ(s["metrics"]["rss_after_settle_bytes"]["median"].get<double>(), 1.5e6);
   EXPECT_DOUBLE_EQ(s["metrics"]["minor_faults"]["median"].get<double>(), 10);
   EXPECT_DOUBLE_EQ(s["metrics"]["major_faults"]["median"].get<double>(), 1);
   EXPECT_DOUBLE_EQ(s["metrics"]["voluntary_context_switches"]["median"].get<double>(), 7);

@@ -37,10 +37,11 @@ std::string render_table(const ResultsFile& results) {
   for (const Cell& c : results.cells)
     if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
 
-  bool any_callgrind = false, any_bound = false;
+  bool any_callgrind = false, any_bound = false, any_settle = false;
   for (const Cell& c : results.cells) {
     any_callgrind |= c.callgrind.has_value();
     any_bound |= c.allocator == kBoundAllocator && !c.runs.empty();
+    any_settle |= c.summary.median("rss_after_settle_bytes").has_value();
   }
 
   for (const auto& [workload, threads] : groups) {
@@ -51,6 +52,7 @@ std::string render_table(const ResultsFile& results) {
         fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", "allocator", "mode", "Mops/s", "spread", "x" + baseline);
     if (any_bound) header += fmt::format(" {:>8}", "t/bound");
     header += fmt::format(" {:>11} {:>11} {:>12}", "Mops/CPU-s", "peak RSS", "after drain");
+    if (any_settle) header += fmt::format(" {:>12}", "after settle");
     if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
     header += "  status";
     out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
@@ -66,6 +68,7 @@ std::string render_table(const ResultsFile& results) {
         row += fmt::format(" {:>8}", s.ratio_to_bound ? fmt::format("{:.2f}", 1 / *s.ratio_to_bound) : "-");
       row += fmt::format(" {:>11} {:>11} {:>12}", format_mops(s.median("ops_per_cpu_second")),
                          format_bytes(s.median("peak_rss_bytes")), format_bytes(s.median("rss_after_drain_bytes")));
+      if (any_settle) row += fmt::format(" {:>12}", format_bytes(s.median("rss_after_settle_bytes")));
       if (any_callgrind) {
         row += c.callgrind && c.callgrind->contains("instructions_per_op")
                    ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())

@@ -2,8 +2,8 @@
 
 load("//variants:registry.bzl", "HAKMEM_VARIANTS")
 
-# Every workload source. Each is compiled once per allocator, into that
-# allocator's driver.
+# Every workload source, and the settle step's request. Each is compiled
+# once per allocator, into that allocator's driver.
 WORKLOAD_SRCS = [
     "growth.cc",
     "larson.cc",
@@ -13,6 +13,8 @@ WORKLOAD_SRCS = [
     "producer_consumer.cc",
     "random_free.cc",
     "registry.cc",
+    "settle_request.cc",
+    "settle_request.h",
 ]
 
 # The shared library of each system allocator: what its linked driver

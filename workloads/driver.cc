@@ -23,6 +23,13 @@ namespace lab {
 namespace {
 
 constexpr uint64_t kSmokeOps = 50'000;
+// The settle step's default length for workloads that measure memory
+// return: four times hakmem's default purge delay (250 ms) and 100 times
+// mimalloc's (10 ms), so both have long passed, yet short enough that the
+// default comparison stays about as long. jemalloc's dirty decay (10 s by
+// default) spreads its return over longer than this: what is left after
+// one second is what a program sees one second after a fall.
+constexpr int64_t kDefaultSettleMs = 1000;
 
 const std::vector<IntFlagSpec>& common_flags() {
   static const std::vector<IntFlagSpec> kFlags = {
@@ -35,6 +42,10 @@ const std::vector<IntFlagSpec>& common_flags() {
       {"rss_sample_ms", -1, -1, 60'000,
        "sample RSS every N ms into rss_series (0 = off, -1 = the workload's default: 10 for growth and mid_churn, "
        "else off)"},
+      {"settle_ms", -1, -1, 600'000,
+       "after the drain, stay lightly alive N ms (one small request every 10 ms) and then read RSS into "
+       "rss_after_settle_bytes, so every allocator can purge what its delay held back (0 = no settle step, -1 = "
+       "the workload's default: 1000 for workloads that measure memory return (growth, mid_churn), else 0)"},
   };
   return kFlags;
 }
@@ -70,7 +81,7 @@ std::string usage(const char* argv0, const DriverIdentity& id) {
 }
 
 // Why this allocator cannot serve this run, or "" when it can.
-std::string refusal(const DriverIdentity& id, const Workload& w) {
+std::string refusal(const DriverIdentity& id, const Workload& w, int64_t settle_ms) {
   const std::string who = std::string(id.allocator_name);
   if (id.limits.single_thread && w.workers() > 1)
     return who + " serves one thread only; this run has " + std::to_string(w.workers()) + " worker threads";
@@ -81,6 +92,10 @@ std::string refusal(const DriverIdentity& id, const Workload& w) {
            std::to_string(w.max_block_size());
   if (!id.limits.returns_memory && w.measures_memory_return())
     return who + " never returns memory, and this workload measures memory return";
+  // The step's requests come from the main thread, which is not a worker,
+  // and measure what an allocator gives back.
+  if (!id.limits.returns_memory && settle_ms > 0)
+    return who + " never returns memory, and --settle-ms asks what memory it returned";
   return "";
 }
 
@@ -229,7 +244,12 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   std::string error;
   std::unique_ptr<Workload> workload = def->make(config, &error);
   if (workload == nullptr) return usage_error(error);
-  if (const std::string why = refusal(id, *workload); !why.empty()) return finish(DriverStatus::kRefused, why);
+  const int64_t settle_ms = values["settle_ms"] >= 0                 ? values["settle_ms"]
+                           : workload->measures_memory_return() ? kDefaultSettleMs
+                                                                : 0;
+  if (const std::string why = refusal(id, *workload, settle_ms); !why.empty())
+    return finish(DriverStatus::kRefused, why);
+
   // Test hook: --inject_fault=KIND[@ALLOCATOR] makes this run crash or hang
   // (only on ALLOCATOR's driver, if given), to test the harness.
   std::string fault = inject_fault.substr(0, inject_fault.find('@'));
@@ -259,6 +279,7 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
                                         {"ops", config.ops},       {"threads", config.threads},
                                         {"workers", workload->workers()}, {"seed", config.seed},
                                         {"params", config.params}, {"cpus", cpus},
+                                        {"settle_ms", settle_ms},
                                         {"build", build_json(id)}}
                      .dump()
               << std::endl;
@@ -273,6 +294,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   MeasureOptions options;
   options.workers = workload->workers();
   options.rss_sample_ms = values["rss_sample_ms"] >= 0 ? values["rss_sample_ms"] : def->default_rss_sample_ms;
+  options.settle_ms = settle_ms;
+  options.settle_request = id.settle_request;
   RunSyscalls syscalls;
   const SyscallCounter counter = syscall_counter(id, *subject, &syscalls.reason);
   SyscallTally calls_at_start, calls_at_end;
@@ -312,6 +335,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   record.rss_start_bytes = m.rss_start_bytes;
   record.rss_end_bytes = m.rss_end_bytes;
   record.rss_after_drain_bytes = m.rss_after_drain_bytes;
+  record.settle_ms = options.settle_ms;
+  record.rss_after_settle_bytes = m.rss_after_settle_bytes;
   record.major_faults = m.major_faults;
   record.voluntary_context_switches = m.voluntary_context_switches;
   record.counters = m.counters;
@@ -332,7 +357,8 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
                          {"rss_bytes", rss},
                          {"phases", phases},
                          {"drain_start_ms", static_cast<double>(m.drain_start_ns) * 1e-6},
-                         {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6}};
+                         {"drain_end_ms", static_cast<double>(m.drain_end_ns) * 1e-6},
+                         {"settle_end_ms", static_cast<double>(m.settle_end_ns) * 1e-6}};
   }
   record.build = build_json(id);
   record.thp = {{"enabled", thp_setting("enabled")}, {"defrag", thp_setting("defrag")}};

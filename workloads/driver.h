@@ -21,6 +21,9 @@ struct DriverIdentity {
   // hakmem's hak_syscall_counts when it is linked in, else nullptr (a peer;
   // under LD_PRELOAD the driver looks the function up in the library).
   void (*syscall_counts)(hak_syscalls* out);
+  // The settle step's request, calling this driver's allocator
+  // (workloads/settle_request.h).
+  void (*settle_request)();
 };
 
 int driver_main(int argc, char** argv, const DriverIdentity& identity);

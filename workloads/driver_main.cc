@@ -2,6 +2,7 @@
 // lab/allocator.h, together with every workload source.
 #include "lab/allocator.h"
 #include "workloads/driver.h"
+#include "workloads/settle_request.h"
 #include "workloads/support/validate.h"
 
 #ifndef LAB_COMPILATION_MODE
@@ -11,5 +12,5 @@
 int main(int argc, char** argv) {
   return lab::driver_main(argc, argv,
                           {lab::kAllocatorKind, lab::kAllocatorName, LAB_COMPILATION_MODE, lab::all_workloads(),
-                           lab::kAllocatorLimits, lab::kTestHooks, lab::kSyscallCounts});
+                           lab::kAllocatorLimits, lab::kTestHooks, lab::kSyscallCounts, &lab::settle_request});
 }

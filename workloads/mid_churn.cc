@@ -110,6 +110,10 @@ class MidChurn final : public Workload {
   }
 
   size_t max_block_size() const override { return max_size_; }
+  // Its peak RSS against the peers is one of issue 12's targets, and its
+  // working set falls to the low water each cycle and to nothing at the
+  // drain: what goes back to the OS is half the point.
+  bool measures_memory_return() const override { return true; }
   std::vector<PhaseMark> phases() const override { return marks_.marks(); }
 
  private:

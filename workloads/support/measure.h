@@ -2,7 +2,8 @@
 // barrier, the clock and counters run from the release of the barrier until
 // the last worker finishes, then (untimed) each worker frees what it still
 // holds on its own thread. RSS is read inside this process before, at the
-// end of the timed region, and after the drain.
+// end of the timed region, after the drain, and after an optional settle
+// period (below).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,15 @@ struct MeasureOptions {
   // system-call counts there); may be empty.
   std::function<void()> at_start;
   std::function<void()> at_end;
+  // Milliseconds the process stays lightly alive after the drain before
+  // rss_after_settle is read (0: no settle step; see measure.cc), making
+  // one settle_request every kSettleRequestMs meanwhile.
+  int64_t settle_ms = 0;
+  std::function<void()> settle_request;
 };
+
+// The settle step's pace: one request per this many milliseconds.
+inline constexpr int64_t kSettleRequestMs = 10;
 
 struct RssSample {
   int64_t t_ns;  // since the start of the timed region
@@ -40,16 +49,20 @@ struct Measurement {
   std::optional<int64_t> rss_start_bytes;
   std::optional<int64_t> rss_end_bytes;
   std::optional<int64_t> rss_after_drain_bytes;
+  std::optional<int64_t> rss_after_settle_bytes;  // only when options.settle_ms > 0
   std::optional<int64_t> peak_rss_bytes;
   bool peak_rss_reset = false;  // true: peak covers only the timed region and drain
   nlohmann::ordered_json counters;
   std::vector<RssSample> rss_series;
   int64_t drain_start_ns = 0;
   int64_t drain_end_ns = 0;
+  int64_t settle_end_ns = 0;  // == drain_end_ns without a settle step
+  uint64_t settle_requests = 0;
 };
 
 // On worker thread w: prepare(w) untimed before the start barrier, run(w)
-// timed, then drain(w) untimed once every worker has finished running.
+// timed, then drain(w) untimed once every worker has finished running;
+// then, with options.settle_ms, the settle step on the calling thread.
 Measurement measure(const MeasureOptions& options, const std::function<void(unsigned)>& prepare,
                     const std::function<void(unsigned)>& run, const std::function<void(unsigned)>& drain);
 

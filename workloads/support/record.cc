@@ -33,6 +33,7 @@ const std::set<std::string>& known_keys() {
     full.exit_status = 0;
     full.output_checksum = "";
     full.syscalls = RunSyscalls{};
+    full.settle_ms = 0;
     const Json written = full;
     std::set<std::string> keys;
     for (auto it = written.begin(); it != written.end(); ++it) keys.insert(it.key());
@@ -43,7 +44,8 @@ const std::set<std::string>& known_keys() {
 
 // Keys written only when set: their absence says nothing about the version.
 const std::set<std::string>& optional_keys() {
-  static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum", "syscalls"};
+  static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum", "syscalls",
+                                              "settle_ms", "rss_after_settle_bytes"};
   return kKeys;
 }
 
@@ -104,6 +106,10 @@ void to_json(Json& j, const RunRecord& r) {
   put("rss_start_bytes", optional_json(r.rss_start_bytes));
   put("rss_end_bytes", optional_json(r.rss_end_bytes));
   put("rss_after_drain_bytes", optional_json(r.rss_after_drain_bytes));
+  if (r.settle_ms) {
+    j["settle_ms"] = *r.settle_ms;
+    j["rss_after_settle_bytes"] = optional_json(r.rss_after_settle_bytes);
+  }
   put("major_faults", optional_json(r.major_faults));
   put("voluntary_context_switches", optional_json(r.voluntary_context_switches));
   if (r.exit_status) j["exit_status"] = *r.exit_status;
@@ -153,6 +159,8 @@ void from_json(const Json& j, RunRecord& r) {
   read(j, "rss_start_bytes", r.rss_start_bytes);
   read(j, "rss_end_bytes", r.rss_end_bytes);
   read(j, "rss_after_drain_bytes", r.rss_after_drain_bytes);
+  read(j, "settle_ms", r.settle_ms);
+  read(j, "rss_after_settle_bytes", r.rss_after_settle_bytes);
   read(j, "major_faults", r.major_faults);
   read(j, "voluntary_context_switches", r.voluntary_context_switches);
   read(j, "exit_status", r.exit_status);
@@ -196,6 +204,7 @@ const std::vector<RunMetric>& run_metrics() {
       {"peak_rss_bytes", "B", [](const RunRecord& r) { return as_double(r.peak_rss_bytes); }},
       {"rss_end_bytes", "B", [](const RunRecord& r) { return as_double(r.rss_end_bytes); }},
       {"rss_after_drain_bytes", "B", [](const RunRecord& r) { return as_double(r.rss_after_drain_bytes); }},
+      {"rss_after_settle_bytes", "B", [](const RunRecord& r) { return as_double(r.rss_after_settle_bytes); }},
       {"minor_faults", "1", [](const RunRecord& r) { return r.counter("minor_faults"); }},
       {"major_faults", "1", [](const RunRecord& r) { return as_double(r.major_faults); }},
       {"voluntary_context_switches", "1",

@@ -81,6 +81,12 @@ struct RunRecord {
   std::optional<int64_t> rss_start_bytes;
   std::optional<int64_t> rss_end_bytes;
   std::optional<int64_t> rss_after_drain_bytes;
+  // The settle step (workloads/support/measure.cc): its length, and RSS at
+  // its end (null when it was 0 ms: no step). Written only when settle_ms
+  // is set: drivers always set it, program runs never; records written
+  // before it lack both keys.
+  std::optional<int64_t> settle_ms;
+  std::optional<int64_t> rss_after_settle_bytes;
   // getrusage over the timed region, all threads (version 2).
   std::optional<int64_t> major_faults;
   std::optional<int64_t> voluntary_context_switches;

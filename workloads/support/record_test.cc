@@ -31,6 +31,8 @@ RunRecord full_record() {
   r.rss_start_bytes = 1 << 20;
   r.rss_end_bytes = 1 << 21;
   r.rss_after_drain_bytes = 1 << 20;
+  r.settle_ms = 1000;
+  r.rss_after_settle_bytes = 3 << 18;
   r.major_faults = 3;
   r.voluntary_context_switches = 17;
   r.counters = {{"minor_faults", {{"value", 12}, {"scaled", false}}}, {"cycles", {{"value", nullptr}, {"reason", "no PMU"}}}};
@@ -83,6 +85,30 @@ TEST(RunRecord, SystemCallsAreCountsOrNullWithAReason) {
   Json wrong = full_record();
   wrong["syscalls"]["timed"] = 7;
   EXPECT_THROW(wrong.get<RunRecord>(), nlohmann::json::exception);
+}
+
+TEST(RunRecord, TheSettleStepIsItsLengthAndRssOrNoStepAtAll) {
+  const Json settled = full_record();
+  EXPECT_EQ(settled["settle_ms"], 1000);
+  EXPECT_EQ(settled["rss_after_settle_bytes"], 3 << 18);
+  EXPECT_EQ(settled.get<RunRecord>().rss_after_settle_bytes, 3 << 18);
+
+  RunRecord unsettled = full_record();
+  unsettled.settle_ms = 0;
+  unsettled.rss_after_settle_bytes.reset();
+  const Json j = unsettled;
+  EXPECT_EQ(j["settle_ms"], 0);
+  EXPECT_TRUE(j["rss_after_settle_bytes"].is_null()) << "no settle step: no RSS after it, never a copy of another";
+  EXPECT_EQ(Json(j.get<RunRecord>()), j);
+  EXPECT_FALSE(find_run_metric("rss_after_settle_bytes")->of(unsettled));
+
+  Json older = full_record();
+  older.erase("settle_ms");
+  older.erase("rss_after_settle_bytes");
+  const RunRecord read = older.get<RunRecord>();
+  EXPECT_FALSE(read.settle_ms);
+  EXPECT_TRUE(read.absent.empty()) << "a record from before the step is not missing a field";
+  EXPECT_EQ(Json(read), older) << "and is written back without it";
 }
 
 TEST(RunRecord, KeysItDoesNotKnowAreKeptVerbatim) {
@@ -138,6 +164,7 @@ TEST(RunMetrics, EachMetricReadsItsField) {
   EXPECT_EQ(value("ops_per_sec"), 2000);
   EXPECT_EQ(value("cpu_share"), 0.5);
   EXPECT_EQ(value("peak_rss_bytes"), 1 << 22);
+  EXPECT_EQ(value("rss_after_settle_bytes"), 3 << 18);
   EXPECT_EQ(value("minor_faults"), 12);
   EXPECT_EQ(value("major_faults"), 3);
   EXPECT_EQ(value("voluntary_context_switches"), 17);
