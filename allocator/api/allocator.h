@@ -12,6 +12,10 @@
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        `- malloc_cold(size)                               [noinline]
+//             |- (after the allocation) every 8th cold event of this
+//             |     thread: purge_check -> PurgeScheduler::check (one
+//             |     clock reading; once a granule: every pool's
+//             |     purge_expired(now), pools/purge.h)
 //             |- first call on this thread: init_thread()
 //             |     -> acquire_heap(), Policy::init(), MidCache::init,
 //             |        pthread key for exit, fork handlers (once per
@@ -60,6 +64,7 @@
 //        |        multiply) without the free mark, its list below its
 //        |        limit: mark, a thread-local free-list push
 //        `- free_cold(p)                                    [noinline]
+//             |- every 8th cold event of this thread: purge_check (above)
 //             |- mid: MidCache::check_free: interior pointer? double
 //             |     free? (the free mark); tiny: interior pointer?
 //             |     checked tiny slab (HAKMEM_DEBUG >= 1): double free?
@@ -78,8 +83,8 @@
 //             |- L25: l25_free -> L25SpanManager::take_for_free (a span in
 //             |     use, by its page map entry; else double free or
 //             |     interior pointer) -> L25ThreadCache::push ->
-//             |     L25Pool::deallocate -> shared cache ->
-//             |     L25SpanManager::release (coalesce)
+//             |     L25Pool::deallocate -> shared cache (stamped: it
+//             |     decays) -> L25SpanManager::release (coalesce)
 //             |- large: LargeAllocator::deallocate (a live block's start;
 //             |     else double free or interior pointer)
 //             |     -> LargeCache::put (evicts the oldest: Pal::unmap) or
@@ -111,6 +116,7 @@
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
 #include "allocator/pools/l25_pool.h"
+#include "allocator/pools/purge.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
@@ -240,6 +246,7 @@ class Allocator {
     typename Policy::Cache cache;
     ThreadHeap* heap;
     uint32_t status;
+    uint32_t purge_countdown;  // cold events left before this thread's next purge_check
     MidCache mid;
     L25ThreadCache l25;  // used while status == kRunning
   };
@@ -274,9 +281,19 @@ class Allocator {
         p = global_large().allocate(size, kMinAlign);
       }
       if (debug_level() >= 2) check_all(heap);
+      if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();
     }
     if (p == nullptr) [[unlikely]] errno = ENOMEM;
     return p;
+  }
+
+  // Every PurgeScheduler::kColdEventsPerCheck-th cold event of a running
+  // thread (malloc_cold, free_cold): the process-wide purge check
+  // (pools/purge.h), so a pool that sees no more events of its own still
+  // returns its memory once the delay has passed.
+  [[gnu::noinline, gnu::cold]] static void purge_check() {
+    tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
+    global_purge().check();
   }
 
   // free() keeps errno (POSIX 2024 requires it, glibc does it): a first
@@ -302,6 +319,9 @@ class Allocator {
   [[gnu::noinline]] static void free_cold(void* p) {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
+    // Before a thread's first allocation its countdown is 0 and wraps: its
+    // frees do not check until init_thread sets it (the others' do).
+    if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();
     unsigned size_class = ClassMap::lookup(p);
     const bool checked_tiny = ClassMap::strip_debug_tiny(&size_class);
     if (size_class < kSlabClasses) [[likely]] {
@@ -405,6 +425,7 @@ class Allocator {
     if (heap == nullptr) return nullptr;
     tls_.heap = heap;
     tls_.status = kRunning;
+    tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
     Policy::init(tls_.cache);
     tls_.mid.init(static_cast<uint64_t>(option_value(Option::kMidCacheKib)) * 1024);
     tls_.l25.init();

@@ -22,10 +22,16 @@
 // still never early, and as the kept close times span at least one delay,
 // such a unit had expired already: it is not late either.
 //
-// Where no event comes, nothing is purged: there is no background thread.
-// A later learner thread calls its pool's purge_expired(now), which comes
-// here through advance(now). trim() (malloc_trim) purges everything at once,
-// expired or not.
+// A pool's own events are not enough: a pool that sees no more events
+// (the spans after a working set fell, the L25 shared caches, the large
+// cache) would keep its memory forever. So the allocator's cold paths,
+// where the slow events of every pool converge, count their events and,
+// once per few, call the process-wide check (pools/purge.h), which runs
+// every pool's purge_expired(now) at most once per granule; that check is
+// also the one entry point of issue 13's learner thread, so an idle
+// process will purge too. There is no background thread yet: a process
+// that makes no call purges nothing. trim() (malloc_trim) purges
+// everything at once, expired or not.
 //
 // Compared with the two designs this learns from:
 //   - jemalloc's dirty decay (dirty_decay_ms, default 10 s) does not stamp
@@ -89,6 +95,10 @@ class Decay {
     return open_;
   }
 
+  // The same stamp, not noted: for a pool that publishes it to stampers
+  // outside its lock and keeps its own order (pools/l25_pool.h).
+  Stamp open_generation() const { return open_; }
+
   // A unit stamped `s` is dirty again (an unmap the OS refused put it back).
   void note(Stamp s) {
     if (s < oldest_) oldest_ = s;
@@ -117,9 +127,12 @@ class Decay {
 
   uint64_t now_ms() const { return now_ms_; }
 
- private:
+  // How long a generation stays open at least: delay / (kGenerations - 1),
+  // rounded up, at least 1 ms. Also how often the process-wide check runs
+  // every pool's pass (pools/purge.h): more often would find nothing new.
   static uint64_t granule_ms();
 
+ private:
   unsigned events_per_read_;
   unsigned events_ = 0;
   Stamp open_ = 0;

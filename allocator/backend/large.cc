@@ -9,9 +9,10 @@
 #include "allocator/pal/log.h"
 
 namespace hakmem {
-namespace {
 
 constinit LargeAllocator g_large{&g_os_pal};
+
+namespace {
 
 constexpr size_t kHeaderSpan = align_up(sizeof(LargeHeader), 64);
 
@@ -29,8 +30,6 @@ void init_header(LargeHeader* header, char* map_base, size_t map_size, char* blo
 bool worth_giving_back(size_t tail, size_t map_size) { return tail > map_size / LargeAllocator::kKeepTailShare; }
 
 }  // namespace
-
-LargeAllocator& global_large() { return g_large; }
 
 // The header of the live block that starts at p, or nullptr. p's slot must
 // read kLargeClass in the class map (so p is in the first 2 MiB of a large

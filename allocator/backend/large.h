@@ -200,6 +200,8 @@ class LargeAllocator {
   LargeCache cache_;
 };
 
-LargeAllocator& global_large();
+// The process-wide large allocator, on the OS PAL (constant-initialised).
+extern LargeAllocator g_large;
+inline LargeAllocator& global_large() { return g_large; }
 
 }  // namespace hakmem

@@ -51,6 +51,7 @@ void L25Pool::deallocate(void* p, unsigned c) {
   {
     std::lock_guard guard(bin.lock);
     if (bin.count < kSharedSlots && shared_bytes_.load(std::memory_order_relaxed) + size <= limit) {
+      bin.stamps[bin.count] = open_generation_.load(std::memory_order_relaxed);
       bin.blocks[bin.count++] = p;
       shared_bytes_.fetch_add(size, std::memory_order_relaxed);
       bump(shared_frees_);
@@ -78,6 +79,38 @@ void L25Pool::flush_shared() {
   }
 }
 
+uint32_t L25Pool::take_expired(unsigned c, void** taken) {
+  SharedBin& bin = bins_[c];
+  std::lock_guard guard(bin.lock);
+  uint32_t n = 0;
+  while (n < bin.count && decay_.expired(bin.stamps[n])) ++n;  // the oldest are at the bottom
+  if (n == 0) return 0;
+  for (uint32_t i = 0; i < n; ++i) taken[i] = bin.blocks[i];
+  for (uint32_t i = n; i < bin.count; ++i) {
+    bin.blocks[i - n] = bin.blocks[i];
+    bin.stamps[i - n] = bin.stamps[i];
+  }
+  bin.count -= n;
+  shared_bytes_.fetch_sub(static_cast<int64_t>(n * l25_class_size(c)), std::memory_order_relaxed);
+  return n;
+}
+
+void L25Pool::purge_expired(uint64_t now_ms) {
+  if (purge_lock_.try_lock()) {
+    decay_.advance(now_ms);
+    if (shared_bytes_.load(std::memory_order_relaxed) > 0) {
+      for (unsigned c = 0; c < kL25Classes; ++c) {
+        void* taken[kSharedSlots];
+        // Outside the bin's lock, as in flush_shared.
+        if (const uint32_t n = take_expired(c, taken); n > 0) spans_->release(taken, n);
+      }
+    }
+    open_generation_.store(decay_.open_generation(), std::memory_order_relaxed);
+    purge_lock_.unlock();
+  }
+  spans_->purge_expired(now_ms);
+}
+
 void L25Pool::trim() {
   flush_shared();
   spans_->trim();
@@ -94,6 +127,7 @@ L25PoolStats L25Pool::stats() const {
 }
 
 void L25Pool::lock_for_fork() {
+  purge_lock_.lock();
   for (SharedBin& bin : bins_) bin.lock.lock();
   spans_->lock_for_fork();
 }
@@ -101,11 +135,13 @@ void L25Pool::lock_for_fork() {
 void L25Pool::unlock_after_fork() {
   spans_->unlock_after_fork();
   for (unsigned c = kL25Classes; c-- > 0;) bins_[c].lock.unlock();
+  purge_lock_.unlock();
 }
 
 void L25Pool::reset_locks_in_child() {
   spans_->reset_lock_in_child();
   for (SharedBin& bin : bins_) bin.lock.reset();
+  purge_lock_.reset();
 }
 
 }  // namespace hakmem

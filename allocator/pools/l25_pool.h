@@ -20,9 +20,25 @@
 // Bounds: a thread cache holds up to HAKMEM_L25_THREAD_CACHE_KIB
 // (1 MiB) and at most kThreadSlots blocks per class; the shared caches
 // together up to HAKMEM_L25_SHARED_CACHE_KIB (8 MiB) and kSharedSlots
-// blocks per class. Cached blocks stay resident: trim() (malloc_trim)
-// empties the shared caches into the spans, which are then purged, and
-// flush() a thread's cache; exiting threads flush theirs.
+// blocks per class. trim() (malloc_trim) empties the shared caches into
+// the spans, which are then purged, and flush() a thread's cache; exiting
+// threads flush theirs.
+//
+// Decay of the shared caches. Up to 8 MiB that a program stopped asking
+// for would otherwise stay resident for good (growth's drain left them
+// full). Each shared block is stamped with the pool's open decay
+// generation (backend/decay.h) as it enters its bin; a bin is a stack, so
+// its stamps never decrease from bottom to top, and the bottom blocks are
+// the ones unused longest. purge_expired(now) (the process-wide check,
+// pools/purge.h) gives every block unused past HAKMEM_PURGE_DELAY_MS back
+// to the spans, which purge it once it has stayed free there for the delay
+// too: the return takes two delays, not one, because a cached block's
+// pages were in use a delay ago at most and the spans' single rule (a span
+// is purged a delay after it was freed) stays the only one that returns
+// pages. A block reused within the delay is restamped when freed again, so
+// a working set that churns through the caches keeps them. The cost on the
+// free path is one relaxed load and one store under the bin's lock; the
+// thread caches (at most 1 MiB a thread, flushed at exit) do not decay.
 #pragma once
 
 #include <sched.h>
@@ -32,6 +48,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "allocator/backend/decay.h"
 #include "allocator/backend/l25_spans.h"
 #include "allocator/config/l25_classes.h"
 
@@ -102,6 +119,11 @@ class L25Pool {
   void deallocate(void* p, unsigned c);
   // Empties the shared caches into the spans.
   void flush_shared();
+  // At clock reading `now_ms`: the shared blocks unused past the delay go
+  // back to the spans, then the spans' own pass runs (the process-wide
+  // check's call, pools/purge.h). A pass already running elsewhere is not
+  // waited for.
+  void purge_expired(uint64_t now_ms);
   // flush_shared, then the span manager's trim (purge, unmap empty regions).
   void trim();
 
@@ -126,6 +148,7 @@ class L25Pool {
     void lock() {
       while (held_.exchange(true, std::memory_order_acquire)) sched_yield();
     }
+    bool try_lock() { return !held_.exchange(true, std::memory_order_acquire); }
     void unlock() { held_.store(false, std::memory_order_release); }
     void reset() { held_.store(false, std::memory_order_relaxed); }
 
@@ -134,15 +157,30 @@ class L25Pool {
   };
 
   // Invariants (under lock): count <= kSharedSlots; blocks[0, count) are
-  // blocks of this class whose spans read cached.
+  // blocks of this class whose spans read cached; stamps[i] is the decay
+  // generation published when blocks[i] entered, and
+  // stamps[0] <= stamps[1] <= ... <= stamps[count - 1].
   struct alignas(64) SharedBin {
     BinLock lock;
     uint32_t count = 0;
     void* blocks[kSharedSlots] = {};
+    Decay::Stamp stamps[kSharedSlots] = {};
   };
+
+  // Takes bin c's blocks unused past the delay into `taken` (under the
+  // bin's lock); returns how many.
+  uint32_t take_expired(unsigned c, void** taken);
 
   L25SpanManager* spans_;
   SharedBin bins_[kL25Classes];
+  // The decay of the shared blocks: decay_ under purge_lock_ (taken before
+  // any bin's lock and the spans'), its open generation published for the
+  // stampers, who hold only their bin's lock. A block stamped just as a
+  // pass closes its generation counts as freed at that close: early by
+  // the microseconds of the pass at most.
+  BinLock purge_lock_;
+  Decay decay_{1};
+  std::atomic<Decay::Stamp> open_generation_{0};
   // Sum of the shared bins' bytes (each bin's share changed under its lock).
   std::atomic<int64_t> shared_bytes_{0};
   std::atomic<int64_t> shared_hits_{0};

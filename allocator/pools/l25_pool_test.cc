@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "allocator/backend/decay.h"
 #include "allocator/config/options.h"
 #include "allocator/pal/fake_pal.h"
 
@@ -192,6 +193,56 @@ TEST_F(L25PoolTest, TwoThreadsChurnTheSharedCachesAtOnce) {
   pool.trim();
   spans.check();
   EXPECT_EQ(spans.stats().in_use_pages, 0);
+}
+
+// Decay of the shared caches (l25_pool.h): passes as the process-wide
+// check would make them, one per granule.
+class L25PoolDecayTest : public L25PoolTest {
+ protected:
+  void run_for(uint64_t ms) {
+    for (uint64_t t = 0; t < ms; t += Decay::granule_ms()) {
+      pal.advance_ms(Decay::granule_ms());
+      pool.purge_expired(pal.now_ms());
+    }
+  }
+  void free_shared(void* p) {
+    L25SpanManager::take_for_free(p);
+    pool.deallocate(p, k512K);
+  }
+};
+
+TEST_F(L25PoolDecayTest, ASharedBlockUnusedPastTheDelayGoesBackAndIsPurged) {
+  void* p = pool.allocate(k512K);
+  ASSERT_NE(p, nullptr);
+  free_shared(p);
+  run_for(Decay::delay_ms() - 2 * Decay::granule_ms());
+  EXPECT_EQ(pool.stats().shared_bytes, static_cast<int64_t>(l25_class_size(k512K))) << "kept within the delay";
+  run_for(4 * Decay::granule_ms());
+  EXPECT_EQ(pool.stats().shared_bytes, 0) << "unused past the delay: back to the spans";
+  EXPECT_EQ(spans.stats().dirty_pages, static_cast<int64_t>(l25_class_pages(k512K))) << "still resident there";
+  EXPECT_EQ(pal.purges(), 0);
+  run_for(Decay::delay_ms() + 2 * Decay::granule_ms());
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  EXPECT_GE(pal.purged_bytes(), static_cast<int64_t>(l25_class_size(k512K))) << "its pages went back to the OS";
+  spans.check();
+}
+
+TEST_F(L25PoolDecayTest, ABlockReusedWithinTheDelayStaysCachedAndTheOldestGoFirst) {
+  void* a = pool.allocate(k512K);
+  void* b = pool.allocate(k512K);
+  free_shared(a);
+  run_for(Decay::delay_ms() / 2);
+  free_shared(b);  // on top of a, half a delay younger
+  run_for(Decay::delay_ms() / 2 + 4 * Decay::granule_ms());
+  EXPECT_EQ(pool.stats().shared_bytes, static_cast<int64_t>(l25_class_size(k512K))) << "a left, b stays";
+  EXPECT_EQ(pool.allocate(k512K), b);
+  free_shared(b);  // used again: a fresh stamp
+  run_for(Decay::delay_ms() / 2 + 4 * Decay::granule_ms());
+  EXPECT_EQ(pool.stats().shared_bytes, static_cast<int64_t>(l25_class_size(k512K)))
+      << "a block reused within the delay is not returned";
+  run_for(Decay::delay_ms() / 2);
+  EXPECT_EQ(pool.stats().shared_bytes, 0);
+  spans.check();
 }
 
 }  // namespace
