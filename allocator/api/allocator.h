@@ -11,6 +11,9 @@
 //   `- malloc_slow(size)                                    [noinline]
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
+//        |- L25 up to 256 KiB: L25ThreadCache::try_alloc     [always_inline]
+//        |     -> class by a table load, a thread-local stack pop, the
+//        |        span's page map entry to in use (pools/l25_pool.h)
 //        `- malloc_cold(size)                               [noinline]
 //             |- (after the allocation) every 8th cold event of this
 //             |     thread: purge_check -> PurgeScheduler::check (one
@@ -32,7 +35,7 @@
 //             |     (a batch, as far as the class's limit in the byte
 //             |     budget goes)
 //             |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
-//             |     (classes up to 256 KiB) -> L25Pool::allocate -> shared
+//             |     (a miss) -> L25Pool::allocate -> shared
 //             |     cache of the class -> L25SpanManager::allocate (best-fit
 //             |     free span, split; else a 32 MiB region: Pal::map)
 //             `- large: LargeAllocator::allocate
@@ -63,6 +66,15 @@
 //        |     -> a block start (p's offset in its 64 KiB slab, a
 //        |        multiply) without the free mark, its list below its
 //        |        limit: mark, a thread-local free-list push
+//        |- L25 span in use (L25SpanManager::in_use_head: p heads a
+//        |  span whose page map entry reads in use)
+//        |     |- L25ThreadCache::try_push                  [always_inline]
+//        |     |     -> its class's list below its limit: mark cached,
+//        |     |        a thread-local stack push
+//        |     `- l25_free_cold(p, span)                    [noinline]
+//        |           -> a cold event (purge_check, below), mark cached, L25ThreadCache::push (a higher
+//        |              limit from the byte budget) -> L25Pool::deallocate
+//        |              -> shared cache -> L25SpanManager::release
 //        `- free_cold(p)                                    [noinline]
 //             |- every 8th cold event of this thread: purge_check (above)
 //             |- mid: MidCache::check_free: interior pointer? double
@@ -80,11 +92,12 @@
 //             |     from the byte budget, or the largest holder's or the
 //             |     list's own colder half to ThreadHeap::spill
 //             |- checked tiny, mid past the budget: ThreadHeap::free_block
-//             |- L25: l25_free -> L25SpanManager::take_for_free (a span in
-//             |     use, by its page map entry; else double free or
-//             |     interior pointer) -> L25ThreadCache::push ->
-//             |     L25Pool::deallocate -> shared cache (stamped: it
-//             |     decays) -> L25SpanManager::release (coalesce)
+//             |- L25 (only a bad free comes this far): l25_free ->
+//             |     L25SpanManager::take_for_free (a span in use, by its
+//             |     page map entry; else double free or interior pointer)
+//             |     -> L25ThreadCache::push -> L25Pool::deallocate ->
+//             |     shared cache (stamped: it decays) ->
+//             |     L25SpanManager::release (coalesce)
 //             |- large: LargeAllocator::deallocate (a live block's start;
 //             |     else double free or interior pointer)
 //             |     -> LargeCache::put (evicts the oldest: Pal::unmap) or
@@ -248,16 +261,20 @@ class Allocator {
     uint32_t status;
     uint32_t purge_countdown;  // cold events left before this thread's next purge_check
     MidCache mid;
-    L25ThreadCache l25;  // used while status == kRunning
+    L25ThreadCache l25;  // zero (caching nothing) unless status == kRunning
   };
 
   // Every allocation the tiny front end did not serve. A mid request is a
-  // pop from the mid cache here, before anything else is looked at; the
-  // rest, and a mid miss, go on to malloc_cold. The tiny misses pay two
-  // instructions for the size test (their refills come once a batch).
+  // pop from the mid cache here, before anything else is looked at, and an
+  // L25 request up to 256 KiB one from the L25 thread cache; the rest, and
+  // the misses, go on to malloc_cold. The tiny misses pay four
+  // instructions for the two size tests (their refills come once a batch).
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
     if (size - (kTinyMaxSize + 1) < kSlabMaxSize - kTinyMaxSize) [[likely]] {
       if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
+        return p;
+    } else if (size - (kSlabMaxSize + 1) < L25ThreadCache::kMaxSize - kSlabMaxSize) {
+      if (void* p = tls_.l25.try_alloc(size)) [[likely]]
         return p;
     }
     return malloc_cold(size);
@@ -271,16 +288,15 @@ class Allocator {
     }
     void* p = nullptr;
     if (heap != nullptr) [[likely]] {
-      if (size <= kTinyMaxSize) {
-        p = Policy::alloc_slow(tls_.cache, *heap, tiny_class_of(size));
-      } else if (size <= kSlabMaxSize) {
-        p = tls_.mid.alloc_slow(*heap, mid_class_of(size));
-      } else if (size <= kL25MaxSize) {
-        p = l25_malloc(size);
+      if (size > kSlabMaxSize) {
+        // L25 and large blocks touch no slab: nothing for HAKMEM_DEBUG=2
+        // to verify, so they skip its option read.
+        p = size <= kL25MaxSize ? l25_malloc(size) : global_large().allocate(size, kMinAlign);
       } else {
-        p = global_large().allocate(size, kMinAlign);
+        p = size <= kTinyMaxSize ? Policy::alloc_slow(tls_.cache, *heap, tiny_class_of(size))
+                                 : tls_.mid.alloc_slow(*heap, mid_class_of(size));
+        if (debug_level() >= 2) check_all(heap);
       }
-      if (debug_level() >= 2) check_all(heap);
       if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();
     }
     if (p == nullptr) [[unlikely]] errno = ENOMEM;
@@ -307,13 +323,34 @@ class Allocator {
   // under HAKMEM_DEBUG >= 1) block going to the heap not its free bit; a
   // large block must be a live block's start. Anything else aborts with
   // report_invalid_free's one line. A mid free is checked and cached here,
-  // before free_cold's errno keeping: nothing on that path touches errno.
+  // before free_cold's errno keeping: nothing on that path touches errno;
+  // so is an L25 free into the L25 thread cache (a span in use, by its page
+  // map entry; anything else goes on to free_cold's take_for_free).
   [[gnu::noinline]] static void free_slow(void* p, unsigned size_class) {
     if (size_class - kTinyClasses < kMidClasses) [[likely]] {
       if (tls_.mid.try_free(static_cast<FreeBlock*>(p), size_class)) [[likely]]
         return;
+    } else if (size_class == ClassMap::kL25Span) {
+      if (L25Span* span = L25SpanManager::in_use_head(p)) [[likely]] {
+        if (tls_.l25.try_push(p, span)) [[likely]]
+          return;
+        return l25_free_cold(p, span);
+      }
     }
     free_cold(p);
+  }
+
+  // A valid L25 free (p heads span, in use) the thread cache had no room
+  // for: a higher limit, else the shared pool, whose spans may make system
+  // calls, hence the errno keeping. Bad L25 frees go to free_cold, whose
+  // take_for_free reports them.
+  [[gnu::noinline]] static void l25_free_cold(void* p, L25Span* span) {
+    const ErrnoKeeper keep_errno;
+    if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();  // a cold event, as in free_cold
+    span->kind.store(kL25Cached, std::memory_order_relaxed);
+    const unsigned c = span->size_class;
+    if (tls_.l25.push(p, c, global_l25_pool())) return;
+    global_l25_pool().deallocate(p, c);
   }
 
   [[gnu::noinline]] static void free_cold(void* p) {
@@ -363,19 +400,19 @@ class Allocator {
     report_invalid_pointer(p, size_class);
   }
 
-  // L25 blocks: this thread's cache while it runs, else the shared pool
-  // (a thread past its exit destructor, or one that never allocated).
+  // L25 blocks the fast paths (malloc_slow, free_slow) did not serve:
+  // this thread's cache while it runs, else the shared pool (a thread past
+  // its exit destructor, or one that never allocated, has a zeroed cache:
+  // its pops miss and its pushes fail).
   static void* l25_malloc(size_t size) {
     const unsigned c = l25_class_of(size);
-    if (tls_.status == kRunning) {
-      if (void* p = tls_.l25.pop(c)) return p;
-    }
+    if (void* p = tls_.l25.pop(c)) return p;
     return global_l25_pool().allocate(c);
   }
 
   static void l25_free(void* p) {
     const unsigned c = L25SpanManager::take_for_free(p)->size_class;
-    if (tls_.status == kRunning && tls_.l25.push(p, c)) return;
+    if (tls_.l25.push(p, c, global_l25_pool())) return;
     global_l25_pool().deallocate(p, c);
   }
 
@@ -447,6 +484,7 @@ class Allocator {
     tls_.status = kExited;
     tls_.cache = typename Policy::Cache{};  // zero: every call goes slow again
     tls_.mid = MidCache{};
+    tls_.l25 = L25ThreadCache{};  // zero: its pushes fail, its pops miss
   }
 
   static pthread_key_t exit_key() {

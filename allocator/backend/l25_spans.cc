@@ -402,6 +402,8 @@ void L25SpanManager::check() const {
   for (const L25Region* region = regions_; region != nullptr; region = region->next) {
     ++regions;
     if (region->magic != kL25RegionMagic) fatal("L25 region %p: bad magic", static_cast<const void*>(region));
+    for (uint32_t i = 0; i < kL25FirstPage; ++i)
+      if (kind_of(&region->spans[i]) != kL25None) fatal("L25 header page %u of %p: entry set", i, static_cast<const void*>(region));
     uint32_t region_free = 0;
     uint8_t previous = kL25None, previous_dirty = 0;
     for (uint32_t i = kL25FirstPage; i < kL25RegionPages;) {

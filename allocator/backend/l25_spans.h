@@ -87,6 +87,7 @@ enum L25Kind : uint8_t {
 //     kind is coalesced at free and at purge)
 //   kind is written under the manager's lock, except kInUse <-> kCached,
 //     which the caches above flip without it (never to or from free)
+//   the entries of pages below kL25FirstPage (the header's) stay kNone
 struct L25Span {
   std::atomic<uint8_t> kind;
   uint8_t size_class;  // in use or cached
@@ -188,6 +189,17 @@ class L25SpanManager {
         kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
       report_bad_pointer(p);
     kind.store(kL25Cached, std::memory_order_relaxed);
+    return span;
+  }
+  // The span of p if p is the first byte of a span in use, else nullptr,
+  // without reporting: a cache's fast path, which leaves every other case
+  // to take_for_free. The page test is not needed here: the page map's
+  // entries for the header's own pages never read in use (see L25Span).
+  [[gnu::always_inline]] static L25Span* in_use_head(const void* p) {
+    L25Span* span = l25_span_of(p);
+    if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 ||
+        span->kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
+      return nullptr;
     return span;
   }
   // A cached span handed out again by a cache above.

@@ -10,6 +10,7 @@
 // fit their class exactly.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,21 @@ constexpr unsigned l25_class_of(size_t size) {
   return (top - 15) * kL25ClassesPerDoubling + eighth;
 }
 
+// Class of a request kSlabMaxSize < size <= kL25TableMaxSize by one table
+// load: every class boundary is a whole page, so the page index of
+// size - 1 decides the class. For the per-thread cache's fast path
+// (pools/l25_pool.h), where it replaces l25_class_of's bit arithmetic.
+inline constexpr size_t kL25TableMaxSize = size_t{256} << 10;
+inline constexpr auto kL25ClassOfPage = [] {
+  std::array<uint8_t, kL25TableMaxSize / kL25PageSize> table{};
+  for (size_t page = kSlabMaxSize / kL25PageSize; page < table.size(); ++page)
+    table[page] = static_cast<uint8_t>(l25_class_of((page << kL25PageShift) + 1));
+  return table;
+}();
+[[gnu::always_inline]] constexpr unsigned l25_table_class_of(size_t size) {
+  return kL25ClassOfPage[(size - 1) >> kL25PageShift];
+}
+
 static_assert(kSlabMaxSize == size_t{1} << 15, "l25_class_of counts doublings from 2^15");
 static_assert(l25_class_size(0) == kSlabMaxSize + 4096);
 static_assert(l25_class_size(kL25Classes - 1) == kL25MaxSize);
@@ -60,7 +76,18 @@ constexpr bool l25_table_is_sound() {
   }
   return true;
 }
+// The table agrees with l25_class_of at both ends of every page it covers.
+constexpr bool l25_page_table_is_sound() {
+  for (size_t page = kSlabMaxSize / kL25PageSize; page < kL25TableMaxSize / kL25PageSize; ++page) {
+    const size_t first = (page << kL25PageShift) + 1;
+    const size_t last = (page + 1) << kL25PageShift;
+    if (l25_table_class_of(first) != l25_class_of(first) || l25_table_class_of(last) != l25_class_of(last))
+      return false;
+  }
+  return true;
+}
 }  // namespace detail
 static_assert(detail::l25_table_is_sound(), "L25 classes: whole pages, increasing, under 12.5% waste");
+static_assert(detail::l25_page_table_is_sound(), "kL25ClassOfPage agrees with l25_class_of");
 
 }  // namespace hakmem

@@ -2,6 +2,8 @@
 // the thread cache's slow parts (see l25_pool.h).
 #include "allocator/pools/l25_pool.h"
 
+#include <algorithm>
+
 #include "allocator/config/options.h"
 
 namespace hakmem {
@@ -15,14 +17,52 @@ void bump(std::atomic<int64_t>& counter) { counter.fetch_add(1, std::memory_orde
 }  // namespace
 
 void L25ThreadCache::init() {
-  limit = static_cast<uint64_t>(option_value(Option::kL25ThreadCacheKib)) * 1024;
+  budget = static_cast<uint64_t>(option_value(Option::kL25ThreadCacheKib)) * 1024;
+}
+
+bool L25ThreadCache::raise_limit(unsigned c, L25Pool& pool) {
+  if (limit[c] >= kThreadSlots) return false;
+  const uint64_t size = l25_class_size(c);
+  if (budget - reserved < size) {
+    // The budget is spent: the largest share gives half back, unless it is
+    // this class's own, as it is without a search when it holds at least
+    // half of what is reserved (the steady state of one class overflowing).
+    const uint64_t own = limit[c] * size;
+    if (2 * own >= reserved) return false;
+    unsigned largest = c;
+    for (unsigned k = 0; k < kClasses; ++k)
+      if (limit[k] * l25_class_size(k) > limit[largest] * l25_class_size(largest)) largest = k;
+    if (largest == c) return false;
+    lower_limit(largest, limit[largest] / 2u, pool);
+    if (budget - reserved < size) return false;
+  }
+  const unsigned wanted = limit[c] == 0 ? 2u : std::min(2u * limit[c], kThreadSlots);
+  const auto fits = static_cast<unsigned>(std::min<uint64_t>((budget - reserved) / size, wanted - limit[c]));
+  limit[c] = static_cast<uint8_t>(limit[c] + fits);
+  reserved += fits * size;
+  return true;
+}
+
+void L25ThreadCache::lower_limit(unsigned c, unsigned new_limit, L25Pool& pool) {
+  if (count[c] > new_limit) {
+    // The bottom of the stack is the coldest: those go, the rest move down.
+    const unsigned excess = count[c] - new_limit;
+    for (unsigned i = 0; i < excess; ++i) pool.deallocate(blocks[c][i], c);
+    for (unsigned i = excess; i < count[c]; ++i) blocks[c][i - excess] = blocks[c][i];
+    count[c] = static_cast<uint8_t>(new_limit);
+  }
+  reserved -= (limit[c] - new_limit) * l25_class_size(c);
+  limit[c] = static_cast<uint8_t>(new_limit);
 }
 
 void L25ThreadCache::flush(L25Pool& pool) {
-  for (unsigned c = 0; c < kClasses; ++c) {
-    while (count[c] > 0) pool.deallocate(blocks[c][--count[c]], c);
-  }
-  bytes = 0;
+  for (unsigned c = 0; c < kClasses; ++c) lower_limit(c, 0, pool);
+}
+
+uint64_t L25ThreadCache::bytes() const {
+  uint64_t sum = 0;
+  for (unsigned c = 0; c < kClasses; ++c) sum += count[c] * l25_class_size(c);
+  return sum;
 }
 
 void* L25Pool::allocate(unsigned c) {

@@ -56,45 +56,104 @@ namespace hakmem {
 
 class L25Pool;
 
-// One thread's cache of freed L25 blocks of the smaller classes. Plain
-// thread-local data: zero (limit 0) caches nothing until init().
+// One thread's cache of freed L25 blocks of the smaller classes (up to
+// 256 KiB). Plain thread-local data.
 //
-// Invariants:
-//   bytes == sum over classes c < kClasses of count[c] * l25_class_size(c)
-//   bytes <= limit; count[c] <= kThreadSlots
+// Bounded in bytes through count limits, as the mid cache is
+// (frontend/mid_cache.h): each class's list has a count limit, the limits
+// are shares of one byte budget (HAKMEM_L25_THREAD_CACHE_KIB), and the
+// fast paths compare a count with its limit and never add up bytes. A
+// limit starts at 0 and doubles from 2 each time its list overflows (at
+// most kThreadSlots, as far as the budget goes), so a class used once
+// takes a small share. Once the budget is spent, the class holding the
+// largest share gives half of it back (its coldest blocks go to the pool),
+// unless that is the overflowing class itself, whose block then goes to
+// the pool: no class hoards what another needs.
+//
+// Invariants (the owning thread's alone: no other thread touches it):
+//   count[c] <= limit[c] <= kThreadSlots for c < kClasses;
+//   count[c] == limit[c] == 0 for the larger classes (so the fast paths
+//     need no class range test: a larger class always misses)
+//   reserved == sum over c of limit[c] * l25_class_size(c) <= budget,
+//   so bytes() (sum of count[c] * l25_class_size(c)) <= budget
 //   every cached block's span reads kL25Cached
+// A zeroed cache (before init(), after the thread's exit) has budget 0:
+// every push fails and every pop misses.
 struct L25ThreadCache {
   static constexpr unsigned kClasses = 3 * kL25ClassesPerDoubling;  // up to 256 KiB
+  static constexpr size_t kMaxSize = l25_class_size(kClasses - 1);
   static constexpr unsigned kThreadSlots = 16;
+  static_assert(kMaxSize == kL25TableMaxSize, "the fast path's class table covers exactly the cached classes");
 
-  uint64_t bytes;
-  uint64_t limit;
-  uint8_t count[kClasses];
+  uint8_t count[kL25Classes];
+  uint8_t limit[kL25Classes];
+  uint64_t reserved;
+  uint64_t budget;
   void* blocks[kClasses][kThreadSlots];
 
-  // Reads the byte bound (HAKMEM_L25_THREAD_CACHE_KIB).
+  // Reads the byte budget (HAKMEM_L25_THREAD_CACHE_KIB).
   void init();
 
-  // A cached block of class c, in use again, or nullptr.
-  [[gnu::always_inline]] void* pop(unsigned c) {
-    if (c >= kClasses || count[c] == 0) return nullptr;
-    bytes -= l25_class_size(c);
-    void* p = blocks[c][--count[c]];
-    L25SpanManager::mark_in_use(p);
-    return p;
+  // Fast path of a malloc of kSlabMaxSize < size <= kMaxSize: a cached
+  // block, in use again, or nullptr.
+  [[gnu::always_inline]] void* try_alloc(size_t size) { return pop_cached(l25_table_class_of(size)); }
+
+  // A cached block of class c (any L25 class), in use again, or nullptr.
+  void* pop(unsigned c) { return c < kClasses ? pop_cached(c) : nullptr; }
+
+  // Fast path of every free of an L25 block: a span in use whose list has
+  // room is marked cached and kept. False leaves everything as it was: a
+  // full list, a larger class, or a bad free (an interior pointer, a double
+  // free), which the caller's take_for_free then reports.
+  [[gnu::always_inline]] bool try_free(void* p) {
+    L25Span* span = L25SpanManager::in_use_head(p);
+    return span != nullptr && try_push(p, span);
   }
 
-  // Keeps a block freed by its user (its span already reads cached); false
-  // if the class is not cached per thread or the cache is full.
-  [[gnu::always_inline]] bool push(void* p, unsigned c) {
-    if (c >= kClasses || count[c] == kThreadSlots || bytes + l25_class_size(c) > limit) return false;
-    bytes += l25_class_size(c);
+  // try_free's second half, for a caller that has found p's span in use
+  // (L25SpanManager::in_use_head): kept if its class's list has room.
+  [[gnu::always_inline]] bool try_push(void* p, L25Span* span) {
+    // Locals, and the kind stored last: the compiler must assume a byte
+    // store aliases count[].
+    const unsigned c = span->size_class;
+    const unsigned n = count[c];
+    if (n >= limit[c]) return false;
+    blocks[c][n] = p;
+    count[c] = static_cast<uint8_t>(n + 1);
+    span->kind.store(kL25Cached, std::memory_order_relaxed);
+    return true;
+  }
+
+  // A free try_free declined, after take_for_free: keeps the block (its
+  // span already reads cached) of class c, raising the class's limit from
+  // the budget or taking half the largest other share (its excess to
+  // `pool`); false if the class is not cached per thread or stays full.
+  bool push(void* p, unsigned c, L25Pool& pool) {
+    if (c >= kClasses || (count[c] >= limit[c] && !raise_limit(c, pool))) return false;
     blocks[c][count[c]++] = p;
     return true;
   }
 
-  // Gives every cached block to `pool`'s shared caches or spans.
+  // Gives every cached block to `pool`'s shared caches or spans; every
+  // limit starts again from 0.
   void flush(L25Pool& pool);
+
+  // Bytes cached now: the sum the invariants bound (tests, statistics).
+  uint64_t bytes() const;
+
+ private:
+  // Class c < kClasses.
+  [[gnu::always_inline]] void* pop_cached(unsigned c) {
+    if (count[c] == 0) return nullptr;
+    void* p = blocks[c][--count[c]];
+    if (p == nullptr) __builtin_unreachable();  // a cached block: the caller's miss test folds away
+    L25SpanManager::mark_in_use(p);
+    return p;
+  }
+  // Class c < kClasses, its list full: true if its limit rose.
+  bool raise_limit(unsigned c, L25Pool& pool);
+  // Lowers class c's limit to new_limit, its coldest blocks to `pool`.
+  void lower_limit(unsigned c, unsigned new_limit, L25Pool& pool);
 };
 
 struct L25PoolStats {

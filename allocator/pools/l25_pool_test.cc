@@ -19,6 +19,7 @@ namespace hakmem {
 namespace {
 
 constexpr unsigned k64K = l25_class_of(64 * 1024);
+constexpr unsigned k128K = l25_class_of(128 * 1024);
 constexpr unsigned k512K = l25_class_of(512 * 1024);
 
 class L25PoolTest : public ::testing::Test {
@@ -31,7 +32,7 @@ class L25PoolTest : public ::testing::Test {
   // What Allocator::l25_free does, with `cache` as the thread's.
   void free_block(L25ThreadCache& cache, void* p) {
     const unsigned c = L25SpanManager::take_for_free(p)->size_class;
-    if (!cache.push(p, c)) pool.deallocate(p, c);
+    if (!cache.push(p, c, pool)) pool.deallocate(p, c);
   }
   void* malloc_block(L25ThreadCache& cache, unsigned c) {
     if (void* p = cache.pop(c)) return p;
@@ -54,9 +55,9 @@ TEST_F(L25PoolTest, AThreadCacheServesItsOwnFreesWithoutTheSpans) {
     free_block(cache, q);
   }
   EXPECT_EQ(spans.stats().spans_allocated, allocated) << "every malloc was a cache hit";
-  EXPECT_EQ(cache.bytes, 64u * 1024);
+  EXPECT_EQ(cache.bytes(), 64u * 1024);
   cache.flush(pool);
-  EXPECT_EQ(cache.bytes, 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
   spans.check();
 }
 
@@ -68,16 +69,83 @@ TEST_F(L25PoolTest, TheThreadCacheIsBoundedInBytesAndSkipsTheLargerClasses) {
   std::vector<void*> blocks;
   for (int i = 0; i < 8; ++i) blocks.push_back(malloc_block(cache, k64K));
   for (void* p : blocks) free_block(cache, p);
-  EXPECT_EQ(cache.bytes, 256u * 1024) << "four 64 KiB blocks fill 256 KiB";
+  EXPECT_EQ(cache.bytes(), 256u * 1024) << "four 64 KiB blocks fill 256 KiB";
   EXPECT_EQ(pool.stats().shared_frees, 4) << "the other four went to the shared cache";
   void* big = malloc_block(cache, k512K);
   free_block(cache, big);
-  EXPECT_EQ(cache.bytes, 256u * 1024) << "512 KiB is no per-thread class";
+  EXPECT_EQ(cache.bytes(), 256u * 1024) << "512 KiB is no per-thread class";
   EXPECT_EQ(pool.stats().shared_frees, 5);
   cache.flush(pool);
   pool.trim();
   EXPECT_EQ(spans.stats().in_use_pages, 0);
   EXPECT_EQ(pal.mapped_bytes(), 0);
+}
+
+// The budget is shared by count limits: a class's limit doubles from 2 as
+// its list overflows, and once the budget is spent the largest share gives
+// half back, its coldest blocks first.
+TEST_F(L25PoolTest, TheLargestShareGivesHalfBackToAnOverflowingClass) {
+  L25ThreadCache cache{};
+  cache.init();  // 1 MiB
+  std::vector<void*> small;
+  for (int i = 0; i < 17; ++i) small.push_back(malloc_block(cache, k64K));
+  for (void* p : small) free_block(cache, p);
+  EXPECT_EQ(cache.limit[k64K], L25ThreadCache::kThreadSlots) << "2, 4, 8, 16";
+  EXPECT_EQ(cache.bytes(), 1024u * 1024) << "16 blocks of 64 KiB spend the budget";
+  EXPECT_EQ(pool.stats().shared_frees, 1) << "the 17th went to the shared cache";
+  void* big = malloc_block(cache, k128K);
+  free_block(cache, big);
+  EXPECT_EQ(cache.limit[k64K], 8u);
+  EXPECT_EQ(cache.limit[k128K], 2u);
+  EXPECT_EQ(cache.reserved, 8u * 64 * 1024 + 2u * 128 * 1024);
+  EXPECT_EQ(cache.bytes(), 8u * 64 * 1024 + 128u * 1024);
+  EXPECT_EQ(pool.stats().shared_frees, 9) << "eight 64 KiB blocks went to the shared cache";
+  EXPECT_EQ(malloc_block(cache, k64K), small[15]) << "the hottest blocks stayed";
+  EXPECT_EQ(malloc_block(cache, k128K), big);
+  cache.flush(pool);
+  EXPECT_EQ(cache.reserved, 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+  pool.trim();
+  spans.check();
+}
+
+// The fast paths: try_alloc's class comes from a table by the size's page;
+// try_free keeps only a span in use whose list has room and leaves
+// everything else (a bad free included) untouched for take_for_free.
+TEST_F(L25PoolTest, TheFastPathsKeepOnlyLiveSpansWithRoom) {
+  L25ThreadCache cache{};
+  EXPECT_EQ(cache.try_alloc(64 * 1024), nullptr) << "a zeroed cache misses";
+  void* p = malloc_block(cache, k64K);
+  EXPECT_FALSE(cache.try_free(p)) << "a zeroed cache keeps nothing";
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25InUse);
+  cache.init();
+  free_block(cache, p);  // the slow path raises the limit to 2
+  EXPECT_FALSE(cache.try_free(p)) << "a double free";
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25Cached);
+  EXPECT_EQ(cache.try_alloc(60 * 1024 + 1), p) << "60 KiB + 1 is the 64 KiB class";
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25InUse);
+  EXPECT_FALSE(cache.try_free(static_cast<char*>(p) + 4096)) << "an interior pointer";
+  EXPECT_FALSE(cache.try_free(static_cast<char*>(p) + 16)) << "an interior pointer";
+  EXPECT_FALSE(cache.try_free(l25_region_of(p))) << "the region's header";
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25InUse);
+  EXPECT_TRUE(cache.try_free(p));
+  EXPECT_EQ(l25_span_of(p)->kind.load(), kL25Cached);
+  void* q = malloc_block(cache, k64K);
+  EXPECT_EQ(q, p);
+  void* r = malloc_block(cache, k64K);
+  void* s = malloc_block(cache, k64K);
+  EXPECT_TRUE(cache.try_free(q));
+  EXPECT_TRUE(cache.try_free(r));
+  EXPECT_FALSE(cache.try_free(s)) << "the list is at its limit";
+  EXPECT_EQ(l25_span_of(s)->kind.load(), kL25InUse);
+  free_block(cache, s);
+  void* big = malloc_block(cache, k512K);
+  EXPECT_FALSE(cache.try_free(big)) << "512 KiB is no per-thread class";
+  free_block(cache, big);
+  cache.flush(pool);
+  pool.trim();
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
 }
 
 TEST_F(L25PoolTest, TheSharedCacheIsBoundedInBytes) {
