@@ -23,6 +23,7 @@ void* MidCache::alloc_slow(ThreadHeap& heap, unsigned size_class) {
   // miss); with a limit of 0, one block: the heap serves it directly.
   const BlockChain chain = heap.refill(size_class, std::min(step, l.limit + 1));
   if (chain.count == 0) return nullptr;
+  moved += uint64_t{chain.count} * kClassSize[size_class];
   FreeBlock* user = chain.head;
   if (chain.count > 1) {
     for (FreeBlock* b = user->next; b != nullptr; b = b->next) mark_word(b) = mark_of(b);
@@ -37,7 +38,7 @@ bool MidCache::free_slow(ThreadHeap& heap, FreeBlock* block, unsigned size_class
   FreeList& l = list(size_class);
   // Either the limit rises, or the colder half of this list goes home and
   // the hot half stays: the next frees of the class hit either way.
-  if (!raise_limit(size_class, &heap)) heap.spill(l.split_after(l.count / 2));
+  if (!raise_limit(size_class, &heap)) spill_beyond(heap, size_class, l.count / 2);
   const bool pushed = l.push(block);
   // raise_limit leaves a limit of 1 or more once the class fits the budget
   // (a spent budget has a larger holder to take from, or this class holds
@@ -49,6 +50,7 @@ bool MidCache::free_slow(ThreadHeap& heap, FreeBlock* block, unsigned size_class
 bool MidCache::raise_limit(unsigned size_class, ThreadHeap* heap) {
   FreeList& l = list(size_class);
   const uint64_t size = kClassSize[size_class];
+  bool released_idle = false;
   for (;;) {
     const uint64_t room = (budget - reserved) / size;
     if (room != 0) {
@@ -58,6 +60,11 @@ bool MidCache::raise_limit(unsigned size_class, ThreadHeap* heap) {
       return true;
     }
     if (heap == nullptr) return false;
+    // Idle blocks first: they cost nobody a refill.
+    if (!released_idle) {
+      released_idle = true;
+      if (release_idle(*heap, size_class)) continue;
+    }
     // The budget is spent: the largest other share gives up half, unless
     // this class holds as much (then it recycles its own blocks).
     unsigned largest = size_class;
@@ -69,11 +76,36 @@ bool MidCache::raise_limit(unsigned size_class, ThreadHeap* heap) {
   }
 }
 
+bool MidCache::release_idle(ThreadHeap& heap, unsigned size_class) {
+  if (moved < budget) return false;
+  moved = 0;
+  bool released = false;
+  for (unsigned c = kTinyClasses; c < kSlabClasses; ++c) {
+    const uint32_t idle = low_water(c);
+    if (c != size_class && idle != 0) {
+      // Half, as tcmalloc's scavenger: a class idle for one pass may be
+      // busy again at the next; one idle for many gives back all by then.
+      lower_limit(heap, c, list(c).limit - (idle + 1) / 2);
+      released = true;
+    }
+    low_water(c) = list(c).count;
+  }
+  return released;
+}
+
 void MidCache::lower_limit(ThreadHeap& heap, unsigned size_class, uint32_t new_limit) {
   FreeList& l = list(size_class);
   reserved -= uint64_t{l.limit - new_limit} * kClassSize[size_class];
   l.limit = new_limit;
-  heap.spill(l.split_after(new_limit));
+  spill_beyond(heap, size_class, new_limit);
+}
+
+void MidCache::spill_beyond(ThreadHeap& heap, unsigned size_class, uint32_t keep) {
+  FreeList& l = list(size_class);
+  const uint32_t before = l.count;
+  heap.spill(l.split_after(keep));
+  moved += uint64_t{before - l.count} * kClassSize[size_class];
+  low_water(size_class) = std::min(low_water(size_class), l.count);
 }
 
 void MidCache::flush(ThreadHeap& heap) {

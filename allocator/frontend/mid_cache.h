@@ -9,9 +9,10 @@
 //               worth, at most kMaxBatch blocks; no more than the limit)
 //   free:  p is inside a block or carries the free mark -> report, abort
 //          the list is below its limit -> mark, push
-//          else free_slow: raise the limit from the budget (taking share
-//               from the class that holds the most when the budget is
-//               spent), or spill the list's colder half to the heap; push
+//          else free_slow: raise the limit from the budget (when it is
+//               spent: first from the other classes' idle blocks, then
+//               from the class that holds the most), or spill the list's
+//               colder half to the heap; push
 //
 // Bounded in bytes, not only in count. Each class's list has a count limit,
 // and the limits are shares of one byte budget: the sum over the classes of
@@ -20,12 +21,37 @@
 // fast paths compare a count with a limit, as a tiny free list does, and
 // never add up bytes. A limit starts at 0 and rises by a batch each time its
 // list overflows (tcmalloc's slow start), so a class used once takes one
-// batch of the budget, not all of it. Once the budget is spent, the class
-// holding the largest share gives up half of it (its coldest blocks spill
-// home), unless that is the overflowing class itself, which then spills its
-// own colder half: no class hoards what another needs. tcmalloc steals a
-// fixed amount from other threads' caches instead; here the budget is per
-// thread, so taking from the largest class keeps the decision local.
+// batch of the budget, not all of it. Once the budget is spent, a class
+// whose list overflows takes share in two steps, so that no class hoards
+// what another needs:
+//   1. idle blocks: every other class lowers its limit by half the blocks
+//      it has held since the last such pass without handing any out (its
+//      low-water mark: the fewest blocks its list held since then; the
+//      bottom of a LIFO list below that mark was never touched), spilling
+//      those that no longer fit (a limit above the count gives back its
+//      unused slots first), as tcmalloc's thread cache scavenges by its
+//      lists' low water. A class a program used once (a start-up burst)
+//      keeps nothing after a few passes, whatever its size. A pass runs
+//      only once the
+//      cache has moved a whole budget of bytes to and from the heap since
+//      the last one (refills and spills: its slow paths' own clock, with
+//      no time read), so "idle" means unused while the cache turned over
+//      its budget, not merely between two overflows close together: two
+//      classes used in turns, whose sum exceeds the budget, otherwise took
+//      each other's blocks at every turn (36 blocks moved a round instead
+//      of 8 with step 2 alone, in mid_cache_test's
+//      AClassInUseKeepsItsBlocksWhenAnotherNeedsShare);
+//   2. if that freed nothing, the class holding the largest share gives up
+//      half of it (its coldest blocks spill home), unless that is the
+//      overflowing class itself, which then spills its own colder half.
+// Without step 1 a class that was used once and then sat idle held its
+// share for ever, whenever the busy class was the largest: 271 KiB of
+// 1.25-4 KiB blocks cached by a regex compiled at start-up left the
+// microbenchmark's 100 live 8 KiB blocks 94 slots, so every batch spilled
+// half its list and refilled it (2.2x tcmalloc's time per pair). The
+// low-water mark costs the pop a compare; tcmalloc's lists pay the same.
+// tcmalloc also steals budget from other threads' caches; here the budget
+// is per thread, so the decision stays local.
 //
 // Double frees and interior pointers are still caught at free time, without
 // an atomic on the path. A mid block in its slab (or in its owner's inbox)
@@ -59,17 +85,27 @@ namespace hakmem {
 //     L.count == length(L.head) <= L.limit;
 //     every block on L is of class c, free, counted used by its slab, with
 //       its free bit clear and its second word == mark_of(block);
+//     low_water(c) <= L.count, and the low_water(c) blocks at the bottom
+//       of L (the earliest pushed) have stayed on L since the last
+//       release_idle (pops take from the top, so none of them was popped);
 //   reserved == sum over mid classes c of list(c).limit * kClassSize[c]
 //            <= budget,
 //   so the bytes cached, the sum of count * size, never exceed budget.
 // A zeroed cache (before the thread's first slow path, after its exit) has
 // budget 0 and every limit 0: every push fails and every pop misses.
-// Layout serves the fast paths: a list is 16 bytes (head, count, limit),
-// four to a line, as in FreeListLayer.
+// Layout serves the fast paths: a list and its low-water mark are 32
+// bytes (head, count, limit, low_water), two to a line, so the pop's
+// compare addresses the mark from the list it just popped.
+struct alignas(32) MidList : FreeList {
+  uint32_t low_water;
+};
+static_assert(sizeof(MidList) == 32);
+
 struct MidCache {
-  FreeList lists[kMidClasses];
+  MidList lists[kMidClasses];
   uint64_t reserved;
   uint64_t budget;
+  uint64_t moved;  // bytes refilled and spilled since the last release_idle
 
   // A refill, and a limit's step, move a slab's worth of blocks (64 KiB),
   // at most 32 (1.25 to 2 KiB classes hold more): 2 blocks of 32 KiB, 8 of
@@ -93,13 +129,18 @@ struct MidCache {
 
   // size_t arithmetic, so the compiler folds - kTinyClasses into the
   // address (unsigned wrap-around would keep a subtraction).
-  [[gnu::always_inline]] FreeList& list(unsigned size_class) { return lists[size_t{size_class} - kTinyClasses]; }
+  [[gnu::always_inline]] MidList& list(unsigned size_class) { return lists[size_t{size_class} - kTinyClasses]; }
+  [[gnu::always_inline]] uint32_t& low_water(unsigned size_class) { return list(size_class).low_water; }
 
   // Fast path: a block of mid class size_class, or nullptr (a miss).
   [[gnu::always_inline]] void* try_alloc(unsigned size_class) {
-    FreeBlock* block = list(size_class).pop();
-    if (block != nullptr) [[likely]]
+    MidList& l = list(size_class);
+    FreeBlock* block = l.pop();
+    if (block != nullptr) [[likely]] {
       mark_word(block) = 0;
+      if (l.count < l.low_water) [[unlikely]]
+        l.low_water = l.count;
+    }
     return block;
   }
 
@@ -153,13 +194,25 @@ struct MidCache {
  private:
   // Raises the limit of size_class by up to one batch from the budget's
   // unreserved part. With a heap (a free), a spent budget first takes
-  // share from the class holding the most, if it holds more than this
-  // one. True if the limit rose.
+  // share from the other classes' idle blocks (release_idle), then from
+  // the class holding the most, if it holds more than this one. True if
+  // the limit rose.
   bool raise_limit(unsigned size_class, ThreadHeap* heap);
+
+  // Step 1 of taking share (header), once `moved` has reached the budget:
+  // every class but size_class with idle blocks lowers its limit by half
+  // of them (rounded up), spilling its coldest blocks beyond the new
+  // limit; then every low-water mark restarts at its list's count. True
+  // if any share was given back.
+  bool release_idle(ThreadHeap& heap, unsigned size_class);
 
   // Lowers the limit of size_class to new_limit, spilling the blocks
   // beyond it (the coldest) through heap.
   void lower_limit(ThreadHeap& heap, unsigned size_class, uint32_t new_limit);
+
+  // Keeps the `keep` hottest blocks of size_class's list and spills the
+  // rest through heap; the low-water mark follows the count down.
+  void spill_beyond(ThreadHeap& heap, unsigned size_class, uint32_t keep);
 
   uint64_t share(unsigned size_class) { return uint64_t{list(size_class).limit} * kClassSize[size_class]; }
 };
