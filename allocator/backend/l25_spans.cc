@@ -18,7 +18,33 @@ namespace {
 uint8_t kind_of(const L25Span* span) { return span->kind.load(std::memory_order_relaxed); }
 void set_kind(L25Span* span, uint8_t kind) { span->kind.store(kind, std::memory_order_relaxed); }
 
+uint32_t index_of(const L25Span* span) { return static_cast<uint32_t>(span - l25_region_of(span)->spans); }
+
+// The bits of word w of a page bitmap that fall in pages [first, end).
+uint64_t word_mask(uint32_t w, uint32_t first, uint32_t end) {
+  const uint32_t lo = w * 64 > first ? 0 : first - w * 64;
+  const uint32_t hi = (w + 1) * 64 < end ? 64 : end - w * 64;
+  const uint64_t upto = hi == 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
+  return upto & (~uint64_t{0} << lo);
+}
+
 }  // namespace
+
+uint32_t L25SpanManager::count_resident(const L25Region* region, uint32_t first, uint32_t pages) {
+  const uint32_t end = first + pages;
+  uint32_t n = 0;
+  for (uint32_t w = first / 64; w * 64 < end; ++w)
+    n += static_cast<uint32_t>(std::popcount(region->resident[w] & word_mask(w, first, end)));
+  return n;
+}
+
+void L25SpanManager::set_resident(L25Region* region, uint32_t first, uint32_t pages, bool resident) {
+  const uint32_t end = first + pages;
+  for (uint32_t w = first / 64; w * 64 < end; ++w) {
+    if (resident) region->resident[w] |= word_mask(w, first, end);
+    else region->resident[w] &= ~word_mask(w, first, end);
+  }
+}
 
 void L25SpanManager::report_bad_pointer(const void* p) {
   if (l25_page_of(p) < kL25FirstPage) report_invalid_free(p, kNotAllocated);  // the header
@@ -34,7 +60,8 @@ void L25SpanManager::report_bad_pointer(const void* p) {
 L25Region* L25SpanManager::map_region() {
   if (!ClassMap::reserve()) return nullptr;
   // Accounted: it backs user blocks. Only the pages touched are ever resident,
-  // the page map's included (48 bytes per span head).
+  // the page map's included (48 bytes per span head). Fresh pages read zero:
+  // the resident bitmap starts empty.
   auto* region = static_cast<L25Region*>(pal_->map(kL25RegionSize, kL25RegionSize));
   if (region == nullptr) return nullptr;
   region->magic = kL25RegionMagic;
@@ -42,14 +69,16 @@ L25Region* L25SpanManager::map_region() {
   return region;
 }
 
-// `dirty`: a region whose unmap was refused may hold resident pages.
+// `dirty`: a region whose unmap was refused may hold resident pages anywhere.
 void L25SpanManager::add_region_locked(L25Region* region, bool dirty) {
   region->prev = nullptr;
   region->next = regions_;
   if (regions_ != nullptr) regions_->prev = region;
   regions_ = region;
   region->free_pages = kL25UsablePages;
-  mark_free_locked(&region->spans[kL25FirstPage], kL25UsablePages, dirty, dirty ? decay_.stamp() : 0);
+  set_resident(region, kL25FirstPage, kL25UsablePages, dirty);
+  mark_free_locked(&region->spans[kL25FirstPage], kL25UsablePages, dirty ? kL25UsablePages : 0,
+                   dirty ? decay_.stamp() : 0);
   ++empty_regions_;
   ++stats_.regions_mapped;
   stats_.free_pages += kL25UsablePages;
@@ -60,10 +89,8 @@ void* L25SpanManager::allocate(unsigned size_class) {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      L25Span* span = take_free_locked(pages, true);
-      if (span == nullptr) span = take_free_locked(pages, false);
-      if (span != nullptr) {
-        carve_locked(span, pages, size_class);
+      if (L25Span* free = take_free_locked(pages); free != nullptr) {
+        L25Span* span = carve_locked(free, pages, size_class);
         // After the carve: the pass cannot unmap the region the span is in.
         L25Region* taken = tick_locked();
         lock.unlock();
@@ -82,44 +109,74 @@ void* L25SpanManager::allocate(unsigned size_class) {
   }
 }
 
-// The smallest dirty (or clean) free span of at least `pages` pages (best
-// fit over the exact bins, any span of the last), out of its bin and the
-// dirty list.
-L25Span* L25SpanManager::take_free_locked(uint32_t pages, bool dirty) {
-  const uint64_t* nonempty = nonempty_[dirty];
+// The smallest free span of at least `pages` pages, out of its bin and the
+// dirty list: the head of the first non-empty exact bin, or the shortest
+// span of the last bin (those longer than any class: a region's untouched
+// rest and large holes; the shortest keeps the longest whole, as a heap
+// keeps its top for last).
+L25Span* L25SpanManager::take_free_locked(uint32_t pages) {
   unsigned bin = bin_of(pages);
   unsigned word = bin / 64;
-  uint64_t bits = nonempty[word] & (~uint64_t{0} << (bin % 64));
+  uint64_t bits = nonempty_[word] & (~uint64_t{0} << (bin % 64));
   while (bits == 0) {
     if (++word == kBinWords) return nullptr;
-    bits = nonempty[word];
+    bits = nonempty_[word];
   }
   bin = word * 64 + static_cast<unsigned>(std::countr_zero(bits));
-  L25Span* span = bins_[dirty][bin];
+  L25Span* span = bins_[bin];
+  if (bin == kL25MaxSpanPages) {
+    for (L25Span* s = span->next; s != nullptr; s = s->next)
+      if (s->pages < span->pages) span = s;
+  }
   unlink_free_locked(span);
   return span;
 }
 
-// `span` (a free head just unlinked) becomes an in-use span of `pages`
-// pages; what is left of it stays free, as dirty as it was, with its stamp.
-void L25SpanManager::carve_locked(L25Span* span, uint32_t pages, unsigned size_class) {
-  const uint32_t total = span->pages;
-  if (total > pages) mark_free_locked(span + pages, total - pages, span->dirty != 0, span->stamp);
-  else if (total > 1) set_kind(span + total - 1, kL25None);
+// `free` (a free head just unlinked) gives an in-use span of `pages` pages
+// from one end; what is left stays free, with its resident pages and its
+// stamp, in its place on the dirty list. Returns the in-use span.
+L25Span* L25SpanManager::carve_locked(L25Span* free, uint32_t pages, unsigned size_class) {
+  L25Region* region = l25_region_of(free);
+  const uint32_t total = free->pages;
+  const uint32_t first = index_of(free);
+  const Decay::Stamp stamp = free->stamp;
+  // unlink_free_locked left dirty_prev as it was: the dirty list's order holds.
+  L25Span* const after = free->dirty_prev;
+  uint32_t dirty = free->dirty;
+  // The end whose pages are resident, so a block freed next to a clean
+  // stretch is used again before any fresh page is touched: the back end
+  // if its last page is and its first is not, else the front.
+  const bool back = total > pages && dirty > 0 && !is_resident(region, first) &&
+                    is_resident(region, first + total - 1);
+  L25Span* span = back ? free + (total - pages) : free;
+  const uint32_t reused = dirty == 0 ? 0 : count_resident(region, index_of(span), pages);
+  dirty -= reused;
+  set_resident(region, index_of(span), pages, true);
+  if (total > pages) {
+    if (back) {
+      set_kind(free + total - 1, kL25None);  // the old tail, now the span's last page
+      mark_free_locked(free, total - pages, dirty, stamp, after);
+    } else {
+      mark_free_locked(free + pages, total - pages, dirty, stamp, after);
+    }
+  } else if (total > 1) {
+    set_kind(free + total - 1, kL25None);
+  }
   span->pages = pages;
   span->size_class = static_cast<uint8_t>(size_class);
   set_kind(span, kL25InUse);
-  L25Region* region = l25_region_of(span);
   if (region->free_pages == kL25UsablePages) --empty_regions_;
   region->free_pages -= pages;
   stats_.free_pages -= pages;
   stats_.in_use_pages += pages;
   ++stats_.spans_allocated;
+  return span;
 }
 
-void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty, Decay::Stamp stamp) {
+void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, uint32_t dirty, Decay::Stamp stamp,
+                                      L25Span* after) {
   head->pages = pages;
-  head->dirty = dirty ? 1 : 0;
+  head->dirty = dirty;
   set_kind(head, kL25FreeHead);
   if (pages > 1) {
     L25Span* tail = head + pages - 1;
@@ -128,18 +185,20 @@ void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty,
   }
   const unsigned bin = bin_of(pages);
   head->prev = nullptr;
-  head->next = bins_[dirty][bin];
+  head->next = bins_[bin];
   if (head->next != nullptr) head->next->prev = head;
-  bins_[dirty][bin] = head;
-  nonempty_[dirty][bin / 64] |= uint64_t{1} << (bin % 64);
-  if (dirty) {
+  bins_[bin] = head;
+  nonempty_[bin / 64] |= uint64_t{1} << (bin % 64);
+  if (dirty > 0) {
     head->stamp = stamp;
     decay_.note(stamp);
-    head->dirty_prev = nullptr;
-    head->dirty_next = dirty_;
-    if (dirty_ != nullptr) dirty_->dirty_prev = head;
-    dirty_ = head;
-    stats_.dirty_pages += pages;
+    head->dirty_prev = after;
+    head->dirty_next = after != nullptr ? after->dirty_next : dirty_;
+    if (after != nullptr) after->dirty_next = head;
+    else dirty_ = head;
+    if (head->dirty_next != nullptr) head->dirty_next->dirty_prev = head;
+    else dirty_tail_ = head;
+    stats_.dirty_pages += dirty;
   }
 }
 
@@ -147,17 +206,19 @@ void L25SpanManager::mark_free_locked(L25Span* head, uint32_t pages, bool dirty,
 // as they are for the caller to rewrite.
 void L25SpanManager::unlink_free_locked(L25Span* head) {
   const unsigned bin = bin_of(head->pages);
-  L25Span** bins = bins_[head->dirty];
   if (head->prev != nullptr) head->prev->next = head->next;
-  else bins[bin] = head->next;
+  else bins_[bin] = head->next;
   if (head->next != nullptr) head->next->prev = head->prev;
-  if (bins[bin] == nullptr) nonempty_[head->dirty][bin / 64] &= ~(uint64_t{1} << (bin % 64));
-  if (head->dirty) {
-    if (head->dirty_prev != nullptr) head->dirty_prev->dirty_next = head->dirty_next;
-    else dirty_ = head->dirty_next;
-    if (head->dirty_next != nullptr) head->dirty_next->dirty_prev = head->dirty_prev;
-    stats_.dirty_pages -= head->pages;
-  }
+  if (bins_[bin] == nullptr) nonempty_[bin / 64] &= ~(uint64_t{1} << (bin % 64));
+  if (head->dirty > 0) unlink_dirty_locked(head);
+}
+
+void L25SpanManager::unlink_dirty_locked(L25Span* head) {
+  if (head->dirty_prev != nullptr) head->dirty_prev->dirty_next = head->dirty_next;
+  else dirty_ = head->dirty_next;
+  if (head->dirty_next != nullptr) head->dirty_next->dirty_prev = head->dirty_prev;
+  else dirty_tail_ = head->dirty_prev;
+  stats_.dirty_pages -= head->dirty;
 }
 
 void L25SpanManager::release(void* const* blocks, size_t n) {
@@ -184,33 +245,37 @@ L25Span* L25SpanManager::free_before(L25Span* span) {
   return &region->spans[index - before->pages];
 }
 
-// The span at `span` (in use or cached, its pages counted in use) becomes
-// a free dirty span, stamped now, and merges with a dirty free span on
-// either side. With no purge delay its pages go back at once instead.
+// The span at `span` (in use or cached, every page resident, counted in
+// use) becomes free, stamped now, merged with the free span on either side
+// whatever their pages' state. With no purge delay its pages go back at
+// once instead.
 void L25SpanManager::release_locked(L25Span* span) {
   L25Region* region = l25_region_of(span);
-  const uint32_t index = static_cast<uint32_t>(span - region->spans);
+  const uint32_t index = index_of(span);
   L25Span* head = span;
   uint32_t pages = span->pages;
+  uint32_t dirty = pages;
   region->free_pages += pages;
   stats_.free_pages += pages;
   stats_.in_use_pages -= pages;
   set_kind(span, kL25None);
   if (index + pages < kL25RegionPages) {
     L25Span* right = span + pages;
-    if (kind_of(right) == kL25FreeHead && right->dirty) {
+    if (kind_of(right) == kL25FreeHead) {
       unlink_free_locked(right);
       pages += right->pages;
+      dirty += right->dirty;
       set_kind(right, kL25None);
     }
   }
-  if (L25Span* left = free_before(span); left != nullptr && left->dirty) {
+  if (L25Span* left = free_before(span); left != nullptr) {
     unlink_free_locked(left);
     set_kind(span - 1, kL25None);
     pages += left->pages;
+    dirty += left->dirty;
     head = left;
   }
-  mark_free_locked(head, pages, true, decay_.stamp());
+  mark_free_locked(head, pages, dirty, decay_.stamp());
   if (region->free_pages == kL25UsablePages) ++empty_regions_;
   if (Decay::immediate()) purge_span_locked(head);
 }
@@ -233,7 +298,7 @@ bool L25SpanManager::resize(void* p, unsigned size_class) {
     return true;
   }
   const uint32_t need = pages - old_pages;
-  const uint32_t index = static_cast<uint32_t>(span - l25_region_of(span)->spans);
+  const uint32_t index = index_of(span);
   L25Span* right = span + old_pages;
   if (need == 0) {
     span->size_class = static_cast<uint8_t>(size_class);
@@ -244,11 +309,15 @@ bool L25SpanManager::resize(void* p, unsigned size_class) {
     return false;
   }
   unlink_free_locked(right);
-  const uint32_t right_pages = right->pages;
-  if (right_pages > need) mark_free_locked(right + need, right_pages - need, right->dirty != 0, right->stamp);
-  else if (right_pages > 1) set_kind(right + right_pages - 1, kL25None);
-  set_kind(right, kL25None);
   L25Region* region = l25_region_of(span);
+  const uint32_t right_pages = right->pages;
+  const uint32_t reused = right->dirty == 0 ? 0 : count_resident(region, index + old_pages, need);
+  set_resident(region, index + old_pages, need, true);
+  if (right_pages > need)
+    mark_free_locked(right + need, right_pages - need, right->dirty - reused, right->stamp, right->dirty_prev);
+  else if (right_pages > 1)
+    set_kind(right + right_pages - 1, kL25None);
+  set_kind(right, kL25None);
   region->free_pages -= need;
   stats_.free_pages -= need;
   stats_.in_use_pages += need;
@@ -258,31 +327,24 @@ bool L25SpanManager::resize(void* p, unsigned size_class) {
   return true;
 }
 
-// A dirty free span's pages go back to the OS; it becomes clean and
-// merges with a clean free span on either side.
+// A free span's resident pages go back to the OS, from its first to its
+// last resident page in one call (the pages between that are not resident
+// cost the kernel a page-table walk, not a fault); it stays where it is,
+// in its bin, off the dirty list.
 void L25SpanManager::purge_span_locked(L25Span* head) {
-  unlink_free_locked(head);
-  uint32_t pages = head->pages;
-  pal_->purge(l25_span_address(head), size_t{pages} << kL25PageShift);
-  stats_.purged_pages += pages;
-  const auto index = static_cast<uint32_t>(head - l25_region_of(head)->spans);
-  if (index + pages < kL25RegionPages) {
-    L25Span* right = head + pages;
-    if (kind_of(right) == kL25FreeHead && !right->dirty) {
-      unlink_free_locked(right);
-      set_kind(right, kL25None);
-      set_kind(head + pages - 1, kL25None);
-      pages += right->pages;
-    }
+  L25Region* region = l25_region_of(head);
+  const uint32_t first = index_of(head);
+  const uint32_t end = first + head->pages;
+  uint32_t lo = first, hi = end;
+  while (lo < hi && !is_resident(region, lo)) ++lo;
+  while (hi > lo && !is_resident(region, hi - 1)) --hi;
+  if (lo < hi) {
+    pal_->purge(reinterpret_cast<char*>(region) + (size_t{lo} << kL25PageShift), size_t{hi - lo} << kL25PageShift);
+    set_resident(region, lo, hi - lo, false);
   }
-  if (L25Span* left = free_before(head); left != nullptr && !left->dirty) {
-    unlink_free_locked(left);
-    set_kind(head - 1, kL25None);
-    set_kind(head, kL25None);
-    pages += left->pages;
-    head = left;
-  }
-  mark_free_locked(head, pages, false, 0);
+  stats_.purged_pages += head->dirty;
+  unlink_dirty_locked(head);
+  head->dirty = 0;
 }
 
 L25Region* L25SpanManager::tick_locked() {
@@ -302,31 +364,23 @@ void L25SpanManager::purge_expired(uint64_t now_ms) {
   unmap_taken(taken);
 }
 
-// Walks the whole dirty list (it is in no order): a span freed before the
-// delay is purged, or its region unmapped when the span is all of an empty
-// region beyond the cache; the oldest stamp left tells the decay when the
-// next pass is due. `everything` (trim): every dirty span, every empty region.
+// Walks the dirty list from its oldest end: a span freed before the delay
+// is purged, or its region unmapped when the span is all of an empty
+// region beyond the cache; the first span not expired ends the walk (the
+// list is in stamp order) and its stamp tells the decay when the next pass
+// is due. `everything` (trim): every dirty span, every empty region.
 L25Region* L25SpanManager::purge_pass_locked(bool everything) {
   const int64_t keep = everything ? 0 : option_value(Option::kL25RegionCache);
   L25Region* taken = nullptr;
   Decay::Stamp oldest = Decay::kNone;
-  for (L25Span* head = dirty_; head != nullptr;) {
-    L25Span* next = head->dirty_next;
-    if (everything || decay_.expired(head->stamp)) {
-      L25Region* region = l25_region_of(head);
-      if (region->free_pages == kL25UsablePages && empty_regions_ > keep) {
-        // Takes every span of the region off the lists, perhaps `next`
-        // too: walk again (purged spans have left the list).
-        take_region_locked(region, &taken);
-        head = dirty_;
-        oldest = Decay::kNone;
-        continue;
-      }
-      purge_span_locked(head);  // leaves the dirty list; only clean spans merge with it
-    } else if (head->stamp < oldest) {
+  while (L25Span* head = dirty_tail_) {
+    if (!everything && !decay_.expired(head->stamp)) {
       oldest = head->stamp;
+      break;
     }
-    head = next;
+    L25Region* region = l25_region_of(head);
+    if (region->free_pages == kL25UsablePages && empty_regions_ > keep) take_region_locked(region, &taken);
+    else purge_span_locked(head);  // leaves the dirty list
   }
   // Empty regions with no dirty span left (purged before, or at once with
   // no delay).
@@ -341,11 +395,9 @@ L25Region* L25SpanManager::purge_pass_locked(bool everything) {
   return taken;
 }
 
-// An empty region leaves the lists (its one free span, or a few alternately
-// dirty and clean) and the counts, onto `taken`.
+// An empty region (one free span) leaves the lists and the counts, onto `taken`.
 void L25SpanManager::take_region_locked(L25Region* region, L25Region** taken) {
-  for (uint32_t i = kL25FirstPage; i < kL25RegionPages; i += region->spans[i].pages)
-    unlink_free_locked(&region->spans[i]);
+  unlink_free_locked(&region->spans[kL25FirstPage]);
   if (region->prev != nullptr) region->prev->next = region->next;
   else regions_ = region->next;
   if (region->next != nullptr) region->next->prev = region->prev;
@@ -372,12 +424,9 @@ void L25SpanManager::unmap_taken(L25Region* taken) {
     ClassMap::set(region, kL25RegionSize, ClassMap::kL25Span);
     std::lock_guard lock(mutex_);
     ++stats_.unmap_failures;
-    for (uint32_t i = kL25FirstPage; i < kL25RegionPages;) {
-      const uint32_t pages = region->spans[i].pages;
-      set_kind(&region->spans[i], kL25None);
-      set_kind(&region->spans[i + pages - 1], kL25None);
-      i += pages;
-    }
+    L25Span* head = &region->spans[kL25FirstPage];
+    set_kind(head, kL25None);
+    set_kind(head + head->pages - 1, kL25None);
     add_region_locked(region, true);
   }
 }
@@ -398,14 +447,14 @@ L25SpanStats L25SpanManager::stats() const {
 
 void L25SpanManager::check() const {
   std::lock_guard lock(mutex_);
-  int64_t in_use_pages = 0, dirty_pages = 0, free_spans = 0, regions = 0;
+  int64_t in_use_pages = 0, dirty_pages = 0, dirty_spans = 0, free_spans = 0, regions = 0;
   for (const L25Region* region = regions_; region != nullptr; region = region->next) {
     ++regions;
     if (region->magic != kL25RegionMagic) fatal("L25 region %p: bad magic", static_cast<const void*>(region));
     for (uint32_t i = 0; i < kL25FirstPage; ++i)
       if (kind_of(&region->spans[i]) != kL25None) fatal("L25 header page %u of %p: entry set", i, static_cast<const void*>(region));
     uint32_t region_free = 0;
-    uint8_t previous = kL25None, previous_dirty = 0;
+    uint8_t previous = kL25None;
     for (uint32_t i = kL25FirstPage; i < kL25RegionPages;) {
       const L25Span* head = &region->spans[i];
       const uint8_t kind = kind_of(head);
@@ -414,45 +463,46 @@ void L25SpanManager::check() const {
       for (uint32_t j = 1; j + 1 < pages; ++j)
         if (kind_of(head + j) != kL25None) fatal("L25 span %u of %p: entry %u set inside it", i, static_cast<const void*>(region), j);
       if (kind == kL25FreeHead) {
-        if (previous == kL25FreeHead && previous_dirty == head->dirty) fatal("L25 span %u: two free spans of one kind touch", i);
+        if (previous == kL25FreeHead) fatal("L25 span %u: two free spans touch", i);
         if (pages > 1 && (kind_of(head + pages - 1) != kL25FreeTail || head[pages - 1].pages != pages))
           fatal("L25 span %u: bad free tail", i);
+        if (head->dirty != count_resident(region, i, pages)) fatal("L25 span %u: %u resident pages counted, %u marked", i, head->dirty, count_resident(region, i, pages));
         region_free += pages;
         ++free_spans;
-        if (head->dirty) dirty_pages += pages;
-        const L25Span* s = bins_[head->dirty][bin_of(pages)];
+        dirty_pages += head->dirty;
+        if (head->dirty > 0) ++dirty_spans;
+        const L25Span* s = bins_[bin_of(pages)];
         while (s != nullptr && s != head) s = s->next;
         if (s == nullptr) fatal("L25 span %u: free but not in its bin", i);
       } else if (kind == kL25InUse || kind == kL25Cached) {
         if (pages != l25_class_pages(head->size_class)) fatal("L25 span %u: %u pages for class %u", i, pages, head->size_class);
         if (pages > 1 && kind_of(head + pages - 1) != kL25None) fatal("L25 span %u: tail entry set", i);
+        if (count_resident(region, i, pages) != pages) fatal("L25 span %u: in use but not every page marked resident", i);
         in_use_pages += pages;
       } else {
         fatal("L25 span %u of %p: no head (kind %u)", i, static_cast<const void*>(region), kind);
       }
       previous = kind;
-      previous_dirty = head->dirty;
       i += pages;
     }
     if (region_free != region->free_pages) fatal("L25 region %p: %u free pages counted, %u found", static_cast<const void*>(region), region->free_pages, region_free);
   }
   int64_t binned = 0;
-  for (unsigned d = 0; d < 2; ++d) {
-    for (unsigned b = 0; b < kBins; ++b) {
-      if ((bins_[d][b] != nullptr) != (((nonempty_[d][b / 64] >> (b % 64)) & 1) != 0)) fatal("L25 bin %u: bitmap disagrees", b);
-      for (const L25Span* s = bins_[d][b]; s != nullptr; s = s->next) {
-        if (s->dirty != d) fatal("L25 bin %u: a span of the other kind", b);
-        ++binned;
-      }
-    }
+  for (unsigned b = 0; b < kBins; ++b) {
+    if ((bins_[b] != nullptr) != (((nonempty_[b / 64] >> (b % 64)) & 1) != 0)) fatal("L25 bin %u: bitmap disagrees", b);
+    for (const L25Span* s = bins_[b]; s != nullptr; s = s->next) ++binned;
   }
-  int64_t listed_dirty = 0;
+  int64_t listed_dirty = 0, listed_spans = 0;
   for (const L25Span* s = dirty_; s != nullptr; s = s->dirty_next) {
-    if (!s->dirty || kind_of(s) != kL25FreeHead) fatal("L25: a span on the dirty list is not a dirty free head");
-    listed_dirty += s->pages;
+    if (s->dirty == 0 || kind_of(s) != kL25FreeHead) fatal("L25: a span on the dirty list is not a dirty free head");
+    if (s->dirty_next != nullptr && s->dirty_next->stamp > s->stamp) fatal("L25: the dirty list is out of stamp order");
+    if ((s->dirty_next == nullptr) != (s == dirty_tail_)) fatal("L25: the dirty list's tail is wrong");
+    listed_dirty += s->dirty;
+    ++listed_spans;
   }
+  if (dirty_ == nullptr && dirty_tail_ != nullptr) fatal("L25: the dirty list's tail is wrong");
   if (binned != free_spans) fatal("L25: %lld spans binned, %lld free", static_cast<long long>(binned), static_cast<long long>(free_spans));
-  if (listed_dirty != dirty_pages || dirty_pages != stats_.dirty_pages) fatal("L25: dirty pages disagree");
+  if (listed_spans != dirty_spans || listed_dirty != dirty_pages || dirty_pages != stats_.dirty_pages) fatal("L25: dirty pages disagree");
   if (regions != stats_.regions_mapped) fatal("L25: region count disagrees");
   int64_t free_pages = 0;
   for (const L25Region* region = regions_; region != nullptr; region = region->next) free_pages += region->free_pages;

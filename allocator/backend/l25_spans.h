@@ -18,14 +18,23 @@
 //
 // Coalescing, not segregation. A freed span merges with its free
 // neighbours at once (boundary tags: a free span's head and tail page
-// entries carry its length), and free spans sit in bins by exact page
-// count (1..512 pages) plus one bin for longer ones, taken best fit. Dirty
-// spans (pages possibly resident) and clean ones (never touched, or
-// purged) are binned apart and merge only with their own kind, as
-// jemalloc keeps its dirty and retained extents apart: a block freed next
-// to the untouched rest of a region must not make 30 MiB count as dirty.
-// A purged span joins its clean neighbours. Allocation prefers a dirty
-// span (no page faults), then a clean one. Why coalesce at all:
+// entries carry its length), whatever state their pages are in, and free
+// spans sit in bins by exact page count (1..512 pages) plus one bin for
+// longer ones, taken best fit (in the last bin the shortest, so a region's
+// untouched rest is cut into last, as a heap keeps its top). Which pages
+// may be resident is kept apart from the spans, one bit per page in the
+// region's header (set when a span is carved, cleared when it is purged),
+// and each free span counts its resident pages: a block freed next to the
+// untouched rest of a region merges with it and makes only its own pages
+// count as dirty. A carve takes the end of a free span whose pages are
+// resident, so a hole is used again before a fresh page is touched.
+// (Until issue 12's follow-up dirty and clean spans were binned apart and
+// merged only with their own kind, as jemalloc keeps dirty and retained
+// extents apart, so a hole freed beside clean pages stayed too short for
+// a bigger block, which then touched fresh pages next to it. mid_churn's
+// peak RSS, 1 thread, six seeds, no shared caches: 103.4 MiB apart, 102.9
+// merged; without the thread cache either, 103.2 and 99.5: cached blocks
+// pin holes between free spans the same way.) Why coalesce at all:
 // this range's blocks are big and their sizes are spread over 48 classes,
 // so segregated free lists would strand whole MiB in classes nobody asks
 // for again (mid_churn's working set rises and falls through every
@@ -35,15 +44,17 @@
 // same-size churn its speed without touching the spans.
 //
 // Memory return: time decay (backend/decay.h), like every back-end pool. A
-// freed span is dirty (its pages may be resident) and stamped; allocations
-// and frees tick the decay, and once a dirty span has stayed free for
-// HAKMEM_PURGE_DELAY_MS a purge pass returns its pages (MADV_DONTNEED) and
-// it joins its clean neighbours; or, when it is a whole empty region beyond
-// HAKMEM_L25_REGION_CACHE, the region is unmapped. A merge restamps the
-// merged span (its newest part was freed now). With a delay of 0 a span's
-// pages go back as it is freed. trim() purges every dirty span and unmaps
-// every empty region at once. purge_expired(now) is the entry point of a
-// later background thread.
+// freed span is dirty (some pages resident) and stamped; the dirty list
+// holds the dirty spans in stamp order. Allocations and frees tick the
+// decay, and once a dirty span has stayed free for HAKMEM_PURGE_DELAY_MS a
+// purge pass returns its resident pages (MADV_DONTNEED, one call from its
+// first resident page to its last) and it stays where it is, clean; or,
+// when it is a whole empty region beyond HAKMEM_L25_REGION_CACHE, the
+// region is unmapped. A merge restamps the merged span (its newest part
+// was freed now). With a delay of 0 a span's pages go back as it is freed.
+// trim() purges every dirty span and unmaps every empty region at once.
+// purge_expired(now) is the entry point of a later background thread.
+
 #pragma once
 
 #include <atomic>
@@ -78,21 +89,20 @@ enum L25Kind : uint8_t {
 //
 // Invariants:
 //   in-use or cached head h (pages n, class c): n == l25_class_pages(c);
-//     entries h+1 .. h+n-1 are kNone
-//   free head h (pages n): h is in exactly one bin, bins_[dirty][bin_of(n)];
+//     entries h+1 .. h+n-1 are kNone; resident bits h .. h+n-1 all set
+//   free head h (pages n): h is in exactly one bin, bins_[bin_of(n)];
 //     entries h+1 .. h+n-2 are kNone; n >= 2 => entry h+n-1 is kFreeTail
-//     with pages == n; dirty <=> h is on the dirty list (in no order; the
-//     purge pass reads every stamp)
-//   two free spans touch only if one is dirty and the other clean (each
-//     kind is coalesced at free and at purge)
+//     with pages == n; dirty == the resident bits set in h .. h+n-1;
+//     dirty > 0 <=> h is on the dirty list
+//   the dirty list runs from the newest stamp to the oldest (dirty_tail_)
+//   no two free spans touch (coalesced at every free)
 //   kind is written under the manager's lock, except kInUse <-> kCached,
 //     which the caches above flip without it (never to or from free)
 //   the entries of pages below kL25FirstPage (the header's) stay kNone
 struct L25Span {
   std::atomic<uint8_t> kind;
   uint8_t size_class;  // in use or cached
-  uint8_t dirty;       // free head: its pages may be resident
-  uint8_t reserved;
+  uint16_t dirty;      // free head: how many of its pages may be resident
   uint32_t pages;      // a head's span length; a free tail's too
   L25Span* next;       // free head: its bin
   L25Span* prev;
@@ -107,11 +117,14 @@ static_assert(sizeof(L25Span) == 48);
 //   free_pages == sum of the pages of this region's free spans
 //   free_pages == kL25RegionPages - kL25FirstPage  <=>  the region is empty
 //     (one free span covering it)
+//   bit i of resident clear => page i is not resident (never touched since
+//     the region was mapped, or purged since its last carve)
 struct L25Region {
   uint32_t magic;
   uint32_t free_pages;
   L25Region* next;  // the manager's region list
   L25Region* prev;
+  uint64_t resident[kL25RegionPages / 64];
   alignas(64) L25Span spans[kL25RegionPages];
 };
 
@@ -120,6 +133,7 @@ inline constexpr uint32_t kL25FirstPage =
     static_cast<uint32_t>((sizeof(L25Region) + kL25PageSize - 1) / kL25PageSize);
 inline constexpr uint32_t kL25UsablePages = kL25RegionPages - kL25FirstPage;
 static_assert(kL25UsablePages > 8 * kL25MaxSpanPages, "a region holds many of the largest spans");
+static_assert(kL25UsablePages <= UINT16_MAX, "a free span's resident count fits L25Span::dirty");
 
 [[gnu::always_inline]] inline L25Region* l25_region_of(const void* p) {
   return reinterpret_cast<L25Region*>(reinterpret_cast<uintptr_t>(p) & ~(kL25RegionSize - 1));
@@ -142,7 +156,7 @@ struct L25SpanStats {
   int64_t in_use_pages = 0;      // spans users or caches hold
   int64_t free_pages = 0;
   int64_t dirty_pages = 0;       // free pages that may be resident (used since their last purge)
-  int64_t purged_pages = 0;      // ever
+  int64_t purged_pages = 0;      // ever: resident pages purged
   int64_t spans_allocated = 0;   // ever
   int64_t spans_released = 0;    // ever
   int64_t grown_in_place = 0;    // ever
@@ -235,15 +249,26 @@ class L25SpanManager {
 
   // Which of double free, interior pointer or not allocated p is; aborts.
   [[noreturn, gnu::cold, gnu::noinline]] static void report_bad_pointer(const void* p);
+  // The resident bitmap: set bits among pages [first, first + pages), and
+  // setting or clearing them.
+  static uint32_t count_resident(const L25Region* region, uint32_t first, uint32_t pages);
+  static void set_resident(L25Region* region, uint32_t first, uint32_t pages, bool resident);
+  static bool is_resident(const L25Region* region, uint32_t page) {
+    return ((region->resident[page / 64] >> (page % 64)) & 1) != 0;
+  }
   L25Region* map_region();
   void add_region_locked(L25Region* region, bool dirty);
-  L25Span* take_free_locked(uint32_t pages, bool dirty);
+  L25Span* take_free_locked(uint32_t pages);
   // The free head of the span ending just before `span`, or nullptr.
   static L25Span* free_before(L25Span* span);
-  void carve_locked(L25Span* span, uint32_t pages, unsigned size_class);
+  L25Span* carve_locked(L25Span* free, uint32_t pages, unsigned size_class);
   void release_locked(L25Span* span);
-  void mark_free_locked(L25Span* head, uint32_t pages, bool dirty, Decay::Stamp stamp);
+  // `dirty`: its resident pages. `after`: where on the dirty list it goes
+  // when dirty (nullptr: first, the newest end); a carve's leftover takes
+  // its parent's place.
+  void mark_free_locked(L25Span* head, uint32_t pages, uint32_t dirty, Decay::Stamp stamp, L25Span* after = nullptr);
   void unlink_free_locked(L25Span* head);
+  void unlink_dirty_locked(L25Span* head);
   void purge_span_locked(L25Span* head);
   // Ticks the decay; on a clock reading that may have expired spans, the pass.
   L25Region* tick_locked();
@@ -258,9 +283,10 @@ class L25SpanManager {
   Pal* pal_;
   mutable std::mutex mutex_;
   L25Region* regions_ = nullptr;
-  L25Span* bins_[2][kBins] = {};            // [dirty][bin]
-  uint64_t nonempty_[2][kBinWords] = {};  // bit b <=> bins_[dirty][b] != nullptr
-  L25Span* dirty_ = nullptr;  // the dirty list
+  L25Span* bins_[kBins] = {};
+  uint64_t nonempty_[kBinWords] = {};  // bit b <=> bins_[b] != nullptr
+  L25Span* dirty_ = nullptr;       // the dirty list's newest end
+  L25Span* dirty_tail_ = nullptr;  // its oldest end
   int64_t empty_regions_ = 0;
   Decay decay_;
   L25SpanStats stats_{};

@@ -150,6 +150,62 @@ TEST_F(L25SpansTest, SeventyThousandLiveBlocksTakeUnderAThousandMappings) {
   EXPECT_EQ(spans.stats().regions_mapped, 0);
 }
 
+// Issue 12 follow-up: a span freed next to untouched pages merges with them
+// (dirty and clean spans used to stay apart), and only its own pages count
+// as resident.
+TEST_F(L25SpansTest, AFreedSpanMergesWithTheUntouchedRestAndOnlyItsPagesCountAsDirty) {
+  void* a = spans.allocate(k40K);
+  auto* b = static_cast<char*>(spans.allocate(k64K));  // 16 pages; the untouched rest follows
+  free_span(spans, b);
+  spans.check();
+  EXPECT_EQ(spans.stats().dirty_pages, 16);
+  EXPECT_EQ(spans.stats().free_pages, static_cast<int64_t>(kL25UsablePages) - 10) << "b and the rest are one span";
+  // A 2 MiB block starts at b: its 16 resident pages first, then fresh ones.
+  void* big = spans.allocate(kL25Classes - 1);
+  EXPECT_EQ(big, b);
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  free_span(spans, big);
+  EXPECT_EQ(spans.stats().dirty_pages, 512);
+  spans.trim();
+  EXPECT_EQ(pal.purges(), 1);
+  EXPECT_EQ(pal.purged_bytes(), 512 * static_cast<int64_t>(kL25PageSize)) << "only the resident pages are purged";
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  spans.check();
+  free_span(spans, a);
+}
+
+TEST_F(L25SpansTest, ACarveTakesTheResidentEndOfAFreeSpan) {
+  void* a = spans.allocate(k40K);
+  auto* b = static_cast<char*>(spans.allocate(k64K));
+  auto* c = static_cast<char*>(spans.allocate(k64K));
+  void* guard = spans.allocate(k40K);  // keeps c from the untouched rest
+  free_span(spans, b);
+  spans.trim();  // b's pages go back
+  free_span(spans, c);  // b (purged) and c (resident) merge: 32 pages
+  spans.check();
+  EXPECT_EQ(spans.stats().dirty_pages, 16);
+  EXPECT_EQ(spans.allocate(k64K), c) << "the back half, whose pages are resident";
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  EXPECT_EQ(spans.allocate(k64K), b);
+  spans.check();
+  for (void* p : {a, static_cast<void*>(b), static_cast<void*>(c), guard}) free_span(spans, p);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, OfTheSpansLongerThanAnyClassTheShortestIsCutFirst) {
+  constexpr unsigned k2M = kL25Classes - 1;  // 512 pages
+  constexpr unsigned k512K = l25_class_of(512 * 1024);  // 128 pages
+  auto* x = static_cast<char*>(spans.allocate(k2M));
+  void* y = spans.allocate(k512K);
+  auto* guard = static_cast<char*>(spans.allocate(k40K));
+  free_span(spans, x);
+  free_span(spans, y);  // a 640-page hole, and the region's rest after guard
+  spans.trim();         // both clean: no preference for resident pages decides
+  ASSERT_TRUE(spans.resize(guard, k64K));  // puts the rest back at its bin's front
+  EXPECT_EQ(spans.allocate(k2M), x) << "the 640-page hole, not the rest";
+  spans.check();
+}
+
 // Ticks the decay: kEventsPerClockRead slow events read the clock once.
 void tick(L25SpanManager& spans) {
   for (unsigned i = 0; i < L25SpanManager::kEventsPerClockRead; ++i) free_span(spans, spans.allocate(k40K));
