@@ -24,6 +24,11 @@ constexpr unsigned k512K = l25_class_of(512 * 1024);
 
 class L25PoolTest : public ::testing::Test {
  protected:
+  // The shared caches are off by default; these tests exercise them.
+  void SetUp() override {
+    setenv("HAKMEM_L25_SHARED_CACHE_KIB", "8192", 1);
+    options_reload();
+  }
   void TearDown() override {
     unsetenv("HAKMEM_L25_SHARED_CACHE_KIB");
     unsetenv("HAKMEM_L25_THREAD_CACHE_KIB");

@@ -7,6 +7,7 @@
 
 #include "allocator/backend/decay.h"
 #include "allocator/config/l25_classes.h"
+#include "allocator/config/scoped_option.h"
 #include "allocator/pal/fake_pal.h"
 
 namespace hakmem {
@@ -28,6 +29,8 @@ class PurgeTest : public ::testing::Test {
     }
   }
 
+  // The shared caches are off by default; these tests follow a block through one.
+  ScopedOption shared_caches{"HAKMEM_L25_SHARED_CACHE_KIB", "8192"};
   FakePal pal;
   SuperSlabManager superslabs{&pal};
   L25SpanManager spans{&pal};
