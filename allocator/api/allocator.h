@@ -18,7 +18,8 @@
 //             |- (after the allocation) every 8th cold event of this
 //             |     thread: purge_check -> PurgeScheduler::check (one
 //             |     clock reading; once a granule: every pool's
-//             |     purge_expired(now), pools/purge.h)
+//             |     purge_expired(now), pools/purge.h; then
+//             |     Policy::purge_shared: a depot's idle magazines home)
 //             |- first call on this thread: init_thread()
 //             |     -> acquire_heap(), Policy::init(), MidCache::init,
 //             |        pthread key for exit, fork handlers (once per
@@ -113,6 +114,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "allocator/backend/class_map.h"
 #include "allocator/backend/l25_spans.h"
@@ -307,9 +309,14 @@ class Allocator {
   // thread (malloc_cold, free_cold): the process-wide purge check
   // (pools/purge.h), so a pool that sees no more events of its own still
   // returns its memory once the delay has passed.
+  // The front end's shared state decays in the same pass (a magazine
+  // depot's idle full magazines go home, so their slabs can empty).
   [[gnu::noinline, gnu::cold]] static void purge_check() {
     tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
-    global_purge().check();
+    const std::optional<uint64_t> now = global_purge().check();
+    if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
+      if (now && tls_.heap != nullptr) Policy::purge_shared(*tls_.heap, *now);
+    }
   }
 
   // free() keeps errno (POSIX 2024 requires it, glibc does it): a first

@@ -92,6 +92,9 @@ struct HotLayer {
   static void on_thread_exit(ThreadHeap& heap) {
     if constexpr (requires { Next::on_thread_exit(heap); }) Next::on_thread_exit(heap);
   }
+  static void purge_shared(ThreadHeap& heap, uint64_t now_ms) {
+    if constexpr (requires { Next::purge_shared(heap, now_ms); }) Next::purge_shared(heap, now_ms);
+  }
 
   static uint32_t pop_many(Cache& cache, ThreadHeap& heap, unsigned size_class, void** out, uint32_t n) {
     return Next::pop_many(cache.next, heap, size_class, out, n);

@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "allocator/backend/decay.h"
 #include "allocator/frontend/free_list_layer.h"
 #include "allocator/frontend/hot_layer.h"
 #include "allocator/frontend/magazine_layer.h"
@@ -135,6 +136,41 @@ TEST_F(LayerTest, TheDepotKeepsOneFullMagazinePerRunningThreadAndTheRestGoHome) 
   EXPECT_EQ(Depot<4>::stats(kClass).full, 0u);
   EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 16);
   release_heap(running[0]);
+  Mag4::flush(cache, heap);
+}
+
+// The depot's decay (magazine.h): a class nobody exchanged magazines of
+// for a whole purge delay sends its full magazines home; one in use keeps
+// them. (The depot is process-wide: clock readings far past any other
+// test's.)
+TEST_F(LayerTest, ADepotClassUnusedForADelaySendsItsFullMagazinesHome) {
+  const uint64_t delay = Decay::delay_ms();
+  const uint64_t t0 = uint64_t{1} << 40;
+  Mag4::Cache cache{};
+  const auto free_nine = [&] {  // loaded 4 -> swap -> 4 more -> previous to the depot
+    for (int i = 0; i < 9; ++i) {
+      auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+      if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
+    }
+  };
+  free_nine();
+  ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
+  const uint64_t spilled_before = heap.stats().spilled_blocks;
+  Mag4::purge_shared(heap, t0);  // closes the epoch the class was used in
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "used in the epoch that ended";
+  Mag4::purge_shared(heap, t0 + delay - 1);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "less than a delay since the last pass: no pass";
+  Mag4::purge_shared(heap, t0 + delay);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u) << "unused for a whole delay";
+  EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 4) << "its rounds went home";
+
+  Mag4::flush(cache, heap);
+  free_nine();  // used again during the next epoch
+  ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
+  Mag4::purge_shared(heap, t0 + 2 * delay);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "a class in use keeps its magazines";
+  Mag4::purge_shared(heap, t0 + 3 * delay);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u);
   Mag4::flush(cache, heap);
 }
 

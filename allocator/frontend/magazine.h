@@ -34,6 +34,7 @@
 #include <mutex>
 #include <new>
 
+#include "allocator/backend/decay.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/config/layout.h"
 #include "allocator/config/size_classes.h"
@@ -126,9 +127,24 @@ inline constexpr uint32_t kDepotMaxEmpty = 8;
 
 // The depot of one magazine size: per class, a locked stack of full and a
 // locked stack of empty magazines.
+//
+// Decay. A full magazine in the depot holds Rounds blocks out of their
+// slabs, so those slabs can never empty and be purged: after growth's
+// workers exited, the one full magazine per class kept for the main thread
+// pinned about 2.5 MiB. So the process-wide purge check (pools/purge.h,
+// through Allocator::purge_check) calls purge_idle(), which runs at most
+// once per HAKMEM_PURGE_DELAY_MS; a class whose depot no thread took from
+// or gave to since the last pass (so for at least the delay) sends its
+// full magazines home, and a class in use keeps them. Whether a class was
+// used is read from its counters, compared with the last pass's snapshot
+// (a take moves full_taken, a refused give full_refused, an accepted one
+// the full count, unless a take moved full_taken too), so the exchanges
+// pay nothing for it.
+//
 // Invariants (under the class's lock): full_count == length(full),
 // full_count <= kDepotMaxFull, every magazine on `full` has count == Rounds;
-// likewise empty_count == length(empty) <= kDepotMaxEmpty, each count == 0.
+// likewise empty_count == length(empty) <= kDepotMaxEmpty, each count == 0;
+// seen is the counters as the last purge_idle pass left them.
 template <uint32_t Rounds>
 class Depot {
  public:
@@ -241,6 +257,36 @@ class Depot {
     }
   }
 
+  // The decay's pass (see above), at clock reading now_ms: once a delay
+  // has passed since the last pass, the full magazines of every class
+  // unused since then go home through heap. Any thread with a heap.
+  static void purge_idle(ThreadHeap& heap, uint64_t now_ms) {
+    uint64_t last = last_purge_ms_.load(std::memory_order_relaxed);
+    if (now_ms < last + Decay::delay_ms()) return;
+    if (!last_purge_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) return;
+    for (unsigned c = 0; c < kTinyClasses; ++c) {
+      Bin& bin = bins_[c];
+      Mag* full = nullptr;
+      {
+        std::lock_guard lock(bin.mutex);
+        const bool idle = bin.stats.full_taken == bin.seen.full_taken &&
+                          bin.stats.full_refused == bin.seen.full_refused && bin.stats.full == bin.seen.full;
+        if (idle) {
+          full = bin.full;
+          bin.full = nullptr;
+          bin.stats.full = 0;
+        }
+        bin.seen = bin.stats;
+      }
+      while (full != nullptr) {
+        Mag* next = full->next;
+        spill_rounds(heap, full);
+        Pool::put(full);
+        full = next;
+      }
+    }
+  }
+
   // fork: the pool's lock, then every bin's, in class order (after the
   // core's locks: HeapRegistry::fork_prepare); released in reverse.
   static void lock_for_fork() {
@@ -280,6 +326,7 @@ class Depot {
     Mag* full = nullptr;
     Mag* empty = nullptr;
     DepotStats stats;
+    DepotStats seen;
   };
   [[gnu::cold, gnu::noinline]] static void add_fork_hooks_once() {
     static constinit std::atomic<bool> adding{false};
@@ -292,6 +339,8 @@ class Depot {
   }
 
   static inline constinit Bin bins_[kTinyClasses]{};
+  // The last purge_idle pass's clock reading.
+  static inline constinit std::atomic<uint64_t> last_purge_ms_{0};
   static inline constinit std::atomic<bool> fork_hooks_added_{false};
 };
 

@@ -103,6 +103,10 @@ struct MagazineLayer {
 
   static void trim_shared(ThreadHeap& heap) { MagDepot::trim(heap); }
 
+  // The process-wide purge check's call (Allocator::purge_check): the
+  // depot's classes unused for a delay send their full magazines home.
+  static void purge_shared(ThreadHeap& heap, uint64_t now_ms) { MagDepot::purge_idle(heap, now_ms); }
+
   // This thread is exiting: the depot keeps one full magazine per class
   // per thread that is still running.
   static void on_thread_exit(ThreadHeap& heap) {

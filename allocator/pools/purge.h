@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "allocator/backend/large.h"
 #include "allocator/backend/superslab_manager.h"
@@ -54,8 +55,9 @@ class PurgeScheduler {
 
   // One clock reading; runs purge_expired(now) if a granule has passed
   // since the last pass this check ran (one thread runs it; the others go
-  // on at once).
-  void check();
+  // on at once). The reading when it ran the pass (the caller then runs
+  // the front ends' part, Allocator::purge_check), else nullopt.
+  std::optional<uint64_t> check();
 
   // Every pool's purge pass at clock reading `now_ms`: the SuperSlabs'
   // slots and empty SuperSlabs, the L25 shared caches and then the spans,
