@@ -11,7 +11,8 @@
 //   `- malloc_slow(size)                                    [noinline]
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
-//        |- L25 up to 256 KiB: L25ThreadCache::try_alloc     [always_inline]
+//        |- L25 up to 256 KiB: a cold event (the purge countdown,
+//        |     below), then L25ThreadCache::try_alloc        [always_inline]
 //        |     -> class by a table load, a thread-local stack pop, the
 //        |        span's page map entry to in use (pools/l25_pool.h)
 //        `- malloc_cold(size)                               [noinline]
@@ -276,9 +277,23 @@ class Allocator {
       if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
         return p;
     } else if (size - (kSlabMaxSize + 1) < L25ThreadCache::kMaxSize - kSlabMaxSize) {
+      // Counted as a cold event even when the thread cache serves it: a
+      // program whose requests all hit the caches makes no cold call, and
+      // without a check nothing it freed earlier would ever be purged
+      // (growth's settle step kept 82 MiB). A block of 32 KiB or more is
+      // worth the decrement; the tiny and mid hits stay uncounted.
+      // The check is a tail call, so malloc_slow keeps no frame for it.
+      if (--tls_.purge_countdown == 0) [[unlikely]] return l25_malloc_after_check(size);
       if (void* p = tls_.l25.try_alloc(size)) [[likely]]
         return p;
     }
+    return malloc_cold(size);
+  }
+
+  // malloc_slow's L25 branch when its countdown ran out.
+  [[gnu::noinline, gnu::cold]] static void* l25_malloc_after_check(size_t size) {
+    purge_check();
+    if (void* p = tls_.l25.try_alloc(size)) return p;
     return malloc_cold(size);
   }
 

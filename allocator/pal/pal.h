@@ -48,8 +48,9 @@ class Pal {
   // Milliseconds on a monotonic clock, for time-decay purging (a page is
   // returned once it has been free for HAKMEM_PURGE_DELAY_MS). Through the
   // Pal so a test can set the time (FakePal::advance_ms) instead of
-  // sleeping. A vDSO read, no system call, but not free either: callers
-  // read it on slow paths only.
+  // sleeping. LinuxPal reads the coarse clock from the vDSO (no system
+  // call, a few ns, late by up to a kernel tick); callers read it on slow
+  // paths only.
   virtual uint64_t now_ms() = 0;
 
  protected:

@@ -7,8 +7,7 @@ namespace hakmem {
 
 constinit PurgeScheduler g_purge{&g_os_pal, &g_superslabs, &g_l25_pool, &g_large};
 
-std::optional<uint64_t> PurgeScheduler::check() {
-  const uint64_t now = pal_->now_ms();
+std::optional<uint64_t> PurgeScheduler::run_due(uint64_t now) {
   uint64_t next = next_ms_.load(std::memory_order_relaxed);
   if (now < next) return std::nullopt;
   // One thread wins the granule; a loser's pass would find nothing new.

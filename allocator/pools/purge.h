@@ -57,7 +57,13 @@ class PurgeScheduler {
   // since the last pass this check ran (one thread runs it; the others go
   // on at once). The reading when it ran the pass (the caller then runs
   // the front ends' part, Allocator::purge_check), else nullopt.
-  std::optional<uint64_t> check();
+  // The reading and the comparison inline, the pass out of line.
+  std::optional<uint64_t> check() {
+    const uint64_t now = pal_->now_ms();
+    if (now < next_ms_.load(std::memory_order_relaxed)) [[likely]]
+      return std::nullopt;
+    return run_due(now);
+  }
 
   // Every pool's purge pass at clock reading `now_ms`: the SuperSlabs'
   // slots and empty SuperSlabs, the L25 shared caches and then the spans,
@@ -69,6 +75,9 @@ class PurgeScheduler {
   int64_t passes() const { return passes_.load(std::memory_order_relaxed); }
 
  private:
+  // check() once the granule is over: the pass, if this thread wins it.
+  std::optional<uint64_t> run_due(uint64_t now);
+
   Pal* pal_;
   SuperSlabManager* superslabs_;
   L25Pool* l25_;
