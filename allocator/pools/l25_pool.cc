@@ -23,18 +23,22 @@ void L25ThreadCache::init() {
 bool L25ThreadCache::raise_limit(unsigned c, L25Pool& pool) {
   if (limit[c] >= kThreadSlots) return false;
   const uint64_t size = l25_class_size(c);
-  if (budget - reserved < size) {
-    // The budget is spent: the largest share gives half back, unless it is
-    // this class's own, as it is without a search when it holds at least
-    // half of what is reserved (the steady state of one class overflowing).
-    const uint64_t own = limit[c] * size;
-    if (2 * own >= reserved) return false;
+  // The budget is spent: the other classes' shares give half back, the
+  // largest first, until one more block fits. A class that holds the whole
+  // budget (the steady state of one size overflowing) fails without a
+  // search.
+  while (budget - reserved < size) {
+    if (reserved == limit[c] * size) return false;
     unsigned largest = c;
-    for (unsigned k = 0; k < kClasses; ++k)
-      if (limit[k] * l25_class_size(k) > limit[largest] * l25_class_size(largest)) largest = k;
-    if (largest == c) return false;
+    uint64_t most = 0;
+    for (unsigned k = 0; k < kClasses; ++k) {
+      const uint64_t share = limit[k] * l25_class_size(k);
+      if (k != c && share > most) {
+        largest = k;
+        most = share;
+      }
+    }
     lower_limit(largest, limit[largest] / 2u, pool);
-    if (budget - reserved < size) return false;
   }
   const unsigned wanted = limit[c] == 0 ? 2u : std::min(2u * limit[c], kThreadSlots);
   const auto fits = static_cast<unsigned>(std::min<uint64_t>((budget - reserved) / size, wanted - limit[c]));

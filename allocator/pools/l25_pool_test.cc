@@ -87,9 +87,9 @@ TEST_F(L25PoolTest, TheThreadCacheIsBoundedInBytesAndSkipsTheLargerClasses) {
 }
 
 // The budget is shared by count limits: a class's limit doubles from 2 as
-// its list overflows, and once the budget is spent the largest share gives
-// half back, its coldest blocks first.
-TEST_F(L25PoolTest, TheLargestShareGivesHalfBackToAnOverflowingClass) {
+// its list overflows, and once the budget is spent the other classes give
+// half their shares back, largest first, their coldest blocks first.
+TEST_F(L25PoolTest, OtherSharesGiveHalfBackToAnOverflowingClass) {
   L25ThreadCache cache{};
   cache.init();  // 1 MiB
   std::vector<void*> small;
@@ -107,6 +107,17 @@ TEST_F(L25PoolTest, TheLargestShareGivesHalfBackToAnOverflowingClass) {
   EXPECT_EQ(pool.stats().shared_frees, 9) << "eight 64 KiB blocks went to the shared cache";
   EXPECT_EQ(malloc_block(cache, k64K), small[15]) << "the hottest blocks stayed";
   EXPECT_EQ(malloc_block(cache, k128K), big);
+  free_block(cache, big);
+  // The program moves back to 64 KiB: that class takes the whole budget
+  // back, although its share is the largest all the way.
+  free_block(cache, small[15]);
+  std::vector<void*> more;
+  for (int i = 0; i < 16; ++i) more.push_back(malloc_block(cache, k64K));  // 8 cached, 8 not
+  for (void* p : more) free_block(cache, p);
+  EXPECT_EQ(cache.limit[k64K], L25ThreadCache::kThreadSlots);
+  EXPECT_EQ(cache.limit[k128K], 0u);
+  EXPECT_EQ(cache.reserved, 1024u * 1024);
+  EXPECT_EQ(cache.bytes(), 1024u * 1024);
   cache.flush(pool);
   EXPECT_EQ(cache.reserved, 0u);
   EXPECT_EQ(cache.bytes(), 0u);
