@@ -279,6 +279,47 @@ TEST_F(L25PoolTest, TwoThreadsChurnTheSharedCachesAtOnce) {
   EXPECT_EQ(spans.stats().in_use_pages, 0);
 }
 
+// The shared caches' decay pass runs while two threads churn them (run
+// under ThreadSanitizer by --config=tsan): the purge lock, the bins' locks
+// and the stamps, with the clock moving past the delay again and again.
+TEST_F(L25PoolTest, PurgePassesRunWhileTwoThreadsChurnTheSharedCaches) {
+  std::atomic<bool> done{false};
+  std::thread purger([&] {
+    while (!done.load(std::memory_order_relaxed)) {
+      pal.advance_ms(Decay::granule_ms());
+      pool.purge_expired(pal.now_ms());
+    }
+  });
+  auto churn = [this](unsigned seed) {
+    std::vector<void*> live;
+    unsigned x = seed;
+    for (int i = 0; i < 4000; ++i) {
+      x = x * 1103515245 + 12345;
+      const unsigned c = kL25Classes - 1 - (x >> 8) % 8;  // above the thread caches: the shared bins
+      if (live.size() < 16 && (x >> 16) % 3 != 0) {
+        auto* p = static_cast<char*>(pool.allocate(c));
+        ASSERT_NE(p, nullptr);
+        p[0] = 1;
+        live.push_back(p);
+      } else if (!live.empty()) {
+        void* p = live.back();
+        live.pop_back();
+        pool.deallocate(p, L25SpanManager::take_for_free(p)->size_class);
+      }
+    }
+    for (void* p : live) pool.deallocate(p, L25SpanManager::take_for_free(p)->size_class);
+  };
+  std::thread a(churn, 1u), b(churn, 2u);
+  a.join();
+  b.join();
+  done = true;
+  purger.join();
+  pool.trim();
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+  EXPECT_EQ(pool.stats().shared_bytes, 0);
+}
+
 // Decay of the shared caches (l25_pool.h): passes as the process-wide
 // check would make them, one per granule.
 class L25PoolDecayTest : public L25PoolTest {
