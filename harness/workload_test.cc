@@ -160,18 +160,35 @@ INSTANTIATE_TEST_SUITE_P(Hooked, CorruptionTest,
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 // Remote frees must neither leak nor pile up: two producers and two
-// consumers running ten times longer keep the same footprint.
+// consumers running ten times longer keep the same footprint, and give it
+// back once every block is freed.
+//
+// "Given back" is read after a settle step, not right after the drain:
+// slabs freed within the purge delay (HAKMEM_PURGE_DELAY_MS) are still
+// resident at the drain by design, so that reading was the run's whole
+// footprint, not what it leaked: 4.5-7.5 MiB above the start, as the
+// scheduling of the four threads let more or fewer slabs be in flight,
+// and 8.03 MiB once, past the 8 MiB bound it had then. After
+// the settle step's second of requests everything freed is past the delay:
+// 1.0-1.2 MiB stays (the driver's own blocks, the front-end caches), up to
+// 2.6 MiB on hot_mag in 5 of 90 runs under bazel's parallel test runs (not
+// a late purge: a 600 ms delay leaves the same 1.1 MiB; not found yet). So
+// the bound is 4 MiB: above that residue, and below every footprint the
+// drain held (4.5-7.5 MiB), so slabs that remote frees failed to send home
+// still fail it, and a leak that grows with the work fails the peak check.
 class RemoteFreeTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(RemoteFreeTest, ProducerConsumerRssIsFlatOverTenTimesTheWork) {
   const std::string driver = "workloads/driver_" + GetParam();
   const auto peak = [&](const char* ops) {
     const ProcessResult r = run_driver(driver, {"--workload=producer_consumer", "--producers=2", "--consumers=2",
-                                                "--ops=" + std::string(ops)});
+                                                "--ops=" + std::string(ops), "--settle-ms=1000"});
     EXPECT_TRUE(r.ok()) << r.describe_failure();
     const Json rec = Json::parse(r.stdout_text);
-    EXPECT_LT(rec["rss_after_drain_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>(), 8 << 20)
-        << "memory held after every block was freed and every thread exited";
+    EXPECT_LT(rec["rss_after_settle_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>(), 4 << 20)
+        << "memory held a purge delay after every block was freed and every thread exited (" << ops
+        << " ops; after the drain: " << rec["rss_after_drain_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>()
+        << " bytes above the start)";
     return rec["peak_rss_bytes"].get<int64_t>();
   };
   const int64_t short_run = peak("1000000");
