@@ -343,6 +343,17 @@ void L25SpanManager::purge_span_locked(L25Span* head) {
     set_resident(region, lo, hi - lo, false);
   }
   stats_.purged_pages += head->dirty;
+  // The page-map pages inside the span's interior entries (h+1 .. h+n-2):
+  // all kNone, which a purged page reads as (zero). The head's and tail's
+  // pages, and so every other span's entries, are left alone.
+  if (head->pages > 2) {
+    const uintptr_t map_lo = (reinterpret_cast<uintptr_t>(head + 1) + kPageSize - 1) & ~(uintptr_t{kPageSize} - 1);
+    const uintptr_t map_hi = reinterpret_cast<uintptr_t>(head + head->pages - 1) & ~(uintptr_t{kPageSize} - 1);
+    if (map_lo < map_hi) {
+      pal_->purge(reinterpret_cast<void*>(map_lo), map_hi - map_lo);
+      stats_.map_pages_purged += static_cast<int64_t>((map_hi - map_lo) / kPageSize);
+    }
+  }
   unlink_dirty_locked(head);
   head->dirty = 0;
 }

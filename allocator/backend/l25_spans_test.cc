@@ -167,8 +167,12 @@ TEST_F(L25SpansTest, AFreedSpanMergesWithTheUntouchedRestAndOnlyItsPagesCountAsD
   free_span(spans, big);
   EXPECT_EQ(spans.stats().dirty_pages, 512);
   spans.trim();
-  EXPECT_EQ(pal.purges(), 1);
-  EXPECT_EQ(pal.purged_bytes(), 512 * static_cast<int64_t>(kL25PageSize)) << "only the resident pages are purged";
+  // Two calls: the span's resident pages, and the page-map pages under its
+  // interior entries (the region's whole untouched rest is one free span).
+  EXPECT_EQ(pal.purges(), 2);
+  EXPECT_GT(spans.stats().map_pages_purged, 0);
+  EXPECT_EQ(pal.purged_bytes(), (512 + spans.stats().map_pages_purged) * static_cast<int64_t>(kL25PageSize))
+      << "only the resident pages are purged";
   EXPECT_EQ(spans.stats().dirty_pages, 0);
   spans.check();
   free_span(spans, a);
@@ -240,6 +244,41 @@ TEST_F(L25SpansTest, DirtySpansArePurgedOnlyOnceThePurgeDelayHasPassed) {
   spans.check();
 }
 
+// Issue 12 follow-up (settle): carves write head entries all over the page
+// map, and an empty region kept those map pages resident after its spans
+// were purged. Once the delay has passed, the purge of a free span also
+// returns the map pages that hold only its interior entries, and the map
+// stays right for the carves that follow.
+TEST_F(L25SpansTest, ThePurgeOfALongFreeSpanReturnsThePageMapPagesInsideIt) {
+  setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
+  options_reload();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 400; ++i) blocks.push_back(spans.allocate(k40K));  // 4000 pages: ~47 map pages of heads
+  for (void* p : blocks) free_span(spans, p);  // one free span: the whole region
+  spans.check();
+  pal.advance_ms(50);
+  spans.purge_expired(pal.now_ms());
+  EXPECT_EQ(spans.stats().map_pages_purged, 0) << "nothing before the delay";
+  pal.advance_ms(200);
+  spans.purge_expired(pal.now_ms());
+  pal.advance_ms(200);
+  spans.purge_expired(pal.now_ms());
+  const int64_t map_pages = spans.stats().map_pages_purged;
+  // The span covers every usable page; its interior entries fill the map
+  // but for the head's page and the tail's.
+  const int64_t whole_map_pages = static_cast<int64_t>(sizeof(L25Region::spans) / kPageSize);
+  EXPECT_GE(map_pages, whole_map_pages - 2);
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  spans.check();
+  // The purged entries read as kNone (zero): carving and freeing go on.
+  std::vector<void*> again;
+  for (int i = 0; i < 100; ++i) again.push_back(spans.allocate(k64K));
+  spans.check();
+  for (void* p : again) free_span(spans, p);
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+}
+
 TEST_F(L25SpansTest, ASpanReusedWithinTheDelayIsNeverPurged) {
   setenv("HAKMEM_PURGE_DELAY_MS", "100", 1);
   options_reload();
@@ -258,11 +297,13 @@ TEST_F(L25SpansTest, WithNoDelayAFreedSpanIsPurgedAtOnce) {
   options_reload();
   void* guard = spans.allocate(k40K);
   void* p = spans.allocate(k64K);
+  void* after = spans.allocate(k40K);  // keeps p from the untouched rest (whose map pages would go too)
   free_span(spans, p);
   EXPECT_EQ(pal.purges(), 1);
   EXPECT_EQ(spans.stats().dirty_pages, 0);
   spans.check();
   free_span(spans, guard);
+  free_span(spans, after);
 }
 
 TEST_F(L25SpansTest, EmptyRegionsBeyondTheCacheAreUnmappedAfterTheDelay) {

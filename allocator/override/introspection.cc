@@ -51,10 +51,10 @@ void print_stats(const char* variant) {
   const L25SpanStats l25 = global_l25_spans().stats();
   const L25PoolStats pool = global_l25_pool().stats();
   log_message("l25 regions: %lld mapped, %lld unmapped; %lld KiB in use, %lld KiB free (%lld KiB dirty), "
-              "%lld KiB purged", static_cast<long long>(l25.regions_mapped + l25.regions_unmapped),
+              "%lld KiB purged (and %lld KiB of page map)", static_cast<long long>(l25.regions_mapped + l25.regions_unmapped),
               static_cast<long long>(l25.regions_unmapped), static_cast<long long>(l25.in_use_pages * 4),
               static_cast<long long>(l25.free_pages * 4), static_cast<long long>(l25.dirty_pages * 4),
-              static_cast<long long>(l25.purged_pages * 4));
+              static_cast<long long>(l25.purged_pages * 4), static_cast<long long>(l25.map_pages_purged * 4));
   log_message("l25 spans: %lld carved, %lld freed; %lld grown and %lld shrunk in place, %lld grows refused; "
               "shared caches: %lld hits, %lld kept (thread-cache hits count nothing)",
               static_cast<long long>(l25.spans_allocated), static_cast<long long>(l25.spans_released),
