@@ -2,6 +2,7 @@
 // and limits, hot-array overflow, flushes. Each test drives a layer
 // directly with its own cache, on a private heap over the fake PAL.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <set>
 #include <vector>
@@ -221,6 +222,53 @@ TEST_F(LayerTest, APoolWhosePalRefusesAChunkReturnsNullAndRecovers) {
   EXPECT_EQ(m->count, 0u);
   held.push_back(m);
   refill_pool(held);
+}
+
+bool page_resident(const void* page) {
+  unsigned char v = 0;
+  return mincore(const_cast<void*>(page), kPageSize, &v) == 0 && (v & 1) != 0;
+}
+
+// Issue 12 follow-up (settle): the pool's chunks were carved whole into a
+// list through their magazines, so every page was written at once and the
+// magazines of exited threads stayed resident for good. A fresh chunk's
+// magazines are handed out lowest first, touching only their own pages,
+// and purge_free() returns every page that holds no handed-out magazine,
+// once; a magazine on a purged page comes back usable. A Rounds no other
+// test uses gives this test a pool of its own.
+TEST_F(LayerTest, ThePoolTouchesOnlyHandedOutMagazinesAndPurgesThePagesOfFreeOnes) {
+  using Pool = MagazinePool<100>;  // 832-byte magazines
+  Magazine<100>* first = Pool::get(pal);
+  ASSERT_NE(first, nullptr);
+  auto* chunk = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(first) & ~(uintptr_t{64 * 1024} - 1));
+  EXPECT_LT(reinterpret_cast<char*>(first), chunk + kPageSize) << "the lowest magazine first";
+  for (int page = 2; page < 16; ++page) EXPECT_FALSE(page_resident(chunk + page * kPageSize)) << "page " << page;
+  std::vector<Magazine<100>*> held{first};
+  for (int i = 0; i < 39; ++i) held.push_back(Pool::get(pal));  // 40 x 832 B: pages 0-8
+  Magazine<100>* kept = held[20];
+  for (uint32_t i = 0; i < 100; ++i) kept->rounds[i] = &kept->rounds[i];
+  auto page_of = [&](const void* p) { return (static_cast<const char*>(p) - chunk) / static_cast<long>(kPageSize); };
+  const long kept_first = page_of(kept), kept_last = page_of(&kept->rounds[99]);
+  for (Magazine<100>* m : held)
+    if (m != kept) Pool::put(m);
+  const int64_t purges = pal.purges();
+  const uint32_t purged = Pool::purge_free(pal);
+  EXPECT_EQ(pal.purges(), purges + purged);
+  // Pages 1..8 were touched; those the kept magazine is not on go back.
+  EXPECT_EQ(purged, static_cast<uint32_t>(8 - (kept_last - kept_first + 1)));
+  for (long page = 1; page < 9; ++page) {
+    const bool on_kept = page >= kept_first && page <= kept_last;
+    EXPECT_EQ(page_resident(chunk + page * kPageSize), on_kept) << "page " << page;
+  }
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_EQ(kept->rounds[i], &kept->rounds[i]) << "the kept magazine is intact";
+  EXPECT_EQ(Pool::purge_free(pal), 0u) << "a purged page is not purged again";
+  Magazine<100>* again = Pool::get(pal);
+  EXPECT_EQ(again, first) << "the lowest free magazine, on a purged page";
+  EXPECT_EQ(again->count, 0u);
+  again->rounds[0] = again;
+  Pool::put(again);
+  Pool::put(kept);
+  EXPECT_GE(Pool::purge_free(pal), 1u) << "pages touched again are purged again";
 }
 
 TEST_F(LayerTest, WithoutMagazineMemoryTheMagazineLayerGoesStraightToTheHeap) {

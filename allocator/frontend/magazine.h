@@ -6,12 +6,21 @@
 // without touching the blocks themselves (a free list writes into every
 // block it links; a magazine writes only its own array).
 //
-// Magazine objects come from MagazinePool: 64 KiB chunks carved into
-// magazines, never from malloc (this code runs inside malloc), mapped
-// through the Pal the caller hands it (its thread heap's: the backend's).
-// Chunks are kept for the process's life, so the pool need not remember
-// which Pal mapped one; their number is bounded by the most magazines alive
-// at once (two per class per thread plus the depot's).
+// Magazine objects come from MagazinePool: 64 KiB chunks of magazines,
+// never from malloc (this code runs inside malloc), mapped through the Pal
+// the caller hands it (its thread heap's: the backend's). Chunks stay
+// mapped for the process's life (their number is bounded by the most
+// magazines alive at once: two per class per thread plus the depot's), so
+// the pool need not remember which Pal mapped one; but the pages of free
+// magazines go back to the OS on the depot's decay pass (purge_free). Free
+// magazines are marked in a bitmap in the chunk's header, not linked
+// through themselves, so a purged page loses nothing, and get() hands out
+// the lowest free one, so a page is touched only when a magazine on it is
+// first used. (Until issue 12's settle follow-up a chunk was carved whole
+// into a list through its magazines: every page was written at once, and
+// the magazines of exited threads stayed resident for good; growth's
+// settled RSS at 2 threads kept ~100 KiB more under magazine and hot_mag
+// than under ultra_simple.)
 //
 // Depot policy, per class:
 //   - at most one full magazine per running thread, and never more than
@@ -56,17 +65,46 @@ struct Magazine {
   void* rounds[Rounds];
 };
 
+// The pool's chunks. Each 64 KiB chunk is aligned to its size, so a
+// magazine finds its chunk by a mask, and starts with this header; a
+// bitmap, not a list through the magazines, says which are free, so a free
+// magazine's pages can go back to the OS without losing any state.
+//
+// Invariants (under the pool's lock): bit i of free_bits set <=> magazine
+// i is in no one's hands (never handed out, or put back); free_count ==
+// the bits set; bit p of purged set => page p of the chunk holds no
+// handed-out magazine and is not resident unless touched since (a hint:
+// a page is never purged twice in a row, and never while a magazine on it
+// is handed out).
+template <uint32_t PerChunk>
+struct MagazineChunk {
+  static constexpr uint32_t kWords = (PerChunk + 63) / 64;
+  MagazineChunk* next;
+  uint32_t free_count;
+  uint32_t purged;  // one bit per page
+  uint64_t free_bits[kWords];
+};
+
 template <uint32_t Rounds>
 class MagazinePool {
  public:
   using Mag = Magazine<Rounds>;
 
-  // An empty magazine, or nullptr if none is free and `pal` refuses a chunk.
+  // An empty magazine, or nullptr if none is free and `pal` refuses a
+  // chunk. The lowest free one of the first chunk with any: magazines in
+  // use gather at low addresses, and the others' pages stay purgeable.
   static Mag* get(Pal& pal) {
     std::lock_guard lock(mutex_);
-    if (free_ == nullptr && !grow_locked(pal)) return nullptr;
-    Mag* m = free_;
-    free_ = m->next;
+    Chunk* chunk = chunks_;
+    while (chunk != nullptr && chunk->free_count == 0) chunk = chunk->next;
+    if (chunk == nullptr && (chunk = add_chunk_locked(pal)) == nullptr) return nullptr;
+    uint32_t word = 0;
+    while (chunk->free_bits[word] == 0) ++word;
+    const uint32_t index = word * 64 + static_cast<uint32_t>(__builtin_ctzll(chunk->free_bits[word]));
+    chunk->free_bits[word] &= chunk->free_bits[word] - 1;
+    --chunk->free_count;
+    Mag* m = magazine(chunk, index);
+    chunk->purged &= ~pages_of(index);
     m->next = nullptr;
     m->count = 0;
     return m;
@@ -74,8 +112,30 @@ class MagazinePool {
 
   static void put(Mag* m) {
     std::lock_guard lock(mutex_);
-    m->next = free_;
-    free_ = m;
+    Chunk* chunk = chunk_of(m);
+    const uint32_t index = index_of(chunk, m);
+    chunk->free_bits[index / 64] |= uint64_t{1} << (index % 64);
+    ++chunk->free_count;
+  }
+
+  // Returns to the OS every page (but each chunk's first, with its header)
+  // that holds only free magazines and was not purged since it was last
+  // touched: after the depot's idle pass (Depot::purge_idle) has given
+  // back the magazines of exited threads. `pal` purges (any Pal: purging
+  // is the same call whichever mapped the chunk). Returns pages purged.
+  static uint32_t purge_free(Pal& pal) {
+    std::lock_guard lock(mutex_);
+    uint32_t purged = 0;
+    for (Chunk* chunk = chunks_; chunk != nullptr; chunk = chunk->next) {
+      for (uint32_t page = 1; page < kChunkPages; ++page) {
+        if ((chunk->purged >> page) & 1) continue;
+        if (!page_free(chunk, page)) continue;
+        pal.purge(reinterpret_cast<char*>(chunk) + page * kPageSize, kPageSize);
+        chunk->purged |= 1u << page;
+        ++purged;
+      }
+    }
+    return purged;
   }
 
   // fork (Depot's hooks, HeapRegistry's order).
@@ -87,31 +147,72 @@ class MagazinePool {
   // make it map).
   static bool empty() {
     std::lock_guard lock(mutex_);
-    return free_ == nullptr;
+    for (Chunk* chunk = chunks_; chunk != nullptr; chunk = chunk->next)
+      if (chunk->free_count != 0) return false;
+    return true;
   }
 
  private:
   static constexpr size_t kChunk = 64 * 1024;
+  static constexpr uint32_t kChunkPages = kChunk / kPageSize;
   static constexpr size_t kSpan = align_up(sizeof(Mag), 64);
+  // Magazines per chunk, after a header sized for as many (an upper bound).
+  static constexpr uint32_t kPerChunk =
+      static_cast<uint32_t>((kChunk - align_up(sizeof(MagazineChunk<kChunk / kSpan>), 64)) / kSpan);
+  using Chunk = MagazineChunk<kPerChunk>;
+  static constexpr size_t kHeader = align_up(sizeof(Chunk), 64);
+  static_assert(kHeader + kPerChunk * kSpan <= kChunk);
+  static_assert(kChunkPages <= 32, "Chunk::purged has a bit per page");
 
-  // Runs once per chunk. Out of line so that the magazine exchanges that
-  // get() inlines into keep their code: inlined, the Pal lookup cost
-  // push_many a spilled register, one instruction per call (callgrind).
-  // Not cold: GCC compiles cold code for size, and its `rep stos` zeroing
-  // counts an instruction per word.
-  [[gnu::noinline]] static bool grow_locked(Pal& pal) {
-    auto* chunk = static_cast<char*>(pal.map(kChunk, kPageSize));
-    if (chunk == nullptr) return false;
-    for (size_t offset = 0; offset + kSpan <= kChunk; offset += kSpan) {
-      auto* m = new (chunk + offset) Mag{};
-      m->next = free_;
-      free_ = m;
-    }
+  static Mag* magazine(Chunk* chunk, uint32_t index) {
+    return reinterpret_cast<Mag*>(reinterpret_cast<char*>(chunk) + kHeader + index * kSpan);
+  }
+  static Chunk* chunk_of(Mag* m) {
+    return reinterpret_cast<Chunk*>(reinterpret_cast<uintptr_t>(m) & ~(uintptr_t{kChunk} - 1));
+  }
+  static uint32_t index_of(Chunk* chunk, Mag* m) {
+    return static_cast<uint32_t>((reinterpret_cast<char*>(m) - reinterpret_cast<char*>(chunk) - kHeader) / kSpan);
+  }
+  // The pages magazine `index` lies on, one bit each.
+  static uint32_t pages_of(uint32_t index) {
+    const size_t first = (kHeader + index * kSpan) / kPageSize;
+    const size_t last = (kHeader + (index + 1) * kSpan - 1) / kPageSize;
+    return static_cast<uint32_t>(((uint64_t{2} << last) - 1) & ~((uint64_t{1} << first) - 1));
+  }
+  // True when no handed-out magazine lies on `page`.
+  static bool page_free(const Chunk* chunk, uint32_t page) {
+    const size_t lo = page * kPageSize, hi = lo + kPageSize;  // [lo, hi) within the chunk
+    if (hi <= kHeader) return false;
+    const size_t first = lo <= kHeader ? 0 : (lo - kHeader) / kSpan;
+    const size_t last = (hi - 1 - kHeader) / kSpan;
+    for (size_t i = first; i <= last && i < kPerChunk; ++i)
+      if (((chunk->free_bits[i / 64] >> (i % 64)) & 1) == 0) return false;
     return true;
   }
 
+  // Maps a chunk, every magazine free and every page but the header's
+  // untouched (purged); nullptr if pal refuses. Out of line so that the
+  // magazine exchanges that get() inlines into keep their code: inlined,
+  // the Pal lookup cost push_many a spilled register, one instruction per
+  // call (callgrind). Not cold: GCC compiles cold code for size.
+  [[gnu::noinline]] static Chunk* add_chunk_locked(Pal& pal) {
+    void* memory = pal.map(kChunk, kChunk);
+    if (memory == nullptr) return nullptr;
+    auto* chunk = new (memory) Chunk;
+    chunk->next = chunks_;
+    chunk->free_count = kPerChunk;
+    chunk->purged = ~uint32_t{1};
+    for (uint32_t w = 0; w < Chunk::kWords; ++w) {
+      const uint32_t bits = kPerChunk - w * 64;
+      chunk->free_bits[w] = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    }
+    chunks_ = chunk;
+    return chunk;
+  }
+
+  // Invariant (under mutex_): chunks_ lists every chunk mapped, newest first.
   static inline constinit std::mutex mutex_{};
-  static inline constinit Mag* free_ = nullptr;
+  static inline constinit Chunk* chunks_ = nullptr;
 };
 
 struct DepotStats {
@@ -135,7 +236,8 @@ inline constexpr uint32_t kDepotMaxEmpty = 8;
 // through Allocator::purge_check) calls purge_idle(), which runs at most
 // once per HAKMEM_PURGE_DELAY_MS; a class whose depot no thread took from
 // or gave to since the last pass (so for at least the delay) sends its
-// full magazines home, and a class in use keeps them. Whether a class was
+// full magazines home and its empty ones to the pool, and a class in use
+// keeps them; then the pool purges the pages of its free magazines. Whether a class was
 // used is read from its counters, compared with the last pass's snapshot
 // (a take moves full_taken, a refused give full_refused, an accepted one
 // the full count, unless a take moved full_taken too), so the exchanges
@@ -259,7 +361,8 @@ class Depot {
 
   // The decay's pass (see above), at clock reading now_ms: once a delay
   // has passed since the last pass, the full magazines of every class
-  // unused since then go home through heap. Any thread with a heap.
+  // unused since then go home through heap, its empty ones to the pool,
+  // and the pool's free pages back to the OS. Any thread with a heap.
   static void purge_idle(ThreadHeap& heap, uint64_t now_ms) {
     uint64_t last = last_purge_ms_.load(std::memory_order_relaxed);
     if (now_ms < last + Decay::delay_ms()) return;
@@ -267,6 +370,7 @@ class Depot {
     for (unsigned c = 0; c < kTinyClasses; ++c) {
       Bin& bin = bins_[c];
       Mag* full = nullptr;
+      Mag* empty = nullptr;
       {
         std::lock_guard lock(bin.mutex);
         const bool idle = bin.stats.full_taken == bin.seen.full_taken &&
@@ -275,6 +379,9 @@ class Depot {
           full = bin.full;
           bin.full = nullptr;
           bin.stats.full = 0;
+          empty = bin.empty;
+          bin.empty = nullptr;
+          bin.stats.empty = 0;
         }
         bin.seen = bin.stats;
       }
@@ -284,7 +391,13 @@ class Depot {
         Pool::put(full);
         full = next;
       }
+      while (empty != nullptr) {
+        Mag* next = empty->next;
+        Pool::put(empty);
+        empty = next;
+      }
     }
+    Pool::purge_free(heap.pal());
   }
 
   // fork: the pool's lock, then every bin's, in class order (after the
