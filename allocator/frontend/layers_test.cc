@@ -175,6 +175,29 @@ TEST_F(LayerTest, ADepotClassUnusedForADelaySendsItsFullMagazinesHome) {
   Mag4::flush(cache, heap);
 }
 
+// Issue 12 follow-up (settle): the decay pass also gives an idle class's
+// empty magazines to the pool (whose free pages it then purges), where an
+// exited thread's magazines used to stay on the depot's empty stack.
+TEST_F(LayerTest, ADepotClassUnusedForADelayGivesItsEmptyMagazinesToThePool) {
+  const uint64_t delay = Decay::delay_ms();
+  const uint64_t t0 = uint64_t{1} << 41;  // past the other decay test's readings
+  Depot<4>::trim(heap);
+  Mag4::Cache cache{};
+  void* p = Mag4::alloc_slow(cache, heap, kClass);  // attaches two magazines
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(Mag4::try_free(cache, static_cast<FreeBlock*>(p), kClass));
+  Mag4::flush(cache, heap);  // as a thread exits: both to the depot's empty stack
+  ASSERT_EQ(Depot<4>::stats(kClass).empty, 2u);
+  Mag4::purge_shared(heap, t0);
+  Mag4::purge_shared(heap, t0 + delay - 1);
+  Mag4::purge_shared(heap, t0 + delay);
+  EXPECT_EQ(Depot<4>::stats(kClass).empty, 0u) << "unused for a whole delay: to the pool";
+  Magazine<4>* m = Depot<4>::take_empty(kClass, heap);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->count, 0u);
+  Depot<4>::put_empty(kClass, m);
+}
+
 TEST_F(LayerTest, TheDepotKeepsAtMostItsLimitOfEmptyMagazines) {
   std::vector<Magazine<4>*> mags;
   for (uint32_t i = 0; i < kDepotMaxEmpty + 3; ++i) mags.push_back(Depot<4>::take_empty(kClass, heap));
