@@ -345,17 +345,7 @@ class Depot {
           bin.stats.empty = 0;
         }
       }
-      while (full != nullptr) {
-        Mag* next = full->next;
-        spill_rounds(heap, full);
-        Pool::put(full);
-        full = next;
-      }
-      while (empty != nullptr) {
-        Mag* next = empty->next;
-        Pool::put(empty);
-        empty = next;
-      }
+      release(heap, full, empty);
     }
   }
 
@@ -385,19 +375,25 @@ class Depot {
         }
         bin.seen = bin.stats;
       }
-      while (full != nullptr) {
-        Mag* next = full->next;
-        spill_rounds(heap, full);
-        Pool::put(full);
-        full = next;
-      }
-      while (empty != nullptr) {
-        Mag* next = empty->next;
-        Pool::put(empty);
-        empty = next;
-      }
+      release(heap, full, empty);
     }
     Pool::purge_free(heap.pal());
+  }
+
+  // Magazines taken out of a bin (trim, purge_idle), outside its lock: the
+  // full ones' rounds go home through heap, then every magazine to the pool.
+  static void release(ThreadHeap& heap, Mag* full, Mag* empty) {
+    while (full != nullptr) {
+      Mag* next = full->next;
+      spill_rounds(heap, full);
+      Pool::put(full);
+      full = next;
+    }
+    while (empty != nullptr) {
+      Mag* next = empty->next;
+      Pool::put(empty);
+      empty = next;
+    }
   }
 
   // fork: the pool's lock, then every bin's, in class order (after the
