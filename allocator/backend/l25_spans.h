@@ -204,18 +204,17 @@ class L25SpanManager {
   // report_invalid_free's line and aborts. No lock: only a block's holder
   // flips kInUse <-> kCached.
   static L25Span* take_for_free(const void* p) {
-    L25Span* span = l25_span_of(p);
-    auto& kind = span->kind;
-    if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 || l25_page_of(p) < kL25FirstPage ||
-        kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
+    L25Span* span = in_use_head(p);
+    if (span == nullptr) [[unlikely]]
       report_bad_pointer(p);
-    kind.store(kL25Cached, std::memory_order_relaxed);
+    span->kind.store(kL25Cached, std::memory_order_relaxed);
     return span;
   }
   // The span of p if p is the first byte of a span in use, else nullptr,
-  // without reporting: a cache's fast path, which leaves every other case
-  // to take_for_free. The page test is not needed here: the page map's
-  // entries for the header's own pages never read in use (see L25Span).
+  // without reporting: a cache's fast path, and the one test behind
+  // take_for_free and checked_live_span, which report the rest. No test of
+  // the page index is needed: the page map's entries for the header's own
+  // pages never read in use (an invariant, see L25Span; check() verifies).
   [[gnu::always_inline]] static L25Span* in_use_head(const void* p) {
     L25Span* span = l25_span_of(p);
     if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 ||
@@ -228,9 +227,8 @@ class L25SpanManager {
   // The span of a block the caller holds (usable_size, realloc), checked
   // like take_for_free but left in use.
   static const L25Span* checked_live_span(const void* p) {
-    const L25Span* span = l25_span_of(p);
-    if ((reinterpret_cast<uintptr_t>(p) & (kL25PageSize - 1)) != 0 || l25_page_of(p) < kL25FirstPage ||
-        span->kind.load(std::memory_order_relaxed) != kL25InUse) [[unlikely]]
+    const L25Span* span = in_use_head(p);
+    if (span == nullptr) [[unlikely]]
       report_bad_pointer(p);
     return span;
   }
