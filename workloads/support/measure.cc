@@ -110,17 +110,13 @@ class RssSampler {
 // sleeps makes no call. So for settle_ms the process stays lightly alive,
 // as a server between requests does: every kSettleRequestMs one small
 // request (the driver's settle_request: a few blocks of mixed sizes,
-// written, then freed), the same for every allocator. Returns how many
-// requests ran.
-uint64_t settle(const MeasureOptions& options) {
-  uint64_t requests = 0;
+// written, then freed), the same for every allocator.
+void settle(const MeasureOptions& options) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.settle_ms);
   for (auto next = std::chrono::steady_clock::now(); next < end; next += std::chrono::milliseconds(kSettleRequestMs)) {
     if (options.settle_request) options.settle_request();
-    ++requests;
     std::this_thread::sleep_until(std::min(next + std::chrono::milliseconds(kSettleRequestMs), end));
   }
-  return requests;
 }
 
 }  // namespace
@@ -189,7 +185,7 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   m.peak_rss_bytes = peak_rss_bytes();  // before the settle step: its scope is the timed region and drain
   m.settle_end_ns = m.drain_end_ns;
   if (options.settle_ms > 0) {
-    m.settle_requests = settle(options);
+    settle(options);
     m.settle_end_ns = now_ns() - start_ns;
     m.rss_after_settle_bytes = current_rss_bytes();
   }

@@ -57,7 +57,6 @@ struct Measurement {
   int64_t drain_start_ns = 0;
   int64_t drain_end_ns = 0;
   int64_t settle_end_ns = 0;  // == drain_end_ns without a settle step
-  uint64_t settle_requests = 0;
 };
 
 // On worker thread w: prepare(w) untimed before the start barrier, run(w)
