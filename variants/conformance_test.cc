@@ -398,6 +398,30 @@ TEST(Conformance, L25ReallocGrowsAndShrinksInPlace) {
   for (void* f : fill) A::free(f);
 }
 
+// The block a realloc moves out of is the old copy of a growing buffer:
+// it goes back to the spans at once, where it merges with its free
+// neighbours, not into the thread cache, where it would sit between free
+// spans the buffer's next, larger copy could have used (growth's peak RSS,
+// issue 12).
+TEST(Conformance, L25ReallocMoveGivesTheOldBlockToTheSpans) {
+  if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
+  A::trim();
+  auto* p = static_cast<unsigned char*>(A::malloc(64 * 1024));
+  void* neighbour = A::malloc(64 * 1024);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(neighbour, p + 64 * 1024) << "after trim both come from an empty region, in order: p cannot grow in place";
+  memset(p, 0x5A, 64 * 1024);
+  const int64_t released = global_l25_spans().stats().spans_released;
+  auto* q = static_cast<unsigned char*>(A::realloc(p, 200000));
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(q, p) << "its neighbour is taken: it moves";
+  EXPECT_EQ(global_l25_spans().stats().spans_released, released + 1) << "the old block went to the spans";
+  EXPECT_NE(l25_span_of(p)->kind.load(std::memory_order_relaxed), kL25Cached) << "no cache holds it";
+  for (size_t i = 0; i < 64 * 1024; i += 397) ASSERT_EQ(q[i], 0x5A) << i;
+  A::free(q);
+  A::free(neighbour);
+}
+
 TEST(Conformance, L25BlocksFreedByAnotherThread) {
   SKIP_IF_SINGLE_THREAD();
   if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";

@@ -53,7 +53,10 @@ void* realloc_of(void* p, size_t size) {
   void* q = A::malloc(size);
   if (q == nullptr) return nullptr;
   memcpy(q, p, size < old_size ? size : old_size);
-  A::free(p);
+  // The allocator may treat the block moved out of apart from a plain free
+  // (hakmem: an L25 block goes to the spans past every cache).
+  if constexpr (requires { A::free_moved(p); }) A::free_moved(p);
+  else A::free(p);
   return q;
 }
 
