@@ -13,7 +13,7 @@ void MidCache::init(uint64_t budget_bytes) {
 }
 
 void* MidCache::alloc_slow(ThreadHeap& heap, unsigned size_class) {
-  FreeList& l = list(size_class);
+  MidList& l = list(size_class);
   const uint32_t step = batch(size_class);
   // A miss raises the limit from unreserved budget only: an allocation
   // burst should not make other classes spill (their blocks may be wanted
@@ -26,8 +26,18 @@ void* MidCache::alloc_slow(ThreadHeap& heap, unsigned size_class) {
   moved += uint64_t{chain.count} * kClassSize[size_class];
   FreeBlock* user = chain.head;
   if (chain.count > 1) {
-    for (FreeBlock* b = user->next; b != nullptr; b = b->next) mark_word(b) = mark_of(b);
-    l.push_chain({user->next, chain.tail, chain.count - 1});
+    // The heap links at offset 0, the list at each block's colour: the
+    // pass that marks the blocks relinks them too.
+    for (FreeBlock* b = user->next; b != nullptr;) {
+      FreeBlock* next = b->next;
+      uintptr_t* words = words_of(b);
+      words[0] = reinterpret_cast<uintptr_t>(next);
+      words[1] = mark_of(b);
+      b = next;
+    }
+    link(chain.tail) = l.head;
+    l.head = user->next;
+    l.count += chain.count - 1;
   }
   mark_word(user) = 0;
   return user;
@@ -35,20 +45,20 @@ void* MidCache::alloc_slow(ThreadHeap& heap, unsigned size_class) {
 
 bool MidCache::free_slow(ThreadHeap& heap, FreeBlock* block, unsigned size_class) {
   if (kClassSize[size_class] > budget) return false;
-  FreeList& l = list(size_class);
+  MidList& l = list(size_class);
   // Either the limit rises, or the colder half of this list goes home and
   // the hot half stays: the next frees of the class hit either way.
   if (!raise_limit(size_class, &heap)) spill_beyond(heap, size_class, l.count / 2);
-  const bool pushed = l.push(block);
   // raise_limit leaves a limit of 1 or more once the class fits the budget
   // (a spent budget has a larger holder to take from, or this class holds
   // the most), and the spill left count < limit.
-  if (!pushed) fatal("mid cache: class %u full after making room (limit %u)", size_class, l.limit);
+  if (l.count >= l.limit) fatal("mid cache: class %u full after making room (limit %u)", size_class, l.limit);
+  push(l, block, words_of(block));
   return true;
 }
 
 bool MidCache::raise_limit(unsigned size_class, ThreadHeap* heap) {
-  FreeList& l = list(size_class);
+  MidList& l = list(size_class);
   const uint64_t size = kClassSize[size_class];
   bool released_idle = false;
   for (;;) {
@@ -94,18 +104,40 @@ bool MidCache::release_idle(ThreadHeap& heap, unsigned size_class) {
 }
 
 void MidCache::lower_limit(ThreadHeap& heap, unsigned size_class, uint32_t new_limit) {
-  FreeList& l = list(size_class);
+  MidList& l = list(size_class);
   reserved -= uint64_t{l.limit - new_limit} * kClassSize[size_class];
   l.limit = new_limit;
   spill_beyond(heap, size_class, new_limit);
 }
 
 void MidCache::spill_beyond(ThreadHeap& heap, unsigned size_class, uint32_t keep) {
-  FreeList& l = list(size_class);
+  MidList& l = list(size_class);
   const uint32_t before = l.count;
-  heap.spill(l.split_after(keep));
+  heap.spill(split_after(size_class, keep));
   moved += uint64_t{before - l.count} * kClassSize[size_class];
   low_water(size_class) = std::min(low_water(size_class), l.count);
+}
+
+FreeBlock* MidCache::split_after(unsigned size_class, uint32_t keep) {
+  MidList& l = list(size_class);
+  if (keep >= l.count) return nullptr;
+  FreeBlock* rest = l.head;
+  if (keep == 0) {
+    l.head = nullptr;
+  } else {
+    FreeBlock* last_kept = l.head;
+    for (uint32_t i = 1; i < keep; ++i) last_kept = link(last_kept);
+    rest = link(last_kept);
+    link(last_kept) = nullptr;
+  }
+  l.count = keep;
+  // Relinked at offset 0 for the heap; the marks stay (header).
+  for (FreeBlock* b = rest; b != nullptr;) {
+    FreeBlock* next = link(b);
+    b->next = next;
+    b = next;
+  }
+  return rest;
 }
 
 void MidCache::flush(ThreadHeap& heap) {
