@@ -27,6 +27,7 @@
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/l25_classes.h"
 #include "allocator/config/options.h"
+#include "allocator/config/scoped_option.h"
 #include "allocator/pools/heap_registry.h"
 #include "common/child_process.h"
 #include "common/process.h"
@@ -420,6 +421,46 @@ TEST(Conformance, L25ReallocMoveGivesTheOldBlockToTheSpans) {
   for (size_t i = 0; i < 64 * 1024; i += 397) ASSERT_EQ(q[i], 0x5A) << i;
   A::free(q);
   A::free(neighbour);
+}
+
+// realloc's headroom (api/allocator.h, growth_request): a block's first
+// growth moves it to exactly its class; once realloc has moved it to grow,
+// the next move takes room for another step of the same ratio, so that
+// step stays in place; HAKMEM_REALLOC_HEADROOM_PCT=0 turns it off. The
+// blocks after each new place keep every growth from happening in place.
+void expect_growth_steps(bool headroom) {
+  A::trim();  // empty regions: each block below is carved after the one before
+  auto* p0 = static_cast<unsigned char*>(A::malloc(40000));
+  memset(p0, 0x3C, 40000);
+  void* after0 = A::malloc(40000);  // right after p0
+  auto* p1 = static_cast<unsigned char*>(A::realloc(p0, 60000));
+  ASSERT_NE(p1, p0) << "its neighbour is taken";
+  EXPECT_EQ(A::usable_size(p1), l25_class_size(l25_class_of(60000))) << "no headroom at a first growth";
+  void* after1 = A::malloc(60000);  // p0's old place is too short: right after p1
+  auto* p2 = static_cast<unsigned char*>(A::realloc(p1, 90000));
+  ASSERT_NE(p2, p1) << "its neighbour is taken";
+  if (headroom) {
+    EXPECT_GE(A::usable_size(p2), size_t{135000}) << "room for one more x1.5 step";
+    EXPECT_LE(A::usable_size(p2), size_t{2 * 90000} + kL25PageSize * 8) << "at most the knob's 100%, rounded";
+    EXPECT_EQ(A::realloc(p2, 135000), p2) << "the next step stays in place";
+  } else {
+    EXPECT_EQ(A::usable_size(p2), l25_class_size(l25_class_of(90000)));
+  }
+  for (size_t i = 0; i < 40000; i += 397) ASSERT_EQ(p2[i], 0x3C) << i;
+  A::free(p2);
+  A::free(after0);
+  A::free(after1);
+}
+
+TEST(Conformance, ReallocGivesHeadroomToABlockItMovedToGrow) {
+  if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
+  expect_growth_steps(true);
+}
+
+TEST(Conformance, ReallocHeadroomCanBeTurnedOff) {
+  if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
+  const ScopedOption off("HAKMEM_REALLOC_HEADROOM_PCT", "0");
+  expect_growth_steps(false);
 }
 
 TEST(Conformance, L25BlocksFreedByAnotherThread) {

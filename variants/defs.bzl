@@ -83,6 +83,7 @@ def hakmem_variant(name, allocator_type, no_library = None):
                 ":" + name + "_this",
                 "//allocator/api",
                 "//allocator/backend",
+                "//allocator/config:scoped_option",
                 "//allocator/pools",
                 "//common:child_process",
                 "//common:process",

@@ -34,7 +34,14 @@ void* calloc_of(size_t count, size_t size) {
 }
 
 // realloc(p, 0) frees p and returns nullptr, as glibc does. On failure p is
-// untouched and errno is ENOMEM.
+// untouched and errno is ENOMEM. Uses, if A has them,
+//   A::resize_in_place(p, size): resizes p where it is, or false;
+//   A::growth_request(p, size, old_size): how many bytes to allocate when
+//     p (old_size usable) must move to hold size > old_size bytes, at
+//     least size (more is headroom for the next growth);
+//   A::mark_grown(q): q is the block p moved to, to hold more than p did;
+//   A::free_moved(p): frees p, whose contents were just copied elsewhere,
+//     instead of A::free(p).
 template <class A>
 void* realloc_of(void* p, size_t size) {
   if (p == nullptr) return A::malloc(size);
@@ -50,9 +57,21 @@ void* realloc_of(void* p, size_t size) {
   if constexpr (requires { A::resize_in_place(p, size); }) {
     if (A::resize_in_place(p, size)) return p;
   }
-  void* q = A::malloc(size);
+  // A block that must move to grow may get room to grow again in place
+  // (headroom), if A says so; the plain size is the fallback.
+  void* q = nullptr;
+  if constexpr (requires { A::growth_request(p, size, old_size); }) {
+    if (size > old_size) {
+      if (const size_t want = A::growth_request(p, size, old_size); want > size) q = A::malloc(want);
+    }
+  }
+  if (q == nullptr) q = A::malloc(size);
   if (q == nullptr) return nullptr;
   memcpy(q, p, size < old_size ? size : old_size);
+  // A block that moved to grow remembers it, if A keeps such a mark.
+  if constexpr (requires { A::mark_grown(q); }) {
+    if (size > old_size) A::mark_grown(q);
+  }
   // The allocator may treat the block moved out of apart from a plain free
   // (hakmem: an L25 block goes to the spans past every cache).
   if constexpr (requires { A::free_moved(p); }) A::free_moved(p);

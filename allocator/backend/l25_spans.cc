@@ -164,6 +164,7 @@ L25Span* L25SpanManager::carve_locked(L25Span* free, uint32_t pages, unsigned si
   }
   span->pages = pages;
   span->size_class = static_cast<uint8_t>(size_class);
+  span->grown = 0;
   set_kind(span, kL25InUse);
   if (region->free_pages == kL25UsablePages) --empty_regions_;
   region->free_pages -= pages;

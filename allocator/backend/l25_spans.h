@@ -108,7 +108,10 @@ enum L25Kind : uint8_t {
 struct L25Span {
   std::atomic<uint8_t> kind;
   uint8_t size_class;  // in use or cached
-  uint16_t dirty;      // free head: how many of its pages may be resident
+  union {
+    uint16_t dirty;  // free head: how many of its pages may be resident
+    uint16_t grown;  // in use or cached: 1 if realloc moved a growing block here (mark_grown)
+  };
   uint32_t pages;      // a head's span length; a free tail's too
   L25Span* next;       // free head: its bin
   L25Span* prev;
@@ -224,6 +227,14 @@ class L25SpanManager {
   }
   // A cached span handed out again by a cache above.
   static void mark_in_use(void* p) { l25_span_of(p)->kind.store(kL25InUse, std::memory_order_relaxed); }
+  // The realloc mark of the span at p, which the caller holds: set when
+  // realloc moved a growing block into it, so the block's next move can
+  // take headroom (a block that grew by realloc is likely to grow again).
+  // A carve clears it; a cache above hands a span out with its mark, so a
+  // grown block freed and allocated again keeps it: a hint, never a
+  // question of correctness. Only the holder reads or writes it.
+  static bool grown(const void* p) { return l25_span_of(p)->grown != 0; }
+  static void mark_grown(void* p) { l25_span_of(p)->grown = 1; }
   // The span of a block the caller holds (usable_size, realloc), checked
   // like take_for_free but left in use.
   static const L25Span* checked_live_span(const void* p) {

@@ -133,6 +133,27 @@ TEST_F(L25SpansTest, ATakenNeighbourRefusesToGrow) {
   spans.check();
 }
 
+// realloc's mark (a growing block moved here) belongs to the block: its
+// span keeps it while in use, grown in place or not, and a carve of the
+// same pages for someone else starts without it, though the free span's
+// resident count used the same field meanwhile.
+TEST_F(L25SpansTest, TheGrownMarkStaysWithItsBlockAndACarveClearsIt) {
+  auto* p = static_cast<char*>(spans.allocate(k40K));
+  EXPECT_FALSE(L25SpanManager::grown(p)) << "a fresh carve";
+  L25SpanManager::mark_grown(p);
+  EXPECT_TRUE(L25SpanManager::grown(p));
+  ASSERT_TRUE(spans.resize(p, k64K)) << "the rest of the region follows p";
+  EXPECT_TRUE(L25SpanManager::grown(p)) << "grown in place, still the same block";
+  memset(p, 1, 64 * 1024);  // resident: the freed span's count is 16, written over the mark
+  free_span(spans, p);
+  spans.check();
+  auto* again = static_cast<char*>(spans.allocate(k64K));
+  ASSERT_EQ(again, p) << "best fit: the same pages";
+  EXPECT_FALSE(L25SpanManager::grown(again));
+  spans.check();
+  free_span(spans, again);
+}
+
 // Issue 12: 70,000 live 40 KB blocks took 70,000 mappings.
 TEST_F(L25SpansTest, SeventyThousandLiveBlocksTakeUnderAThousandMappings) {
   std::vector<void*> blocks;
