@@ -326,7 +326,8 @@ TEST(Conformance, L25BlocksRoundTripAtEveryClass) {
       auto* p = static_cast<unsigned char*>(A::malloc(size));
       ASSERT_NE(p, nullptr) << size;
       EXPECT_EQ(ClassMap::lookup(p), ClassMap::kL25Span) << size;
-      EXPECT_EQ(A::usable_size(p), l25_class_size(c)) << size;
+      EXPECT_EQ(A::usable_size(p), size_t{l25_span_pages(size)} << kL25PageShift) << size;
+      if (size <= kL25TableMaxSize) EXPECT_EQ(A::usable_size(p), l25_class_size(c)) << size;
       p[0] = 1;
       p[size - 1] = 2;
       EXPECT_EQ(p[0] + p[size - 1], 3);
@@ -461,6 +462,22 @@ TEST(Conformance, ReallocHeadroomCanBeTurnedOff) {
   if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
   const ScopedOption off("HAKMEM_REALLOC_HEADROOM_PCT", "0");
   expect_growth_steps(false);
+}
+
+// A realloc that leaves a block where it is for a smaller size gives the
+// whole pages it no longer needs back: a span above the thread-cached
+// classes is as long as its request (l25_span_pages).
+TEST(Conformance, L25ReallocToASmallerSizeGivesBackTheTail) {
+  if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
+  auto* p = static_cast<unsigned char*>(A::malloc(2000000));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(A::usable_size(p), size_t{489} * kL25PageSize) << "2,000,000 bytes take 489 pages, not a 2 MiB class";
+  memset(p, 0x3C, 2000000);
+  auto* q = static_cast<unsigned char*>(A::realloc(p, 1500000));
+  EXPECT_EQ(q, p) << "more than half of it is still used: it stays";
+  EXPECT_EQ(A::usable_size(q), size_t{367} * kL25PageSize) << "its tail went back";
+  for (size_t i = 0; i < 1500000; i += 4093) ASSERT_EQ(q[i], 0x3C) << i;
+  A::free(q);
 }
 
 TEST(Conformance, L25BlocksFreedByAnotherThread) {

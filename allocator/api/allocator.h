@@ -38,8 +38,10 @@
 //             |     budget goes)
 //             |- L25 (32 KiB..2 MiB): l25_malloc -> L25ThreadCache::pop
 //             |     (a miss) -> L25Pool::allocate -> shared
-//             |     cache of the class -> L25SpanManager::allocate (best-fit
-//             |     free span, split; else a 32 MiB region: Pal::map)
+//             |     cache of the class -> L25SpanManager::allocate_pages
+//             |     (l25_span_pages: the class's up to 256 KiB, else the
+//             |     request's; a run of resident free pages first, else the
+//             |     best-fit free span; split; else a 32 MiB region: Pal::map)
 //             `- large: LargeAllocator::allocate
 //                   -> LargeCache::take (best fit; a large tail:
 //                      Pal::remap) -> on a miss: Pal::map
@@ -54,8 +56,11 @@
 //   `- LargeAllocator::trim -> retry failed unmaps, unmap every cached mapping
 //
 //   Allocator::realloc(p, size) -> realloc_of (derived_ops.h)
+//   |- smaller, more than half still used: stays; shrink_tail: an L25
+//   |    span gives the pages it no longer needs to the free spans
+//   |    (L25SpanManager::resize_pages)
 //   |- resize_in_place: an L25 block grows into the free span after it or
-//   |    shrinks (L25SpanManager::resize); a large block's mapping grows
+//   |    shrinks (L25SpanManager::resize_pages); a large block's mapping grows
 //   |    or shrinks (LargeAllocator::resize_in_place: Pal::remap)
 //   `- else malloc (growth_request: headroom for an L25 block realloc
 //        moved to grow before), copy, mark_grown (the new block, if it
@@ -212,7 +217,21 @@ class Allocator {
     const unsigned code = ClassMap::lookup(p);
     if (code == kLargeClass) return size > kL25MaxSize && global_large().resize_in_place(p, size);
     if (code != ClassMap::kL25Span || size > kL25MaxSize) return false;
-    return global_l25_spans().resize(p, l25_class_of(size));
+    return global_l25_spans().resize_pages(p, l25_span_pages(size));
+  }
+
+  // For realloc_of, when p stays where it is for a smaller size: an L25
+  // span gives the whole pages it no longer needs to the free spans at
+  // once (L25SpanManager::resize_pages), as glibc splits a shrunk chunk,
+  // so the next carve can reuse them while they are resident. (Keeping
+  // them left up to half of a shrunk block resident and unused: mid_churn,
+  // 1 thread, no purge during the run, seeds 42 and 1..5: peak RSS 94.5,
+  // 100.0, 96.1, 100.2, 95.8, 96.9 MiB kept, 94.3, 98.1, 96.5, 96.8, 95.8,
+  // 96.6 given back.)
+  static void shrink_tail(void* p, size_t size) {
+    if (size <= kSlabMaxSize || ClassMap::lookup(p) != ClassMap::kL25Span) return;
+    const uint32_t pages = l25_span_pages(size);
+    if (pages < l25_span_of(p)->pages) global_l25_spans().resize_pages(p, pages);
   }
 
   // For realloc_of: what to allocate for live block p (old_size usable)
@@ -488,7 +507,7 @@ class Allocator {
   static void* l25_malloc(size_t size) {
     const unsigned c = l25_class_of(size);
     if (void* p = tls_.l25.pop(c)) return p;
-    return global_l25_pool().allocate(c);
+    return global_l25_pool().allocate(c, l25_span_pages(size));
   }
 
   static void l25_free(void* p) {

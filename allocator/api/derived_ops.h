@@ -50,8 +50,13 @@ void* realloc_of(void* p, size_t size) {
     return nullptr;
   }
   const size_t old_size = A::usable_size(p);
-  // Stay in place when the block fits and at most half of it is wasted.
-  if (size <= old_size && size > old_size / 2) return p;
+  // Stay in place when the block fits and at most half of it is wasted;
+  // an allocator whose blocks can give their unneeded tail back where
+  // they are (hakmem's L25 spans: whole pages) does so.
+  if (size <= old_size && size > old_size / 2) {
+    if constexpr (requires { A::shrink_tail(p, size); }) A::shrink_tail(p, size);
+    return p;
+  }
   // The allocator's one hook for resizing where the block is (an L25 span
   // growing into its free neighbour, a large mapping), if it has one.
   if constexpr (requires { A::resize_in_place(p, size); }) {

@@ -26,8 +26,11 @@
 // region's header (set when a span is carved, cleared when it is purged),
 // and each free span counts its resident pages: a block freed next to the
 // untouched rest of a region merges with it and makes only its own pages
-// count as dirty. A carve takes the end of a free span whose pages are
-// resident, so a hole is used again before a fresh page is touched.
+// count as dirty. Placement is resident first: a carve goes where a run
+// of resident free pages holds it (the smallest such free span, at the
+// run), and only when none does to the best fit of all, from its resident
+// end; so a hole is used again before a fresh page is touched, whatever
+// the size of the free span around it (take_free_locked has the numbers).
 // (Until issue 12's follow-up dirty and clean spans were binned apart and
 // merged only with their own kind, as jemalloc keeps dirty and retained
 // extents apart, so a hole freed beside clean pages stayed too short for
@@ -94,7 +97,10 @@ enum L25Kind : uint8_t {
 // One page's entry in its region's page map.
 //
 // Invariants:
-//   in-use or cached head h (pages n, class c): n == l25_class_pages(c);
+//   in-use or cached head h (pages n, class c): c == l25_class_of(n pages'
+//     bytes), and n == l25_class_pages(c) for a class up to
+//     kL25TableMaxSize (l25_span_pages: a longer span's pages are its
+//     request's, so it may be shorter than its class);
 //     entries h+1 .. h+n-1 are kNone; resident bits h .. h+n-1 all set
 //   free head h (pages n): h is in exactly one bin, bins_[bin_of(n)];
 //     entries h+1 .. h+n-2 are kNone; n >= 2 => entry h+n-1 is kFreeTail
@@ -185,18 +191,23 @@ class L25SpanManager {
   L25SpanManager(const L25SpanManager&) = delete;
   L25SpanManager& operator=(const L25SpanManager&) = delete;
 
-  // A span of class `size_class`, in use, or nullptr when the OS refuses a
-  // region. Its bytes are zero if it was never used or purged since, else
-  // whatever its last user left.
-  void* allocate(unsigned size_class);
+  // A span of `pages` pages (l25_span_pages), in use, or nullptr when the
+  // OS refuses a region; its class is the one its bytes fall in. Its bytes
+  // are zero if it was never used or purged since, else whatever its last
+  // user left.
+  void* allocate_pages(uint32_t pages);
+  // A span of class `size_class`, all of its pages.
+  void* allocate(unsigned size_class) { return allocate_pages(l25_class_pages(size_class)); }
   // Gives back n spans whose head entries read kL25Cached (validated by
   // take_for_free), coalescing each with its free neighbours.
   void release(void* const* blocks, size_t n);
-  // Resizes the in-use span at p to class `size_class` without moving it:
-  // shrinking frees its tail, growing takes the front of the free span
-  // right after it. False (nothing changed) if that neighbour is not free
-  // or too short.
-  bool resize(void* p, unsigned size_class);
+  // Resizes the in-use span at p to `pages` pages (l25_span_pages) without
+  // moving it: shrinking frees its tail, growing takes the front of the
+  // free span right after it. False (nothing changed) if that neighbour is
+  // not free or too short.
+  bool resize_pages(void* p, uint32_t pages);
+  // The same to all the pages of class `size_class`.
+  bool resize(void* p, unsigned size_class) { return resize_pages(p, l25_class_pages(size_class)); }
   // Purges every dirty free span and unmaps every empty region.
   void trim();
   // A purge pass at clock reading `now_ms` (a background thread's entry point).
@@ -274,10 +285,22 @@ class L25SpanManager {
   }
   L25Region* map_region();
   void add_region_locked(L25Region* region, bool dirty);
-  L25Span* take_free_locked(uint32_t pages);
+  // A free span to carve from, where in it (pages from its head), and
+  // whether the carve's pages are all resident (found by resident_run).
+  struct Placement {
+    L25Span* span = nullptr;
+    uint32_t offset = 0;
+    bool resident = false;
+  };
+  // Free spans one placement looks at for a resident run, smallest first
+  // (only those with enough resident pages are searched).
+  static constexpr unsigned kRunSearchSpans = 32;
+  static constexpr uint32_t kNoRun = UINT32_MAX;
+  static uint32_t resident_run(const L25Region* region, uint32_t first, uint32_t end, uint32_t pages);
+  Placement take_free_locked(uint32_t pages);
   // The free head of the span ending just before `span`, or nullptr.
   static L25Span* free_before(L25Span* span);
-  L25Span* carve_locked(L25Span* free, uint32_t pages, unsigned size_class);
+  L25Span* carve_locked(Placement at, uint32_t pages, unsigned size_class);
   void release_locked(L25Span* span);
   // `dirty`: its resident pages. `after`: where on the dirty list it goes
   // when dirty (nullptr: first, the newest end); a carve's leftover takes

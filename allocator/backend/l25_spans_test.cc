@@ -217,6 +217,76 @@ TEST_F(L25SpansTest, ACarveTakesTheResidentEndOfAFreeSpan) {
   spans.check();
 }
 
+// Resident first (mid_churn's peak RSS): a block goes where freed pages are
+// still resident, even when a clean free span would fit it better, and
+// into the middle of a free span when that is where they are.
+TEST_F(L25SpansTest, ACarveReusesResidentPagesBeforeABetterFittingCleanSpan) {
+  auto* x = static_cast<char*>(spans.allocate(k64K));  // 16 pages
+  void* g1 = spans.allocate(k40K);
+  auto* y = static_cast<char*>(spans.allocate(k40K));  // 10 pages
+  void* g2 = spans.allocate(k40K);
+  free_span(spans, y);
+  spans.trim();  // y's 10 pages go back: a clean hole that fits 9 pages best
+  free_span(spans, x);  // 16 resident pages
+  spans.check();
+  EXPECT_EQ(spans.allocate(l25_class_of(36 * 1024)), x) << "the resident hole, not the clean best fit";
+  EXPECT_EQ(spans.stats().dirty_pages, 7);
+  spans.check();
+  EXPECT_EQ(spans.allocate(l25_class_of(36 * 1024)), y) << "no resident run of 9 pages left: the best fit";
+  spans.check();
+  for (void* p : {static_cast<void*>(x), g1, static_cast<void*>(y), g2}) free_span(spans, p);
+  spans.check();
+}
+
+TEST_F(L25SpansTest, ACarveTakesAResidentRunInTheMiddleOfAFreeSpan) {
+  void* a = spans.allocate(k40K);
+  auto* b1 = static_cast<char*>(spans.allocate(k64K));
+  auto* b2 = static_cast<char*>(spans.allocate(k64K));
+  auto* b3 = static_cast<char*>(spans.allocate(k64K));
+  void* guard = spans.allocate(k40K);  // keeps b3 from the untouched rest
+  free_span(spans, b1);
+  free_span(spans, b3);
+  spans.trim();         // b1 and b3 clean
+  free_span(spans, b2);  // one free span of 48 pages, its middle 16 resident
+  spans.check();
+  EXPECT_EQ(spans.stats().dirty_pages, 16);
+  EXPECT_EQ(spans.allocate(k40K), b2) << "the resident middle, split three ways";
+  EXPECT_EQ(spans.stats().dirty_pages, 6);
+  EXPECT_EQ(spans.stats().free_pages, static_cast<int64_t>(kL25UsablePages) - 3 * 10);
+  spans.check();
+  // What is left: b1 (16 clean pages) on the left, and on the right the 6
+  // resident pages with b3 after them, 22 pages.
+  EXPECT_EQ(spans.allocate(k64K), b1) << "no resident run of 16 pages: the exact fit";
+  EXPECT_EQ(spans.allocate(l25_class_of(88 * 1024)), b2 + 40 * 1024) << "22 pages: the right side";
+  EXPECT_EQ(spans.stats().dirty_pages, 0);
+  spans.check();
+}
+
+// Spans above the thread-cached classes are as long as their request
+// (l25_span_pages), shorter than their class.
+TEST_F(L25SpansTest, ASpanCanBeAsLongAsItsRequestAboveTheCachedClasses) {
+  constexpr uint32_t kPages = 74;  // a 300,000-byte request; its class (320 KiB) is 80 pages
+  static_assert(l25_span_pages(300000) == kPages && l25_class_pages(l25_class_of(300000)) == 80);
+  auto* p = static_cast<char*>(spans.allocate_pages(kPages));
+  ASSERT_NE(p, nullptr);
+  const L25Span* span = L25SpanManager::checked_live_span(p);
+  EXPECT_EQ(span->pages, kPages);
+  EXPECT_EQ(span->size_class, l25_class_of(300000));
+  auto* next = static_cast<char*>(spans.allocate_pages(kPages));
+  EXPECT_EQ(next, p + kPages * kL25PageSize) << "no class rounding between them";
+  spans.check();
+  ASSERT_TRUE(spans.resize_pages(next, 70));
+  EXPECT_EQ(L25SpanManager::checked_live_span(next)->pages, 70u);
+  EXPECT_EQ(L25SpanManager::checked_live_span(next)->size_class, l25_class_of(70 * kL25PageSize));
+  ASSERT_TRUE(spans.resize_pages(next, 101));
+  EXPECT_EQ(L25SpanManager::checked_live_span(next)->pages, 101u);
+  spans.check();
+  free_span(spans, p);
+  free_span(spans, next);
+  spans.check();
+  EXPECT_EQ(spans.stats().in_use_pages, 0);
+}
+
 TEST_F(L25SpansTest, OfTheSpansLongerThanAnyClassTheShortestIsCutFirst) {
   constexpr unsigned k2M = kL25Classes - 1;  // 512 pages
   constexpr unsigned k512K = l25_class_of(512 * 1024);  // 128 pages
@@ -381,9 +451,11 @@ TEST_F(L25SpansTest, RandomChurnKeepsEveryInvariant) {
   for (int step = 0; step < 20000; ++step) {
     const unsigned op = rng() % 8;
     if (op < 4 || live.empty()) {
-      const unsigned c = static_cast<unsigned>(rng() % kL25Classes);
-      auto* p = static_cast<char*>(spans.allocate(c));
+      // Half the blocks in class spans, half as long as a request (l25_span_pages).
+      const size_t size = kSlabMaxSize + 1 + rng() % (kL25MaxSize - kSlabMaxSize);
+      auto* p = static_cast<char*>(op < 2 ? spans.allocate(l25_class_of(size)) : spans.allocate_pages(l25_span_pages(size)));
       ASSERT_NE(p, nullptr);
+      const unsigned c = L25SpanManager::checked_live_span(p)->size_class;
       p[0] = static_cast<char>(c);
       live.emplace_back(p, c);
     } else if (op < 7) {
@@ -394,8 +466,8 @@ TEST_F(L25SpansTest, RandomChurnKeepsEveryInvariant) {
       live.pop_back();
     } else {
       auto& [p, c] = live[rng() % live.size()];
-      const unsigned to = static_cast<unsigned>(rng() % kL25Classes);
-      if (spans.resize(p, to)) c = to;
+      const size_t size = kSlabMaxSize + 1 + rng() % (kL25MaxSize - kSlabMaxSize);
+      if (spans.resize_pages(p, l25_span_pages(size))) c = L25SpanManager::checked_live_span(p)->size_class;
       p[0] = static_cast<char>(c);
     }
     if (step % 1000 == 0) spans.check();

@@ -69,7 +69,7 @@ uint64_t L25ThreadCache::bytes() const {
   return sum;
 }
 
-void* L25Pool::allocate(unsigned c) {
+void* L25Pool::allocate(unsigned c, uint32_t pages) {
   SharedBin& bin = bins_[c];
   void* p = nullptr;
   {
@@ -85,14 +85,14 @@ void* L25Pool::allocate(unsigned c) {
     return p;
   }
   bump(span_allocs_);
-  return spans_->allocate(c);
+  return spans_->allocate_pages(pages);
 }
 
 void L25Pool::deallocate(void* p, unsigned c) {
   SharedBin& bin = bins_[c];
   const auto size = static_cast<int64_t>(l25_class_size(c));
   const int64_t limit = option_value(Option::kL25SharedCacheKib) * 1024;
-  {
+  if (l25_span_of(p)->pages == l25_class_pages(c)) {
     std::lock_guard guard(bin.lock);
     if (bin.count < kSharedSlots && shared_bytes_.load(std::memory_order_relaxed) + size <= limit) {
       bin.stamps[bin.count] = open_generation_.load(std::memory_order_relaxed);

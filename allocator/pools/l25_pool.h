@@ -179,11 +179,16 @@ class L25Pool {
   L25Pool(const L25Pool&) = delete;
   L25Pool& operator=(const L25Pool&) = delete;
 
-  // A block of class c from the shared cache or the spans, in use; nullptr
+  // A block of class c from the shared cache, else a span of `pages` pages
+  // (l25_span_pages of the request: at most the class's), in use; nullptr
   // when the OS refuses memory.
-  void* allocate(unsigned c);
+  void* allocate(unsigned c, uint32_t pages);
+  // The same with all the pages of class c.
+  void* allocate(unsigned c) { return allocate(c, l25_class_pages(c)); }
   // Takes a block its user freed (its span reads cached, see
-  // L25SpanManager::take_for_free), of class c.
+  // L25SpanManager::take_for_free), of class c. Only a span of all the
+  // class's pages is cached: a shorter one (l25_span_pages) could not serve
+  // every request of its class.
   void deallocate(void* p, unsigned c);
   // Empties the shared caches into the spans.
   void flush_shared();
@@ -225,7 +230,7 @@ class L25Pool {
   };
 
   // Invariants (under lock): count <= kSharedSlots; blocks[0, count) are
-  // blocks of this class whose spans read cached; stamps[i] is the decay
+  // blocks of this class, all of its pages, whose spans read cached; stamps[i] is the decay
   // generation published when blocks[i] entered, and
   // stamps[0] <= stamps[1] <= ... <= stamps[count - 1].
   struct alignas(64) SharedBin {

@@ -181,6 +181,23 @@ TEST_F(L25PoolTest, TheSharedCacheIsBoundedInBytes) {
   spans.check();
 }
 
+// A span shorter than its class (l25_span_pages: as long as its request)
+// cannot serve every request of its class, so the shared cache passes it on.
+TEST_F(L25PoolTest, TheSharedCacheTakesOnlySpansOfTheirWholeClass) {
+  const unsigned c = l25_class_of(300000);
+  void* whole = pool.allocate(c);
+  void* exact = pool.allocate(c, l25_span_pages(300000));
+  EXPECT_EQ(L25SpanManager::checked_live_span(exact)->pages, l25_span_pages(300000));
+  for (void* p : {whole, exact}) {
+    L25SpanManager::take_for_free(p);
+    pool.deallocate(p, c);
+  }
+  EXPECT_EQ(pool.stats().shared_frees, 1);
+  EXPECT_EQ(pool.stats().span_frees, 1);
+  EXPECT_EQ(pool.allocate(c, l25_span_pages(300000)), whole) << "a cached block of the class serves any request of it";
+  spans.check();
+}
+
 TEST_F(L25PoolTest, CachedBlocksReadAsFreedAndInUseOnesAsLive) {
   L25ThreadCache cache{};
   cache.init();
