@@ -427,7 +427,7 @@ TEST(Conformance, L25ReallocMoveGivesTheOldBlockToTheSpans) {
 // realloc's headroom (api/allocator.h, growth_request): a block's first
 // growth moves it to exactly its class; once realloc has moved it to grow,
 // the next move takes room for another step of the same ratio, so that
-// step stays in place; HAKMEM_REALLOC_HEADROOM_PCT=0 turns it off. The
+// step stays in place; HAKMEM_REALLOC_HEADROOM_PCT turns it on (off by default). The
 // blocks after each new place keep every growth from happening in place.
 void expect_growth_steps(bool headroom) {
   A::trim();  // empty regions: each block below is carved after the one before
@@ -455,12 +455,12 @@ void expect_growth_steps(bool headroom) {
 
 TEST(Conformance, ReallocGivesHeadroomToABlockItMovedToGrow) {
   if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
+  const ScopedOption on("HAKMEM_REALLOC_HEADROOM_PCT", "100");  // off by default
   expect_growth_steps(true);
 }
 
-TEST(Conformance, ReallocHeadroomCanBeTurnedOff) {
+TEST(Conformance, ReallocGivesNoHeadroomByDefault) {
   if (!servable(kL25MaxSize)) GTEST_SKIP() << A::kName << " serves nothing above 32 KiB";
-  const ScopedOption off("HAKMEM_REALLOC_HEADROOM_PCT", "0");
   expect_growth_steps(false);
 }
 
