@@ -33,6 +33,22 @@ class L25SpansTest : public ::testing::Test {
     unsetenv("HAKMEM_L25_REGION_CACHE");
     options_reload();
   }
+  // Two live spans, 16 and 10 pages, each followed by a live guard so that
+  // freeing one leaves a hole of exactly its length.
+  struct TwoHoles {
+    char* big;
+    void* guard1;
+    char* small;
+    void* guard2;
+  };
+  TwoHoles carve_two_holes() {
+    TwoHoles h;
+    h.big = static_cast<char*>(spans.allocate(k64K));  // 16 pages
+    h.guard1 = spans.allocate(k40K);
+    h.small = static_cast<char*>(spans.allocate(k40K));  // 10 pages
+    h.guard2 = spans.allocate(k40K);
+    return h;
+  }
   FakePal pal;
   L25SpanManager spans{&pal};
 };
@@ -78,10 +94,7 @@ TEST_F(L25SpansTest, AFreedSpanCoalescesWithBothNeighbours) {
 }
 
 TEST_F(L25SpansTest, BestFitTakesTheSmallestFreeSpanThatHolds) {
-  auto* a = static_cast<char*>(spans.allocate(k64K));  // 16 pages
-  auto* g1 = spans.allocate(k40K);
-  auto* b = static_cast<char*>(spans.allocate(k40K));  // 10 pages
-  auto* g2 = spans.allocate(k40K);
+  const auto [a, g1, b, g2] = carve_two_holes();
   free_span(spans, a);
   free_span(spans, b);
   EXPECT_EQ(spans.allocate(l25_class_of(36 * 1024)), b) << "9 pages fit the 10-page hole best";
@@ -221,10 +234,7 @@ TEST_F(L25SpansTest, ACarveTakesTheResidentEndOfAFreeSpan) {
 // still resident, even when a clean free span would fit it better, and
 // into the middle of a free span when that is where they are.
 TEST_F(L25SpansTest, ACarveReusesResidentPagesBeforeABetterFittingCleanSpan) {
-  auto* x = static_cast<char*>(spans.allocate(k64K));  // 16 pages
-  void* g1 = spans.allocate(k40K);
-  auto* y = static_cast<char*>(spans.allocate(k40K));  // 10 pages
-  void* g2 = spans.allocate(k40K);
+  const auto [x, g1, y, g2] = carve_two_holes();  // 16 and 10 pages
   free_span(spans, y);
   spans.trim();  // y's 10 pages go back: a clean hole that fits 9 pages best
   free_span(spans, x);  // 16 resident pages
