@@ -29,6 +29,7 @@
 #include "allocator/config/options.h"
 #include "allocator/config/scoped_option.h"
 #include "allocator/pools/heap_registry.h"
+#include "allocator/pools/l25_pool.h"
 #include "common/child_process.h"
 #include "common/process.h"
 #include "common/sanitizer.h"
@@ -414,10 +415,12 @@ TEST(Conformance, L25ReallocMoveGivesTheOldBlockToTheSpans) {
   ASSERT_EQ(neighbour, p + 64 * 1024) << "after trim both come from an empty region, in order: p cannot grow in place";
   memset(p, 0x5A, 64 * 1024);
   const int64_t released = global_l25_spans().stats().spans_released;
+  const int64_t span_frees = global_l25_pool().stats().span_frees;
   auto* q = static_cast<unsigned char*>(A::realloc(p, 200000));
   ASSERT_NE(q, nullptr);
   ASSERT_NE(q, p) << "its neighbour is taken: it moves";
   EXPECT_EQ(global_l25_spans().stats().spans_released, released + 1) << "the old block went to the spans";
+  EXPECT_EQ(global_l25_pool().stats().span_frees, span_frees + 1) << "the pool counts it (HAKMEM_STATS)";
   EXPECT_NE(l25_span_of(p)->kind.load(std::memory_order_relaxed), kL25Cached) << "no cache holds it";
   for (size_t i = 0; i < 64 * 1024; i += 397) ASSERT_EQ(q[i], 0x5A) << i;
   A::free(q);

@@ -65,7 +65,8 @@
 //   `- else malloc (growth_request: headroom for an L25 block realloc
 //        moved to grow before), copy, mark_grown (the new block, if it
 //        grew), free_moved: an L25 block -> l25_free_moved ->
-//        L25SpanManager::release (coalesce; no cache), anything else free
+//        L25Pool::release -> L25SpanManager::release (coalesce; no
+//        cache), anything else free
 //
 //   Allocator::free(p)                                     [always_inline]
 //   |- class = ClassMap::lookup(p): table[p >> 16] - 1 (foreign: ~0)
@@ -452,7 +453,7 @@ class Allocator {
     const ErrnoKeeper keep_errno;
     if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();
     L25SpanManager::take_for_free(p);
-    global_l25_spans().release(&p, 1);
+    global_l25_pool().release(p);
   }
 
   [[gnu::noinline]] static void free_cold(void* p) {

@@ -102,6 +102,10 @@ void L25Pool::deallocate(void* p, unsigned c) {
       return;
     }
   }
+  release(p);
+}
+
+void L25Pool::release(void* p) {
   bump(span_frees_);
   spans_->release(&p, 1);
 }

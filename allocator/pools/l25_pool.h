@@ -190,6 +190,10 @@ class L25Pool {
   // class's pages is cached: a shorter one (l25_span_pages) could not serve
   // every request of its class.
   void deallocate(void* p, unsigned c);
+  // Gives a block its user freed (its span reads cached) to the spans at
+  // once, past the shared cache: deallocate's way when the cache declines,
+  // and realloc's for the block it moved out of.
+  void release(void* p);
   // Empties the shared caches into the spans.
   void flush_shared();
   // At clock reading `now_ms`: the shared blocks unused past the delay go
