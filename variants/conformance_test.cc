@@ -328,7 +328,9 @@ TEST(Conformance, L25BlocksRoundTripAtEveryClass) {
       ASSERT_NE(p, nullptr) << size;
       EXPECT_EQ(ClassMap::lookup(p), ClassMap::kL25Span) << size;
       EXPECT_EQ(A::usable_size(p), size_t{l25_span_pages(size)} << kL25PageShift) << size;
-      if (size <= kL25TableMaxSize) EXPECT_EQ(A::usable_size(p), l25_class_size(c)) << size;
+      if (size <= kL25TableMaxSize) {
+        EXPECT_EQ(A::usable_size(p), l25_class_size(c)) << size;
+      }
       p[0] = 1;
       p[size - 1] = 2;
       EXPECT_EQ(p[0] + p[size - 1], 3);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <thread>
@@ -45,11 +46,16 @@ class Churner {
 
  private:
   void run() {
+    // Its list never grows after the start: a sanitizer's own malloc (GCC
+    // 12's ASan) takes locks it does not release in a fork child, so a
+    // child forked while this thread grew the list hung in ASan, not in
+    // hakmem (CI, 2026-12-02). The churn must hold only hakmem's locks.
     std::vector<void*> held;
+    held.reserve(kHeldMax + 65);
     for (uint64_t i = 0; !stop_.load(); ++i) {
       held.push_back(A::malloc(32 * 1024));
       for (int j = 0; j < 64; ++j) held.push_back(A::malloc(16 + (i * 7 + j * 13) % 1000));
-      if (held.size() > 2000) {
+      if (held.size() > kHeldMax) {
         for (void* p : held) A::free(p);
         held.clear();
       }
@@ -59,6 +65,7 @@ class Churner {
     for (void* p : held) A::free(p);
   }
 
+  static constexpr std::size_t kHeldMax = 2000;  // then it frees them all; one round adds 65
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};
   std::thread thread_;
