@@ -254,6 +254,8 @@ TEST_F(L25SpansTest, ACarveTakesAResidentRunInTheMiddleOfAFreeSpan) {
   auto* b2 = static_cast<char*>(spans.allocate(k64K));
   auto* b3 = static_cast<char*>(spans.allocate(k64K));
   void* guard = spans.allocate(k40K);  // keeps b3 from the untouched rest
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(guard, nullptr);
   free_span(spans, b1);
   free_span(spans, b3);
   spans.trim();         // b1 and b3 clean

@@ -10,7 +10,9 @@ TEST(L25Classes, EverySizeGetsTheSmallestWholePageClassThatFits) {
     const unsigned c = l25_class_of(size);
     ASSERT_LT(c, kL25Classes) << "size " << size;
     ASSERT_GE(l25_class_size(c), size) << "size " << size;
-    if (c > 0) ASSERT_LT(l25_class_size(c - 1), size) << "size " << size << " fits class " << c - 1;
+    if (c > 0) {
+      ASSERT_LT(l25_class_size(c - 1), size) << "size " << size << " fits class " << c - 1;
+    }
     ASSERT_EQ(l25_class_size(c) % kL25PageSize, 0u) << "class " << c;
   }
 }
