@@ -73,6 +73,7 @@
 #include <new>
 
 #include "allocator/backend/decay.h"
+#include "allocator/backend/spin_mutex.h"
 #include "allocator/config/l25_classes.h"
 #include "allocator/pal/pal.h"
 
@@ -260,7 +261,7 @@ class L25SpanManager {
   // fork: taken after the SuperSlab manager's (heap_registry.h's order).
   void lock_for_fork() { mutex_.lock(); }
   void unlock_after_fork() { mutex_.unlock(); }
-  void reset_lock_in_child() { new (&mutex_) std::mutex; }
+  void reset_lock_in_child() { new (&mutex_) SpinMutex; }
 
   Pal& pal() const { return *pal_; }
 
@@ -320,7 +321,7 @@ class L25SpanManager {
   void unmap_taken(L25Region* taken);
 
   Pal* pal_;
-  mutable std::mutex mutex_;
+  mutable SpinMutex mutex_;
   L25Region* regions_ = nullptr;
   L25Span* bins_[kBins] = {};
   uint64_t nonempty_[kBinWords] = {};  // bit b <=> bins_[b] != nullptr

@@ -14,28 +14,39 @@ namespace hakmem {
 
 constinit SuperSlabManager g_superslabs{&g_os_pal};
 
-SuperSlab* SuperSlabManager::map_superslab(size_t bytes) {
+SuperSlab* SuperSlabManager::map_superslabs(size_t bytes, unsigned count) {
   if (!ClassMap::reserve()) return nullptr;
-  // At a 2 MiB boundary whatever its size: the mask finds its header.
-  void* mem = pal_->map(bytes, kSuperSlabSize);  // accounted: it backs user blocks
+  // At a 2 MiB boundary whatever its size: the mask finds its header. A
+  // batch the OS refuses is retried as one SuperSlab.
+  if (bytes != kSuperSlabSize) count = 1;
+  void* mem = pal_->map(count * bytes, kSuperSlabSize);  // accounted: it backs user blocks
+  if (mem == nullptr && count > 1) {
+    count = 1;
+    mem = pal_->map(bytes, kSuperSlabSize);
+  }
   if (mem == nullptr) return nullptr;
-  auto* ss = static_cast<SuperSlab*>(mem);
-  // Fresh mappings are zero; only non-zero fields are written, so the
-  // header costs one touched page.
-  ss->all_slots = slots_of_size(bytes);
-  for (unsigned slot = 0; slot < kSlabsPerSuperSlab; ++slot) {
-    ss->region.slot_class[slot] = (ss->all_slots >> slot) & 1 ? kFreeSlotClass : kUnmappedSlotClass;
+  SuperSlab* chain = nullptr;
+  for (unsigned i = count; i-- > 0;) {
+    auto* ss = reinterpret_cast<SuperSlab*>(static_cast<char*>(mem) + i * bytes);
+    // Fresh mappings are zero; only non-zero fields are written, so the
+    // header costs one touched page.
+    ss->all_slots = slots_of_size(bytes);
+    for (unsigned slot = 0; slot < kSlabsPerSuperSlab; ++slot) {
+      ss->region.slot_class[slot] = (ss->all_slots >> slot) & 1 ? kFreeSlotClass : kUnmappedSlotClass;
+    }
+    ss->region.slot_class[0] = kHeaderClass;
+    ss->region.magic = kSuperSlabMagic;
+    ss->free_slots = ss->all_slots;
+    for (uint32_t slots = ss->all_slots; slots != 0; slots &= slots - 1) {
+      const unsigned slot = static_cast<unsigned>(std::countr_zero(slots));
+      ss->slabs[slot].slot = static_cast<uint8_t>(slot);
+      ss->slabs[slot].start = reinterpret_cast<char*>(ss) + slot * kSlabSize;
+    }
+    mark_unused(ss);
+    ss->next = chain;
+    chain = ss;
   }
-  ss->region.slot_class[0] = kHeaderClass;
-  ss->region.magic = kSuperSlabMagic;
-  ss->free_slots = ss->all_slots;
-  for (uint32_t slots = ss->all_slots; slots != 0; slots &= slots - 1) {
-    const unsigned slot = static_cast<unsigned>(std::countr_zero(slots));
-    ss->slabs[slot].slot = static_cast<uint8_t>(slot);
-    ss->slabs[slot].start = reinterpret_cast<char*>(ss) + slot * kSlabSize;
-  }
-  mark_unused(ss);
-  return ss;
+  return chain;
 }
 
 // The class map of a mapped SuperSlab none of whose slots is in use. The
@@ -109,18 +120,25 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   SuperSlab* ss = lists_[kDirty] != nullptr ? lists_[kDirty] : lists_[kClean];
   if (ss == nullptr) {
     // Map outside the lock: mmap can take a while and needs no shared state.
+    const unsigned count = map_batch_locked();
     lock.unlock();
-    SuperSlab* fresh = map_superslab(superslab_bytes_for(size_class));
+    SuperSlab* fresh = map_superslabs(superslab_bytes_for(size_class), count);
     lock.lock();
     if (fresh == nullptr) {
       ++stats_.map_failures;
       return nullptr;
     }
-    ++stats_.superslabs_mapped;
-    stats_.superslab_bytes += static_cast<int64_t>(superslab_bytes(fresh));
-    ++empty_superslabs_;
-    link(lists_[kClean], fresh);
-    ss = fresh;
+    ss = fresh;  // the first of the batch serves this call
+    while (fresh != nullptr) {
+      SuperSlab* next = fresh->next;
+      fresh->next = nullptr;
+      ++stats_.superslabs_mapped;
+      stats_.superslab_bytes += static_cast<int64_t>(superslab_bytes(fresh));
+      ++empty_superslabs_;
+      link(lists_[kClean], fresh);
+      fresh = next;
+    }
+    relink(lists_[kClean], ss);  // to the front: the others wait behind it
   }
   if (ss->free_slots == ss->all_slots) --empty_superslabs_;
   SuperSlab*& from = list_for(ss);

@@ -27,8 +27,15 @@
 //   - trim() purges every dirty slot and unmaps every empty SuperSlab, expired or not.
 //   - An unmap the OS refuses leaves the SuperSlab mapped, empty, in the
 //     free pool and counted; the next pass or trim retries it.
+//   - Mapping: one SuperSlab per mmap while the process has fewer than 4,
+//     then batches (map_batch_locked), each SuperSlab of a batch returned
+//     on its own. The extras of a batch are empty and clean: never purged
+//     (nothing to purge) and unmapped only by trim, as any clean empty
+//     SuperSlab, so a batch holds address space and one header page each,
+//     not RSS.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +43,7 @@
 #include <new>
 
 #include "allocator/backend/decay.h"
+#include "allocator/backend/spin_mutex.h"
 #include "allocator/backend/superslab.h"
 #include "allocator/pal/pal.h"
 
@@ -97,7 +105,7 @@ class SuperSlabManager {
   // other thread, does not exist).
   void lock_for_fork() { mutex_.lock(); }
   void unlock_after_fork() { mutex_.unlock(); }
-  void reset_lock_in_child() { new (&mutex_) std::mutex; }
+  void reset_lock_in_child() { new (&mutex_) SpinMutex; }
 
   // The Pal this manager maps through. The layers above map what is not
   // slabs (heap chunks, magazines) through it too, so one Pal serves a
@@ -118,7 +126,24 @@ class SuperSlabManager {
   static unsigned list_index(const SuperSlab* ss);
   SuperSlab*& list_for(const SuperSlab* ss) { return lists_[list_index(ss)]; }
   void relink(SuperSlab*& from, SuperSlab* ss);
-  SuperSlab* map_superslab(size_t bytes);
+  // Maps `count` SuperSlabs of `bytes` each in one mapping (count > 1
+  // only for whole 2 MiB ones, which tile it), set up empty and chained by
+  // `next`; nullptr when the OS refuses even one. Each is unmapped on its
+  // own later, as if it had been mapped alone.
+  SuperSlab* map_superslabs(size_t bytes, unsigned count);
+  // How many SuperSlabs the next mapping takes: one while the process has
+  // few, then half as many as it has, at most kMaxMapBatch (16 MiB). Every
+  // mmap takes the kernel's mmap lock for writing, and with it every page
+  // fault of the other threads waits (growth at 2 threads: 22 SuperSlab
+  // mappings of 3 calls each, and the faults that waited on them, were
+  // most of its 55 voluntary context switches against mimalloc's 8).
+  // Geometric like mimalloc's arena reservations, so a small program still
+  // maps 2 MiB; the extras wait on the clean list, one touched header page
+  // each.
+  static constexpr int64_t kMaxMapBatch = 8;
+  unsigned map_batch_locked() const {
+    return static_cast<unsigned>(std::clamp<int64_t>(stats_.superslabs_mapped / 2, 1, kMaxMapBatch));
+  }
   static void mark_unused(SuperSlab* ss);
   // Purges the dirty slots of `ss` in `slots` (runs of adjacent ones in one call).
   void purge_slots_locked(SuperSlab* ss, uint32_t slots);
@@ -136,7 +161,7 @@ class SuperSlabManager {
   void check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const;
 
   Pal* pal_;
-  mutable std::mutex mutex_;
+  mutable SpinMutex mutex_;
   // Every mapped SuperSlab is on exactly one list, by its state:
   //   lists_[kDirty]: dirty_slots != 0 (acquire's first choice; the only
   //                   list a purge pass walks)

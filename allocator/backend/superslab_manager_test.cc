@@ -234,6 +234,59 @@ TEST_F(SuperSlabManagerTest, MapFailureReturnsNullAndRecovers) {
   manager.release_slab(slab);
 }
 
+// Once a process has SuperSlabs, one mapping brings several: half as many
+// as it has, at most kMaxMapBatch (fewer mmaps, so fewer waits of other
+// threads' page faults on the kernel's mmap lock). Each is still its own
+// SuperSlab: aligned, on the clean list, and unmapped on its own.
+TEST_F(SuperSlabManagerTest, LaterSuperSlabsAreMappedInBatchesAndUnmappedOneByOne) {
+  std::vector<SlabMeta*> slabs;
+  std::vector<SuperSlab*> seen;
+  // 40 SuperSlabs' worth of slabs: mapped 1, 1, 1, 1 (4 of them), 2, 3, 4, 6, 8, 8, 8 at most.
+  for (unsigned i = 0; i < 40 * kUsableSlots; ++i) {
+    SlabMeta* slab = manager.acquire_slab(i % kSlabClasses, &owner);
+    ASSERT_NE(slab, nullptr);
+    slabs.push_back(slab);
+    SuperSlab* ss = superslab_of(slab->start);
+    if (seen.empty() || seen.back() != ss) seen.push_back(ss);
+  }
+  EXPECT_EQ(manager.stats().superslabs_mapped, 43) << "the last batch of 8 brought 3 not yet used";
+  EXPECT_EQ(pal.maps(), 11);
+  EXPECT_EQ(seen.size(), 40u) << "every SuperSlab filled before the next is used";
+  for (SuperSlab* ss : seen) EXPECT_EQ(reinterpret_cast<uintptr_t>(ss) % kSuperSlabSize, 0u);
+  manager.check(nullptr);
+  // The one slab of the 20th SuperSlab (in the middle of a batch) goes
+  // back: trim unmaps that SuperSlab alone, and its neighbours still work.
+  manager.release_slab(slabs[19 * kUsableSlots]);
+  const int64_t unmaps = pal.unmaps();
+  for (unsigned i = 19 * kUsableSlots + 1; i < 20 * kUsableSlots; ++i) manager.release_slab(slabs[i]);
+  manager.trim();
+  EXPECT_EQ(pal.unmaps() - unmaps, 4) << "the 20th and the 3 unused of the last batch";
+  EXPECT_EQ(manager.stats().superslabs_mapped, 39);
+  for (unsigned i = 18 * kUsableSlots; i < 19 * kUsableSlots; ++i) {
+    *reinterpret_cast<volatile char*>(slabs[i]->start) = 1;  // the neighbours stay mapped
+  }
+  manager.check(nullptr);
+  for (unsigned i = 0; i < slabs.size(); ++i) {
+    if (i / kUsableSlots != 19) manager.release_slab(slabs[i]);
+  }
+}
+
+// A batch the OS refuses is asked for again as one SuperSlab.
+TEST_F(SuperSlabManagerTest, ARefusedBatchFallsBackToOneSuperSlab) {
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < 4 * kUsableSlots; ++i) slabs.push_back(manager.acquire_slab(0, &owner));
+  ASSERT_EQ(manager.stats().superslabs_mapped, 4);
+  pal.fail_next_maps(1);
+  SlabMeta* slab = manager.acquire_slab(0, &owner);
+  ASSERT_NE(slab, nullptr);
+  EXPECT_EQ(pal.failed_maps(), 1);
+  EXPECT_EQ(manager.stats().superslabs_mapped, 5) << "one, not the batch of 2";
+  EXPECT_EQ(manager.stats().map_failures, 0);
+  manager.check(nullptr);
+  manager.release_slab(slab);
+  for (SlabMeta* s : slabs) manager.release_slab(s);
+}
+
 // Issue 11, defect 5: a SuperSlab whose unmap failed was counted as
 // unmapped and dropped from the lists, so its 2 MiB stayed mapped with no
 // one to reuse or return them. Now it stays mapped, counted, empty and
