@@ -1,13 +1,15 @@
 // SpinMutex: the back end's lock for short critical sections that two
-// threads take at a high rate: the L25 span manager's carve and release,
-// and the SuperSlab manager's slab hand-out and return.
+// threads take at a high rate: the SuperSlab manager's slab hand-out and
+// return. (The L25 span manager tried it and went back to std::mutex:
+// l25_spans.h says why.)
 //
 // Why not std::mutex: glibc's default mutex puts a waiter to sleep on the
 // first failed attempt. These critical sections last well under a
 // microsecond, so a sleeping waiter pays a futex wait, a context switch and
 // a futex wake for a lock that would have been free a few hundred cycles
 // later. growth at 2 threads made 246 futex calls under hakmem (strace -f
-// -c) against mimalloc's 16, nearly all on these two locks (strace -k).
+// -c) against mimalloc's 16, nearly all on the SuperSlab and L25 span
+// managers' locks (strace -k).
 //
 // What it does: one compare-exchange when free (the common case); else it
 // spins, reading the word and pausing, for a bounded number of rounds, as
@@ -17,7 +19,7 @@
 // three-state futex lock), so an unlock without sleepers makes no system
 // call.
 //
-// Constant-initialisable (both managers are), and a fork child resets it
+// Constant-initialisable (the SuperSlab manager is), and a fork child resets it
 // by constructing it again, as for std::mutex. Its futex calls bypass the
 // Pal as std::mutex's did: a lock is not memory the OS hands out, and no
 // test needs to count or refuse one.
