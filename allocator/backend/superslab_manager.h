@@ -134,9 +134,9 @@ class SuperSlabManager {
   // How many SuperSlabs the next mapping takes: one while the process has
   // few, then half as many as it has, at most kMaxMapBatch (16 MiB). Every
   // mmap takes the kernel's mmap lock for writing, and with it every page
-  // fault of the other threads waits (growth at 2 threads: 22 SuperSlab
-  // mappings of 3 calls each, and the faults that waited on them, were
-  // most of its 55 voluntary context switches against mimalloc's 8).
+  // fault of the other threads waits (growth at 2 threads made 22 SuperSlab
+  // mappings of 3 calls each; they and the faults that waited on them were
+  // about a fifth of its context switches, perf record -e context-switches).
   // Geometric like mimalloc's arena reservations, so a small program still
   // maps 2 MiB; the extras wait on the clean list, one touched header page
   // each.
