@@ -184,7 +184,7 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   return slab;
 }
 
-void SuperSlabManager::release_slab(SlabMeta* slab) {
+void SuperSlabManager::release_slab(SlabMeta* slab, SlabAge age) {
   SuperSlab* ss = superslab_of(slab);
   const unsigned slot = slab->slot;
   const uint32_t bit = uint32_t{1} << slot;
@@ -205,13 +205,16 @@ void SuperSlabManager::release_slab(SlabMeta* slab) {
     --stats_.slabs_in_use;
     const bool empty = ss->free_slots == ss->all_slots;
     if (empty) ++empty_superslabs_;
-    if (Decay::immediate()) {
-      // No delay: the slot's pages go back now, or the whole SuperSlab.
+    const bool at_once = Decay::immediate() || age == SlabAge::kIdle;
+    if (at_once) {
+      // No delay, or the delay has passed: the slot's pages go back now, or the whole SuperSlab.
       if (empty && empty_superslabs_ > option_value(Option::kSuperSlabCache)) {
         take_locked(from, ss, &to_unmap);
       } else {
         pal_->purge(slab->start, kSlabSize);
         ++stats_.purged_slabs;
+        // Empty within the cache, with slots still waiting out the delay: its emptiness dates from now.
+        if (empty && ss->dirty_slots != 0) ss->empty_since = decay_.stamp();
       }
     } else {
       ss->dirty_slots |= bit;

@@ -23,7 +23,8 @@
 //     is read once per kEventsPerClockRead of them, never on a fast path)
 //     and from purge_expired(now), the entry point of a background thread.
 //     HAKMEM_PURGE_DELAY_MS=0 purges a slot as it is released and unmaps an
-//     empty SuperSlab beyond the cache at once.
+//     empty SuperSlab beyond the cache at once, and so does a release of a
+//     slab whose last blocks were idle for a delay already (SlabAge::kIdle).
 //   - trim() purges every dirty slot and unmaps every empty SuperSlab, expired or not.
 //   - An unmap the OS refuses leaves the SuperSlab mapped, empty, in the
 //     free pool and counted; the next pass or trim retries it.
@@ -48,6 +49,20 @@
 #include "allocator/pal/pal.h"
 
 namespace hakmem {
+
+// How long a slab coming back was unused before it came back (release_slab).
+//   kFresh: its last block was freed just now, the usual case: the slot is
+//           dirty and waits out the purge delay.
+//   kIdle:  its last blocks sat unused in a cache that the decay found idle
+//           for a whole delay (the magazine depot's pass, frontend/magazine.h):
+//           its pages go back at once, as with HAKMEM_PURGE_DELAY_MS=0.
+//           Stamping such a slot "freed now" made growth's RSS come back a
+//           second delay late (about three delays after its drain, with the
+//           passes' lateness), past the drivers' settle step in some runs.
+//           Its other blocks came home earlier, each from a front end whose
+//           own decay or flush sent it, so an early purge costs at most the
+//           faults of a slab reused soon, never a block.
+enum class SlabAge { kFresh, kIdle };
 
 struct SuperSlabStats {
   int64_t superslabs_mapped = 0;   // currently mapped
@@ -75,8 +90,9 @@ class SuperSlabManager {
   // the OS refuses memory. Its metadata is initialised (carved = used = 0).
   SlabMeta* acquire_slab(unsigned size_class, SlabOwner* owner);
 
-  // Takes back a slab whose blocks are all free (used == 0).
-  void release_slab(SlabMeta* slab);
+  // Takes back a slab whose blocks are all free (used == 0); `age` says
+  // whether its pages wait out the purge delay (see SlabAge).
+  void release_slab(SlabMeta* slab, SlabAge age = SlabAge::kFresh);
 
   // The purge pass at `now_ms` (a reading of pal().now_ms()): purges the
   // dirty slots and unmaps the empty SuperSlabs that have expired. The

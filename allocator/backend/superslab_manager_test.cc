@@ -189,6 +189,29 @@ TEST_F(SuperSlabManagerTest, ZeroDelayPurgesAtReleaseAndUnmapsBeyondTheCache) {
   EXPECT_EQ(manager.stats().superslabs_mapped, 1);
 }
 
+// SlabAge::kIdle: a slab whose last blocks sat idle in a cache for a delay
+// goes back as with a zero delay, while other releases still wait it out.
+TEST_F(SuperSlabManagerTest, AnIdleReleasePurgesAtOnceAndUnmapsBeyondTheCache) {
+  std::vector<SlabMeta*> slabs;
+  for (unsigned i = 0; i < 2 * kUsableSlots; ++i) slabs.push_back(manager.acquire_slab(0, &owner));
+  manager.release_slab(slabs[0]);
+  manager.release_slab(slabs[1], SlabAge::kIdle);
+  EXPECT_EQ(pal.purges(), 1) << "only the idle one";
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 1) << "the fresh one waits out the delay";
+  for (unsigned i = 2; i < kUsableSlots; ++i) manager.release_slab(slabs[i], SlabAge::kIdle);
+  EXPECT_EQ(pal.unmaps(), 0) << "the first empty SuperSlab is within the cache";
+  for (unsigned i = kUsableSlots; i < slabs.size(); ++i) manager.release_slab(slabs[i], SlabAge::kIdle);
+  EXPECT_EQ(pal.unmaps(), 1) << "the second empty SuperSlab, at once";
+  EXPECT_EQ(manager.stats().superslabs_mapped, 1);
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 1);
+  pal.advance_ms(kGranuleMs);
+  manager.purge_expired(pal.now_ms());
+  pal.advance_ms(100);
+  manager.purge_expired(pal.now_ms());
+  EXPECT_EQ(manager.stats().dirty_free_slabs, 0) << "the fresh one, once the delay has passed";
+  EXPECT_EQ(manager.stats().superslabs_mapped, 1) << "the cache keeps one";
+}
+
 // RSS on the real kernel (FakePal maps real memory; only its clock is
 // set by the test): the pages of released slabs stay resident through the
 // delay and are returned after it.

@@ -157,22 +157,79 @@ TEST_F(LayerTest, ADepotClassUnusedForADelaySendsItsFullMagazinesHome) {
   free_nine();
   ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
   const uint64_t spilled_before = heap.stats().spilled_blocks;
-  Mag4::purge_shared(heap, t0);  // closes the epoch the class was used in
-  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "used in the epoch that ended";
+  Mag4::purge_shared(heap, t0);  // sees the use: quiet since t0
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "used before this pass";
   Mag4::purge_shared(heap, t0 + delay - 1);
-  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "less than a delay since the last pass: no pass";
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "unused for less than a delay";
   Mag4::purge_shared(heap, t0 + delay);
   EXPECT_EQ(Depot<4>::stats(kClass).full, 0u) << "unused for a whole delay";
   EXPECT_EQ(heap.stats().spilled_blocks, spilled_before + 4) << "its rounds went home";
 
   Mag4::flush(cache, heap);
-  free_nine();  // used again during the next epoch
+  free_nine();  // used again
   ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
   Mag4::purge_shared(heap, t0 + 2 * delay);
   EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "a class in use keeps its magazines";
+  Mag4::purge_shared(heap, t0 + 3 * delay - 1);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u);
   Mag4::purge_shared(heap, t0 + 3 * delay);
   EXPECT_EQ(Depot<4>::stats(kClass).full, 0u);
   Mag4::flush(cache, heap);
+}
+
+// Issue 12's settle probe: growth's drain left full magazines in the depot
+// just after a pass, and with passes once per delay they went home two
+// delays later, so their slabs were purged too late for the settle step in
+// some runs. The pass runs every granule now: a class used just after one
+// pass goes home one delay after the next, not two.
+TEST_F(LayerTest, ADepotClassUsedJustAfterAPassGoesHomeOneDelayAfterTheNextPass) {
+  const uint64_t delay = Decay::delay_ms();
+  const uint64_t granule = Decay::granule_ms();
+  const uint64_t t0 = uint64_t{1} << 42;  // past the other decay tests' readings
+  Mag4::Cache cache{};
+  Mag4::purge_shared(heap, t0);  // a pass before the class is used
+  for (int i = 0; i < 9; ++i) {  // as a worker exits: a full magazine to the depot
+    auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+    if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
+  }
+  ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
+  Mag4::purge_shared(heap, t0 + granule);  // the next granule's pass sees the use
+  Mag4::purge_shared(heap, t0 + granule + delay - 1);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 1u) << "unused for less than a delay since the pass that saw it";
+  Mag4::purge_shared(heap, t0 + granule + delay);
+  EXPECT_EQ(Depot<4>::stats(kClass).full, 0u) << "home one granule and one delay after its last use";
+  Mag4::flush(cache, heap);
+}
+
+// Issue 12's settle probe, second half: the slabs that the depot's decay
+// pass empties went back to the SuperSlab manager stamped "freed now", so
+// their pages waited one more delay, and growth's RSS came back about three
+// delays after its drain. Their last blocks sat unused in the depot for a
+// delay already: such a slab goes back to the OS at once. Here the blocks'
+// owner has exited (as growth's workers had), so another thread's pass
+// sends them home and empties the slab.
+TEST_F(LayerTest, ASlabThatTheDepotsDecayPassEmptiesGoesBackToTheOsAtOnce) {
+  const uint64_t delay = Decay::delay_ms();
+  const uint64_t t0 = uint64_t{1} << 44;  // past the other decay tests' readings
+  ThreadHeap other{&manager};
+  Mag4::Cache cache{};
+  for (int i = 0; i < 9; ++i) {  // a full magazine of heap's blocks to the depot
+    auto* b = static_cast<FreeBlock*>(heap.alloc_block(kClass));
+    if (!Mag4::try_free(cache, b, kClass)) Mag4::free_slow(cache, heap, b, kClass);
+  }
+  ASSERT_EQ(Depot<4>::stats(kClass).full, 1u);
+  Mag4::flush(cache, heap);
+  heap.abandon();  // its thread exits; the depot's rounds keep its slab
+  ASSERT_EQ(manager.stats().slabs_in_use, 1);
+  const int64_t purged_before = manager.stats().purged_slabs;
+  Mag4::purge_shared(other, t0);
+  Mag4::purge_shared(other, t0 + delay);
+  ASSERT_EQ(Depot<4>::stats(kClass).full, 0u) << "unused for a delay: home";
+  const SuperSlabStats after = manager.stats();
+  EXPECT_EQ(after.slabs_in_use, 0) << "the last blocks came home and emptied the slab";
+  EXPECT_EQ(after.dirty_free_slabs, 0) << "not kept dirty for another delay";
+  EXPECT_EQ(after.purged_slabs + after.superslabs_unmapped, purged_before + 1) << "its pages went back at once";
+  heap.adopt();
 }
 
 // Issue 12 follow-up (settle): the decay pass also gives an idle class's
@@ -180,7 +237,7 @@ TEST_F(LayerTest, ADepotClassUnusedForADelaySendsItsFullMagazinesHome) {
 // exited thread's magazines used to stay on the depot's empty stack.
 TEST_F(LayerTest, ADepotClassUnusedForADelayGivesItsEmptyMagazinesToThePool) {
   const uint64_t delay = Decay::delay_ms();
-  const uint64_t t0 = uint64_t{1} << 41;  // past the other decay test's readings
+  const uint64_t t0 = uint64_t{1} << 45;  // past the other decay tests' readings
   Depot<4>::trim(heap);
   Mag4::Cache cache{};
   void* p = Mag4::alloc_slow(cache, heap, kClass);  // attaches two magazines

@@ -38,6 +38,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -233,20 +234,28 @@ inline constexpr uint32_t kDepotMaxEmpty = 8;
 // slabs, so those slabs can never empty and be purged: after growth's
 // workers exited, the one full magazine per class kept for the main thread
 // pinned about 2.5 MiB. So the process-wide purge check (pools/purge.h,
-// through Allocator::purge_check) calls purge_idle(), which runs at most
-// once per HAKMEM_PURGE_DELAY_MS; a class whose depot no thread took from
-// or gave to since the last pass (so for at least the delay) sends its
-// full magazines home and its empty ones to the pool, and a class in use
-// keeps them; then the pool purges the pages of its free magazines. Whether a class was
-// used is read from its counters, compared with the last pass's snapshot
-// (a take moves full_taken, a refused give full_refused, an accepted one
-// the full count, unless a take moved full_taken too), so the exchanges
-// pay nothing for it.
+// through Allocator::purge_check) calls purge_idle() once per decay
+// granule; a class whose depot no thread took from or gave to for
+// HAKMEM_PURGE_DELAY_MS sends its full magazines home and its empty ones
+// to the pool, and a class in use keeps them; then the pool purges the
+// pages of its free magazines. Whether a class was used is read from its
+// counters, compared with the last pass's snapshot (a take moves
+// full_taken, a refused give full_refused, an accepted one the full count,
+// unless a take moved full_taken too), so the exchanges pay nothing for it
+// and read no clock. A pass that finds the counters moved stamps the class
+// "quiet since" its own reading, which is never earlier than the last use:
+// so a class goes home at most one granule late. (Passes once per delay
+// made it up to two delays late: a use just after a pass was seen only by
+// the next, a delay on, and that pass restarted the wait. After growth's
+// drain its slabs were then released about 500 ms late, purged 250 ms
+// after that, and growth's settle step of 1000 ms missed about 2.5 MiB in
+// some runs.)
 //
 // Invariants (under the class's lock): full_count == length(full),
 // full_count <= kDepotMaxFull, every magazine on `full` has count == Rounds;
 // likewise empty_count == length(empty) <= kDepotMaxEmpty, each count == 0;
-// seen is the counters as the last purge_idle pass left them.
+// seen is the counters as the last purge_idle pass left them, and
+// quiet_since_ms the latest pass reading that found them moved.
 template <uint32_t Rounds>
 class Depot {
  public:
@@ -349,43 +358,51 @@ class Depot {
     }
   }
 
-  // The decay's pass (see above), at clock reading now_ms: once a delay
-  // has passed since the last pass, the full magazines of every class
-  // unused since then go home through heap, its empty ones to the pool,
-  // and the pool's free pages back to the OS. Any thread with a heap.
+  // The decay's pass (see above), at clock reading now_ms: the full
+  // magazines of every class unused for the delay go home through heap,
+  // its empty ones to the pool; the pool's free pages go back to the OS
+  // when this pass gave it magazines, else at most once per delay. Any
+  // thread with a heap; passes may overlap (each class under its lock).
   static void purge_idle(ThreadHeap& heap, uint64_t now_ms) {
-    uint64_t last = last_purge_ms_.load(std::memory_order_relaxed);
-    if (now_ms < last + Decay::delay_ms()) return;
-    if (!last_purge_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) return;
+    const uint64_t delay = Decay::delay_ms();
+    bool released = false;
     for (unsigned c = 0; c < kTinyClasses; ++c) {
       Bin& bin = bins_[c];
       Mag* full = nullptr;
       Mag* empty = nullptr;
       {
         std::lock_guard lock(bin.mutex);
-        const bool idle = bin.stats.full_taken == bin.seen.full_taken &&
-                          bin.stats.full_refused == bin.seen.full_refused && bin.stats.full == bin.seen.full;
-        if (idle) {
+        const bool used = bin.stats.full_taken != bin.seen.full_taken ||
+                          bin.stats.full_refused != bin.seen.full_refused || bin.stats.full != bin.seen.full;
+        if (used) {
+          bin.seen = bin.stats;
+          bin.quiet_since_ms = std::max(bin.quiet_since_ms, now_ms);
+        } else if (now_ms >= bin.quiet_since_ms + delay && (bin.full != nullptr || bin.empty != nullptr)) {
           full = bin.full;
           bin.full = nullptr;
           bin.stats.full = 0;
           empty = bin.empty;
           bin.empty = nullptr;
           bin.stats.empty = 0;
+          bin.seen = bin.stats;
         }
-        bin.seen = bin.stats;
       }
-      release(heap, full, empty);
+      released |= full != nullptr || empty != nullptr;
+      release(heap, full, empty, SlabAge::kIdle);
     }
+    uint64_t last = last_pool_purge_ms_.load(std::memory_order_relaxed);
+    if (!released && now_ms < last + delay) return;
+    if (!last_pool_purge_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) return;
     Pool::purge_free(heap.pal());
   }
 
   // Magazines taken out of a bin (trim, purge_idle), outside its lock: the
-  // full ones' rounds go home through heap, then every magazine to the pool.
-  static void release(ThreadHeap& heap, Mag* full, Mag* empty) {
+  // full ones' rounds go home through heap (`age` as spill_rounds'), then
+  // every magazine to the pool.
+  static void release(ThreadHeap& heap, Mag* full, Mag* empty, SlabAge age = SlabAge::kFresh) {
     while (full != nullptr) {
       Mag* next = full->next;
-      spill_rounds(heap, full);
+      spill_rounds(heap, full, age);
       Pool::put(full);
       full = next;
     }
@@ -418,7 +435,8 @@ class Depot {
   }
 
   // Gives m's rounds back through heap (home to their slabs); m ends empty.
-  static void spill_rounds(ThreadHeap& heap, Mag* m) {
+  // `age` as ThreadHeap::spill's: kIdle from the decay pass.
+  static void spill_rounds(ThreadHeap& heap, Mag* m, SlabAge age = SlabAge::kFresh) {
     FreeBlock* head = nullptr;
     for (uint32_t i = 0; i < m->count; ++i) {
       auto* block = static_cast<FreeBlock*>(m->rounds[i]);
@@ -426,7 +444,7 @@ class Depot {
       head = block;
     }
     m->count = 0;
-    heap.spill(head);
+    heap.spill(head, age);
   }
 
  private:
@@ -436,6 +454,7 @@ class Depot {
     Mag* empty = nullptr;
     DepotStats stats;
     DepotStats seen;
+    uint64_t quiet_since_ms = 0;
   };
   [[gnu::cold, gnu::noinline]] static void add_fork_hooks_once() {
     static constinit std::atomic<bool> adding{false};
@@ -448,8 +467,8 @@ class Depot {
   }
 
   static inline constinit Bin bins_[kTinyClasses]{};
-  // The last purge_idle pass's clock reading.
-  static inline constinit std::atomic<uint64_t> last_purge_ms_{0};
+  // The clock reading of purge_idle's last purge of the pool's free pages.
+  static inline constinit std::atomic<uint64_t> last_pool_purge_ms_{0};
   static inline constinit std::atomic<bool> fork_hooks_added_{false};
 };
 

@@ -110,14 +110,14 @@ void ThreadHeap::mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count) {
 
 void* ThreadHeap::alloc_block(unsigned size_class) { return refill(size_class, 1).head; }  // refill enters
 
-void ThreadHeap::free_local(SlabMeta* slab, FreeBlock* block, bool keep_last) {
+void ThreadHeap::free_local(SlabMeta* slab, FreeBlock* block, bool keep_last, SlabAge age) {
   block->next = slab->free;
   slab->free = block;
   if (--slab->used == 0) {
     const bool only_partial = slab->on_partial && slab->prev == nullptr && slab->next == nullptr;
     if (!(keep_last && only_partial)) {
       if (slab->on_partial) unlink_partial(slab);
-      superslabs_->release_slab(slab);
+      superslabs_->release_slab(slab, age);
       bump(slabs_released_, 1);
       return;
     }
@@ -125,30 +125,30 @@ void ThreadHeap::free_local(SlabMeta* slab, FreeBlock* block, bool keep_last) {
   if (!slab->on_partial) link_partial(slab);
 }
 
-void ThreadHeap::process_chain(FreeBlock* head, bool keep_last) {
+void ThreadHeap::process_chain(FreeBlock* head, bool keep_last, SlabAge age) {
   uint64_t n = 0;
   while (head != nullptr) {
     FreeBlock* next = head->next;
-    free_local(slab_of(head), head, keep_last);
+    free_local(slab_of(head), head, keep_last, age);
     head = next;
     ++n;
   }
   bump(remote_received_, n);
 }
 
-void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count) {
+void ThreadHeap::push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count, SlabAge age) {
   bump(remote_sent_, count);
-  push_to_inbox(owner, head, tail, uint64_t{count} * kClassSize[slab_of(head)->size_class]);
+  push_to_inbox(owner, head, tail, uint64_t{count} * kClassSize[slab_of(head)->size_class], age);
 }
 
-void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes) {
+void ThreadHeap::push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes, SlabAge age) {
   FreeBlock* old = owner->inbox_.load(std::memory_order_relaxed);
   do {
     tail->next = old;
   } while (!owner->inbox_.compare_exchange_weak(old, head, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
   owner->inbox_bytes_.fetch_add(bytes, std::memory_order_relaxed);
-  if (owner->wants_collection()) owner->drain_while_idle();
+  if (owner->wants_collection()) owner->drain_while_idle(age);
 }
 
 void ThreadHeap::free_orphan(FreeBlock* block, SlabMeta* slab) {
@@ -165,7 +165,7 @@ void ThreadHeap::collect_inside() {
   // collection), never forgotten.
   inbox_bytes_.store(0, std::memory_order_relaxed);
   FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_seq_cst);
-  if (head != nullptr) process_chain(head, /*keep_last=*/true);
+  if (head != nullptr) process_chain(head, /*keep_last=*/true, SlabAge::kFresh);
 }
 
 // An abandoned heap is collected at every push; a live one once its inbox
@@ -177,16 +177,16 @@ bool ThreadHeap::wants_collection() const {
 }
 
 // Holding busy_ as a collector: an abandoned heap keeps no empty slab.
-void ThreadHeap::collect_claimed() {
+void ThreadHeap::collect_claimed(SlabAge age) {
   inbox_bytes_.store(0, std::memory_order_relaxed);
   FreeBlock* head = inbox_.exchange(nullptr, std::memory_order_seq_cst);
   const bool abandoned = state_.load(std::memory_order_relaxed) == kAbandoned;
-  if (head != nullptr) process_chain(head, /*keep_last=*/!abandoned);
+  if (head != nullptr) process_chain(head, /*keep_last=*/!abandoned, age);
 }
 
-void ThreadHeap::drain_while_idle() {
+void ThreadHeap::drain_while_idle(SlabAge age) {
   while (try_claim()) {
-    collect_claimed();
+    collect_claimed(age);
     busy_.store(0, std::memory_order_seq_cst);
     // A push that failed to claim while we were inside is seen here.
     if (inbox_.load(std::memory_order_seq_cst) == nullptr || !wants_collection()) return;
@@ -195,14 +195,14 @@ void ThreadHeap::drain_while_idle() {
 
 bool ThreadHeap::trim_if_idle() {
   if (!try_claim()) return false;
-  collect_claimed();
+  collect_claimed(SlabAge::kFresh);
   release_empty_inside();
   busy_.store(0, std::memory_order_seq_cst);
   if (inbox_.load(std::memory_order_seq_cst) != nullptr && wants_collection()) drain_while_idle();
   return true;
 }
 
-void ThreadHeap::spill(FreeBlock* head) {
+void ThreadHeap::spill(FreeBlock* head, SlabAge age) {
   if (head == nullptr) return;
   const Inside inside(this);
   ClassCounters& counters = by_class_[slab_of(head)->size_class];
@@ -237,7 +237,7 @@ void ThreadHeap::spill(FreeBlock* head) {
       report_invalid_free(block, kDoubleFree);
     auto* owner = static_cast<ThreadHeap*>(slab->owner);
     if (owner == this) {
-      free_local(slab, block, /*keep_last=*/true);
+      free_local(slab, block, /*keep_last=*/true, age);
       continue;
     }
     unsigned i = 0;
@@ -245,7 +245,7 @@ void ThreadHeap::spill(FreeBlock* head) {
     if (i == used_batches) {
       if (used_batches == kMaxBatches) {
         for (unsigned j = 0; j < used_batches; ++j)
-          push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count);
+          push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count, age);
         used_batches = 0;
         i = 0;
       }
@@ -259,7 +259,7 @@ void ThreadHeap::spill(FreeBlock* head) {
     ++batches[i].count;
   }
   for (unsigned j = 0; j < used_batches; ++j)
-    push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count);
+    push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count, age);
   bump(counters.spilled_blocks, n);
 }
 
@@ -271,7 +271,7 @@ void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
     free_local(slab, block, /*keep_last=*/true);
   } else {
     block->next = nullptr;
-    push_remote(owner, block, block, 1);
+    push_remote(owner, block, block, 1, SlabAge::kFresh);
   }
 }
 

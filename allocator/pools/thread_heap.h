@@ -116,7 +116,12 @@ class ThreadHeap : public SlabOwner {
   // Gives back a nullptr-terminated chain of blocks of any owner. Its
   // blocks are counted under the class of the first (ClassStats): every
   // caller spills one class at a time, a front end's list or magazine.
-  void spill(FreeBlock* head);
+  // `age`: SlabAge::kIdle when the blocks sat unused in a cache for a
+  // purge delay (the depot's decay pass); a slab they empty, here or in an
+  // abandoned owner's collection that this spill runs, goes back to the OS
+  // at once (superslab_manager.h). Blocks of a running owner wait in its
+  // inbox, and its own collection releases their slabs as fresh.
+  void spill(FreeBlock* head, SlabAge age = SlabAge::kFresh);
 
   // Gives back one block; `slab` is slab_of(block).
   void free_block(FreeBlock* block, SlabMeta* slab);
@@ -201,17 +206,18 @@ class ThreadHeap : public SlabOwner {
   }
   // Collections by a thread other than the owner (see the header comment).
   bool wants_collection() const;
-  void drain_while_idle();
-  void collect_claimed();
+  void drain_while_idle(SlabAge age = SlabAge::kFresh);
+  void collect_claimed(SlabAge age);
 
   static void mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count);
   BlockChain refill_inside(unsigned size_class, uint32_t want);
   void collect_inside();
   void release_empty_inside();
-  void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last);
-  void process_chain(FreeBlock* head, bool keep_last);
-  void push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count);
-  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes);
+  void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last, SlabAge age = SlabAge::kFresh);
+  void process_chain(FreeBlock* head, bool keep_last, SlabAge age);
+  void push_remote(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint32_t count, SlabAge age);
+  static void push_to_inbox(ThreadHeap* owner, FreeBlock* head, FreeBlock* tail, uint64_t bytes,
+                            SlabAge age = SlabAge::kFresh);
   void link_partial(SlabMeta* slab);
   void unlink_partial(SlabMeta* slab);
   void bump(std::atomic<uint64_t>& counter, uint64_t by) {
