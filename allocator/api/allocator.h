@@ -29,6 +29,7 @@
 //             |     -> the shared late heap's alloc_block (no front end)
 //             |- tiny miss: Policy::alloc_slow -> ThreadHeap::refill
 //             |     -> collect_remote (inbox) -> partial slab / carve
+//             |        (a fresh slab's carved pages: Pal::populate, one call)
 //             |     -> SuperSlabManager::acquire_slab -> Pal::map (2 MiB)
 //             |        (a release_slab or acquire_slab tick may run the
 //             |         decay's purge pass: Pal::purge, Pal::unmap;

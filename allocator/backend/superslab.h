@@ -89,6 +89,7 @@ struct alignas(64) SlabMeta {
   uint8_t slot;
   uint8_t on_partial;
   uint8_t checked;  // frees are checked: a mid slab, or tiny under HAKMEM_DEBUG >= 1 (free_bits)
+  uint8_t fresh;    // the slot was clean (not resident) when acquired: no page past the carved blocks was touched since
   SlabOwner* owner;
   SlabMeta* next;  // owner's partial list for this class
   SlabMeta* prev;

@@ -160,6 +160,7 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   slab->used = 0;
   slab->size_class = static_cast<uint8_t>(size_class);
   slab->on_partial = 0;
+  slab->fresh = (dirty & bit) == 0;
   slab->owner = owner;
   slab->next = slab->prev = nullptr;
   // Mid slabs always check their frees (free() is their slow path anyway);

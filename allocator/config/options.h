@@ -54,6 +54,10 @@
     "KiB of free 1-32 KiB blocks each thread keeps cached in front of its "  \
     "heap, all mid classes together (0: no mid cache: every mid malloc and " \
     "free goes to the thread heap)")                                         \
+  X(kPopulatePages, "populate_pages", 2, 0, 1 << 16,                         \
+    "a refill that carves at least this many untouched pages of a fresh "    \
+    "slab faults them in with one madvise(MADV_POPULATE_WRITE) instead of "  \
+    "a page fault each (0: never; pools/thread_heap.cc, populate_carve)")    \
   X(kReallocHeadroomPct, "realloc_headroom_pct", 0, 0, 1000,                \
     "most headroom, in percent of the new size, realloc gives an L25 block " \
     "it moves to grow again after it grew by realloc before (0: none, the "  \

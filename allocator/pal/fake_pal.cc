@@ -49,6 +49,12 @@ void FakePal::purge(void* p, size_t size) {
   os_pal().purge(p, size);
 }
 
+bool FakePal::populate(void* p, size_t size) {
+  populates_.fetch_add(1);
+  populated_bytes_.fetch_add(static_cast<int64_t>(size));
+  return os_pal().populate(p, size);
+}
+
 bool FakePal::remap(void* p, size_t old_size, size_t new_size) {
   if (take_one(failing_remaps_) || !os_pal().remap(p, old_size, new_size)) {
     failed_remaps_.fetch_add(1);

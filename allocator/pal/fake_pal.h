@@ -19,6 +19,7 @@ class FakePal final : public Pal {
   void* map_unaccounted(size_t size, size_t align) override;
   [[nodiscard]] bool unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
+  bool populate(void* p, size_t size) override;
   [[nodiscard]] bool remap(void* p, size_t old_size, size_t new_size) override;
   uint64_t now_ms() override { return now_ms_.load(); }
 
@@ -43,6 +44,8 @@ class FakePal final : public Pal {
   int64_t failed_unmaps() const { return failed_unmaps_.load(); }
   int64_t purges() const { return purges_.load(); }
   int64_t purged_bytes() const { return purged_bytes_.load(); }
+  int64_t populates() const { return populates_.load(); }
+  int64_t populated_bytes() const { return populated_bytes_.load(); }
   int64_t remaps() const { return remaps_.load(); }
   int64_t failed_remaps() const { return failed_remaps_.load(); }
   // Bytes currently mapped through this PAL (maps minus successful unmaps).
@@ -63,6 +66,8 @@ class FakePal final : public Pal {
   std::atomic<int64_t> failed_unmaps_{0};
   std::atomic<int64_t> purges_{0};
   std::atomic<int64_t> purged_bytes_{0};
+  std::atomic<int64_t> populates_{0};
+  std::atomic<int64_t> populated_bytes_{0};
   std::atomic<int64_t> remaps_{0};
   std::atomic<int64_t> failed_remaps_{0};
   std::atomic<int64_t> mapped_bytes_{0};

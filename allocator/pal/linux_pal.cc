@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <cerrno>
 #include <cstdint>
 
 #include "allocator/pal/pal.h"
@@ -72,6 +73,17 @@ bool LinuxPal::unmap(void* p, size_t size) { return munmap_counted(p, size); }
 void LinuxPal::purge(void* p, size_t size) {
   count(madvises_);
   madvise(p, size, MADV_DONTNEED);
+}
+
+bool LinuxPal::populate(void* p, size_t size) {
+  // A kernel without it refuses every call alike: ask once.
+  if (no_populate_.load(std::memory_order_relaxed)) return false;
+  count(madvises_);
+  const int saved = errno;  // a malloc that succeeds leaves errno alone
+  if (madvise(p, size, MADV_POPULATE_WRITE) == 0) return true;
+  if (errno == EINVAL) no_populate_.store(true, std::memory_order_relaxed);
+  errno = saved;
+  return false;
 }
 
 bool LinuxPal::remap(void* p, size_t old_size, size_t new_size) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <bit>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -38,6 +39,27 @@ TEST(LinuxPal, CountsEverySystemCall) {
   EXPECT_EQ(pal.syscalls().munmap, trims + 2);
   EXPECT_EQ(pal.syscalls().failed_mmap, 0u);
   EXPECT_EQ(pal.syscalls().failed_munmap, 0u);
+}
+
+// populate: every page resident after one call (one madvise counted); a
+// refusal says so and leaves errno as it was (a malloc that succeeds must
+// not change it).
+TEST(LinuxPal, PopulateFaultsPagesInWithOneCallAndARefusalKeepsErrno) {
+  LinuxPal pal;
+  constexpr size_t kPages = 16;
+  void* p = pal.map(kPages * kPageSize, kPageSize);
+  ASSERT_NE(p, nullptr);
+  unsigned char resident[kPages];
+  ASSERT_EQ(mincore(p, kPages * kPageSize, resident), 0);
+  for (unsigned char r : resident) ASSERT_EQ(r & 1, 0) << "fresh pages are not resident";
+  ASSERT_TRUE(pal.populate(p, kPages * kPageSize)) << "MADV_POPULATE_WRITE needs Linux 5.14";
+  EXPECT_EQ(pal.syscalls().madvise, 1u);
+  ASSERT_EQ(mincore(p, kPages * kPageSize, resident), 0);
+  for (unsigned char r : resident) EXPECT_EQ(r & 1, 1) << "every page faulted in";
+  ASSERT_TRUE(pal.unmap(p, kPages * kPageSize));
+  errno = 4321;
+  EXPECT_FALSE(pal.populate(p, kPages * kPageSize)) << "nothing is mapped there now";
+  EXPECT_EQ(errno, 4321);
 }
 
 // Issue 11, defect 4: every map was MAP_NORESERVE, which skips the kernel's

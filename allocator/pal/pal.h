@@ -38,6 +38,12 @@ class Pal {
   // Returns the pages of [p, p+size) to the OS while keeping the range
   // mapped: RSS falls now, and the next touch faults in a zero page.
   virtual void purge(void* p, size_t size) = 0;
+  // Faults in the pages of [p, p+size) (page-aligned) for writing, in one
+  // call: for pages the caller is about to write anyway, which would
+  // otherwise fault one at a time (MADV_POPULATE_WRITE). False when the OS
+  // refuses (a kernel before 5.14: EINVAL); nothing is lost, the pages
+  // fault in when they are touched.
+  virtual bool populate(void* p, size_t size) = 0;
   // Resizes the mapping [p, p+old_size) to new_size bytes (both multiples
   // of kPageSize) in place: shrinking always can, growing only when the
   // pages after it are free. Never moves the mapping (no MREMAP_MAYMOVE:
@@ -78,6 +84,7 @@ class LinuxPal final : public Pal {
   void* map_unaccounted(size_t size, size_t align) override;
   [[nodiscard]] bool unmap(void* p, size_t size) override;
   void purge(void* p, size_t size) override;
+  bool populate(void* p, size_t size) override;
   [[nodiscard]] bool remap(void* p, size_t old_size, size_t new_size) override;
   uint64_t now_ms() override;
 
@@ -95,6 +102,7 @@ class LinuxPal final : public Pal {
   std::atomic<uint64_t> failed_mremaps_{0};
   std::atomic<uint64_t> failed_mmaps_{0};
   std::atomic<uint64_t> failed_munmaps_{0};
+  std::atomic<bool> no_populate_{false};  // the kernel refused MADV_POPULATE_WRITE once
 };
 
 // A constant-initialised global, usable before any constructor has run (an

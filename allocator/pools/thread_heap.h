@@ -210,6 +210,7 @@ class ThreadHeap : public SlabOwner {
   void collect_claimed(SlabAge age);
 
   static void mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count);
+  void populate_carve(char* p, uint32_t count, uint32_t block_size);
   BlockChain refill_inside(unsigned size_class, uint32_t want);
   void collect_inside();
   void release_empty_inside();

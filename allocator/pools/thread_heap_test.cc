@@ -107,6 +107,48 @@ TEST_F(ThreadHeapTest, SpillReleasesEmptySlabsExceptTheLastPartialOne) {
   heap.release_empty_slabs();
 }
 
+// HAKMEM_POPULATE_PAGES (default 2): a carve from a fresh slab that covers
+// whole untouched pages faults them in with one call; a carve of less
+// than that, or from a slab whose pages were resident (dirty) when it was
+// acquired, makes none.
+TEST_F(ThreadHeapTest, ACarveOfAFreshSlabFaultsItsWholePagesInWithOneCall) {
+  ThreadHeap heap(&manager);
+  const unsigned kilo = 19;
+  ASSERT_EQ(kClassSize[kilo], 1024u);
+  BlockChain chain = heap.refill(kilo, 64);  // the whole fresh slab
+  ASSERT_EQ(chain.count, 64u);
+  EXPECT_EQ(pal.populates(), 1);
+  EXPECT_EQ(pal.populated_bytes(), static_cast<int64_t>(kSlabSize));
+  BlockChain small = heap.refill(0, 64);  // 64 blocks of 16 B: part of one page
+  EXPECT_EQ(pal.populates(), 1) << "less than two whole pages: left to fault";
+  const unsigned big = kSlabClasses - 1;
+  ASSERT_GT(kClassSize[big], kPageSize);
+  BlockChain mid = heap.refill(big, 2);
+  EXPECT_EQ(pal.populates(), 1) << "blocks above a page leave pages no link touches: the program may never";
+  heap.spill(mid.head);
+  heap.spill(small.head);
+  heap.spill(chain.head);
+  heap.release_empty_slabs();  // all three slabs back, dirty
+  ASSERT_EQ(manager.stats().dirty_free_slabs, 3);
+  chain = heap.refill(kilo, 64);
+  EXPECT_EQ(pal.populates(), 1) << "a dirty slot's pages are resident";
+  heap.spill(chain.head);
+  heap.release_empty_slabs();
+}
+
+TEST_F(ThreadHeapTest, PopulatePagesZeroLeavesEveryPageToFault) {
+  setenv("HAKMEM_POPULATE_PAGES", "0", 1);
+  options_reload();
+  ThreadHeap heap(&manager);
+  BlockChain chain = heap.refill(19, 64);
+  EXPECT_EQ(chain.count, 64u);
+  EXPECT_EQ(pal.populates(), 0);
+  heap.spill(chain.head);
+  heap.release_empty_slabs();
+  unsetenv("HAKMEM_POPULATE_PAGES");
+  options_reload();
+}
+
 TEST_F(ThreadHeapTest, SlowPathEventsAreCountedPerClass) {
   ThreadHeap heap(&manager);
   const unsigned tiny = 3;
