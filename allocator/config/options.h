@@ -63,6 +63,34 @@
     "it moves to grow again after it grew by realloc before (0: none, the "  \
     "default: 100 made growth 1.1x faster at 1 thread but 2-thread peak "    \
     "RSS 84 -> 91 MiB; api/allocator.h, growth_request)")                    \
+  X(kLearnDwellWindows, "learn_dwell_windows", 3, 1, 1000,                  \
+    "the learner's hysteresis: windows a signal must persist before a "      \
+    "knob moves, and a knob's rest after a move (twice that before it may "  \
+    "move back the other way; learn/controller.h)")                          \
+  X(kLearnTinyCacheMinBlocks, "learn_tiny_cache_min_blocks", 8, 1, 4096,     \
+    "the least a tiny class's cache may be given by the learner, in blocks")  \
+  X(kLearnTinyCacheMaxBlocks, "learn_tiny_cache_max_blocks", 256, 1, 4096,   \
+    "the most a tiny class's cache may be given by the learner, in blocks "  \
+    "(a front end caps it at what its layout holds)")                        \
+  X(kLearnTinyCacheKib, "learn_tiny_cache_kib", 1024, 16, 1 << 20,           \
+    "KiB all tiny classes' caches of one thread may hold together under the " \
+    "learner; a class that must grow past it takes from the idlest")         \
+  X(kLearnMidCacheMinKib, "learn_mid_cache_min_kib", 128, 0, 1 << 20,        \
+    "the least HAKMEM_MID_CACHE_KIB the learner may set")                    \
+  X(kLearnMidCacheMaxKib, "learn_mid_cache_max_kib", 8192, 0, 1 << 20,       \
+    "the most HAKMEM_MID_CACHE_KIB the learner may set")                     \
+  X(kLearnL25CacheMinKib, "learn_l25_cache_min_kib", 128, 0, 1 << 20,        \
+    "the least HAKMEM_L25_THREAD_CACHE_KIB the learner may set")             \
+  X(kLearnL25CacheMaxKib, "learn_l25_cache_max_kib", 8192, 0, 1 << 20,       \
+    "the most HAKMEM_L25_THREAD_CACHE_KIB the learner may set")              \
+  X(kLearnLargeCacheMinMib, "learn_large_cache_min_mib", 0, 0, 1 << 20,      \
+    "the least HAKMEM_LARGE_CACHE_BYTES the learner may set, in MiB")        \
+  X(kLearnLargeCacheMaxMib, "learn_large_cache_max_mib", 512, 0, 1 << 20,    \
+    "the most HAKMEM_LARGE_CACHE_BYTES the learner may set, in MiB")         \
+  X(kLearnPurgeDelayMinMs, "learn_purge_delay_min_ms", 10, 0, 3'600'000,     \
+    "the shortest HAKMEM_PURGE_DELAY_MS the learner may set")                \
+  X(kLearnPurgeDelayMaxMs, "learn_purge_delay_max_ms", 10'000, 0, 3'600'000, \
+    "the longest HAKMEM_PURGE_DELAY_MS the learner may set")                 \
   X(kStats, "stats", 0, 0, 1,                                                \
     "1: print a summary to stderr at exit (slow-path counts per class, "      \
     "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")

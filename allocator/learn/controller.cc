@@ -1,0 +1,235 @@
+// ACE and the rules baseline (design in controller.h).
+#include "allocator/learn/controller.h"
+
+#include <algorithm>
+
+namespace hakmem::learn {
+namespace {
+
+// Signal strengths: a window counts as "thrashing" for a cache when it
+// both underflowed and overflowed at least this often, so one stray
+// refill at a phase boundary moves nothing.
+constexpr uint64_t kMinMisses = 2;
+// Pages a window must refault before the purge delay is called too short.
+constexpr uint64_t kMinRefaults = 16;
+// Dirty bytes a quiet program must hold before the delay is called too long.
+constexpr uint64_t kQuietDirtyBytes = uint64_t{1} << 20;
+// Slabs in use below which a class group is small (1 MiB SuperSlabs), and
+// at or above which it is big (2 MiB).
+constexpr uint32_t kSmallGroupSlabs = 4;
+constexpr uint32_t kBigGroupSlabs = 16;
+// The rules baseline's fixed steps.
+constexpr uint32_t kRulesTinyStep = 16;
+
+enum Move : int8_t { kShrink = -1, kStay = 0, kGrow = 1 };
+
+// Feeds one window's signals to h; the move hysteresis allows now. Grow
+// needs `dwell` windows of its signal, shrink `shrink_dwell`; after a move
+// the knob rests `dwell` windows, and 2 * dwell before moving back.
+Move feed(Hysteresis& h, bool grow, bool shrink, uint32_t dwell, uint32_t shrink_dwell) {
+  if (h.rest < UINT32_MAX / 2) ++h.rest;
+  h.grow_streak = grow ? h.grow_streak + 1 : 0;
+  h.shrink_streak = !grow && shrink ? h.shrink_streak + 1 : 0;
+  if (h.rest < dwell) return kStay;
+  if (h.grow_streak >= dwell && !(h.last_move == kShrink && h.rest < 2 * dwell)) return kGrow;
+  if (h.shrink_streak >= shrink_dwell && !(h.last_move == kGrow && h.rest < 2 * dwell)) return kShrink;
+  return kStay;
+}
+
+void moved(Hysteresis& h, Move m) {
+  h.rest = 0;
+  h.last_move = m;
+  h.grow_streak = h.shrink_streak = 0;
+}
+
+// Sets *v to `to` and logs it, if that changes it; true if it did.
+bool set(uint32_t* v, uint32_t to, const Window& w, Knob knob, int index, const char* signal, DecisionLog& log) {
+  if (*v == to) return false;
+  log.add({w.t_ms, knob, static_cast<int16_t>(index), *v, to, signal});
+  *v = to;
+  return true;
+}
+
+uint32_t doubled(uint32_t v, uint32_t hi) { return static_cast<uint32_t>(std::min<uint64_t>(uint64_t{v} * 2, hi)); }
+uint32_t halved(uint32_t v, uint32_t lo) { return std::max(v / 2, lo); }
+
+uint64_t tiny_bytes(const Knobs& k) {
+  uint64_t bytes = 0;
+  for (unsigned c = 0; c < kTinyClasses; ++c) bytes += uint64_t{k.tiny_cache[c]} * kClassSize[c];
+  return bytes;
+}
+
+// A cache's capacity set to `to` keeps its refill batch within it.
+void set_cache(Knobs& k, unsigned c, uint32_t to, const Window& w, const char* signal, DecisionLog& log) {
+  set(&k.tiny_cache[c], to, w, Knob::kTinyCache, static_cast<int>(c), signal, log);
+  if (k.tiny_refill[c] > to) set(&k.tiny_refill[c], to, w, Knob::kTinyRefill, static_cast<int>(c), signal, log);
+}
+
+// Grows class c's cache towards `want` blocks within the byte budget: the
+// idlest other classes (longest without a miss, then most bytes) give half
+// their capacity back until it fits; what still does not fit is not grown.
+uint32_t grow_within_budget(Knobs& k, AceState& s, unsigned c, uint32_t want, const KnobBounds& b, const Window& w,
+                            DecisionLog& log) {
+  for (;;) {
+    const uint64_t need = tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c] + uint64_t{want} * kClassSize[c];
+    if (need <= b.tiny_cache_bytes) return want;
+    int victim = -1;
+    for (unsigned v = 0; v < kTinyClasses; ++v) {
+      if (v == c || k.tiny_cache[v] <= b.tiny_cache_min || s.tiny_cache[v].grow_streak != 0) continue;
+      if (victim < 0) {
+        victim = static_cast<int>(v);
+        continue;
+      }
+      const auto u = static_cast<unsigned>(victim);
+      const uint64_t vb = uint64_t{k.tiny_cache[v]} * kClassSize[v], ub = uint64_t{k.tiny_cache[u]} * kClassSize[u];
+      if (s.tiny_cache[v].shrink_streak > s.tiny_cache[u].shrink_streak ||
+          (s.tiny_cache[v].shrink_streak == s.tiny_cache[u].shrink_streak && vb > ub))
+        victim = static_cast<int>(v);
+    }
+    if (victim < 0) {  // nobody can give: grow as far as the budget goes
+      const uint64_t others = tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c];
+      const uint64_t fit = others >= b.tiny_cache_bytes ? 0 : (b.tiny_cache_bytes - others) / kClassSize[c];
+      return static_cast<uint32_t>(std::clamp<uint64_t>(fit, k.tiny_cache[c], want));
+    }
+    const auto v = static_cast<unsigned>(victim);
+    set_cache(k, v, halved(k.tiny_cache[v], b.tiny_cache_min), w, "budget: another class grew", log);
+    moved(s.tiny_cache[v], kShrink);
+  }
+}
+
+// A budget knob (mid, L25, large) on the two cache signals.
+void budget_knob(uint32_t* v, Hysteresis& h, bool thrash, bool idle, uint32_t lo, uint32_t hi, const KnobBounds& b,
+                 Knob knob, const Window& w, DecisionLog& log) {
+  switch (feed(h, thrash, idle, b.dwell_windows, 2 * b.dwell_windows)) {
+    case kGrow:
+      if (set(v, doubled(std::max(*v, 1u), hi), w, knob, -1, "underflows and overflows", log)) moved(h, kGrow);
+      break;
+    case kShrink:
+      if (set(v, halved(*v, lo), w, knob, -1, "no miss for twice the dwell", log)) moved(h, kShrink);
+      break;
+    case kStay:
+      break;
+  }
+}
+
+bool thrashing(const ClassSignals& s) { return s.refills >= kMinMisses && s.spills >= kMinMisses; }
+bool idle(const ClassSignals& s) { return s.refills == 0 && s.spills == 0; }
+
+}  // namespace
+
+Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& b, DecisionLog& log) {
+  Knobs k = in;
+  const uint32_t dwell = b.dwell_windows;
+  for (unsigned c = 0; c < kTinyClasses; ++c) {
+    const ClassSignals& sig = w.tiny[c];
+    switch (feed(s.tiny_cache[c], thrashing(sig), idle(sig), dwell, 2 * dwell)) {
+      case kGrow: {
+        const uint32_t to = grow_within_budget(k, s, c, doubled(k.tiny_cache[c], b.tiny_cache_max), b, w, log);
+        if (to != k.tiny_cache[c]) {
+          set_cache(k, c, to, w, "underflows and overflows", log);
+          moved(s.tiny_cache[c], kGrow);
+        }
+        break;
+      }
+      case kShrink:
+        if (k.tiny_cache[c] > b.tiny_cache_min) {
+          set_cache(k, c, halved(k.tiny_cache[c], b.tiny_cache_min), w, "no miss for twice the dwell", log);
+          moved(s.tiny_cache[c], kShrink);
+        }
+        break;
+      case kStay:
+        break;
+    }
+    const bool allocating = sig.refills >= kMinMisses && sig.spills == 0;
+    if (feed(s.tiny_refill[c], allocating, false, dwell, dwell) == kGrow &&
+        set(&k.tiny_refill[c], doubled(k.tiny_refill[c], k.tiny_cache[c]), w, Knob::kTinyRefill, static_cast<int>(c),
+            "underflows without overflows", log))
+      moved(s.tiny_refill[c], kGrow);
+  }
+  budget_knob(&k.mid_cache_kib, s.mid, thrashing(w.mid), idle(w.mid), b.mid_cache_min_kib, b.mid_cache_max_kib, b,
+              Knob::kMidCacheKib, w, log);
+  budget_knob(&k.l25_cache_kib, s.l25, thrashing(w.l25), idle(w.l25), b.l25_cache_min_kib, b.l25_cache_max_kib, b,
+              Knob::kL25CacheKib, w, log);
+  budget_knob(&k.large_cache_mib, s.large, w.large_misses >= kMinMisses && w.large_evicted != 0,
+              w.large_hits == 0 && w.large_misses == 0, b.large_cache_min_mib, b.large_cache_max_mib, b,
+              Knob::kLargeCacheMib, w, log);
+
+  const bool refaulting = w.pages_refaulted >= kMinRefaults && 2 * w.pages_refaulted >= w.pages_purged;
+  const bool holding = w.quiet() && w.dirty_bytes >= kQuietDirtyBytes;
+  switch (feed(s.purge, refaulting, holding, dwell, dwell)) {
+    case kGrow:
+      if (set(&k.purge_delay_ms, doubled(std::max(k.purge_delay_ms, 1u), b.purge_delay_max_ms), w, Knob::kPurgeDelayMs,
+              -1, "purged pages faulted back", log))
+        moved(s.purge, kGrow);
+      break;
+    case kShrink:
+      if (set(&k.purge_delay_ms, halved(k.purge_delay_ms, b.purge_delay_min_ms), w, Knob::kPurgeDelayMs, -1,
+              "quiet with dirty memory held", log))
+        moved(s.purge, kShrink);
+      break;
+    case kStay:
+      break;
+  }
+
+  for (unsigned g = 0; g < kSuperSlabGroups; ++g) {
+    const uint32_t slabs = w.slabs_in_use[g];
+    switch (feed(s.superslab[g], slabs >= kBigGroupSlabs, slabs < kSmallGroupSlabs, dwell, 2 * dwell)) {
+      case kGrow:
+        if (set(&k.superslab_kib[g], 2048, w, Knob::kSuperSlabKib, static_cast<int>(g), "many slabs in use", log))
+          moved(s.superslab[g], kGrow);
+        break;
+      case kShrink:
+        if (set(&k.superslab_kib[g], 1024, w, Knob::kSuperSlabKib, static_cast<int>(g), "few slabs in use", log))
+          moved(s.superslab[g], kShrink);
+        break;
+      case kStay:
+        break;
+    }
+  }
+  return k;
+}
+
+Knobs rules_step(const Window& w, const Knobs& in, RulesState& s, const KnobBounds& b, DecisionLog& log) {
+  Knobs k = in;
+  for (unsigned c = 0; c < kTinyClasses; ++c) {
+    const ClassSignals& sig = w.tiny[c];
+    if (sig.refills + sig.spills == 0) continue;
+    uint32_t want = std::min(k.tiny_cache[c] + kRulesTinyStep, b.tiny_cache_max);
+    // Over the budget, the class that missed least (round-robin among
+    // equals) gives a step back, until the step fits or none can give.
+    while (tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c] + uint64_t{want} * kClassSize[c] >
+           b.tiny_cache_bytes) {
+      int victim = -1;
+      uint64_t fewest = UINT64_MAX;
+      for (unsigned i = 0; i < kTinyClasses; ++i) {
+        const unsigned v = (s.steal_from + i) % kTinyClasses;
+        const uint64_t misses = w.tiny[v].refills + w.tiny[v].spills;
+        if (v == c || k.tiny_cache[v] <= b.tiny_cache_min || misses >= fewest) continue;
+        fewest = misses;
+        victim = static_cast<int>(v);
+      }
+      if (victim < 0) {
+        want = k.tiny_cache[c];
+        break;
+      }
+      const auto v = static_cast<unsigned>(victim);
+      s.steal_from = (v + 1) % kTinyClasses;
+      set_cache(k, v, std::max(k.tiny_cache[v] - std::min(k.tiny_cache[v], kRulesTinyStep), b.tiny_cache_min), w,
+                "budget: another class missed", log);
+    }
+    set_cache(k, c, want, w, "a miss", log);
+  }
+  const auto quarter_more = [](uint32_t v, uint32_t hi) {
+    return static_cast<uint32_t>(std::min<uint64_t>(uint64_t{v} + std::max<uint64_t>(v / 4, 1), hi));
+  };
+  if (w.mid.refills + w.mid.spills != 0)
+    set(&k.mid_cache_kib, quarter_more(k.mid_cache_kib, b.mid_cache_max_kib), w, Knob::kMidCacheKib, -1, "a miss", log);
+  if (w.l25.refills + w.l25.spills != 0)
+    set(&k.l25_cache_kib, quarter_more(k.l25_cache_kib, b.l25_cache_max_kib), w, Knob::kL25CacheKib, -1, "a miss", log);
+  if (w.large_misses != 0)
+    set(&k.large_cache_mib, quarter_more(k.large_cache_mib, b.large_cache_max_mib), w, Knob::kLargeCacheMib, -1,
+        "a miss", log);
+  return k;
+}
+
+}  // namespace hakmem::learn

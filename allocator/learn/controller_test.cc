@@ -1,0 +1,226 @@
+// The controllers on synthetic windows: the knobs a known input gives,
+// bounds under random input, no oscillation under an alternating signal,
+// the byte budget, and the baseline's contrast (learn/controller.h).
+#include "allocator/learn/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "allocator/config/scoped_option.h"
+#include "allocator/learn/knobs.h"
+#include "allocator/learn/signals.h"
+
+namespace hakmem::learn {
+namespace {
+
+constexpr unsigned kClass = 5;  // 96-byte blocks
+
+Window thrash(unsigned c, uint64_t t_ms) {
+  Window w;
+  w.t_ms = t_ms;
+  w.length_ms = 100;
+  w.tiny[c] = {.refills = 10, .spills = 10};
+  return w;
+}
+
+Window quiet(uint64_t t_ms) {
+  Window w;
+  w.t_ms = t_ms;
+  w.length_ms = 100;
+  return w;
+}
+
+class ControllerTest : public testing::Test {
+ protected:
+  KnobBounds b = bounds_from_options();
+  Knobs k = default_knobs(b, 64, 32);
+  AceState ace;
+  RulesState rules;
+  DecisionLog log;
+};
+
+TEST_F(ControllerTest, BoundsAndDefaultsComeFromTheOptionsTable) {
+  const ScopedOption dwell("HAKMEM_LEARN_DWELL_WINDOWS", "5");
+  const ScopedOption lo("HAKMEM_LEARN_PURGE_DELAY_MIN_MS", "100");
+  const ScopedOption hi("HAKMEM_LEARN_PURGE_DELAY_MAX_MS", "50");  // below the min: raised to it
+  const ScopedOption delay("HAKMEM_PURGE_DELAY_MS", "250");
+  const KnobBounds bb = bounds_from_options();
+  EXPECT_EQ(bb.dwell_windows, 5u);
+  EXPECT_EQ(bb.purge_delay_min_ms, 100u);
+  EXPECT_EQ(bb.purge_delay_max_ms, 100u);
+  const Knobs kk = default_knobs(bb, 64, 32);
+  EXPECT_EQ(kk.purge_delay_ms, 100u) << "the option's 250, clamped into the bounds";
+  EXPECT_TRUE(within(kk, bb));
+}
+
+TEST_F(ControllerTest, DefaultsFitTheByteBudget) {
+  const ScopedOption kib("HAKMEM_LEARN_TINY_CACHE_KIB", "64");
+  const KnobBounds bb = bounds_from_options();
+  const Knobs kk = default_knobs(bb, 256, 256);
+  EXPECT_TRUE(within(kk, bb));
+  EXPECT_LT(kk.tiny_cache[0], 256u) << "256 blocks of every class do not fit 64 KiB";
+}
+
+TEST_F(ControllerTest, AThrashingClassGrowsOnceItsSignalHasHeldForTheDwell) {
+  ASSERT_EQ(b.dwell_windows, 3u);
+  const uint32_t before = k.tiny_cache[kClass];
+  for (uint64_t i = 1; i < b.dwell_windows; ++i) {
+    k = ace_step(thrash(kClass, i * 100), k, ace, b, log);
+    EXPECT_EQ(k.tiny_cache[kClass], before) << "window " << i << ": the signal has not held long enough";
+  }
+  k = ace_step(thrash(kClass, b.dwell_windows * 100), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], 2 * before);
+  ASSERT_EQ(log.count, 1u);
+  EXPECT_EQ(log.entries[0].knob, Knob::kTinyCache);
+  EXPECT_EQ(log.entries[0].index, static_cast<int16_t>(kClass));
+  EXPECT_EQ(log.entries[0].old_value, before);
+  EXPECT_EQ(log.entries[0].new_value, 2 * before);
+  EXPECT_EQ(log.entries[0].t_ms, b.dwell_windows * 100);
+  EXPECT_STREQ(log.entries[0].signal, "underflows and overflows");
+  // It rests a dwell after the move, then grows again while the signal holds.
+  for (uint64_t i = 1; i < b.dwell_windows; ++i) k = ace_step(thrash(kClass, 1000 + i), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], 2 * before);
+  k = ace_step(thrash(kClass, 2000), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], std::min(4 * before, b.tiny_cache_max));
+}
+
+TEST_F(ControllerTest, AnIdleClassShrinksAfterTwiceTheDwellAndKeepsItsRefillWithin) {
+  const uint32_t before = k.tiny_cache[kClass];
+  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(quiet(i), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], before);
+  k = ace_step(quiet(99), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], before / 2);
+  EXPECT_LE(k.tiny_refill[kClass], k.tiny_cache[kClass]);
+  EXPECT_TRUE(within(k, b));
+}
+
+TEST_F(ControllerTest, AClassThatOnlyAllocatesGetsBiggerRefills) {
+  const uint32_t before = k.tiny_refill[kClass];
+  Window w = quiet(0);
+  w.tiny[kClass] = {.refills = 8, .spills = 0};
+  for (uint64_t i = 1; i <= b.dwell_windows; ++i) k = ace_step(w, k, ace, b, log);
+  EXPECT_EQ(k.tiny_refill[kClass], std::min(2 * before, k.tiny_cache[kClass]));
+}
+
+// The reason for hysteresis: a class whose signal flips every window (a
+// workload whose phases alternate faster than the dwell) keeps its knobs
+// under ACE, while the rules baseline follows the flips. (The other
+// classes are idle throughout, and shrink under ACE as they should.)
+TEST_F(ControllerTest, AnAlternatingSignalMovesNoAceKnobOfItsClassButMovesTheRules) {
+  Knobs r = k;
+  const uint32_t before = r.tiny_cache[kClass];
+  unsigned ace_moves = 0;
+  for (uint64_t i = 0; i < 200; ++i) {
+    const Window w = i % 2 == 0 ? thrash(kClass, i) : quiet(i);
+    log.count = 0;
+    k = ace_step(w, k, ace, b, log);
+    for (unsigned d = 0; d < log.count; ++d) {
+      const Decision& e = log.entries[d];
+      ace_moves += (e.knob == Knob::kTinyCache || e.knob == Knob::kTinyRefill) && e.index == static_cast<int16_t>(kClass);
+    }
+    r = rules_step(w, r, rules, b, log);
+  }
+  EXPECT_EQ(ace_moves, 0u);
+  EXPECT_GT(r.tiny_cache[kClass], before) << "the rules grow it at every miss";
+}
+
+// A signal that holds for a dwell and then reverses for a dwell, over and
+// over: ACE may follow it, but never turns a knob round sooner than twice
+// the dwell after its last move.
+TEST_F(ControllerTest, AceNeverReversesAKnobWithinTwiceTheDwell) {
+  uint64_t last_move_window = 0;
+  int last_dir = 0;
+  for (uint64_t i = 1; i <= 400; ++i) {
+    const bool up = (i / b.dwell_windows) % 2 == 0;
+    DecisionLog step_log;
+    const uint32_t before = k.tiny_cache[kClass];
+    k = ace_step(up ? thrash(kClass, i) : quiet(i), k, ace, b, step_log);
+    const int dir = k.tiny_cache[kClass] > before ? 1 : k.tiny_cache[kClass] < before ? -1 : 0;
+    if (dir == 0) continue;
+    if (last_dir != 0 && dir != last_dir) EXPECT_GE(i - last_move_window, 2 * b.dwell_windows) << "window " << i;
+    last_dir = dir;
+    last_move_window = i;
+  }
+}
+
+TEST_F(ControllerTest, EveryKnobStaysWithinItsBoundsUnderRandomWindows) {
+  std::mt19937_64 rng(42);
+  Knobs r = k;
+  for (int i = 0; i < 5000; ++i) {
+    Window w;
+    w.t_ms = static_cast<uint64_t>(i);
+    w.length_ms = 100;
+    for (ClassSignals& s : w.tiny) s = {rng() % 4 == 0 ? rng() % 50 : 0, rng() % 4 == 0 ? rng() % 50 : 0};
+    w.mid = {rng() % 5, rng() % 5};
+    w.l25 = {rng() % 5, rng() % 5};
+    w.large_hits = rng() % 3;
+    w.large_misses = rng() % 5;
+    w.large_evicted = rng() % 2;
+    w.pages_purged = rng() % 100;
+    w.pages_refaulted = rng() % 100;
+    w.dirty_bytes = rng() % (uint64_t{4} << 20);
+    for (uint32_t& n : w.slabs_in_use) n = static_cast<uint32_t>(rng() % 40);
+    log.count = 0;
+    k = ace_step(w, k, ace, b, log);
+    ASSERT_TRUE(within(k, b)) << "ACE, window " << i;
+    log.count = 0;
+    r = rules_step(w, r, rules, b, log);
+    ASSERT_TRUE(within(r, b)) << "rules, window " << i;
+  }
+}
+
+TEST_F(ControllerTest, AGrowingClassTakesCapacityFromTheIdlestPastTheBudget) {
+  const ScopedOption kib("HAKMEM_LEARN_TINY_CACHE_KIB", "400");  // 64 blocks of every class, just
+  b = bounds_from_options();
+  k = default_knobs(b, 64, 32);
+  ASSERT_TRUE(within(k, b));
+  for (uint64_t i = 1; i <= b.dwell_windows; ++i) k = ace_step(thrash(kClass, i), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], 128u);
+  EXPECT_TRUE(within(k, b)) << "the others gave room";
+  unsigned given = 0;
+  for (unsigned i = 0; i < log.count; ++i) {
+    const Decision& d = log.entries[i];
+    if (std::string(d.signal) != "budget: another class grew") continue;
+    ++given;
+    EXPECT_NE(d.index, static_cast<int16_t>(kClass));
+    EXPECT_EQ(d.new_value, d.old_value / 2);
+  }
+  EXPECT_GT(given, 0u);
+}
+
+TEST_F(ControllerTest, ThePurgeDelayDoublesWhenPurgedPagesComeBackAndHalvesWhenQuietMemoryIsHeld) {
+  const uint32_t before = k.purge_delay_ms;
+  Window refault = quiet(0);
+  refault.pages_purged = 100;
+  refault.pages_refaulted = 80;
+  for (uint64_t i = 1; i <= b.dwell_windows; ++i) k = ace_step(refault, k, ace, b, log);
+  EXPECT_EQ(k.purge_delay_ms, std::min(2 * before, b.purge_delay_max_ms));
+  Window holding = quiet(0);
+  holding.dirty_bytes = uint64_t{8} << 20;
+  for (uint64_t i = 1; i <= 2 * b.dwell_windows; ++i) k = ace_step(holding, k, ace, b, log);
+  EXPECT_EQ(k.purge_delay_ms, before) << "back down once the reversal's rest is over";
+}
+
+TEST_F(ControllerTest, AClassGroupsSuperSlabSizeFollowsHowManySlabsItUses) {
+  Window few = quiet(0);
+  few.tiny[0] = {.refills = 1, .spills = 0};  // not quiet, one slab in group 0
+  few.slabs_in_use[0] = 1;
+  few.slabs_in_use[1] = 30;
+  for (uint64_t i = 1; i <= 2 * b.dwell_windows; ++i) k = ace_step(few, k, ace, b, log);
+  EXPECT_EQ(k.superslab_kib[0], 1024u);
+  EXPECT_EQ(k.superslab_kib[1], 2048u);
+}
+
+TEST_F(ControllerTest, ALogThatIsFullCountsWhatItDrops) {
+  DecisionLog full;
+  for (unsigned i = 0; i < DecisionLog::kCapacity + 5; ++i) full.add({i, Knob::kPurgeDelayMs, -1, 1, 2, "test"});
+  EXPECT_EQ(full.count, DecisionLog::kCapacity);
+  EXPECT_EQ(full.dropped, 5u);
+  EXPECT_STREQ(knob_name(Knob::kSuperSlabKib), "superslab_kib");
+}
+
+}  // namespace
+}  // namespace hakmem::learn
