@@ -152,6 +152,7 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
   }
   if (&list_for(ss) != &from) relink(from, ss);
   ++stats_.slabs_in_use;
+  ++stats_.slabs_in_use_by_class[size_class];
 
   SlabMeta* slab = &ss->slabs[slot];
   slab->free = nullptr;
@@ -204,6 +205,7 @@ void SuperSlabManager::release_slab(SlabMeta* slab, SlabAge age) {
     SuperSlab*& from = list_for(ss);
     ss->free_slots |= bit;
     --stats_.slabs_in_use;
+    --stats_.slabs_in_use_by_class[slab->size_class];
     const bool empty = ss->free_slots == ss->all_slots;
     if (empty) ++empty_superslabs_;
     const bool at_once = Decay::immediate() || age == SlabAge::kIdle;
@@ -397,6 +399,7 @@ void SuperSlabManager::check(const SlabOwner* owner) const {
 
 void SuperSlabManager::check_locked(const SlabOwner* owner) const {
   int64_t dirty = 0, in_use = 0, mapped = 0, empty = 0, bytes = 0;
+  std::array<int32_t, kSlabClasses> by_class{};
   for (unsigned index = 0; index < kLists; ++index) {
     for (const SuperSlab* ss = lists_[index]; ss != nullptr; ss = ss->next) {
       check_superslab_locked(ss, owner);
@@ -406,6 +409,8 @@ void SuperSlabManager::check_locked(const SlabOwner* owner) const {
       }
       dirty += std::popcount(ss->dirty_slots);
       in_use += std::popcount(ss->all_slots & ~ss->free_slots);
+      for (uint32_t used = ss->all_slots & ~ss->free_slots; used != 0; used &= used - 1)
+        ++by_class[ss->region.slot_class[std::countr_zero(used)]];
       empty += ss->free_slots == ss->all_slots;
       ++mapped;
       bytes += static_cast<int64_t>(superslab_bytes(ss));
@@ -419,6 +424,11 @@ void SuperSlabManager::check_locked(const SlabOwner* owner) const {
           static_cast<long long>(mapped), static_cast<long long>(stats_.superslabs_mapped),
           static_cast<long long>(empty), static_cast<long long>(empty_superslabs_),
           static_cast<long long>(bytes), static_cast<long long>(stats_.superslab_bytes));
+  }
+  for (unsigned c = 0; c < kSlabClasses; ++c) {
+    if (by_class[c] != stats_.slabs_in_use_by_class[c])
+      fatal("SuperSlab counts disagree: class %u has %d slabs in use, counted %d", c, by_class[c],
+            stats_.slabs_in_use_by_class[c]);
   }
 }
 

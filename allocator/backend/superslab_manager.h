@@ -37,6 +37,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -69,6 +70,7 @@ struct SuperSlabStats {
   int64_t superslab_bytes = 0;     // what they map (1 or 2 MiB each)
   int64_t superslabs_unmapped = 0; // ever unmapped
   int64_t slabs_in_use = 0;
+  std::array<int32_t, kSlabClasses> slabs_in_use_by_class{};  // sums to slabs_in_use
   int64_t dirty_free_slabs = 0;
   int64_t purged_slabs = 0;        // ever purged
   int64_t map_failures = 0;

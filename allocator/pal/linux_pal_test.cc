@@ -160,6 +160,18 @@ TEST(FakePal, RemapsCountAndCanBeRefused) {
   EXPECT_TRUE(pal.unmap(p, kPageSize));
 }
 
+TEST(ProcessStatus, MinorFaultsCountPagesThisProcessTouched) {
+  constexpr size_t kPages = 256;
+  void* p = os_pal().map(kPages * kPageSize, kPageSize);
+  ASSERT_NE(p, nullptr);
+  const int64_t before = minor_faults();
+  ASSERT_GE(before, 0);
+  memset(p, 1, kPages * kPageSize);
+  const int64_t after = minor_faults();
+  ASSERT_TRUE(os_pal().unmap(p, kPages * kPageSize));
+  EXPECT_GE(after - before, static_cast<int64_t>(kPages) / 2) << "fault-around or THP may merge some";
+}
+
 TEST(ProcessStatus, PeakRssCoversWhatThisProcessTouched) {
   constexpr size_t kBytes = size_t{32} << 20;
   void* p = os_pal().map(kBytes, kPageSize);

@@ -3,6 +3,7 @@
 #include "allocator/pal/process_status.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -45,6 +46,12 @@ int64_t peak_rss_kib() {
   close(fd);
   buffer[length] = '\0';
   return kib_field(buffer, "VmHWM");
+}
+
+int64_t minor_faults() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  return usage.ru_minflt;
 }
 
 }  // namespace hakmem

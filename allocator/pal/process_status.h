@@ -11,4 +11,8 @@ namespace hakmem {
 // the file cannot be read or has no such line.
 int64_t peak_rss_kib();
 
+// Minor page faults this process has taken so far (getrusage), or -1 if
+// the kernel refuses. The learner reads it once per window.
+int64_t minor_faults();
+
 }  // namespace hakmem

@@ -140,6 +140,7 @@ ClassStatsTable HeapRegistry::total_class_stats() {
       total[c].refilled_blocks += s.refilled_blocks;
       total[c].spilled_blocks += s.spilled_blocks;
       total[c].freed_blocks += s.freed_blocks;
+      total[c].spills += s.spills;
     }
   }
   return total;

@@ -288,6 +288,7 @@ void ThreadHeap::spill(FreeBlock* head, SlabAge age) {
   for (unsigned j = 0; j < used_batches; ++j)
     push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count, age);
   bump(counters.spilled_blocks, n);
+  bump(counters.spills, 1);
 }
 
 void ThreadHeap::free_block(FreeBlock* block, SlabMeta* slab) {
@@ -357,7 +358,8 @@ HeapStats ThreadHeap::stats() const {
 ClassStats ThreadHeap::class_stats(unsigned size_class) const {
   constexpr auto r = std::memory_order_relaxed;
   const ClassCounters& c = by_class_[size_class];
-  return {c.refills.load(r), c.refilled_blocks.load(r), c.spilled_blocks.load(r), c.freed_blocks.load(r)};
+  return {c.refills.load(r), c.refilled_blocks.load(r), c.spilled_blocks.load(r), c.freed_blocks.load(r),
+          c.spills.load(r)};
 }
 
 void ThreadHeap::check() {

@@ -80,6 +80,7 @@ struct ClassStats {
   uint64_t refilled_blocks = 0;  // blocks they handed out
   uint64_t spilled_blocks = 0;   // blocks given back in batches (spill)
   uint64_t freed_blocks = 0;     // blocks given back one at a time (free_block)
+  uint64_t spills = 0;           // spill() calls: a front end's cache overflowed (the learner's signal)
 };
 using ClassStatsTable = std::array<ClassStats, kSlabClasses>;
 
@@ -234,7 +235,7 @@ class ThreadHeap : public SlabOwner {
   // Counters are written by whoever holds busy_ and read by anyone. Refills and spills are counted per class only; stats()
   // sums the classes for the totals.
   struct ClassCounters {
-    std::atomic<uint64_t> refills{0}, refilled_blocks{0}, spilled_blocks{0}, freed_blocks{0};
+    std::atomic<uint64_t> refills{0}, refilled_blocks{0}, spilled_blocks{0}, freed_blocks{0}, spills{0};
   };
   std::atomic<uint64_t> remote_sent_{0}, remote_received_{0}, slabs_acquired_{0}, slabs_released_{0};
   ClassCounters by_class_[kSlabClasses];

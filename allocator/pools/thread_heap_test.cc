@@ -164,16 +164,18 @@ TEST_F(ThreadHeapTest, SlowPathEventsAreCountedPerClass) {
   EXPECT_EQ(t.refills, 2u);
   EXPECT_EQ(t.refilled_blocks, 74u);
   EXPECT_EQ(t.spilled_blocks, 74u);
+  EXPECT_EQ(t.spills, 2u) << "two overflows; the empty chain is none";
   EXPECT_EQ(t.freed_blocks, 0u);
   const ClassStats m = heap.class_stats(mid);
   EXPECT_EQ(m.refills, 1u) << "a mid allocation is a refill of one block";
   EXPECT_EQ(m.refilled_blocks, 1u);
   EXPECT_EQ(m.spilled_blocks, 0u);
+  EXPECT_EQ(m.spills, 0u);
   EXPECT_EQ(m.freed_blocks, 1u);
   for (unsigned c = 0; c < kSlabClasses; ++c) {
     if (c == tiny || c == mid) continue;
     const ClassStats other = heap.class_stats(c);
-    EXPECT_EQ(other.refills + other.refilled_blocks + other.spilled_blocks + other.freed_blocks, 0u) << c;
+    EXPECT_EQ(other.refills + other.refilled_blocks + other.spilled_blocks + other.freed_blocks + other.spills, 0u) << c;
   }
   // The totals are the sums over the classes.
   EXPECT_EQ(heap.stats().refills, 3u);
