@@ -17,7 +17,9 @@
 //        |        span's page map entry to in use (pools/l25_pool.h)
 //        `- malloc_cold(size)                               [noinline]
 //             |- (after the allocation) every 8th cold event of this
-//             |     thread: purge_check -> PurgeScheduler::check (one
+//             |     thread: purge_check -> maybe_start_learner (one load
+//             |     unless HAKMEM_LEARN_INTERVAL_MS asks for the learner
+//             |     thread: learner/process_learner.h) -> PurgeScheduler::check (one
 //             |     clock reading; once a granule: every pool's
 //             |     purge_expired(now), pools/purge.h; then
 //             |     Policy::purge_shared: a depot's idle magazines home)
@@ -143,6 +145,7 @@
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
 #include "allocator/pools/l25_pool.h"
+#include "allocator/learner/process_learner.h"
 #include "allocator/pools/purge.h"
 #include "allocator/pools/thread_heap.h"
 
@@ -401,6 +404,7 @@ class Allocator {
   // depot's idle full magazines go home, so their slabs can empty).
   [[gnu::noinline, gnu::cold]] static void purge_check() {
     tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
+    maybe_start_learner();  // HAKMEM_LEARN_INTERVAL_MS (learner/process_learner.h)
     const std::optional<uint64_t> now = global_purge().check();
     if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
       if (now && tls_.heap != nullptr) Policy::purge_shared(*tls_.heap, *now);

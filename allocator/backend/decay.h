@@ -28,8 +28,9 @@
 // where the slow events of every pool converge, count their events and,
 // once per few, call the process-wide check (pools/purge.h), which runs
 // every pool's purge_expired(now) at most once per granule; that check is
-// also the one entry point of issue 13's learner thread, so an idle
-// process will purge too. There is no background thread yet: a process
+// also the one entry point of the learner thread (learner/
+// process_learner.h), so an idle process purges too when
+// HAKMEM_LEARN_INTERVAL_MS starts one; without it (the default) a process
 // that makes no call purges nothing. trim() (malloc_trim) purges
 // everything at once, expired or not.
 //

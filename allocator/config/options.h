@@ -63,6 +63,14 @@
     "it moves to grow again after it grew by realloc before (0: none, the "  \
     "default: 100 made growth 1.1x faster at 1 thread but 2-thread peak "    \
     "RSS 84 -> 91 MiB; api/allocator.h, growth_request)")                    \
+  X(kLearnIntervalMs, "learn_interval_ms", 0, 0, 60'000,                    \
+    "0: no learner thread (the default); N: a background thread wakes every " \
+    "N ms and runs every pool's purge pass, so a process that makes no "     \
+    "call still returns its memory once the purge delay has passed "         \
+    "(learner/process_learner.h; issue 13's controllers will join it)")      \
+  X(kLearnAfterFork, "learn_after_fork", 1, 0, 1,                            \
+    "1: a forked child starts its own learner thread at its next purge "     \
+    "check; 0: the child runs without one")                                  \
   X(kLearnDwellWindows, "learn_dwell_windows", 3, 1, 1000,                  \
     "the learner's hysteresis: windows a signal must persist before a "      \
     "knob moves, and a knob's rest after a move (twice that before it may "  \

@@ -14,9 +14,9 @@
 // per decay granule (a few ms to 17 ms at the default delay) one call of
 // purge_expired(now), which runs every pool's pass. The fast paths (tiny
 // and mid cache hits) gain nothing; a cold event pays a decrement and a
-// branch. A process that makes no call still purges nothing (there is no
-// background thread); purge_expired(now) is the entry point issue 13's
-// learner thread will call for that.
+// branch. A process that makes no call purges nothing, unless the learner
+// thread runs (HAKMEM_LEARN_INTERVAL_MS, learner/process_learner.h): it
+// calls purge_expired(now) itself, every interval.
 //
 // Compared with jemalloc and mimalloc: jemalloc's decay is per arena,
 // ticked on every allocation and free (1000 ticks per clock reading), or
@@ -69,7 +69,7 @@ class PurgeScheduler {
   // slots and empty SuperSlabs, the L25 shared caches and then the spans,
   // the large cache. What a pool finds unused past HAKMEM_PURGE_DELAY_MS
   // goes back to the OS. Any thread, any time: each pool takes its own
-  // locks. The entry point of issue 13's learner thread.
+  // locks. The learner thread's entry point (learner/process_learner.h).
   void purge_expired(uint64_t now_ms);
 
   int64_t passes() const { return passes_.load(std::memory_order_relaxed); }
