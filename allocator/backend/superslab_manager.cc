@@ -151,7 +151,6 @@ SlabMeta* SuperSlabManager::acquire_slab(unsigned size_class, SlabOwner* owner) 
     --stats_.dirty_free_slabs;
   }
   if (&list_for(ss) != &from) relink(from, ss);
-  ++stats_.slabs_in_use;
   ++stats_.slabs_in_use_by_class[size_class];
 
   SlabMeta* slab = &ss->slabs[slot];
@@ -204,7 +203,6 @@ void SuperSlabManager::release_slab(SlabMeta* slab, SlabAge age) {
     slab->free = nullptr;
     SuperSlab*& from = list_for(ss);
     ss->free_slots |= bit;
-    --stats_.slabs_in_use;
     --stats_.slabs_in_use_by_class[slab->size_class];
     const bool empty = ss->free_slots == ss->all_slots;
     if (empty) ++empty_superslabs_;
@@ -354,7 +352,15 @@ void SuperSlabManager::trim() {
 
 SuperSlabStats SuperSlabManager::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  SuperSlabStats s = stats_;
+  s.slabs_in_use = slabs_in_use_locked();
+  return s;
+}
+
+int64_t SuperSlabManager::slabs_in_use_locked() const {
+  int64_t n = 0;
+  for (int32_t by_class : stats_.slabs_in_use_by_class) n += by_class;
+  return n;
 }
 
 void SuperSlabManager::check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const {
@@ -416,11 +422,11 @@ void SuperSlabManager::check_locked(const SlabOwner* owner) const {
       bytes += static_cast<int64_t>(superslab_bytes(ss));
     }
   }
-  if (dirty != stats_.dirty_free_slabs || in_use != stats_.slabs_in_use || mapped != stats_.superslabs_mapped ||
+  if (dirty != stats_.dirty_free_slabs || in_use != slabs_in_use_locked() || mapped != stats_.superslabs_mapped ||
       empty != empty_superslabs_ || bytes != stats_.superslab_bytes) {
     fatal("SuperSlab counts disagree: dirty %lld/%lld in use %lld/%lld mapped %lld/%lld empty %lld/%lld bytes %lld/%lld",
           static_cast<long long>(dirty), static_cast<long long>(stats_.dirty_free_slabs),
-          static_cast<long long>(in_use), static_cast<long long>(stats_.slabs_in_use),
+          static_cast<long long>(in_use), static_cast<long long>(slabs_in_use_locked()),
           static_cast<long long>(mapped), static_cast<long long>(stats_.superslabs_mapped),
           static_cast<long long>(empty), static_cast<long long>(empty_superslabs_),
           static_cast<long long>(bytes), static_cast<long long>(stats_.superslab_bytes));

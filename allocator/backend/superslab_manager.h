@@ -69,8 +69,8 @@ struct SuperSlabStats {
   int64_t superslabs_mapped = 0;   // currently mapped
   int64_t superslab_bytes = 0;     // what they map (1 or 2 MiB each)
   int64_t superslabs_unmapped = 0; // ever unmapped
-  int64_t slabs_in_use = 0;
-  std::array<int32_t, kSlabClasses> slabs_in_use_by_class{};  // sums to slabs_in_use
+  int64_t slabs_in_use = 0;  // the sum of slabs_in_use_by_class (stats() adds them up)
+  std::array<int32_t, kSlabClasses> slabs_in_use_by_class{};
   int64_t dirty_free_slabs = 0;
   int64_t purged_slabs = 0;        // ever purged
   int64_t map_failures = 0;
@@ -175,6 +175,7 @@ class SuperSlabManager {
   SuperSlab* take_empty_locked(int64_t keep);
   void take_locked(SuperSlab*& from, SuperSlab* ss, SuperSlab** taken);
   void unmap_taken(SuperSlab* taken);
+  int64_t slabs_in_use_locked() const;
   void check_locked(const SlabOwner* owner) const;
   void check_superslab_locked(const SuperSlab* ss, const SlabOwner* owner) const;
 
