@@ -53,10 +53,9 @@ bool set(uint32_t* v, uint32_t to, const Window& w, Knob knob, int index, const 
 uint32_t doubled(uint32_t v, uint32_t hi) { return static_cast<uint32_t>(std::min<uint64_t>(uint64_t{v} * 2, hi)); }
 uint32_t halved(uint32_t v, uint32_t lo) { return std::max(v / 2, lo); }
 
-uint64_t tiny_bytes(const Knobs& k) {
-  uint64_t bytes = 0;
-  for (unsigned c = 0; c < kTinyClasses; ++c) bytes += uint64_t{k.tiny_cache[c]} * kClassSize[c];
-  return bytes;
+// The bytes of all tiny caches if class c held `blocks` instead.
+uint64_t bytes_with(const Knobs& k, unsigned c, uint64_t blocks) {
+  return tiny_cache_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c] + blocks * kClassSize[c];
 }
 
 // A cache's capacity set to `to` keeps its refill batch within it.
@@ -71,8 +70,7 @@ void set_cache(Knobs& k, unsigned c, uint32_t to, const Window& w, const char* s
 uint32_t grow_within_budget(Knobs& k, AceState& s, unsigned c, uint32_t want, const KnobBounds& b, const Window& w,
                             DecisionLog& log) {
   for (;;) {
-    const uint64_t need = tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c] + uint64_t{want} * kClassSize[c];
-    if (need <= b.tiny_cache_bytes) return want;
+    if (bytes_with(k, c, want) <= b.tiny_cache_bytes) return want;
     int victim = -1;
     for (unsigned v = 0; v < kTinyClasses; ++v) {
       if (v == c || k.tiny_cache[v] <= b.tiny_cache_min || s.tiny_cache[v].grow_streak != 0) continue;
@@ -87,7 +85,7 @@ uint32_t grow_within_budget(Knobs& k, AceState& s, unsigned c, uint32_t want, co
         victim = static_cast<int>(v);
     }
     if (victim < 0) {  // nobody can give: grow as far as the budget goes
-      const uint64_t others = tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c];
+      const uint64_t others = bytes_with(k, c, 0);
       const uint64_t fit = others >= b.tiny_cache_bytes ? 0 : (b.tiny_cache_bytes - others) / kClassSize[c];
       return static_cast<uint32_t>(std::clamp<uint64_t>(fit, k.tiny_cache[c], want));
     }
@@ -197,8 +195,7 @@ Knobs rules_step(const Window& w, const Knobs& in, RulesState& s, const KnobBoun
     uint32_t want = std::min(k.tiny_cache[c] + kRulesTinyStep, b.tiny_cache_max);
     // Over the budget, the class that missed least (round-robin among
     // equals) gives a step back, until the step fits or none can give.
-    while (tiny_bytes(k) - uint64_t{k.tiny_cache[c]} * kClassSize[c] + uint64_t{want} * kClassSize[c] >
-           b.tiny_cache_bytes) {
+    while (bytes_with(k, c, want) > b.tiny_cache_bytes) {
       int victim = -1;
       uint64_t fewest = UINT64_MAX;
       for (unsigned i = 0; i < kTinyClasses; ++i) {

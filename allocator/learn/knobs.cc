@@ -60,14 +60,18 @@ Knobs default_knobs(const KnobBounds& b, uint32_t cache_blocks, uint32_t refill_
   return k;
 }
 
-bool within(const Knobs& k, const KnobBounds& b) {
+uint64_t tiny_cache_bytes(const Knobs& k) {
   uint64_t bytes = 0;
+  for (unsigned c = 0; c < kTinyClasses; ++c) bytes += uint64_t{k.tiny_cache[c]} * kClassSize[c];
+  return bytes;
+}
+
+bool within(const Knobs& k, const KnobBounds& b) {
   for (unsigned c = 0; c < kTinyClasses; ++c) {
     if (k.tiny_cache[c] < b.tiny_cache_min || k.tiny_cache[c] > b.tiny_cache_max) return false;
     if (k.tiny_refill[c] < 1 || k.tiny_refill[c] > k.tiny_cache[c]) return false;
-    bytes += uint64_t{k.tiny_cache[c]} * kClassSize[c];
   }
-  if (bytes > b.tiny_cache_bytes) return false;
+  if (tiny_cache_bytes(k) > b.tiny_cache_bytes) return false;
   const auto in = [](uint32_t v, uint32_t lo, uint32_t hi) { return v >= lo && v <= hi; };
   if (!in(k.mid_cache_kib, b.mid_cache_min_kib, b.mid_cache_max_kib)) return false;
   if (!in(k.l25_cache_kib, b.l25_cache_min_kib, b.l25_cache_max_kib)) return false;

@@ -72,6 +72,10 @@ KnobBounds bounds_from_options();
 // layout: 64 and 64 for a magazine of 64 rounds).
 Knobs default_knobs(const KnobBounds& b, uint32_t cache_blocks, uint32_t refill_blocks);
 
+// The bytes all tiny caches of one thread hold at `k`'s capacities (what
+// KnobBounds::tiny_cache_bytes bounds).
+uint64_t tiny_cache_bytes(const Knobs& k);
+
 // Whether `k` keeps the invariants above within `b`.
 bool within(const Knobs& k, const KnobBounds& b);
 
