@@ -137,6 +137,7 @@
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/config/l25_classes.h"
 #include "allocator/config/options.h"
+#include "allocator/config/tunables.h"
 #include "allocator/config/size_classes.h"
 #include "allocator/api/derived_ops.h"
 #include "allocator/api/variant_limits.h"
@@ -339,6 +340,7 @@ class Allocator {
     ThreadHeap* heap;
     uint32_t status;
     uint32_t purge_countdown;  // cold events left before this thread's next purge_check
+    uint32_t tunables_seen;    // the tunables' generation this thread's caches were sized at
     MidCache mid;
     L25ThreadCache l25;  // zero (caching nothing) unless status == kRunning
   };
@@ -404,11 +406,41 @@ class Allocator {
   // depot's idle full magazines go home, so their slabs can empty).
   [[gnu::noinline, gnu::cold]] static void purge_check() {
     tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
-    maybe_start_learner();  // HAKMEM_LEARN_INTERVAL_MS (learner/process_learner.h)
+    maybe_start_learner(kFrontEndHooks);  // HAKMEM_LEARN (learner/process_learner.h)
+    if (tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]]
+      retune();
     const std::optional<uint64_t> now = global_purge().check();
     if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
       if (now && tls_.heap != nullptr) Policy::purge_shared(*tls_.heap, *now);
     }
+  }
+
+  // The front end's shared decay, run by the learner thread, which has no
+  // heap of its own: blocks go home through the late heap.
+  static void learner_decay_pass(uint64_t now_ms) {
+    if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
+      if (ThreadHeap* heap = late_heap()) Policy::purge_shared(*heap, now_ms);
+    }
+  }
+  static constexpr FrontEndHooks kFrontEndHooks{Policy::kTinyLayout, &learner_decay_pass};
+
+  // The learner published new knobs (config/tunables.h): this thread's
+  // caches take their new sizes. The mid and L25 caches give their blocks
+  // back and start again from the new budget; the front end resizes its
+  // tiny caches (a free list spills what is over its new capacity; a
+  // magazine front end sizes each magazine as it loads it).
+  [[gnu::noinline, gnu::cold]] static void retune() {
+    tls_.tunables_seen = tunables::generation();
+    ThreadHeap& heap = *tls_.heap;
+    if (tls_.mid.budget != tunables::mid_cache_bytes()) {
+      tls_.mid.flush(heap);
+      tls_.mid.init(tunables::mid_cache_bytes());
+    }
+    if (tls_.l25.budget != tunables::l25_cache_bytes()) {
+      tls_.l25.flush(global_l25_pool());
+      tls_.l25.init();
+    }
+    Policy::retune(tls_.cache, heap);
   }
 
   // free() keeps errno (POSIX 2024 requires it, glibc does it): a first
@@ -572,7 +604,8 @@ class Allocator {
     tls_.status = kRunning;
     tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
     Policy::init(tls_.cache);
-    tls_.mid.init(static_cast<uint64_t>(option_value(Option::kMidCacheKib)) * 1024);
+    tls_.mid.init(tunables::mid_cache_bytes());
+    tls_.tunables_seen = tunables::generation();
     tls_.l25.init();
     pthread_setspecific(exit_key(), &tls_);
     install_fork_handlers(&thread_heap);  // once per process

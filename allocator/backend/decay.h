@@ -65,7 +65,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "allocator/config/options.h"
+#include "allocator/config/tunables.h"
 #include "allocator/pal/pal.h"
 
 namespace hakmem {
@@ -86,8 +86,9 @@ class Decay {
 
   constexpr explicit Decay(unsigned events_per_read) : events_per_read_(events_per_read) {}
 
-  // HAKMEM_PURGE_DELAY_MS. 0: a pool returns a unit's pages as it frees it.
-  static uint64_t delay_ms() { return static_cast<uint64_t>(option_value(Option::kPurgeDelayMs)); }
+  // HAKMEM_PURGE_DELAY_MS, or the learner's (config/tunables.h). 0: a pool
+  // returns a unit's pages as it frees it.
+  static uint64_t delay_ms() { return tunables::purge_delay_ms(); }
   static bool immediate() { return delay_ms() == 0; }
 
   // The stamp of a unit becoming free and dirty now; no clock read.

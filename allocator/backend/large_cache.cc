@@ -3,12 +3,12 @@
 
 #include <algorithm>
 
-#include "allocator/config/options.h"
+#include "allocator/config/tunables.h"
 
 namespace hakmem {
 
 int64_t LargeCache::bound() const {
-  return bound_ != kBoundFromOptions ? bound_ : option_value(Option::kLargeCacheBytes);
+  return bound_ != kBoundFromOptions ? bound_ : tunables::large_cache_bytes();
 }
 
 void LargeCache::remove_locked(unsigned i) {

@@ -22,9 +22,18 @@ struct Row {
   OptionInfo info;
 };
 
+// The names of option id's values (HAKMEM_OPTION_VALUE_NAMES), or nullptr.
+constexpr const char* value_names_of(Option id) {
+#define HAKMEM_OPTION_NAMES_CASE(option, names) \
+  if (id == Option::option) return names;
+  HAKMEM_OPTION_VALUE_NAMES(HAKMEM_OPTION_NAMES_CASE)
+#undef HAKMEM_OPTION_NAMES_CASE
+  return nullptr;
+}
+
 constexpr Row kOptions[] = {
 #define HAKMEM_OPTION_ROW(id, name, default_value, min, max, description) \
-  {Option::id, {name, default_value, min, max, description}},
+  {Option::id, {name, default_value, min, max, description, value_names_of(Option::id)}},
     HAKMEM_OPTIONS(HAKMEM_OPTION_ROW)
 #undef HAKMEM_OPTION_ROW
 };
@@ -72,6 +81,32 @@ static_assert(rows_are_well_formed(),
               "and a default in [min, max]");
 static_assert(names_are_unique(), "two options share a name, so they would read one variable");
 
+// Named values: a list names exactly the values min (0) .. max.
+constexpr bool value_names_cover_ranges() {
+  for (const Row& row : kOptions) {
+    if (row.info.value_names == nullptr) continue;
+    int64_t names = 1, length = 0;
+    for (const char* p = row.info.value_names; *p != '\0'; ++p, ++length) names += *p == '|';
+    if (row.info.min != 0 || row.info.max != names - 1) return false;
+    if (names > 8 || length >= 64) return false;  // option_value_name's table
+  }
+  return true;
+}
+static_assert(value_names_cover_ranges(), "an option's value names must name each value from 0 to its max");
+
+// The value `text` names among "a|b|c", or -1.
+int64_t named_value(const char* names, const char* text) {
+  int64_t index = 0;
+  for (const char* p = names;; ++index) {
+    const char* q = text;
+    while (*p != '\0' && *p != '|' && *p == *q) ++p, ++q;
+    if ((*p == '\0' || *p == '|') && *q == '\0') return index;
+    while (*p != '\0' && *p != '|') ++p;
+    if (*p == '\0') return -1;
+    ++p;
+  }
+}
+
 enum class Source : uint8_t { kDefault, kEnvironment, kInvalid };
 
 struct Values {
@@ -107,9 +142,15 @@ void load() {
     if (text == nullptr) continue;
     char* end = nullptr;
     errno = 0;
-    const long long parsed = strtoll(text, &end, 10);
-    const bool ok = errno == 0 && end != text && *end == '\0' && parsed >= info.min &&
-                    parsed <= info.max;
+    long long parsed = strtoll(text, &end, 10);
+    bool ok = errno == 0 && end != text && *end == '\0' && parsed >= info.min && parsed <= info.max;
+    if (!ok && info.value_names != nullptr && (parsed = named_value(info.value_names, text)) >= 0) ok = true;
+    if (!ok && info.value_names != nullptr) {
+      log_message("warning: %s='%s' is none of %s (or 0-%lld); using the default %s", var, text, info.value_names,
+                  static_cast<long long>(info.max), option_value_name(static_cast<Option>(i), info.default_value));
+      g_values.source[i] = Source::kInvalid;
+      continue;
+    }
     if (!ok) {
       log_message("warning: %s='%s' is not an integer in [%lld, %lld]; using the default %lld",
                   var, text, static_cast<long long>(info.min),
@@ -156,6 +197,36 @@ void ensure_loaded() {
 
 const OptionInfo& option_info(Option option) { return kOptions[static_cast<unsigned>(option)].info; }
 
+const char* option_value_name(Option option, int64_t value) {
+  // Each name's text, NUL-terminated, per option with names: filled once
+  // from the lists (value_names_of) at compile time.
+  static constexpr auto kNames = [] {
+    struct Names {
+      char text[kOptionCount][64]{};
+      unsigned start[kOptionCount][8]{};
+      unsigned count[kOptionCount]{};
+    } n;
+    for (unsigned i = 0; i < kOptionCount; ++i) {
+      const char* list = kOptions[i].info.value_names;
+      if (list == nullptr) continue;
+      unsigned at = 0;
+      n.start[i][n.count[i]++] = 0;
+      for (const char* p = list; *p != '\0'; ++p) {
+        if (*p == '|') {
+          n.text[i][at++] = '\0';
+          n.start[i][n.count[i]++] = at;
+        } else {
+          n.text[i][at++] = *p;
+        }
+      }
+    }
+    return n;
+  }();
+  const auto i = static_cast<unsigned>(option);
+  if (value < 0 || value >= kNames.count[i]) return nullptr;
+  return kNames.text[i] + kNames.start[i][value];
+}
+
 int64_t option_value(Option option) {
   ensure_loaded();
   return g_values.value[static_cast<unsigned>(option)];
@@ -172,6 +243,11 @@ void options_dump() {
                                                                   : "default";
     char var[kVarSize];
     env_name(kOptions[i].info.name, var, sizeof var);
+    const char* name = option_value_name(static_cast<Option>(i), g_values.value[i]);
+    if (name != nullptr) {
+      log_message("  %-24s = %-8s (%s) %s", var, name, from, kOptions[i].info.description);
+      continue;
+    }
     log_message("  %-24s = %-8lld (%s) %s", var, static_cast<long long>(g_values.value[i]),
                 from, kOptions[i].info.description);
   }

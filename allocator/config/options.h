@@ -63,11 +63,18 @@
     "it moves to grow again after it grew by realloc before (0: none, the "  \
     "default: 100 made growth 1.1x faster at 1 thread but 2-thread peak "    \
     "RSS 84 -> 91 MiB; api/allocator.h, growth_request)")                    \
+  X(kLearn, "learn", 0, 0, 3,                                                \
+    "the learning layer (learner/process_learner.h): off = fixed knobs, "    \
+    "the options' own values; rules = the rule-based baseline controller; "  \
+    "on = ACE (learn/controller.h); frozen = the knobs in the file "         \
+    "HAKMEM_LEARN_FILE names, which a rules or on run writes at exit "       \
+    "(learn/knob_file.h). A name or its number (0-3)")                       \
   X(kLearnIntervalMs, "learn_interval_ms", 0, 0, 60'000,                    \
-    "0: no learner thread (the default); N: a background thread wakes every " \
-    "N ms and runs every pool's purge pass, so a process that makes no "     \
-    "call still returns its memory once the purge delay has passed "         \
-    "(learner/process_learner.h; issue 13's controllers will join it)")      \
+    "the learner thread's period: it wakes every N ms, runs every pool's "   \
+    "purge pass, drains idle heaps' inboxes and, under rules or on, the "    \
+    "controller; so a process that makes no call still returns its memory " \
+    "once the purge delay has passed. 0: 50 ms under rules, on and frozen, " \
+    "and no thread under off")                                               \
   X(kLearnAfterFork, "learn_after_fork", 1, 0, 1,                            \
     "1: a forked child starts its own learner thread at its next purge "     \
     "check; 0: the child runs without one")                                  \
@@ -103,6 +110,12 @@
     "1: print a summary to stderr at exit (slow-path counts per class, "      \
     "SuperSlabs, large blocks, peak RSS, system calls); libhakmem_*.so only")
 
+// Options whose values have names, each the value of its position in the
+// list (from 0): Y(enumerator, "name0|name1|..."). The environment may give
+// a name or its number; options.cc checks that a list names every value of
+// its option's range.
+#define HAKMEM_OPTION_VALUE_NAMES(Y) Y(kLearn, "off|rules|on|frozen")
+
 namespace hakmem {
 
 enum class Option : unsigned {
@@ -118,7 +131,11 @@ struct OptionInfo {
   int64_t min;
   int64_t max;
   const char* description;
+  const char* value_names = nullptr;  // "a|b|c" for value 0, 1, 2 (HAKMEM_OPTION_VALUE_NAMES), or nullptr
 };
+
+// The name of `value` of an option with named values, or nullptr.
+const char* option_value_name(Option option, int64_t value);
 
 // The table itself, indexed by Option.
 const OptionInfo& option_info(Option option);

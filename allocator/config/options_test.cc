@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 namespace hakmem {
 namespace {
@@ -81,6 +82,37 @@ TEST(Options, LoadingLeavesErrnoAlone) {
   errno = kSentinel;
   options_reload();
   EXPECT_EQ(errno, kSentinel) << "no HAKMEM_PURGE_DELAY_MS";
+}
+
+// HAKMEM_LEARN takes a name or its number; anything else warns, lists
+// the names and keeps the default; the dump shows the name.
+TEST(Options, NamedValuesTakeANameOrItsNumber) {
+  for (const auto& [text, value] : {std::pair{"off", 0}, {"rules", 1}, {"on", 2}, {"frozen", 3}, {"2", 2}}) {
+    setenv("HAKMEM_LEARN", text, 1);
+    options_reload();
+    EXPECT_EQ(option_value(Option::kLearn), value) << text;
+  }
+  EXPECT_STREQ(option_value_name(Option::kLearn, 3), "frozen");
+  EXPECT_STREQ(option_value_name(Option::kLearn, 0), "off");
+  EXPECT_EQ(option_value_name(Option::kLearn, 4), nullptr);
+  EXPECT_EQ(option_value_name(Option::kPurgeDelayMs, 0), nullptr);
+  testing::internal::CaptureStderr();
+  options_dump();
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("HAKMEM_LEARN" + std::string(12, ' ') + " = on       (environment)"),
+            std::string::npos);
+  for (const char* bad : {"On", "o", "onn", "4", "rules|on", ""}) {
+    setenv("HAKMEM_LEARN", bad, 1);
+    testing::internal::CaptureStderr();
+    options_reload();
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(option_value(Option::kLearn), 0) << bad;
+    EXPECT_NE(err.find("warning: HAKMEM_LEARN='" + std::string(bad) + "' is none of off|rules|on|frozen (or 0-3); "
+                       "using the default off"),
+              std::string::npos)
+        << err;
+  }
+  unsetenv("HAKMEM_LEARN");
+  options_reload();
 }
 
 TEST(Options, DumpListsEveryOption) {

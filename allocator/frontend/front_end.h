@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "allocator/backend/superslab.h"
+#include "allocator/config/tunables.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
@@ -33,6 +34,10 @@ concept FrontEndPolicy =
       // Lifecycle: set limits on a zeroed cache; give every block back.
       { P::init(cache) } -> std::same_as<void>;
       { P::flush(cache, heap) } -> std::same_as<void>;
+      // The learner's sizes (config/tunables.h): the layout it starts from,
+      // and a live cache taking published ones on a slow path.
+      { P::kTinyLayout } -> std::convertible_to<tunables::TinyLayout>;
+      { P::retune(cache, heap) } -> std::same_as<void>;
     };
 
 }  // namespace hakmem

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "allocator/config/size_classes.h"
+#include "allocator/config/tunables.h"
 #include "allocator/pools/thread_heap.h"
 
 namespace hakmem {
@@ -56,6 +57,10 @@ struct HotLayer {
     for (uint32_t& limit : cache.limit) limit = Slots;
     Next::init(cache.next);
   }
+
+  // The learner sizes the lower layer; the hot slots stay as they are.
+  static constexpr tunables::TinyLayout kTinyLayout = Next::kTinyLayout;
+  static void retune(Cache& cache, ThreadHeap& heap) { Next::retune(cache.next, heap); }
 
   static void* alloc_slow(Cache& cache, ThreadHeap& heap, unsigned size_class) {
     void** slots = cache.slots[size_class];

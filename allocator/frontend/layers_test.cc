@@ -477,5 +477,79 @@ TEST_F(LayerTest, AHotArrayOverMagazinesWithoutMagazineMemoryServesAndFreesThrou
   refill_pool(held);
 }
 
+// The learner's sizes (config/tunables.h) reach a front end on its slow
+// paths: a free list takes its new limit and refill batch at the next
+// retune and refill, and spills what is over its new limit.
+TEST_F(LayerTest, AFreeListTakesPublishedSizesAtItsRetuneAndRefill) {
+  using FL = FreeListLayer<8, 16>;
+  FL::Cache cache{};
+  FL::init(cache);
+  FreeList& list = cache.lists[kClass];
+  EXPECT_EQ(list.limit, 16u) << "the layout while nothing is published";
+  std::vector<void*> blocks;
+  for (int i = 0; i < 16; ++i) {
+    void* p = FL::try_alloc(cache, kClass);
+    blocks.push_back(p != nullptr ? p : FL::alloc_slow(cache, heap, kClass));
+  }
+  for (void* p : blocks) ASSERT_TRUE(FL::try_free(cache, static_cast<FreeBlock*>(p), kClass));
+  ASSERT_EQ(list.count, 16u);
+  tunables::set(tunables::Tunable::kTinyCache, kClass, 6);
+  tunables::set(tunables::Tunable::kTinyRefill, kClass, 3);
+  tunables::published();
+  EXPECT_EQ(list.limit, 16u) << "nothing changes before the slow path runs";
+  FL::retune(cache, heap);
+  EXPECT_EQ(list.limit, 6u);
+  EXPECT_EQ(list.count, 6u) << "the 10 coldest blocks went home";
+  EXPECT_EQ(cache.lists[kClass + 1].limit, 16u) << "a class with nothing published keeps its layout";
+  blocks.clear();
+  while (void* p = FL::try_alloc(cache, kClass)) blocks.push_back(p);
+  blocks.push_back(FL::alloc_slow(cache, heap, kClass));
+  EXPECT_EQ(list.count, 2u) << "a refill of 3 blocks, one handed out";
+  // A full list spills down to its limit less one refill batch.
+  for (void* p : blocks) FL::free_slow(cache, heap, static_cast<FreeBlock*>(p), kClass);
+  EXPECT_LE(list.count, 6u);
+  tunables::reset();
+  FL::flush(cache, heap);
+}
+
+// A magazine takes the published capacity when it is loaded empty, and a
+// refill fills it with the published batch; a full magazine keeps the size
+// it was filled to, so the previous-is-full-or-empty exchange still holds.
+TEST_F(LayerTest, AMagazineLoadedEmptyTakesThePublishedCapacityAndRefillBatch) {
+  using Mag8 = MagazineLayer<8>;
+  Mag8::Cache cache{};
+  tunables::set(tunables::Tunable::kTinyCache, kClass, 5);
+  tunables::set(tunables::Tunable::kTinyRefill, kClass, 3);
+  tunables::published();
+  void* p = Mag8::alloc_slow(cache, heap, kClass);
+  auto& s = cache.slots[kClass];
+  EXPECT_EQ(s.capacity, 5u);
+  EXPECT_EQ(s.count, 2u) << "a refill of 3, one handed out";
+  std::vector<void*> blocks = {p};
+  while (void* q = Mag8::try_alloc(cache, kClass)) blocks.push_back(q);
+  for (int i = 0; i < 7; ++i) blocks.push_back(heap.alloc_block(kClass));
+  // 10 frees: loaded fills (5), swaps with the empty previous, fills again.
+  for (void* q : blocks) {
+    if (!Mag8::try_free(cache, static_cast<FreeBlock*>(q), kClass))
+      Mag8::free_slow(cache, heap, static_cast<FreeBlock*>(q), kClass);
+  }
+  EXPECT_EQ(s.previous->count, 5u) << "full at its capacity";
+  EXPECT_EQ(s.count, 5u);
+  // A larger capacity published now: the full magazines keep 5; the next
+  // magazine loaded empty takes 8 (the most a Magazine<8> holds, whatever
+  // is published).
+  tunables::set(tunables::Tunable::kTinyCache, kClass, 100);
+  tunables::published();
+  Mag8::retune(cache, heap);
+  EXPECT_EQ(s.capacity, 5u);
+  void* extra = heap.alloc_block(kClass);
+  Mag8::free_slow(cache, heap, static_cast<FreeBlock*>(extra), kClass);
+  EXPECT_EQ(s.capacity, 8u) << "the empty magazine from the depot, loaded at the new capacity";
+  EXPECT_EQ(Depot<8>::stats(kClass).full, 1u) << "the full previous went to the depot with its 5 rounds";
+  tunables::reset();
+  Mag8::flush(cache, heap);
+  Depot<8>::trim(heap);
+}
+
 }  // namespace
 }  // namespace hakmem

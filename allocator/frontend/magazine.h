@@ -32,7 +32,7 @@
 //     last thread out leaves it empty;
 //   - at most kDepotMaxEmpty empty magazines; more go back to the pool;
 //   - trim() spills every full magazine and releases every empty one.
-// So the depot holds at most 4 x Rounds blocks per class (with 64 rounds
+// So the depot holds at most 4 x Rounds blocks per class (4 x the class's cap) (with 64 rounds
 // and 1 KiB blocks, 256 KiB), and hak_trim() empties it.
 #pragma once
 
@@ -55,14 +55,17 @@
 
 namespace hakmem {
 
-// Invariant: count <= Rounds; rounds[0, count) are blocks of one class,
-// free, each held by this magazine only. While a magazine is loaded into a
-// thread's cache the cache's cursor holds the true count (see MagazineLayer).
+// Invariant: count <= cap <= Rounds; rounds[0, count) are blocks of one
+// class, free, each held by this magazine only. While a magazine is loaded
+// into a thread's cache the cache's cursor holds the true count (see
+// MagazineLayer). cap is the class's capacity (config/tunables.h) when the
+// magazine was last loaded empty: the learner resizes magazines one load
+// at a time, and a full one keeps the size it was filled to.
 template <uint32_t Rounds>
 struct Magazine {
   Magazine* next;  // depot or pool list link
   uint32_t count;
-  uint32_t reserved;
+  uint32_t cap;
   void* rounds[Rounds];
 };
 
@@ -252,7 +255,7 @@ inline constexpr uint32_t kDepotMaxEmpty = 8;
 // some runs.)
 //
 // Invariants (under the class's lock): full_count == length(full),
-// full_count <= kDepotMaxFull, every magazine on `full` has count == Rounds;
+// full_count <= kDepotMaxFull, every magazine on `full` has count == cap;
 // likewise empty_count == length(empty) <= kDepotMaxEmpty, each count == 0;
 // seen is the counters as the last purge_idle pass left them, and
 // quiet_since_ms the latest pass reading that found them moved.

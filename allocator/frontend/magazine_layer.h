@@ -5,7 +5,7 @@
 //          else previous is full -> swap loaded/previous, pop
 //          else depot has a full magazine -> previous (empty) to the depot,
 //               loaded becomes previous, the full one is loaded, pop
-//          else fill loaded from the thread heap (refill Rounds), pop
+//          else fill loaded from the thread heap (the refill batch), pop
 //   free:  loaded has room -> push
 //          else previous is empty -> swap, push
 //          else previous (full) to the depot (or, at the depot's limit, its
@@ -13,10 +13,15 @@
 //               magazine from the depot is loaded, push
 //
 // Invariants, per class, once the slot is set up:
-//   slot.rounds == slot.loaded->rounds and slot.capacity == Rounds;
+//   slot.rounds == slot.loaded->rounds and slot.capacity == loaded->cap;
 //   the true count of `loaded` is slot.count (loaded->count is written back
 //   before the magazine leaves the slot);
-//   previous->count is 0 or Rounds (Bonwick's "previous is full or empty").
+//   previous->count is 0 or previous->cap (Bonwick's "previous is full or
+//   empty").
+// Sizes: a magazine loaded empty takes the class's capacity then, the
+// learner's or Rounds (config/tunables.h, at most Rounds), and a refill
+// fills it with the class's refill batch; so a published size reaches a
+// thread one magazine at a time, on its slow path.
 // A zeroed slot (capacity 0, count 0) fails both fast paths, so a thread's
 // first call reaches the slow path, where magazines are attached.
 // Layout serves try_alloc/try_free: rounds, count and capacity in the first
@@ -28,6 +33,7 @@
 #include <utility>
 
 #include "allocator/config/size_classes.h"
+#include "allocator/config/tunables.h"
 #include "allocator/frontend/magazine.h"
 #include "allocator/pools/thread_heap.h"
 
@@ -37,6 +43,7 @@ template <uint32_t Rounds>
 struct MagazineLayer {
   using Mag = Magazine<Rounds>;
   using MagDepot = Depot<Rounds>;
+  static constexpr tunables::TinyLayout kTinyLayout{Rounds, Rounds};
 
   struct Slot {
     void** rounds;
@@ -69,6 +76,9 @@ struct MagazineLayer {
   }
 
   static void init(Cache&) {}  // magazines are attached on each class's first slow path
+
+  // New sizes are read as each magazine loads empty (load): nothing to do.
+  static void retune(Cache&, ThreadHeap&) {}
 
   static void* alloc_slow(Cache& cache, ThreadHeap& heap, unsigned size_class) {
     Slot& s = cache.slots[size_class];
@@ -148,11 +158,18 @@ struct MagazineLayer {
   }
 
  private:
-  static void load(Slot& s, Mag* m) {
+  // The class's magazine capacity now: the learner's, within Rounds.
+  static uint32_t cap_now(unsigned size_class) {
+    const uint32_t cap = tunables::tiny_cache(size_class, Rounds);
+    return cap < Rounds ? cap : Rounds;
+  }
+
+  static void load(Slot& s, Mag* m, unsigned size_class) {
+    if (m->count == 0) m->cap = cap_now(size_class);
     s.loaded = m;
     s.rounds = m->rounds;
     s.count = m->count;
-    s.capacity = Rounds;
+    s.capacity = m->cap;
   }
 
   // Gives the slot both magazines (a fresh slot has none; an OOM fallback
@@ -162,7 +179,7 @@ struct MagazineLayer {
     if (s.loaded == nullptr) {
       Mag* m = MagDepot::take_empty(size_class, heap);
       if (m == nullptr) return false;
-      load(s, m);
+      load(s, m, size_class);
     }
     if (s.previous == nullptr) {
       s.previous = MagDepot::take_empty(size_class, heap);
@@ -175,20 +192,23 @@ struct MagazineLayer {
   static bool reload(Slot& s, ThreadHeap& heap, unsigned size_class) {
     if (!attach(s, heap, size_class)) return false;
     s.loaded->count = s.count;
-    if (s.previous->count == Rounds) {
+    if (s.previous->count != 0) {  // full
       Mag* full = s.previous;
       s.previous = s.loaded;
-      load(s, full);
+      load(s, full, size_class);
       return true;
     }
     if (Mag* full = MagDepot::take_full(size_class)) {
       MagDepot::put_empty(size_class, s.previous);
       s.previous = s.loaded;
-      load(s, full);
+      load(s, full, size_class);
       return true;
     }
-    // Both magazines are empty and so is the depot: fill `loaded`.
-    const BlockChain chain = heap.refill(size_class, Rounds);
+    // Both magazines are empty and so is the depot: fill `loaded`, sized
+    // anew (it is empty), with the class's refill batch.
+    load(s, s.loaded, size_class);
+    const uint32_t refill = tunables::tiny_refill(size_class, Rounds);
+    const BlockChain chain = heap.refill(size_class, refill < s.capacity ? refill : s.capacity);
     uint32_t i = 0;
     for (FreeBlock* b = chain.head; b != nullptr; b = b->next) s.loaded->rounds[i++] = b;
     s.count = i;
@@ -202,7 +222,7 @@ struct MagazineLayer {
     if (s.previous->count == 0) {
       Mag* empty = s.previous;
       s.previous = s.loaded;
-      load(s, empty);
+      load(s, empty, size_class);
       return true;
     }
     // previous is full: hand it to the depot, or empty it at the limit.
@@ -215,11 +235,11 @@ struct MagazineLayer {
     if (spare == nullptr) spare = MagDepot::take_empty(size_class, heap);
     if (spare == nullptr) {
       // OOM for a magazine: keep the full previous as loaded and say so.
-      load(s, s.previous);
+      load(s, s.previous, size_class);
       s.previous = nullptr;
       return false;
     }
-    load(s, spare);
+    load(s, spare, size_class);
     return true;
   }
 };

@@ -1,9 +1,28 @@
-// The process's learner thread (issue 13), as far as it goes so far: with
-// HAKMEM_LEARN_INTERVAL_MS > 0 it wakes every that many ms and runs every
-// pool's purge pass (PurgeScheduler::purge_expired, pools/purge.h), so a
-// process that has stopped calling malloc and free still returns what the
-// purge delay held back. Without it, such a process kept its memory until
-// its next call. The controllers of //allocator/learn are to join it.
+// The process's learner (issue 13): HAKMEM_LEARN's mode, the learner
+// thread, and what the harness reads of them (hak_learn_report).
+//
+//   off     fixed knobs (the options'); no thread unless
+//           HAKMEM_LEARN_INTERVAL_MS asks for one (then it only purges)
+//   rules   the baseline controller (learn/controller.h, rules_step)
+//   on      ACE (ace_step)
+//   frozen  the knobs in HAKMEM_LEARN_FILE, fixed; a file that cannot be
+//           read or parsed gets one line on stderr, and the run goes on
+//           with the options' knobs (hak_learn_report says why)
+// Under rules and on, with HAKMEM_LEARN_FILE set, the knobs in force at
+// exit are written to that file, for a later frozen run.
+//
+// Each pass of the learner thread (every HAKMEM_LEARN_INTERVAL_MS, 50 ms
+// by default when the mode is not off):
+//   - every pool's purge pass (PurgeScheduler::purge_expired), so memory
+//     is returned while the program sleeps;
+//   - the inboxes of heaps whose owners are not in them are collected
+//     (HeapRegistry::drain_idle_inboxes), so blocks freed to a thread that
+//     has gone quiet go home;
+//   - the front end's shared decay (a magazine depot's idle magazines go
+//     home, through the late heap);
+//   - under rules and on, a snapshot and one controller step; changed
+//     knobs are published (config/tunables.h), and threads take them at
+//     their next purge check.
 //
 // Started by maybe_start_learner(), which the allocator calls from its
 // purge check (a cold path, every 8th cold event of a thread, after the
@@ -14,26 +33,48 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
+#include "allocator/config/tunables.h"
+#include "allocator/learner/learner.h"
 #include "allocator/learner/learner_thread.h"
 
 namespace hakmem {
 
-// 0: not decided yet; 1: the options ask for no learner; 2: wanted (the
-// thread runs, or a fork left the child without it); 3: a forked child that
-// runs without one (HAKMEM_LEARN_AFTER_FORK=0).
-extern std::atomic<int> g_learner_wanted;
-void start_learner_slow();
+// What the allocator tells the learner about its front end when it starts
+// it: the tiny layout the knobs start from, and the front end's shared
+// decay pass (nullptr when it has none).
+struct FrontEndHooks {
+  tunables::TinyLayout layout;
+  void (*decay_pass)(uint64_t now_ms);
+};
 
-// Starts the process's learner thread if the options ask for one and it is
-// not running: inline, one relaxed load and a branch when the options ask
-// for none (the default), so the purge check that calls it gains nothing.
-inline void maybe_start_learner() {
+// 0: not decided yet; 1: no learner thread is wanted; 2: wanted (the
+// thread runs, or a fork left the child without it); 3: a forked child
+// that runs without one (HAKMEM_LEARN_AFTER_FORK=0).
+extern std::atomic<int> g_learner_wanted;
+void start_learner_slow(const FrontEndHooks& hooks);
+
+// Starts the process's learner if the options ask for one and it is not
+// running: inline, one relaxed load and a branch once decided and off
+// (the default), so the purge check that calls it gains nothing.
+inline void maybe_start_learner(const FrontEndHooks& hooks) {
   if (g_learner_wanted.load(std::memory_order_relaxed) != 1) [[unlikely]]
-    start_learner_slow();
+    start_learner_slow(hooks);
 }
 
-// The process's learner (tests read its passes and CPU time).
+// What the C ABI's hak_learn_report says (api/c_api.h).
+struct LearnReport {
+  const char* mode;
+  uint64_t interval_ms, passes, cpu_ns, decisions, dropped;
+  const char* error;
+  uint64_t clock_ms;
+};
+LearnReport learn_report();
+
+// The process's learner thread and learner (tests read passes, CPU time,
+// the trace).
 LearnerThread& process_learner();
+const Learner& process_learner_state();
 
 }  // namespace hakmem

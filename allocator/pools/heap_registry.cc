@@ -114,6 +114,11 @@ void HeapRegistry::trim_all() {
   for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->trim_if_idle();
 }
 
+void HeapRegistry::drain_idle_inboxes() {
+  std::lock_guard lock(mutex_);
+  for (ThreadHeap* heap = all_; heap != nullptr; heap = heap->next_in_registry) heap->collect_if_idle();
+}
+
 HeapStats HeapRegistry::total_stats() {
   HeapStats total;
   std::lock_guard lock(mutex_);
@@ -220,6 +225,7 @@ ThreadHeap* acquire_heap() { return g_heaps.acquire(); }
 void release_heap(ThreadHeap* heap) { g_heaps.release(heap); }
 int active_heaps() { return g_heaps.active(); }
 void trim_all_heaps() { g_heaps.trim_all(); }
+void drain_idle_inboxes() { g_heaps.drain_idle_inboxes(); }
 int created_heaps() { return g_heaps.created(); }
 ThreadHeap* late_heap() { return g_heaps.late(); }
 HeapStats total_heap_stats() { return g_heaps.total_stats(); }

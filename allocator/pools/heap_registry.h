@@ -62,6 +62,10 @@ class HeapRegistry {
   // using it, and releases its empty slabs (ThreadHeap::trim_if_idle).
   void trim_all();
 
+  // Collects the inbox of every heap whose owner is not using it
+  // (ThreadHeap::collect_if_idle): the learner thread's pass.
+  void drain_idle_inboxes();
+
   // Heaps owned by running threads (acquired and not yet released).
   int active() const { return active_.load(std::memory_order_relaxed); }
 
@@ -114,6 +118,7 @@ void install_fork_handlers(ThreadHeap* (*survivor)());
 int created_heaps();
 ThreadHeap* late_heap();
 void trim_all_heaps();
+void drain_idle_inboxes();
 HeapStats total_heap_stats();
 ClassStatsTable total_class_stats();
 

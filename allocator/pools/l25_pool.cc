@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "allocator/config/options.h"
+#include "allocator/config/tunables.h"
 
 namespace hakmem {
 
@@ -17,7 +18,7 @@ void bump(std::atomic<int64_t>& counter) { counter.fetch_add(1, std::memory_orde
 }  // namespace
 
 void L25ThreadCache::init() {
-  budget = static_cast<uint64_t>(option_value(Option::kL25ThreadCacheKib)) * 1024;
+  budget = tunables::l25_cache_bytes();
 }
 
 bool L25ThreadCache::raise_limit(unsigned c, L25Pool& pool) {

@@ -100,7 +100,7 @@ struct L25ThreadCache {
   uint64_t budget;
   void* blocks[kClasses][kThreadSlots];
 
-  // Reads the byte budget (HAKMEM_L25_THREAD_CACHE_KIB).
+  // Reads the byte budget (HAKMEM_L25_THREAD_CACHE_KIB, or the learner's: config/tunables.h).
   void init();
 
   // Fast path of a malloc of kSlabMaxSize < size <= kMaxSize: a cached

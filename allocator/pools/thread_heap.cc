@@ -229,6 +229,14 @@ bool ThreadHeap::trim_if_idle() {
   return true;
 }
 
+bool ThreadHeap::collect_if_idle() {
+  if (inbox_.load(std::memory_order_relaxed) == nullptr || !try_claim()) return false;
+  collect_claimed(SlabAge::kFresh);
+  busy_.store(0, std::memory_order_seq_cst);
+  if (inbox_.load(std::memory_order_seq_cst) != nullptr && wants_collection()) drain_while_idle();
+  return true;
+}
+
 void ThreadHeap::spill(FreeBlock* head, SlabAge age) {
   if (head == nullptr) return;
   const Inside inside(this);

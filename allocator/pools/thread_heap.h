@@ -145,6 +145,13 @@ class ThreadHeap : public SlabOwner {
   // collects its inbox and releases its empty slabs. False if it was busy.
   bool trim_if_idle();
 
+  // From any thread but the owner (the learner thread): if the inbox holds
+  // blocks and the owner is not using the heap, collects them (their slabs
+  // go home if they empty). A live owner would collect them at its next
+  // refill; one that has gone quiet never would. False if there was
+  // nothing to collect or the heap was busy.
+  bool collect_if_idle();
+
   // Thread exit: collect, release what is empty, mark abandoned.
   void abandon();
   // A new thread takes over an abandoned heap.

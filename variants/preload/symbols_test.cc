@@ -97,7 +97,8 @@ const std::vector<std::pair<const char*, const char*>> kAliases = {
 };
 
 // hakmem's own C ABI (allocator/api/c_api.h), not aliased.
-const std::vector<const char*> kCAbi = {"hak_aligned_alloc", "hak_trim", "hak_variant_name", "hak_syscall_counts"};
+const std::vector<const char*> kCAbi = {"hak_aligned_alloc",  "hak_trim",          "hak_variant_name",
+                                        "hak_syscall_counts", "hak_learn_report", "hak_learn_decisions"};
 
 bool is_function(char type) { return type == 'T' || type == 'W'; }
 
