@@ -4,9 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -172,6 +175,48 @@ SyscallTally read_syscalls(SyscallCounter counter) {
   hak_syscalls c{};
   counter(&c);
   return {c.mmap, c.munmap, c.madvise, c.mremap};
+}
+
+// hakmem's learner report: the linked variant's, or a preloaded library's
+// found by name; nothing for a peer (or a library from before the learner).
+LearnAbi learn_abi(const DriverIdentity& id, const Subject& subject) {
+  if (subject.kind != "hakmem") return {nullptr, nullptr};
+  if (subject.mode == "linked") return id.learn;
+  return {reinterpret_cast<void (*)(hak_learning*)>(dlsym(RTLD_DEFAULT, "hak_learn_report")),
+          reinterpret_cast<size_t (*)(hak_learn_decision*, size_t, size_t)>(dlsym(RTLD_DEFAULT, "hak_learn_decisions"))};
+}
+
+// What the learner did, its trace's times moved to the timed region's
+// origin (start_steady_ns). The learner's clock (CLOCK_MONOTONIC_COARSE,
+// ms) is read beside the steady clock (CLOCK_MONOTONIC) once, for the
+// offset between them (at most a tick of the coarse clock).
+std::optional<RunLearning> read_learning(const LearnAbi& abi, int64_t start_steady_ns,
+                                         const nlohmann::ordered_json& phases) {
+  if (abi.report == nullptr || abi.decisions == nullptr) return std::nullopt;
+  hak_learning report{};
+  abi.report(&report);
+  const int64_t steady_now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double offset_ms = static_cast<double>(steady_now_ns - start_steady_ns) * 1e-6 - static_cast<double>(report.clock_ms);
+  RunLearning l;
+  l.mode = report.mode != nullptr ? report.mode : "";
+  l.interval_ms = report.interval_ms;
+  l.passes = report.passes;
+  l.cpu_seconds = static_cast<double>(report.cpu_ns) * 1e-9;
+  l.error = report.error != nullptr ? report.error : "";
+  l.dropped = report.dropped;
+  hak_learn_decision batch[256];
+  for (size_t first = 0;;) {
+    const size_t n = abi.decisions(batch, first, std::size(batch));
+    for (size_t i = 0; i < n; ++i) {
+      const hak_learn_decision& d = batch[i];
+      l.trace.push_back({static_cast<double>(d.t_ms) + offset_ms, d.knob, d.index, d.old_value, d.new_value, d.signal});
+    }
+    if (n < std::size(batch)) break;
+    first += n;
+  }
+  l.phases = phases;
+  return l;
 }
 
 nlohmann::ordered_json build_json(const DriverIdentity& id) {
@@ -343,15 +388,16 @@ int driver_main(int argc, char** argv, const DriverIdentity& id) {
   record.counts = {counts.prepare_allocations, counts.allocations, counts.frees, counts.reallocs, counts.drain_frees};
   record.blocks_checked = counts.checked;
   record.syscalls = syscalls;
+  nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+  for (const PhaseMark& mark : workload->phases())
+    phases.push_back({{"name", mark.name}, {"t_ms", static_cast<double>(mark.at_ns - m.start_steady_ns) * 1e-6}});
+  record.learning = read_learning(learn_abi(id, *subject), m.start_steady_ns, phases);
   if (options.rss_sample_ms > 0) {
     nlohmann::ordered_json t_ms = nlohmann::ordered_json::array(), rss = nlohmann::ordered_json::array();
     for (const RssSample& s : m.rss_series) {
       t_ms.push_back(static_cast<double>(s.t_ns) * 1e-6);
       rss.push_back(s.rss_bytes);
     }
-    nlohmann::ordered_json phases = nlohmann::ordered_json::array();
-    for (const PhaseMark& mark : workload->phases())
-      phases.push_back({{"name", mark.name}, {"t_ms", static_cast<double>(mark.at_ns - m.start_steady_ns) * 1e-6}});
     record.rss_series = {{"interval_ms", options.rss_sample_ms},
                          {"t_ms", t_ms},
                          {"rss_bytes", rss},

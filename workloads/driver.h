@@ -11,6 +11,13 @@
 
 namespace lab {
 
+// hakmem's learner report (hak_learn_report, hak_learn_decisions), linked
+// in; both nullptr for a peer.
+struct LearnAbi {
+  void (*report)(hak_learning* out);
+  size_t (*decisions)(hak_learn_decision* out, size_t first, size_t max);
+};
+
 struct DriverIdentity {
   const char* allocator_kind;  // "hakmem" or "system"
   const char* allocator_name;  // variant name, or glibc / jemalloc / ...
@@ -21,6 +28,8 @@ struct DriverIdentity {
   // hakmem's hak_syscall_counts when it is linked in, else nullptr (a peer;
   // under LD_PRELOAD the driver looks the function up in the library).
   void (*syscall_counts)(hak_syscalls* out);
+  // Likewise for the learner's report.
+  LearnAbi learn;
   // The settle step's request, calling this driver's allocator
   // (workloads/settle_request.h).
   void (*settle_request)();

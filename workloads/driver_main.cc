@@ -12,5 +12,6 @@
 int main(int argc, char** argv) {
   return lab::driver_main(argc, argv,
                           {lab::kAllocatorKind, lab::kAllocatorName, LAB_COMPILATION_MODE, lab::all_workloads(),
-                           lab::kAllocatorLimits, lab::kTestHooks, lab::kSyscallCounts, &lab::settle_request});
+                           lab::kAllocatorLimits, lab::kTestHooks, lab::kSyscallCounts, {lab::kLearnReport, lab::kLearnDecisions},
+                           &lab::settle_request});
 }

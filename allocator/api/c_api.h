@@ -35,7 +35,7 @@ struct hak_syscalls {
 void hak_syscall_counts(struct hak_syscalls* out);
 
 /* The learning layer (HAKMEM_LEARN), the same in every variant. */
-struct hak_learn_report {
+struct hak_learning {
   const char* mode;               /* "off", "rules", "on" or "frozen" */
   unsigned long long interval_ms; /* the learner thread's period; 0: no thread */
   unsigned long long passes;      /* the thread's passes so far */
@@ -45,7 +45,7 @@ struct hak_learn_report {
   const char* error;              /* why frozen runs without its file's knobs, or NULL */
   unsigned long long clock_ms;    /* the learner's clock now (CLOCK_MONOTONIC_COARSE, ms) */
 };
-void hak_learn_report(struct hak_learn_report* out);
+void hak_learn_report(struct hak_learning* out);
 
 /* One entry of the learner's trace: at t_ms (the learner's clock), knob
  * (of tiny class or SuperSlab group `index`, or -1) went from old_value to
@@ -80,9 +80,9 @@ size_t hak_learn_decisions(struct hak_learn_decision* out, size_t first, size_t 
 // variant, from the process's learner (allocator/learner/process_learner.h,
 // which the includer has in scope).
 #define HAKMEM_DEFINE_LEARN_REPORT()                                                  \
-  void hak_learn_report(struct hak_learn_report* out) {                              \
+  void hak_learn_report(struct hak_learning* out) {                              \
     const hakmem::LearnReport r = hakmem::learn_report();                            \
-    const struct hak_learn_report report = {r.mode,      r.interval_ms, r.passes, r.cpu_ns, \
+    const struct hak_learning report = {r.mode,      r.interval_ms, r.passes, r.cpu_ns, \
                                             r.decisions, r.dropped,     r.error,  r.clock_ms}; \
     *out = report;                                                                   \
   }                                                                                  \

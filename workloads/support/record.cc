@@ -33,6 +33,7 @@ const std::set<std::string>& known_keys() {
     full.exit_status = 0;
     full.output_checksum = "";
     full.syscalls = RunSyscalls{};
+    full.learning = RunLearning{};
     full.settle_ms = 0;
     const Json written = full;
     std::set<std::string> keys;
@@ -45,8 +46,50 @@ const std::set<std::string>& known_keys() {
 // Keys written only when set: their absence says nothing about the version.
 const std::set<std::string>& optional_keys() {
   static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum", "syscalls",
-                                              "settle_ms", "rss_after_settle_bytes"};
+                                              "settle_ms", "rss_after_settle_bytes", "learning"};
   return kKeys;
+}
+
+// The trace is a table: one row per decision, the columns named once.
+const Json& trace_columns() {
+  static const Json kColumns = {"t_ms", "knob", "index", "old", "new", "signal"};
+  return kColumns;
+}
+
+Json learning_json(const RunLearning& l) {
+  Json rows = Json::array();
+  for (const LearnDecision& d : l.trace) rows.push_back({d.t_ms, d.knob, d.index, d.old_value, d.new_value, d.signal});
+  Json j = {{"mode", l.mode},
+            {"interval_ms", l.interval_ms},
+            {"passes", l.passes},
+            {"cpu_seconds", l.cpu_seconds},
+            {"dropped", l.dropped},
+            {"columns", trace_columns()},
+            {"trace", rows},
+            {"phases", l.phases}};
+  if (!l.error.empty()) j["error"] = l.error;
+  return j;
+}
+
+RunLearning learning_of(const Json& j) {
+  if (!j.is_object()) throw Json::type_error::create(302, "learning must be an object", &j);
+  RunLearning l;
+  l.mode = j.at("mode").get<std::string>();
+  l.interval_ms = j.value("interval_ms", uint64_t{0});
+  l.passes = j.value("passes", uint64_t{0});
+  l.cpu_seconds = j.value("cpu_seconds", 0.0);
+  l.dropped = j.value("dropped", uint64_t{0});
+  l.error = j.value("error", std::string());
+  if (j.contains("columns") && j.at("columns") != trace_columns())
+    throw Json::other_error::create(501, "learning.columns must be " + trace_columns().dump(), &j);
+  for (const Json& row : j.value("trace", Json::array())) {
+    if (!row.is_array() || row.size() != trace_columns().size())
+      throw Json::type_error::create(302, "a learning.trace row must have 6 columns", &row);
+    l.trace.push_back({row[0].get<double>(), row[1].get<std::string>(), row[2].get<int>(), row[3].get<uint64_t>(),
+                       row[4].get<uint64_t>(), row[5].get<std::string>()});
+  }
+  l.phases = j.value("phases", Json::array());
+  return l;
 }
 
 Json tally_json(const std::optional<SyscallTally>& t) {
@@ -122,6 +165,7 @@ void to_json(Json& j, const RunRecord& r) {
                  {"drain_frees", r.counts.drain_frees}});
   put("validation", {{"blocks_checked", r.blocks_checked}});
   if (r.rss_series) j["rss_series"] = *r.rss_series;
+  if (r.learning) j["learning"] = learning_json(*r.learning);
   if (r.syscalls) {
     Json& calls = j["syscalls"] = {{"timed", tally_json(r.syscalls->timed)},
                                    {"process", tally_json(r.syscalls->process)}};
@@ -176,6 +220,7 @@ void from_json(const Json& j, RunRecord& r) {
   }
   if (j.contains("validation")) read(j.at("validation"), "blocks_checked", r.blocks_checked);
   if (j.contains("rss_series")) r.rss_series = j.at("rss_series");
+  if (j.contains("learning") && !j.at("learning").is_null()) r.learning = learning_of(j.at("learning"));
   if (j.contains("syscalls")) {
     const Json& calls = j.at("syscalls");
     r.syscalls = RunSyscalls{tally_of(calls.value("timed", Json(nullptr))),
@@ -188,6 +233,28 @@ void from_json(const Json& j, RunRecord& r) {
   for (const std::string& key : known_keys())
     if (!j.contains(key) && optional_keys().count(key) == 0) r.absent.push_back(key);
 }
+
+namespace {
+
+// The time-integral of RSS over the timed region, in MiB x s: the
+// trapezoids between rss_series' samples up to the drain's start.
+std::optional<double> rss_integral_mib_s(const RunRecord& r) {
+  if (!r.rss_series || !r.rss_series->contains("t_ms") || !r.rss_series->contains("rss_bytes")) return std::nullopt;
+  const Json& t = r.rss_series->at("t_ms");
+  const Json& rss = r.rss_series->at("rss_bytes");
+  const double end = r.rss_series->value("drain_start_ms", r.seconds * 1e3);
+  double sum = 0;
+  size_t used = 0;
+  for (size_t i = 1; i < t.size() && i < rss.size(); ++i) {
+    const double t0 = t[i - 1].get<double>(), t1 = std::min(t[i].get<double>(), end);
+    if (t1 <= t0) break;
+    sum += (t1 - t0) * 1e-3 * (rss[i - 1].get<double>() + rss[i].get<double>()) / 2 / (1 << 20);
+    ++used;
+  }
+  return used != 0 ? std::optional<double>(sum) : std::nullopt;
+}
+
+}  // namespace
 
 const std::vector<RunMetric>& run_metrics() {
   static const std::vector<RunMetric> kMetrics = {
@@ -216,6 +283,15 @@ const std::vector<RunMetric>& run_metrics() {
          if (!r.syscalls || !r.syscalls->timed || r.ops == 0) return std::optional<double>();
          return std::optional<double>(static_cast<double>(r.syscalls->timed->total()) * 1e6 /
                                       static_cast<double>(r.ops));
+       }},
+      // RSS over the timed region's time (phase_change's memory, issue 13).
+      {"rss_integral_mib_s", "MiB*s", &rss_integral_mib_s},
+      // hakmem's learner thread: its CPU time over the run's (whole
+      // process against the timed region: an upper bound on its share).
+      {"learner_cpu_share", "1",
+       [](const RunRecord& r) {
+         if (!r.learning || r.learning->interval_ms == 0 || r.cpu_seconds <= 0) return std::optional<double>();
+         return std::optional<double>(r.learning->cpu_seconds / r.cpu_seconds);
        }},
   };
   return kMetrics;

@@ -57,6 +57,34 @@ struct RunSyscalls {
   std::string reason;                   // why they are null, else empty
 };
 
+// One decision of hakmem's learner (hak_learn_decisions): at t_ms, from
+// the timed region's start (rss_series' origin; before it is negative),
+// knob (of tiny class or SuperSlab group `index`, or -1) went from
+// old_value to new_value because of `signal`. "start" entries give every
+// knob's value when the learner began.
+struct LearnDecision {
+  double t_ms = 0;
+  std::string knob;
+  int index = -1;
+  uint64_t old_value = 0;
+  uint64_t new_value = 0;
+  std::string signal;
+  bool operator==(const LearnDecision&) const = default;
+};
+
+// What hakmem's learning layer did in the run (HAKMEM_LEARN; hakmem drivers
+// only, linked or preloaded). results/SCHEMA.md, "learning".
+struct RunLearning {
+  std::string mode;          // "off", "rules", "on" or "frozen"
+  uint64_t interval_ms = 0;  // the learner thread's period; 0: no thread
+  uint64_t passes = 0;       // its passes, whole process
+  double cpu_seconds = 0;    // its CPU time, whole process
+  std::string error;         // why frozen ran without its file's knobs, else empty
+  uint64_t dropped = 0;      // decisions past the trace's capacity
+  std::vector<LearnDecision> trace;
+  nlohmann::ordered_json phases = nlohmann::ordered_json::array();  // the workload's marks: [{name, t_ms}]
+};
+
 struct RunRecord {
   int record_version = kRecordVersion;
   std::string status = "ok";  // the protocol's status: a record is always "ok"
@@ -102,6 +130,7 @@ struct RunRecord {
   // never (the program's calls are not the harness's to read).
   std::optional<RunSyscalls> syscalls;
   std::optional<nlohmann::ordered_json> rss_series;  // present when RSS was sampled
+  std::optional<RunLearning> learning;               // hakmem's learner; written only when set
   nlohmann::ordered_json build = nlohmann::ordered_json::object();
   nlohmann::ordered_json thp = nlohmann::ordered_json::object();
   nlohmann::ordered_json unknown = nlohmann::ordered_json::object();  // keys this version does not know

@@ -40,6 +40,14 @@ RunRecord full_record() {
   r.blocks_checked = 8;
   r.syscalls = RunSyscalls{SyscallTally{2, 3, 4, 1}, SyscallTally{20, 30, 40, 10}, ""};
   r.rss_series = Json{{"interval_ms", 10}, {"t_ms", {0.0, 10.0}}, {"rss_bytes", {1, 2}}};
+  RunLearning l;
+  l.mode = "on";
+  l.interval_ms = 50;
+  l.passes = 9;
+  l.cpu_seconds = 0.002;
+  l.trace = {{-3.5, "purge_delay_ms", -1, 250, 250, "start"}, {104.9, "tiny_cache", 5, 64, 128, "underflows and overflows"}};
+  l.phases = Json::array({{{"name", "burst"}, {"t_ms", 0.5}}});
+  r.learning = l;
   r.build = {{"compiler", "gcc"}};
   r.thp = {{"enabled", "madvise"}};
   return r;
@@ -151,6 +159,29 @@ TEST(RunRecord, ADriverRecordHasNoProgramFields) {
   EXPECT_TRUE(back.absent.empty()) << "optional fields are not missing fields";
 }
 
+// The learner's trace is a table with its columns named once; a row of
+// another shape, or other columns, is an error, and a record without it
+// (a peer's) has none.
+TEST(RunRecord, TheLearningTraceIsATableOfDecisions) {
+  const Json j = full_record();
+  EXPECT_EQ(j["learning"]["columns"], (Json{"t_ms", "knob", "index", "old", "new", "signal"}));
+  EXPECT_EQ(j["learning"]["trace"][1], (Json{104.9, "tiny_cache", 5, 64, 128, "underflows and overflows"}));
+  EXPECT_FALSE(j["learning"].contains("error")) << "written only when frozen could not read its file";
+  const RunRecord back = j.get<RunRecord>();
+  ASSERT_TRUE(back.learning);
+  EXPECT_EQ(back.learning->trace, full_record().learning->trace);
+  EXPECT_EQ(back.learning->phases, full_record().learning->phases);
+  Json bad = j;
+  bad["learning"]["trace"][0] = Json{1.0, "x"};
+  EXPECT_THROW(bad.get<RunRecord>(), nlohmann::json::exception);
+  bad = j;
+  bad["learning"]["columns"] = Json{"t", "knob", "index", "old", "new", "signal"};
+  EXPECT_THROW(bad.get<RunRecord>(), nlohmann::json::exception);
+  RunRecord peer = full_record();
+  peer.learning.reset();
+  EXPECT_FALSE(Json(peer).contains("learning"));
+}
+
 TEST(RunRecord, AFieldOfTheWrongTypeIsAnError) {
   Json j = full_record();
   j["ops"] = "many";
@@ -169,6 +200,9 @@ TEST(RunMetrics, EachMetricReadsItsField) {
   EXPECT_EQ(value("major_faults"), 3);
   EXPECT_EQ(value("voluntary_context_switches"), 17);
   EXPECT_EQ(value("syscalls_per_mop"), 10 * 1e6 / 1000) << "10 calls in the timed region, 1000 ops";
+  EXPECT_EQ(value("learner_cpu_share"), 0.002 / 0.25);
+  // rss_series: 1 then 2 bytes over 10 ms, 1.5 bytes on average.
+  EXPECT_DOUBLE_EQ(*value("rss_integral_mib_s"), 0.010 * 1.5 / (1 << 20));
   EXPECT_EQ(find_run_metric("no_such_metric"), nullptr);
   RunRecord old;
   EXPECT_FALSE(find_run_metric("major_faults")->of(old)) << "a record without the metric has no value, not 0";

@@ -13,6 +13,8 @@
 #endif
 
 struct hak_syscalls;  // allocator/api/c_api.h
+struct hak_learning;
+struct hak_learn_decision;
 
 namespace lab {
 
@@ -22,6 +24,8 @@ inline constexpr AllocatorLimits kAllocatorLimits{};
 // A peer counts no system calls for us (a hakmem library preloaded into this
 // driver is asked by the driver itself, through dlsym).
 inline constexpr void (*kSyscallCounts)(hak_syscalls*) = nullptr;
+inline constexpr void (*kLearnReport)(hak_learning*) = nullptr;
+inline constexpr size_t (*kLearnDecisions)(hak_learn_decision*, size_t, size_t) = nullptr;
 
 [[gnu::always_inline]] inline void* allocate(size_t size) { return std::malloc(size); }
 [[gnu::always_inline]] inline void deallocate(void* p) { std::free(p); }
