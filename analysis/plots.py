@@ -12,7 +12,7 @@ values span more than a factor of ten.
 """
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # headless: CI and bazel run have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker, transforms  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -322,24 +323,201 @@ def scaling(results: Results, out_dir: str) -> str:
     return _save(fig, out_dir, "scaling.png")
 
 
+# The learner's trace (results/SCHEMA.md, "learning"): its rows' columns,
+# in the order the record names them once.
+TRACE_COLUMNS = ["t_ms", "knob", "index", "old", "new", "signal"]
+LEARNING_MODES = ("rules", "on")  # the modes in which the controller changes knobs
+DRAWN_KNOBS = ("tiny_cache", "mid_cache_kib", "l25_cache_kib", "large_cache_mib", "purge_delay_ms")
+Steps = Dict[Tuple[str, int], Tuple[List[float], List[float]]]  # (knob, index): (t_ms, values)
+
+
+def trace_rows(learned: dict) -> List[dict]:
+    """A record's learning trace as {column: value} rows, in time order
+    (decisions at one time keep theirs). Raises Skipped on a trace that is
+    not the documented table."""
+    columns = learned.get("columns", TRACE_COLUMNS)
+    if not isinstance(columns, list) or sorted(map(str, columns)) != sorted(TRACE_COLUMNS):
+        raise Skipped(f"the learning trace's columns are {columns!r}, not {TRACE_COLUMNS}")
+    rows = learned.get("trace", [])
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(columns) for r in rows):
+        raise Skipped(f"the learning trace should be a list of rows of {len(columns)} columns")
+    rows = [dict(zip(columns, r)) for r in rows]
+    if not all(_is_num(r["t_ms"]) and _is_num(r["old"]) and _is_num(r["new"]) for r in rows):
+        raise Skipped("the learning trace has a row whose t_ms, old or new is not a number")
+    return sorted(rows, key=lambda r: r["t_ms"])
+
+
+def knob_steps(learned: dict, end_ms: Optional[float] = None) -> Steps:
+    """Every knob's value over time, from a record's `learning`: {(knob,
+    index): (t_ms, values)}, a step series (the value at t_ms[i] holds
+    until t_ms[i + 1]; draw with drawstyle="steps-post"). A "start" entry
+    gives the knob's first value, each later entry the value it changed to;
+    a knob whose first entry is a change (a trace that lost its start)
+    holds the change's old value from the trace's first time. With end_ms
+    past a knob's last entry, the last value is repeated there, so its last
+    step has a width. Raises Skipped on a trace that is not the documented
+    table."""
+    rows = trace_rows(learned)
+    steps: Steps = {}
+    for r in rows:
+        key = (r["knob"], r["index"])
+        if key not in steps:
+            steps[key] = ([], [])
+            if r["signal"] != "start":
+                steps[key][0].append(float(rows[0]["t_ms"]))
+                steps[key][1].append(float(r["old"]))
+        steps[key][0].append(float(r["t_ms"]))
+        steps[key][1].append(float(r["new"]))
+    if end_ms is not None:
+        for t, v in steps.values():
+            if end_ms > t[-1]:
+                t.append(float(end_ms))
+                v.append(v[-1])
+    return steps
+
+
+def _learning_cells(results: Results) -> List[Cell]:
+    """Cells whose first run carries learning: those where the controller
+    ran (rules, on), else any; by workload, allocator, threads."""
+    cells = [c for c in results.cells if c.runs and isinstance(c.runs[0].record.get("learning"), dict)]
+    learning = [c for c in cells if c.runs[0].record["learning"].get("mode") in LEARNING_MODES] or cells
+    return sorted(learning, key=lambda c: (c.workload, c.allocator, c.threads))
+
+
+def _classes(indices: List[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] as "0-2, 5, 7, 8": runs of three or more joined."""
+    runs: List[List[int]] = []
+    for i in sorted(indices):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def _shade(base: str, k: int, n: int):
+    """The k-th of n tones of an allocator's colour, from dark to the colour
+    itself: lines of one cell told apart without borrowing another
+    allocator's colour."""
+    f = 0.0 if n < 2 else 0.55 * (n - 1 - k) / (n - 1)
+    return tuple(np.array(to_rgb(base)) * (1 - f))
+
+
+_STYLES = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]  # dotted is kept for the phases
+
+
 def learning(results: Results, out_dir: str) -> str:
-    cells = [c for c in results.cells if c.runs and "learning" in c.runs[0].record]
+    cells = _learning_cells(results)
     if not cells:
         raise NotApplicable("no run carries learning data (knob values over time); "
                             "this panel appears once a variant records them")
-    fig, ax = plt.subplots(figsize=WIDE, constrained_layout=True)
-    for c in cells:
-        learned = c.runs[0].record["learning"]
-        for knob, points in learned.get("knobs", {}).items():
-            ax.plot([p[0] for p in points], [p[1] for p in points], color=colour(c.allocator),
-                    label=f"{c.allocator} {c.workload}: {knob}")
-        for phase in learned.get("phases", []):
-            ax.axvline(phase.get("t_ms", 0), color="black", linestyle=":", linewidth=0.6)
-    ax.set_xlabel("time, ms")
-    ax.set_ylabel("knob value")
-    ax.set_title("Learning: knob values over time (dotted: workload phases)")
-    ax.legend(fontsize=7)
+    c = cells[0]
+    record = c.runs[0].record
+    learned = record["learning"]
+    series = record.get("rss_series") if isinstance(record.get("rss_series"), dict) else {}
+    timed_end = float(record.get("seconds", 0) or 0) * 1e3
+    # The run goes on after the timed region (drain, settle step), and so
+    # does the learner: its later decisions are drawn, not cut off.
+    ends = [timed_end] + [float(series[k]) for k in ("drain_end_ms", "settle_end_ms") if _is_num(series.get(k))]
+    rows = trace_rows(learned)
+    end = max(ends + [float(r["t_ms"]) for r in rows])
+    steps = knob_steps(learned, end)
+    if not steps:
+        raise Skipped(f"{c.workload}/{c.allocator}/t{c.threads} carries learning with an empty trace")
+    base = colour(c.allocator)
+    fig, (tiny, budgets, purge) = plt.subplots(1, 3, figsize=WIDE, constrained_layout=True)
+
+    # (a) Tiny classes whose capacity changed, one line per distinct course.
+    courses: Dict[tuple, List[int]] = {}
+    held = set()
+    for (knob, index), (t, v) in steps.items():
+        if knob != "tiny_cache":
+            continue
+        if len(set(v)) > 1:
+            courses.setdefault((tuple(t), tuple(v)), []).append(index)
+        else:
+            held.add(v[0])
+    for k, ((t, v), indices) in enumerate(sorted(courses.items(), key=lambda kv: min(kv[1]))):
+        tiny.plot(t, v, drawstyle="steps-post", color=_shade(base, k, len(courses)), linestyle=_STYLES[k % 4],
+                  label=f"class{'es' if len(indices) > 1 else ''} {_classes(indices)}")
+    if courses:
+        tiny.legend(fontsize=7 if len(courses) <= 6 else 6, ncol=1 if len(courses) <= 6 else 2, loc="best")
+    else:
+        held_text = f"all held {' or '.join(f'{h:g}' for h in sorted(held))} blocks" if held else "no tiny_cache entry"
+        tiny.text(0.5, 0.5, f"no tiny class changed its capacity\n({held_text})", ha="center", va="center",
+                  transform=tiny.transAxes, fontsize=9, color="dimgray",
+                  bbox={"facecolor": "white", "edgecolor": "none"})
+        tiny.set_yticks([])
+    tiny.set_ylabel("cache capacity, blocks")
+    others_held = f" (the others held {' or '.join(f'{h:g}' for h in sorted(held))})" if courses and held else ""
+    tiny.set_title(f"(a) tiny cache per class{others_held}")
+
+    # (b) The budgets, all in MiB (KiB knobs divided by 1024).
+    drawn = []
+    for k, (knob, label, scale) in enumerate([("mid_cache_kib", "mid cache per thread", 1024.0),
+                                              ("l25_cache_kib", "L2.5 cache per thread", 1024.0),
+                                              ("large_cache_mib", "large cache", 1.0)]):
+        if (knob, -1) in steps:
+            t, v = steps[(knob, -1)]
+            values = [x / scale for x in v]
+            budgets.plot(t, values, drawstyle="steps-post", color=_shade(base, k, 3), linestyle=_STYLES[k],
+                         label=f"{label} ({knob})")
+            drawn += values
+    if drawn:
+        budgets.legend(fontsize=7, loc="best")
+        if _spans_decade(drawn):
+            _log_scale(budgets)
+            budgets.set_ylim(bottom=min(drawn) / 1.5, top=max(drawn) * 4)  # room for the legend
+    budgets.set_ylabel("budget, MiB")
+    budgets.set_title("(b) cache budgets")
+
+    # (c) The purge delay.
+    if ("purge_delay_ms", -1) in steps:
+        t, v = steps[("purge_delay_ms", -1)]
+        purge.plot(t, v, drawstyle="steps-post", color=base, label="purge_delay_ms")
+    purge.set_ylabel("purge delay, ms")
+    purge.set_title("(c) purge delay")
+
+    start = min(min(t[0] for t, _ in steps.values()), 0.0)
+    drain = float(series["drain_start_ms"]) if _is_num(series.get("drain_start_ms")) else timed_end
+    phases = [p for p in learned.get("phases", []) if isinstance(p, dict) and _is_num(p.get("t_ms"))]
+    marks = [(float(p["t_ms"]), str(p.get("name", "?"))) for p in phases] + ([(drain, "drain")] if end > drain else [])
+    for ax in (tiny, budgets, purge):
+        for p in phases:
+            ax.axvline(p["t_ms"], color="black", linestyle=":", linewidth=0.7)
+        if end > drain:
+            ax.axvline(drain, color="dimgray", linestyle="--", linewidth=0.7)
+        ax.set_xlim(start, end)
+        ax.set_xlabel("time since the timed region's start, ms")
+        ax.grid(alpha=0.3)
+        if ax.get_yscale() != "log":
+            ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
+        # The phases' names along the top, clear of the lines and legends.
+        top = ax.secondary_xaxis("top")
+        top.set_xticks([t for t, _ in marks])
+        top.set_xticklabels([name for _, name in marks], rotation=90, fontsize=6, color="dimgray")
+        top.tick_params(length=2, pad=1)
+
+    changes: Dict[str, int] = {}
+    for r in rows:
+        changes[r["knob"]] = changes.get(r["knob"], 0) + (r["signal"] != "start")
+    notes = [f"{learned.get('passes', '?')} learner passes, {sum(changes.values())} changes"]
+    not_drawn = [k for k in changes if k not in DRAWN_KNOBS and changes[k]]
+    if not_drawn:
+        notes.append("not drawn: " + ", ".join(f"{k} ({changes[k]} changes)" for k in not_drawn))
+    if learned.get("dropped"):
+        notes.append(f"{learned['dropped']} decisions dropped (trace full): the last values may be wrong")
+    if learned.get("error"):
+        notes.append(f"error: {learned['error']}")
+    others = f"; first of {len(cells)} cells with learning" if len(cells) > 1 else ""
+    fig.suptitle(f"Learning: {c.workload}, {c.allocator}, {c.threads} thread{'s' if c.threads > 1 else ''}, "
+                 f"HAKMEM_LEARN={learned.get('mode', '?')} (first repetition{others})\n" + "; ".join(notes),
+                 fontsize=10)
     return _save(fig, out_dir, "learning.png")
+
+
+def _is_num(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _program_panels(results: Results, metric: str, scale: float, ylabel: str, what: str, gaps: List[str],

@@ -313,7 +313,12 @@ CAPTIONS = {
     "rss_over_time": "RSS over time on {w}: each line is one allocator's first repetition. Look at how far each "
                      "falls after a ▼ (the fall starts) and whether the next ▲ climbs from there or from scratch.",
     "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
-    "learning": "Knob values over time, workload phases dotted.",
+    "learning": "What hakmem's learner did in one run, named in the title (the first cell with HAKMEM_LEARN=rules or "
+                "on, else any with learning data; its first repetition): each knob's value over time, a step at "
+                "each decision of the record's trace, through the drain and settle step. (a) the tiny classes whose "
+                "cache capacity changed (classes that moved together share a line), (b) the mid, L2.5 and large "
+                "cache budgets, (c) the purge delay. Dotted: the workload's phases; dashed: the drain. Look for "
+                "knobs that follow the phases rather than drifting one way.",
     "program_times": "Wall time of each program under each allocator: bars are medians with the interquartile "
                      "range, lower is faster. The last panel is the geometric mean over the programs of {base}'s time over "
                      "each allocator's (above 1.0 is faster than {base}).",

@@ -11,7 +11,10 @@ import os
 import struct
 import tempfile
 import unittest
+from unittest import mock
 
+import lab_results
+import plots
 import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -190,8 +193,8 @@ class ReportTest(unittest.TestCase):
         self.assertIn("## Missing parts", md)
         self.assertTrue(os.path.exists(os.path.join(self.out, "throughput_growth.png")), "the rest is drawn")
 
-    def write_fixture(self, name, edit):
-        with open(os.path.join(DATA, "small_results.json"), encoding="utf-8") as f:
+    def write_fixture(self, name, edit, base="small_results.json"):
+        with open(os.path.join(DATA, base), encoding="utf-8") as f:
             doc = json.load(f)
         edit(doc)
         path = os.path.join(self.out, name)
@@ -249,7 +252,7 @@ class ReportTest(unittest.TestCase):
         path = self.write_fixture("nameless.json", lambda doc: doc["cells"][0].pop("allocator"))
         code, _, err = run_report("--results", path, "--out", self.out)
         self.assertEqual(code, 1)
-        self.assertIn(f"cell 0 has no \"allocator\"; the cell is left out", err)
+        self.assertIn("cell 0 has no \"allocator\"; the cell is left out", err)
         self.assertIn("1 part(s) of the results file are malformed and left out", self.report_md())
 
     def test_against_the_previous_phase_ratios_cancel_machine_drift(self):
@@ -373,16 +376,98 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| mixed_lifo/ultra_simple/t1 | voluntary context switches | 30 | 3 | -90.0% | ", md)
         self.assertNotIn("| mixed_lifo/ultra_simple/t2 | major faults", md)
 
-    def test_the_learning_panel_is_drawn_when_a_run_carries_knobs(self):
-        def edit(doc):
-            for cell in doc["cells"]:
-                if (cell["workload"], cell["allocator"], cell["threads"]) == ("mixed_lifo", "ultra_simple", 1):
-                    cell["runs"][0]["record"]["learning"] = {
-                        "knobs": {"refill": [[0, 64], [10, 96], [20, 128]]}, "phases": [{"name": "b", "t_ms": 10}]}
-        code, _, err = run_report("--results", self.write_fixture("learning.json", edit), "--out", self.out)
+    def test_the_learning_panel_is_drawn_from_a_real_run(self):
+        # learning_results.json is compare's own file of a real run:
+        #   HAKMEM_LEARN=on bazel run -c opt //harness:compare -- --allocators=hot_mag,glibc --modes=preload \
+        #     --workloads=mid_churn --threads=1 --reps=1 --out=...
+        path = os.path.join(DATA, "learning_results.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        cell = cell_of(doc, "mid_churn", "hot_mag", 1)
+        learned = cell["runs"][0]["record"]["learning"]
+        self.assertEqual(learned["mode"], "on")
+        self.assertEqual(learned["columns"], plots.TRACE_COLUMNS)
+        self.assertTrue(any(row[5] != "start" for row in learned["trace"]), "the learner changed something")
+        for metric in ["rss_integral_mib_s", "learner_cpu_share"]:
+            self.assertIsNotNone(cell["summary"]["metrics"][metric], metric)
+        self.assertNotIn("learning", cell_of(doc, "mid_churn", "glibc", 1)["runs"][0]["record"], "hakmem only")
+
+        calls, knob_steps = [], plots.knob_steps
+
+        def spy(read, end_ms=None):
+            calls.append((read, end_ms, knob_steps(read, end_ms)))
+            return calls[-1][2]
+
+        with mock.patch.object(plots, "knob_steps", spy):
+            code, _, err = run_report("--results", path, "--out", self.out)
         self.assertEqual(code, 0, err)
         self.assertEqual(png_size(os.path.join(self.out, "learning.png")), (1200, 500))
         self.assertIn("](learning.png)", self.report_md())
+        self.assertEqual(len(calls), 1)
+        read, end, drawn = calls[0]
+        self.assertEqual(read, learned, "the panel drew the record's own trace")
+        record = cell["runs"][0]["record"]
+        self.assertGreaterEqual(end, record["seconds"] * 1e3, "the last steps reach the end of the run")
+        self.assertGreaterEqual(end, max(row[0] for row in learned["trace"]))
+        last = {}
+        for t_ms, knob, index, old, new, signal in learned["trace"]:
+            last[(knob, index)] = new
+        self.assertEqual({key: v[-1] for key, (_, v) in drawn.items()}, last, "every knob ends where its trace does")
+
+    def test_a_trace_becomes_one_step_series_per_knob(self):
+        learned = {"columns": ["t_ms", "knob", "index", "old", "new", "signal"], "trace": [
+            [-2.5, "tiny_cache", 3, 64, 64, "start"],
+            [-2.5, "mid_cache_kib", -1, 1024, 1024, "start"],
+            [-2.5, "purge_delay_ms", -1, 250, 250, "start"],
+            [40.0, "tiny_cache", 3, 64, 32, "no miss for twice the dwell"],
+            [40.0, "mid_cache_kib", -1, 1024, 2048, "underflows and overflows"],
+            [90.0, "tiny_cache", 3, 32, 16, "no miss for twice the dwell"],
+            [90.0, "large_cache_mib", -1, 128, 64, "no miss for twice the dwell"],  # its start was lost
+        ]}
+        self.assertEqual(plots.knob_steps(learned, end_ms=120.0), {
+            ("tiny_cache", 3): ([-2.5, 40.0, 90.0, 120.0], [64, 32, 16, 16]),
+            ("mid_cache_kib", -1): ([-2.5, 40.0, 120.0], [1024, 2048, 2048]),
+            ("purge_delay_ms", -1): ([-2.5, 120.0], [250, 250]),
+            ("large_cache_mib", -1): ([-2.5, 90.0, 120.0], [128, 64, 64]),
+        })
+        self.assertEqual(plots.knob_steps(learned)[("tiny_cache", 3)], ([-2.5, 40.0, 90.0], [64, 32, 16]),
+                         "no end: the series stops at the last decision")
+        reordered = {"columns": ["knob", "index", "t_ms", "signal", "old", "new"],
+                     "trace": [["purge_delay_ms", -1, 0.5, "start", 250, 250],
+                               ["purge_delay_ms", -1, 7.0, "slow", 250, 500]]}
+        self.assertEqual(plots.knob_steps(reordered, 10.0),
+                         {("purge_delay_ms", -1): ([0.5, 7.0, 10.0], [250, 500, 500])})
+        for bad in [{"columns": ["t", "k"], "trace": []}, {"trace": [[0.0, "tiny_cache", 0, 64]]},
+                    {"trace": [["soon", "tiny_cache", 0, 64, 64, "start"]]}]:
+            with self.assertRaises(plots.Skipped):
+                plots.knob_steps(bad)
+
+    def test_the_learning_panel_prefers_a_cell_where_the_controller_ran(self):
+        def add(doc, allocator, mode, changes):
+            cell = json.loads(json.dumps(cell_of(doc, "mid_churn", "hot_mag", 1)))
+            cell["allocator"] = allocator
+            learned = cell["runs"][0]["record"]["learning"]
+            learned["mode"] = mode
+            if not changes:
+                learned["trace"] = [row for row in learned["trace"] if row[5] == "start"]
+            doc["cells"].append(cell)
+
+        def both(doc):
+            add(doc, "magazine", "off", changes=False)
+            add(doc, "bound", "on", changes=True)
+
+        def off_only(doc):
+            add(doc, "magazine", "off", changes=False)
+            doc["cells"] = [c for c in doc["cells"] if c["allocator"] != "hot_mag"]
+
+        results = lab_results.load(self.write_fixture("learning_both.json", both, "learning_results.json"))
+        self.assertEqual([c.allocator for c in plots._learning_cells(results)],
+                         ["bound (preload)", "hot_mag (preload)"], "only where the controller ran, by allocator")
+        path = self.write_fixture("learning_off.json", off_only, "learning_results.json")
+        results = lab_results.load(path)
+        self.assertEqual([c.allocator for c in plots._learning_cells(results)], ["magazine (preload)"])
+        self.assertEqual(plots.learning(results, self.out), "learning.png", "off still shows its start values")
+        self.assertEqual(png_size(os.path.join(self.out, "learning.png")), (1200, 500))
 
 
 if __name__ == "__main__":

@@ -26,9 +26,18 @@ int usage_error(const std::string& message) {
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
+  std::string item;
+  int depth = 0;  // inside a setting allocator's [...], a comma separates settings
+  for (char c : text) {
+    if (c == ',' && depth == 0) {
+      if (!item.empty()) items.push_back(item);
+      item.clear();
+      continue;
+    }
+    depth += c == '[' ? 1 : c == ']' && depth > 0 ? -1 : 0;
+    item += c;
+  }
+  if (!item.empty()) items.push_back(item);
   return items;
 }
 

@@ -16,6 +16,7 @@ inline constexpr int kExitInterrupted = 130;
 // Prints "error: <message>" and returns kExitUsage.
 int usage_error(const std::string& message);
 
+// Comma-separated items; a comma inside [...] (hot_mag[learn=on,purge_delay_ms=10]) does not split.
 std::vector<std::string> split_list(const std::string& text);
 std::string join(const std::vector<std::string>& items);
 

@@ -374,6 +374,68 @@ TEST_F(CompareTest, ALibraryFromAnotherBuildRunsPreloadedBesideTheVariants) {
   }
 }
 
+// One variant under several option settings, as rows of one interleaved
+// run (issue 13): --hakmem-env multiplies the hakmem variants, a name
+// written VARIANT[key=value,...] is one such row, and each cell records
+// its settings; the drivers ran with them (the record's learning says so).
+TEST_F(CompareTest, OneVariantUnderSeveralSettingsRunsAsRowsOfOneRun) {
+  const std::string path = out("settings.json");
+  const ProcessResult r =
+      compare({"--allocators=ultra_simple,glibc,magazine[purge_delay_ms=100]",
+               "--hakmem-env=LEARN=off|on", "--workloads=mixed_lifo", "--threads=1", "--modes=preload", "--reps=2",
+               "--baseline=ultra_simple[learn=off]", "--smoke", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  std::vector<std::string> names;
+  for (const Json& c : j["cells"]) names.push_back(c["allocator"].get<std::string>());
+  EXPECT_EQ(names, (std::vector<std::string>{"ultra_simple[learn=off]", "ultra_simple[learn=on]", "glibc",
+                                             "magazine[purge_delay_ms=100,learn=off]",
+                                             "magazine[purge_delay_ms=100,learn=on]"}))
+      << "a name with settings gets the flag's too";
+  const auto cell = [&](size_t i) { return j["cells"][i]; };
+  EXPECT_EQ(cell(0)["settings"], (Json{{"HAKMEM_LEARN", "off"}}));
+  EXPECT_EQ(cell(1)["settings"], (Json{{"HAKMEM_LEARN", "on"}}));
+  EXPECT_FALSE(cell(2).contains("settings"));
+  EXPECT_EQ(cell(4)["settings"], (Json{{"HAKMEM_LEARN", "on"}, {"HAKMEM_PURGE_DELAY_MS", "100"}}));
+  for (size_t i : {0, 1}) {
+    EXPECT_EQ(cell(i)["mode"], "preload");
+    EXPECT_EQ(cell(i)["status"], "complete") << cell(i).dump();
+    for (const Json& run : cell(i)["runs"]) {
+      EXPECT_EQ(run["record"]["allocator"], cell(i)["allocator"]);
+      EXPECT_EQ(run["record"]["learning"]["mode"], i == 0 ? "off" : "on");
+    }
+  }
+  EXPECT_EQ(cell(1)["runs"][0]["record"]["learning"]["interval_ms"], 50) << "on starts the learner thread";
+  EXPECT_DOUBLE_EQ(cell(0)["summary"]["ratio_to_baseline"].get<double>(), 1.0) << "a setting row is the baseline";
+  EXPECT_FALSE(cell(2)["runs"][0]["record"].contains("learning")) << "glibc has no learner";
+  EXPECT_NE(r.stdout_text.find("ultra_simple[learn=on]                 preload"), std::string::npos)
+      << "the allocator column is as wide as its longest name: " << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find(" learning "), std::string::npos) << "the learning column";
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--hakmem-env=learn"}, "--hakmem-env takes KEY=V1|V2|..., got 'learn'"},
+      {{"--hakmem-env=learn=on||off"}, "--hakmem-env=learn=on||off: an empty value"},
+      {{"--allocators=glibc[learn=on]"}, "settings are hakmem options (HAKMEM_<KEY>), and glibc is not hakmem"},
+      {{"--allocators=bound[learn=on]"}, "bound has no library to preload"},
+      {{"--allocators=nosuch[learn=on]"}, "'nosuch' is not an allocator"},
+      {{"--allocators=ultra_simple[Learn=on]"}, "'Learn=on' is not key=value"},
+      {{"--allocators=ultra_simple[learn=on,learn=off]"}, "'learn' is given twice"},
+      {{"--allocators=ultra_simple[learn=on"}, "settings are written BASE[key=value,...]"},
+      {{"--allocators=ultra_simple[learn=on]", "--modes=linked"}, "run in preload mode only"},
+  };
+  for (const auto& [args, message] : bad) {
+    std::vector<std::string> a = args;
+    a.push_back("--smoke");
+    a.push_back("--modes=preload");
+    if (args.size() == 2) a.pop_back();  // the case that sets --modes itself
+    a.push_back("--out=" + out("bad-settings.json"));
+    const ProcessResult b = compare(a);
+    EXPECT_EQ(b.exit_code, 2) << args[0];
+    EXPECT_NE(b.stderr_tail.find(message), std::string::npos) << args[0] << ": " << b.stderr_tail;
+    EXPECT_FALSE(std::filesystem::exists(out("bad-settings.json"))) << "nothing written for bad flags";
+  }
+}
+
 TEST_F(CompareTest, HelpIsGeneratedFromTheFlagTable) {
   const ProcessResult r = compare({"--help"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;

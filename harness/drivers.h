@@ -3,6 +3,7 @@
 // variant reaches the harness without touching this code.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,10 +19,17 @@ struct AllocatorInfo {
   // (absolute). It has no linked driver and runs in preload mode only; its
   // kind is "library" until a driver that loaded it says which it is.
   std::string library;
+  // Set for a hakmem allocator under option settings, named BASE[key=value,
+  // ...] (add_setting_allocator): the variant it runs (`base`), and the
+  // settings, as HAKMEM_<KEY> variables in its drivers' environment.
+  std::string base;
+  std::map<std::string, std::string> settings;  // "HAKMEM_LEARN" -> "on"
 
+  // The environment a run of this allocator adds: "HAKMEM_<KEY>=value".
+  std::vector<std::string> env() const;
   // Workspace-relative paths of the allocator's binaries.
-  std::string driver() const { return "workloads/driver_" + name; }
-  std::string microbench() const { return "workloads/microbench_" + name; }
+  std::string driver() const { return "workloads/driver_" + (base.empty() ? name : base); }
+  std::string microbench() const { return "workloads/microbench_" + (base.empty() ? name : base); }
 };
 
 // Whether `a` can serve a whole program through a library: every system
@@ -45,6 +53,22 @@ const std::vector<AllocatorInfo>& known_allocators();
 // finds it afterwards. Returns a one-line error when NAME is taken or not
 // a plain name ([a-z0-9_-]), or PATH is not a readable file.
 std::optional<std::string> add_library_allocator(const std::string& name, const std::string& path);
+
+// Adds allocator NAME of the form BASE[key=value,...]: hakmem variant BASE
+// (or a --library allocator) run with HAKMEM_<KEY>=value for each setting,
+// e.g. hot_mag[learn=on], so one interleaved run measures one variant
+// under several option settings as separate rows. Runs in preload mode
+// only, as a --library allocator does. Nothing for a name without '['.
+// A one-line error when BASE is not a hakmem allocator with a library, or a
+// key or value is malformed (keys: a-z, 0-9, _; values: no ',', ']' or
+// '='), or a key is given twice.
+std::optional<std::string> add_setting_allocator(const std::string& name);
+
+// Every name BASE in `names` that is a hakmem allocator, replaced by
+// BASE[key=v] for each value v in `values`, in order (a name already
+// carrying settings gets key=v added to them): compare's --hakmem-env.
+std::vector<std::string> expand_setting(const std::vector<std::string>& names, const std::string& key,
+                                        const std::vector<std::string>& values);
 
 const AllocatorInfo* find_allocator(const std::string& name);
 

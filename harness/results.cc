@@ -212,6 +212,7 @@ Json ResultsFile::to_json() const {
     cj["workload"] = c.workload;
     cj["threads"] = c.threads;
     cj["mode"] = c.mode;
+    if (!c.settings.empty()) cj["settings"] = c.settings;
     cj["status"] = c.status(config.reps);
     cj["error"] = c.failures.empty() ? Json(nullptr) : Json(c.failures.front().reason);
     cj["refused"] = c.refused ? Json(*c.refused) : Json(nullptr);
@@ -317,6 +318,8 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
     }
     if (cj.contains("refused") && cj["refused"].is_string()) c.refused = cj["refused"].get<std::string>();
     if (cj.contains("params")) c.params = cj["params"];
+    if (cj.contains("settings") && cj["settings"].is_object())
+      c.settings = cj["settings"].get<std::map<std::string, std::string>>();
     if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
     f.cells.push_back(std::move(c));
   }

@@ -91,6 +91,9 @@ struct Cell {
   Json params = Json::object();        // {ops, seed, workers, workload_params} as the driver resolved them
   std::optional<Json> callgrind;
   CellSummary summary;  // ResultsFile::summarize()
+  // The options a setting allocator (hot_mag[learn=on]) runs its cells
+  // with: {"HAKMEM_LEARN": "on"}; empty otherwise (and not written).
+  std::map<std::string, std::string> settings;
 
   // "refused" when the allocator declined the cell (bound, multi-threaded);
   // "failed" once any run failed; else "complete" when `reps` runs are in;

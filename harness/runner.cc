@@ -157,6 +157,8 @@ Invocation DriverMatrix::invocation(const Cell& cell, bool callgrind) const {
     run.argv.push_back("--preloaded=" + cell.allocator);
     run.env.push_back("LD_PRELOAD=" + library_of.at(cell.allocator));
   }
+  // A setting allocator's options (hot_mag[learn=on]: HAKMEM_LEARN=on).
+  for (const auto& [var, value] : cell.settings) run.env.push_back(var + "=" + value);
   return run;
 }
 
@@ -361,7 +363,7 @@ int report_failed_cells(const ResultsFile& results, int reps, const std::string&
 bool measured_in_mode(const AllocatorInfo& a, const std::string& mode, const std::vector<std::string>& modes) {
   const bool preload_asked = std::find(modes.begin(), modes.end(), kPreloadMode) != modes.end();
   if (a.kind == "system" && preload_asked) return mode == kPreloadMode;
-  if (!a.library.empty()) return mode == kPreloadMode;
+  if (!a.library.empty() || !a.base.empty()) return mode == kPreloadMode;
   return true;
 }
 
@@ -382,6 +384,7 @@ ResultsFile new_results(const CompareConfig& config, const std::string& compilat
           Cell c;
           c.allocator = name;
           c.allocator_kind = a != nullptr ? a->kind : "unknown";
+          if (a != nullptr) c.settings = a->settings;
           c.workload = w;
           c.threads = t;
           c.mode = mode;

@@ -139,8 +139,9 @@ struct Invocation {
 // Whether allocator `a` is measured in `mode` when `modes` are asked for:
 // a system allocator is reached through its shared library in both modes,
 // so it is measured once, preloaded when preload is asked for; a
-// --library allocator is a library alone, preload only; a hakmem variant
-// in every mode asked. (A variant without a library, bound, is dropped
+// --library allocator is a library alone, preload only, and so is a
+// setting allocator (hot_mag[learn=on]); a hakmem variant in every mode
+// asked. (A variant without a library, bound, is dropped
 // from preload by the caller, which knows why.) compare's matrix and
 // microbench share it.
 bool measured_in_mode(const AllocatorInfo& a, const std::string& mode, const std::vector<std::string>& modes);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace lab {
@@ -14,6 +15,18 @@ std::string format_ratio(std::optional<double> ratio) { return ratio ? fmt::form
 std::string mode_label(const Cell& c) {
   if (c.mode == kPreloadMode) return "preload";
   return c.allocator_kind == "hakmem" ? "linked (inline)" : "linked";
+}
+
+// hakmem's learner in a cell: its mode, the knob changes of a run (median)
+// and the learner thread's CPU time over the run's (median): "on 57 ch,
+// 0.4% CPU"; "-" for a peer.
+std::string learning_label(const Cell& c) {
+  if (c.runs.empty() || !c.runs.front().record.learning) return "-";
+  std::string label = c.runs.front().record.learning->mode;
+  if (const auto changes = c.summary.median("learner_changes"); changes && label != "off" && label != "frozen")
+    label += fmt::format(" {:.0f} ch", *changes);
+  if (const auto share = c.summary.median("learner_cpu_share")) label += fmt::format(", {:.1f}% CPU", *share * 100);
+  return label;
 }
 
 }  // namespace
@@ -37,30 +50,34 @@ std::string render_table(const ResultsFile& results) {
   for (const Cell& c : results.cells)
     if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
 
-  bool any_callgrind = false, any_bound = false, any_settle = false;
+  bool any_callgrind = false, any_bound = false, any_settle = false, any_learning = false;
+  size_t name_width = 14;  // setting allocators (hot_mag[learn=on]) are longer
   for (const Cell& c : results.cells) {
     any_callgrind |= c.callgrind.has_value();
     any_bound |= c.allocator == kBoundAllocator && !c.runs.empty();
     any_settle |= c.summary.median("rss_after_settle_bytes").has_value();
+    any_learning |= !c.runs.empty() && c.runs.front().record.learning && c.runs.front().record.learning->mode != "off";
+    name_width = std::max(name_width, c.allocator.size());
   }
 
   for (const auto& [workload, threads] : groups) {
     out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median{})\n", workload,
                        threads, threads == 1 ? "" : "s", results.config.reps,
                        any_bound ? "; t/bound = time relative to bound, 1.00 = speed of light" : "");
-    std::string header =
-        fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", "allocator", "mode", "Mops/s", "spread", "x" + baseline);
+    std::string header = fmt::format("{:<{}} {:<15} {:>9} {:>8} {:>9}", "allocator", name_width, "mode", "Mops/s",
+                                     "spread", "x" + baseline);
     if (any_bound) header += fmt::format(" {:>8}", "t/bound");
     header += fmt::format(" {:>11} {:>11} {:>12}", "Mops/CPU-s", "peak RSS", "after drain");
     if (any_settle) header += fmt::format(" {:>12}", "after settle");
     if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
+    if (any_learning) header += fmt::format(" {:<22}", "learning");
     header += "  status";
     out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
     for (const Cell& c : results.cells) {
       if (c.workload != workload || c.threads != threads) continue;
       const CellSummary& s = c.summary;
       const Spread* rate = s.spread("ops_per_sec");
-      std::string row = fmt::format("{:<14} {:<15} {:>9} {:>8} {:>9}", c.allocator, mode_label(c),
+      std::string row = fmt::format("{:<{}} {:<15} {:>9} {:>8} {:>9}", c.allocator, name_width, mode_label(c),
                                     format_mops(s.median("ops_per_sec")),
                                     rate ? fmt::format("{:.1f}%", rate->rel_iqr * 100) : "-",
                                     format_ratio(s.ratio_to_baseline));
@@ -74,6 +91,7 @@ std::string render_table(const ResultsFile& results) {
                    ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())
                    : fmt::format(" {:>8}", "-");
       }
+      if (any_learning) row += fmt::format(" {:<22}", learning_label(c));
       const std::string status = c.status(results.config.reps);
       row += "  " + (status == "failed"    ? "FAILED: " + c.failures.front().reason
                      : status == "refused" ? "refused: " + *c.refused

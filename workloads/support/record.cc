@@ -293,6 +293,14 @@ const std::vector<RunMetric>& run_metrics() {
          if (!r.learning || r.learning->interval_ms == 0 || r.cpu_seconds <= 0) return std::optional<double>();
          return std::optional<double>(r.learning->cpu_seconds / r.cpu_seconds);
        }},
+      // The knob changes the learner made (its trace less the start entries).
+      {"learner_changes", "1",
+       [](const RunRecord& r) {
+         if (!r.learning) return std::optional<double>();
+         const auto starts = std::count_if(r.learning->trace.begin(), r.learning->trace.end(),
+                                           [](const LearnDecision& d) { return d.signal == "start"; });
+         return std::optional<double>(static_cast<double>(r.learning->trace.size()) - static_cast<double>(starts));
+       }},
   };
   return kMetrics;
 }

@@ -201,6 +201,7 @@ TEST(RunMetrics, EachMetricReadsItsField) {
   EXPECT_EQ(value("voluntary_context_switches"), 17);
   EXPECT_EQ(value("syscalls_per_mop"), 10 * 1e6 / 1000) << "10 calls in the timed region, 1000 ops";
   EXPECT_EQ(value("learner_cpu_share"), 0.002 / 0.25);
+  EXPECT_EQ(value("learner_changes"), 1) << "one decision besides the start entry";
   // rss_series: 1 then 2 bytes over 10 ms, 1.5 bytes on average.
   EXPECT_DOUBLE_EQ(*value("rss_integral_mib_s"), 0.010 * 1.5 / (1 << 20));
   EXPECT_EQ(find_run_metric("no_such_metric"), nullptr);
