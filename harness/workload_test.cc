@@ -15,8 +15,8 @@ namespace {
 
 using testing_support::run_runfile;
 
-const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer",
-                                             "larson",     "growth",      "mid_churn"};
+const std::vector<std::string> kWorkloads = {"mixed_lifo", "random_free", "producer_consumer", "larson",
+                                             "growth",     "mid_churn",   "phase_change"};
 
 std::vector<std::string> tested_allocators() {
   std::vector<std::string> names;
@@ -38,6 +38,8 @@ std::vector<std::string> tiny(const std::string& workload, int threads) {
   // Every size up to 2 MiB, over a smaller working set and fewer steps:
   // 4,000 steps are 8 rises and falls of about 250 steps each.
   if (workload == "mid_churn") args.insert(args.end(), {"--ops=4000", "--high-water-mb=8", "--low-water-mb=1"});
+  if (workload == "phase_change")
+    args.insert(args.end(), {"--ops=200000", "--ws-mb=2", "--idle-live-kb=64", "--idle-ms=30", "--burst-blocks=256"});
   return args;
 }
 
@@ -57,7 +59,7 @@ TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
   // (mid_churn's start there).
   const bool bound_refuses =
       allocator == kBoundAllocator && (threads > 1 || workload == "producer_consumer" || workload == "larson" ||
-                                       workload == "growth" || workload == "mid_churn");
+                                       workload == "growth" || workload == "mid_churn" || workload == "phase_change");
   if (bound_refuses) {
     EXPECT_EQ(r.exit_code, 4) << r.stderr_tail;
     EXPECT_EQ(r.stderr_tail.rfind("refused: bound ", 0), 0u) << r.stderr_tail;
@@ -81,8 +83,14 @@ TEST_P(WorkloadTest, ValidatesAndCountsAddUp) {
     EXPECT_EQ(series["phases"][0]["name"], "rise");
     EXPECT_EQ(series["phases"][1]["name"], "fall");
     EXPECT_GT(reallocs, 0u) << workload << " reallocates blocks";
+  } else if (workload == "phase_change") {
+    std::vector<std::string> phases;
+    for (const Json& p : rec["rss_series"]["phases"]) phases.push_back(p["name"]);
+    EXPECT_EQ(phases, (std::vector<std::string>{"burst", "working_set", "idle", "idle_quiet", "handoff", "burst"}));
+    const Json& marks = rec["rss_series"]["phases"];
+    EXPECT_GE(marks[4]["t_ms"].get<double>() - marks[3]["t_ms"].get<double>(), 30) << "the idle phase's pause";
   } else {
-    EXPECT_FALSE(rec.contains("rss_series")) << "only growth and mid_churn sample RSS by default";
+    EXPECT_FALSE(rec.contains("rss_series")) << "only growth, mid_churn and phase_change sample RSS by default";
   }
   if (workload == "mid_churn") {
     EXPECT_GT(prepared, 0u) << "set-up fills the working set to its low water";
@@ -130,6 +138,25 @@ TEST(MidChurn, TheWorkingSetRisesToItsHighWater) {
   EXPECT_GE(rec["peak_rss_bytes"].get<int64_t>(), 24 << 20) << "live bytes reach 32 MiB at each top";
   EXPECT_GE(rec["peak_rss_bytes"].get<int64_t>() - rec["rss_start_bytes"].get<int64_t>(), 16 << 20)
       << "from 4 MiB after the set-up";
+}
+
+// phase_change: the same seed makes the same requests, and a live set
+// larger than the working set it is left from is a one-line error.
+TEST(PhaseChange, TheSameSeedMakesTheSameRequestsAndABadLiveSetIsRefused) {
+  const auto run = [](const std::string& seed) {
+    return run_driver("workloads/driver_glibc", {"--workload=phase_change", "--threads=2", "--ops=100000",
+                                                 "--ws-mb=2", "--idle-ms=0", "--seed=" + seed});
+  };
+  const ProcessResult a = run("9"), b = run("9"), c = run("10");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.stderr_tail << b.stderr_tail << c.stderr_tail;
+  const Json counts_a = Json::parse(a.stdout_text)["counts"];
+  EXPECT_EQ(counts_a, Json::parse(b.stdout_text)["counts"]);
+  EXPECT_NE(counts_a, Json::parse(c.stdout_text)["counts"]) << "another seed, other sizes";
+  const ProcessResult bad =
+      run_driver("workloads/driver_glibc", {"--workload=phase_change", "--ws-mb=1", "--idle-live-kb=2048"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.stderr_tail.find("--idle_live_kb (2048) is above --ws_mb (1 MiB)"), std::string::npos)
+      << bad.stderr_tail;
 }
 
 class CorruptionTest : public testing::TestWithParam<std::tuple<std::string, std::string>> {};

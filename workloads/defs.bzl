@@ -10,6 +10,7 @@ WORKLOAD_SRCS = [
     "live_blocks.h",
     "mid_churn.cc",
     "mixed_lifo.cc",
+    "phase_change.cc",
     "producer_consumer.cc",
     "random_free.cc",
     "registry.cc",

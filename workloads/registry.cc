@@ -11,10 +11,11 @@ extern const WorkloadDef kProducerConsumer;
 extern const WorkloadDef kLarson;
 extern const WorkloadDef kGrowth;
 extern const WorkloadDef kMidChurn;
+extern const WorkloadDef kPhaseChange;
 
 std::span<const WorkloadDef> all_workloads() {
-  static const std::array<const WorkloadDef, 6> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
-                                                        kGrowth,     kMidChurn};
+  static const std::array<const WorkloadDef, 7> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
+                                                        kGrowth,     kMidChurn,   kPhaseChange};
   return kAll;
 }
 

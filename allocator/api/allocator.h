@@ -407,9 +407,10 @@ class Allocator {
   [[gnu::noinline, gnu::cold]] static void purge_check() {
     tls_.purge_countdown = PurgeScheduler::kColdEventsPerCheck;
     maybe_start_learner(kFrontEndHooks);  // HAKMEM_LEARN (learner/process_learner.h)
-    if (tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]]
-      retune();
     const std::optional<uint64_t> now = global_purge().check();
+    // Once a granule: the learner's knobs, if it published new ones.
+    if (now && tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]]
+      retune();
     if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
       if (now && tls_.heap != nullptr) Policy::purge_shared(*tls_.heap, *now);
     }
