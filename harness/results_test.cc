@@ -133,7 +133,7 @@ TEST(Results, CellSchemaIsPinned) {
                                    "peak_rss_bytes", "rss_end_bytes", "rss_after_drain_bytes",
                                    "rss_after_settle_bytes", "minor_faults", "major_faults", "voluntary_context_switches",
                                    "syscalls_per_mop", "rss_integral_mib_s", "learner_cpu_share",
-                                   "learner_changes"}));
+                                   "learner_changes", "rss_idle_end_bytes"}));
   EXPECT_EQ(keys(cell["summary"]["metrics"]["ops_per_sec"]),
             (std::set<std::string>{"min", "p25", "median", "p75", "max", "rel_iqr", "n"}));
 }

@@ -23,9 +23,12 @@
 //                the others
 //
 // The operations --ops (0: the default) are split over the busy phases so
-// that each takes a similar time on this lab's machines: 40% to each burst,
-// 2.5% to the working set (its blocks are large, and every one is written),
-// 17.5% to the handoff; the idle phase's frees count besides. The idle live set stays
+// that each takes a similar time on this lab's machines, 200 to 700 ms at
+// the default of 80 million: 42% to each burst, 2.5% to the working set
+// (its blocks are large, and every one is written), 13% to the handoff;
+// the idle phase's frees count besides. A phase must outlast the learner's
+// reaction (HAKMEM_LEARN_DWELL_WINDOWS windows of HAKMEM_LEARN_INTERVAL_MS:
+// 150 ms by default), or no controller can follow it. The idle live set stays
 // live until the drain. Deterministic for a seed. RSS is sampled every
 // 10 ms by default. The idle phase makes wall time larger than the work's:
 // compare phase_change by ops per CPU-second and by the time-integral of
@@ -74,9 +77,9 @@ class PhaseChange final : public Workload {
         ws_bytes_((static_cast<uint64_t>(config.params.at("ws_mb")) << 20) / config.threads),
         idle_live_bytes_(static_cast<uint64_t>(config.params.at("idle_live_kb")) * 1024 / config.threads),
         idle_ms_(config.params.at("idle_ms")),
-        burst_ops_(share(config, 0.4)),
+        burst_ops_(share(config, 0.42)),
         ws_ops_(share(config, 0.025)),
-        handoff_ops_(share(config, 0.175)),
+        handoff_ops_(share(config, 0.13)),
         barrier_(config.threads) {
     for (unsigned w = 0; w < workers(); ++w) state_.push_back(std::make_unique<Worker>(seed_ * 7919 + w));
     for (unsigned w = 0; w + 1 < workers(); w += 2)
@@ -249,7 +252,7 @@ extern const WorkloadDef kPhaseChange = {
     "phase_change",
     "a tiny burst, a mid/L2.5 working set, an idle pause with a small live set, a cross-thread handoff, the burst "
     "again: no fixed knob setting suits every phase",
-    20'000'000,
+    80'000'000,
     10,
     {
         {"burst_blocks", 4096, 1, 1 << 20, "tiny blocks per burst batch (allocated, then freed in random order)"},

@@ -24,22 +24,29 @@ constexpr uint32_t kRulesTinyStep = 16;
 enum Move : int8_t { kShrink = -1, kStay = 0, kGrow = 1 };
 
 // Feeds one window's signals to h; the move hysteresis allows now. Grow
-// needs `dwell` windows of its signal, shrink `shrink_dwell`; after a move
-// the knob rests `dwell` windows, and 2 * dwell before moving back.
+// needs `dwell` windows of its signal, and then, while the signal holds,
+// grows again every window (a ramp: a phase that needs a cache 8 times
+// larger gets it 3 windows after the dwell, not 3 dwells); shrink needs
+// `shrink_dwell` windows, and as many again before each further shrink
+// (memory given back slowly costs little; a cache shrunk too far costs a
+// refill per miss). A move the other way waits 2 * dwell windows after
+// the last move.
 Move feed(Hysteresis& h, bool grow, bool shrink, uint32_t dwell, uint32_t shrink_dwell) {
   if (h.rest < UINT32_MAX / 2) ++h.rest;
   h.grow_streak = grow ? h.grow_streak + 1 : 0;
   h.shrink_streak = !grow && shrink ? h.shrink_streak + 1 : 0;
-  if (h.rest < dwell) return kStay;
-  if (h.grow_streak >= dwell && !(h.last_move == kShrink && h.rest < 2 * dwell)) return kGrow;
-  if (h.shrink_streak >= shrink_dwell && !(h.last_move == kGrow && h.rest < 2 * dwell)) return kShrink;
+  const bool may_reverse = h.rest >= 2 * dwell;
+  if (h.grow_streak >= dwell && (h.last_move != kShrink || may_reverse)) return kGrow;
+  if (h.shrink_streak >= shrink_dwell && (h.last_move != kGrow || may_reverse)) return kShrink;
   return kStay;
 }
 
+// After a move: the rest starts again; a shrink's streak too (each shrink
+// needs its own shrink_dwell), a grow's is kept (the ramp).
 void moved(Hysteresis& h, Move m) {
   h.rest = 0;
   h.last_move = m;
-  h.grow_streak = h.shrink_streak = 0;
+  h.shrink_streak = 0;
 }
 
 // Sets *v to `to` and logs it, if that changes it; true if it did.
@@ -117,6 +124,10 @@ bool idle(const ClassSignals& s) { return s.refills == 0 && s.spills == 0; }
 
 Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& b, DecisionLog& log) {
   Knobs k = in;
+  if (!s.started) {
+    s.started = true;
+    s.start = in;
+  }
   const uint32_t dwell = b.dwell_windows;
   for (unsigned c = 0; c < kTinyClasses; ++c) {
     const ClassSignals& sig = w.tiny[c];
@@ -130,8 +141,12 @@ Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& 
         break;
       }
       case kShrink:
-        if (k.tiny_cache[c] > b.tiny_cache_min) {
-          set_cache(k, c, halved(k.tiny_cache[c], b.tiny_cache_min), w, "no miss for twice the dwell", log);
+        // Not below where the class started (the front end's layout): an
+        // idle class's cache holds few bytes, and a phase that comes back
+        // to it would pay a refill per miss until it grew again.
+        if (k.tiny_cache[c] > std::max(b.tiny_cache_min, s.start.tiny_cache[c])) {
+          set_cache(k, c, halved(k.tiny_cache[c], std::max(b.tiny_cache_min, s.start.tiny_cache[c])), w,
+                    "no miss for twice the dwell", log);
           moved(s.tiny_cache[c], kShrink);
         }
         break;
@@ -144,10 +159,13 @@ Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& 
             "underflows without overflows", log))
       moved(s.tiny_refill[c], kGrow);
   }
-  budget_knob(&k.mid_cache_kib, s.mid, thrashing(w.mid), idle(w.mid), b.mid_cache_min_kib, b.mid_cache_max_kib, b,
-              Knob::kMidCacheKib, w, log);
-  budget_knob(&k.l25_cache_kib, s.l25, thrashing(w.l25), idle(w.l25), b.l25_cache_min_kib, b.l25_cache_max_kib, b,
-              Knob::kL25CacheKib, w, log);
+  // The thread caches' budgets shrink no lower than they started, as the
+  // tiny caches: shrunk to their least while phase_change's burst ran, the
+  // mid budget made its handoff phase 6% slower than with no learner.
+  budget_knob(&k.mid_cache_kib, s.mid, thrashing(w.mid), idle(w.mid),
+              std::max(b.mid_cache_min_kib, s.start.mid_cache_kib), b.mid_cache_max_kib, b, Knob::kMidCacheKib, w, log);
+  budget_knob(&k.l25_cache_kib, s.l25, thrashing(w.l25), idle(w.l25),
+              std::max(b.l25_cache_min_kib, s.start.l25_cache_kib), b.l25_cache_max_kib, b, Knob::kL25CacheKib, w, log);
   budget_knob(&k.large_cache_mib, s.large, w.large_misses >= kMinMisses && w.large_evicted != 0,
               w.large_hits == 0 && w.large_misses == 0, b.large_cache_min_mib, b.large_cache_max_mib, b,
               Knob::kLargeCacheMib, w, log);

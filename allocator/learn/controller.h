@@ -17,18 +17,23 @@
 //   - shrink: no underflow and no overflow for twice the dwell (the cache
 //     was never short nor full: what it holds is not needed) -> capacity /2,
 //     as jemalloc's tcache GC flushes what the low-water mark says went
-//     unused.
+//     unused; but never below the class's starting capacity (the front
+//     end's layout: an idle class holds few bytes, and shrinking it below
+//     its layout made phase_change's second burst refill at every few
+//     blocks).
 // The budgets of the mid and L25 thread caches and of the large cache grow
-// and shrink on the same two signals; the purge delay doubles when purged
+// and shrink on the same two signals (the thread caches' no lower than
+// they started); the purge delay doubles when purged
 // pages come back soon (refaults: purging cost a page fault and gained
 // nothing) and halves when the program is quiet with dirty memory held
 // (memory kept that no one is about to use); a class group's SuperSlab
 // size is 1 MiB while the group uses few slabs and 2 MiB once it uses many.
 //
 // Hysteresis, where ACE differs from both: a signal must persist for
-// HAKMEM_LEARN_DWELL_WINDOWS consecutive windows before its knob moves,
-// a knob rests as long after each move, and it may move back the other way
-// only after twice that. tcmalloc resizes on every pass from the misses of
+// HAKMEM_LEARN_DWELL_WINDOWS consecutive windows before its knob moves;
+// while a grow signal holds, the knob then grows every window (a ramp),
+// each further shrink waits twice the dwell again, and a knob may move
+// back the other way only twice the dwell after its last move. tcmalloc resizes on every pass from the misses of
 // that interval, and jemalloc's GC acts on every pass; a workload whose
 // phases alternate faster than the dwell makes those follow each phase and
 // pay the refill and flush of each move, where ACE holds still. The cost is
@@ -62,6 +67,8 @@ struct Hysteresis {
 };
 
 struct AceState {
+  bool started = false;
+  Knobs start{};  // the knobs of the first step: tiny caches shrink no lower
   std::array<Hysteresis, kTinyClasses> tiny_cache{};
   std::array<Hysteresis, kTinyClasses> tiny_refill{};
   Hysteresis mid, l25, large, purge;

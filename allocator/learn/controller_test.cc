@@ -80,20 +80,30 @@ TEST_F(ControllerTest, AThrashingClassGrowsOnceItsSignalHasHeldForTheDwell) {
   EXPECT_EQ(log.entries[0].new_value, 2 * before);
   EXPECT_EQ(log.entries[0].t_ms, b.dwell_windows * 100);
   EXPECT_STREQ(log.entries[0].signal, "underflows and overflows");
-  // It rests a dwell after the move, then grows again while the signal holds.
-  for (uint64_t i = 1; i < b.dwell_windows; ++i) k = ace_step(thrash(kClass, 1000 + i), k, ace, b, log);
-  EXPECT_EQ(k.tiny_cache[kClass], 2 * before);
-  k = ace_step(thrash(kClass, 2000), k, ace, b, log);
+  // While the signal holds, it grows again at every window (the ramp).
+  k = ace_step(thrash(kClass, 1000), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], std::min(4 * before, b.tiny_cache_max));
 }
 
-TEST_F(ControllerTest, AnIdleClassShrinksAfterTwiceTheDwellAndKeepsItsRefillWithin) {
-  const uint32_t before = k.tiny_cache[kClass];
+// An idle class that grew shrinks by half after twice the dwell, and as
+// long again before each further halving, down to where it started.
+TEST_F(ControllerTest, AnIdleClassShrinksAfterTwiceTheDwellDownToWhereItStarted) {
+  const uint32_t start = k.tiny_cache[kClass];
+  ace.started = true;
+  ace.start = k;
+  k.tiny_cache[kClass] = k.tiny_refill[kClass] = 4 * start;
+  ASSERT_TRUE(within(k, b));
   for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(quiet(i), k, ace, b, log);
-  EXPECT_EQ(k.tiny_cache[kClass], before);
+  EXPECT_EQ(k.tiny_cache[kClass], 4 * start);
   k = ace_step(quiet(99), k, ace, b, log);
-  EXPECT_EQ(k.tiny_cache[kClass], before / 2);
-  EXPECT_LE(k.tiny_refill[kClass], k.tiny_cache[kClass]);
+  EXPECT_EQ(k.tiny_cache[kClass], 2 * start);
+  EXPECT_LE(k.tiny_refill[kClass], k.tiny_cache[kClass]) << "the refill batch shrinks with it";
+  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(quiet(100 + i), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], 2 * start) << "each halving waits twice the dwell";
+  k = ace_step(quiet(200), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], start);
+  for (uint64_t i = 1; i < 10 * b.dwell_windows; ++i) k = ace_step(quiet(300 + i), k, ace, b, log);
+  EXPECT_EQ(k.tiny_cache[kClass], start) << "never below its start";
   EXPECT_TRUE(within(k, b));
 }
 

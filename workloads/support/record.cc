@@ -254,6 +254,28 @@ std::optional<double> rss_integral_mib_s(const RunRecord& r) {
   return used != 0 ? std::optional<double>(sum) : std::nullopt;
 }
 
+// RSS at the end of a quiet pause, above the timed region's start: the
+// last rss_series sample before the mark that follows the one named
+// "idle_quiet" (phase_change: every thread has made its last call, and none
+// calls again until the next phase). What the allocator returned with no
+// call to return it in.
+std::optional<double> rss_idle_end_bytes(const RunRecord& r) {
+  if (!r.rss_series || !r.rss_start_bytes || !r.rss_series->contains("phases")) return std::nullopt;
+  const Json& phases = r.rss_series->at("phases");
+  for (size_t i = 0; i + 1 < phases.size(); ++i) {
+    if (phases[i].value("name", "") != "idle_quiet") continue;
+    const double end = phases[i + 1].value("t_ms", 0.0);
+    const Json& t = r.rss_series->at("t_ms");
+    const Json& rss = r.rss_series->at("rss_bytes");
+    std::optional<double> last;
+    for (size_t k = 0; k < t.size() && k < rss.size() && t[k].get<double>() <= end; ++k)
+      if (t[k].get<double>() >= phases[i].value("t_ms", 0.0)) last = rss[k].get<double>();
+    if (!last) return std::nullopt;
+    return *last - static_cast<double>(*r.rss_start_bytes);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<RunMetric>& run_metrics() {
@@ -286,6 +308,7 @@ const std::vector<RunMetric>& run_metrics() {
        }},
       // RSS over the timed region's time (phase_change's memory, issue 13).
       {"rss_integral_mib_s", "MiB*s", &rss_integral_mib_s},
+      {"rss_idle_end_bytes", "B", &rss_idle_end_bytes},
       // hakmem's learner thread: its CPU time over the run's (whole
       // process against the timed region: an upper bound on its share).
       {"learner_cpu_share", "1",

@@ -202,6 +202,14 @@ TEST(RunMetrics, EachMetricReadsItsField) {
   EXPECT_EQ(value("syscalls_per_mop"), 10 * 1e6 / 1000) << "10 calls in the timed region, 1000 ops";
   EXPECT_EQ(value("learner_cpu_share"), 0.002 / 0.25);
   EXPECT_EQ(value("learner_changes"), 1) << "one decision besides the start entry";
+  EXPECT_FALSE(value("rss_idle_end_bytes")) << "no idle_quiet mark";
+  RunRecord idle = full_record();
+  idle.rss_series = Json{{"t_ms", {0.0, 10.0, 20.0, 30.0, 40.0}},
+                         {"rss_bytes", {5 << 20, 9 << 20, 7 << 20, 6 << 20, 9 << 20}},
+                         {"phases", {{{"name", "idle"}, {"t_ms", 5.0}}, {{"name", "idle_quiet"}, {"t_ms", 8.0}},
+                                     {{"name", "handoff"}, {"t_ms", 35.0}}}}};
+  EXPECT_EQ(find_run_metric("rss_idle_end_bytes")->of(idle), (6 << 20) - (1 << 20))
+      << "the sample at 30 ms, the last before the handoff, over rss_start_bytes";
   // rss_series: 1 then 2 bytes over 10 ms, 1.5 bytes on average.
   EXPECT_DOUBLE_EQ(*value("rss_integral_mib_s"), 0.010 * 1.5 / (1 << 20));
   EXPECT_EQ(find_run_metric("no_such_metric"), nullptr);
