@@ -120,14 +120,9 @@ void budget_knob(uint32_t* v, Hysteresis& h, bool thrash, bool idle, uint32_t lo
 bool thrashing(const ClassSignals& s) { return s.refills >= kMinMisses && s.spills >= kMinMisses; }
 bool idle(const ClassSignals& s) { return s.refills == 0 && s.spills == 0; }
 
-}  // namespace
-
-Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& b, DecisionLog& log) {
-  Knobs k = in;
-  if (!s.started) {
-    s.started = true;
-    s.start = in;
-  }
+// The thread caches' knobs: tiny capacities and refill batches, the mid,
+// L25 and large budgets.
+void ace_caches(const Window& w, Knobs& k, AceState& s, const KnobBounds& b, DecisionLog& log) {
   const uint32_t dwell = b.dwell_windows;
   for (unsigned c = 0; c < kTinyClasses; ++c) {
     const ClassSignals& sig = w.tiny[c];
@@ -170,6 +165,11 @@ Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& 
               w.large_hits == 0 && w.large_misses == 0, b.large_cache_min_mib, b.large_cache_max_mib, b,
               Knob::kLargeCacheMib, w, log);
 
+}
+
+// The purge delay.
+void ace_purge(const Window& w, Knobs& k, AceState& s, const KnobBounds& b, DecisionLog& log) {
+  const uint32_t dwell = b.dwell_windows;
   const bool refaulting = w.pages_refaulted >= kMinRefaults && 2 * w.pages_refaulted >= w.pages_purged;
   const bool holding = w.quiet() && w.dirty_bytes >= kQuietDirtyBytes;
   switch (feed(s.purge, refaulting, holding, dwell, dwell)) {
@@ -187,6 +187,11 @@ Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& 
       break;
   }
 
+}
+
+// Each class group's SuperSlab size.
+void ace_superslabs(const Window& w, Knobs& k, AceState& s, const KnobBounds& b, DecisionLog& log) {
+  const uint32_t dwell = b.dwell_windows;
   for (unsigned g = 0; g < kSuperSlabGroups; ++g) {
     const uint32_t slabs = w.slabs_in_use[g];
     switch (feed(s.superslab[g], slabs >= kBigGroupSlabs, slabs < kSmallGroupSlabs, dwell, 2 * dwell)) {
@@ -202,6 +207,28 @@ Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& 
         break;
     }
   }
+}
+
+}  // namespace
+
+Knobs ace_step(const Window& w, const Knobs& in, AceState& s, const KnobBounds& b, DecisionLog& log) {
+  Knobs k = in;
+  if (!s.started) {
+    s.started = true;
+    s.start = in;
+  }
+  // A quiet window (no slow call anywhere) says nothing about what a
+  // cache or a class group needs, and its threads would not see a change
+  // until they call again: their knobs and streaks stay as they are. (Fed
+  // quiet windows, ACE shrank the mid and L25 budgets through
+  // phase_change's idle pause, and its threads woke to small caches and
+  // flushed them at their first purge check.) The purge delay is for
+  // exactly such windows.
+  if (!w.quiet()) {
+    ace_caches(w, k, s, b, log);
+    ace_superslabs(w, k, s, b, log);
+  }
+  ace_purge(w, k, s, b, log);
   return k;
 }
 

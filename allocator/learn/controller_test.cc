@@ -33,6 +33,16 @@ Window quiet(uint64_t t_ms) {
   return w;
 }
 
+// A window in which class kClass makes no slow call but the program does
+// (one refill of another class): for ACE, an idle class; a window with no
+// slow call at all (quiet) is no signal for any cache.
+constexpr unsigned kOther = 12;
+Window busy_elsewhere(uint64_t t_ms) {
+  Window w = quiet(t_ms);
+  w.tiny[kOther].refills = 1;
+  return w;
+}
+
 class ControllerTest : public testing::Test {
  protected:
   KnobBounds b = bounds_from_options();
@@ -93,18 +103,33 @@ TEST_F(ControllerTest, AnIdleClassShrinksAfterTwiceTheDwellDownToWhereItStarted)
   ace.start = k;
   k.tiny_cache[kClass] = k.tiny_refill[kClass] = 4 * start;
   ASSERT_TRUE(within(k, b));
-  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(quiet(i), k, ace, b, log);
+  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(busy_elsewhere(i), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], 4 * start);
-  k = ace_step(quiet(99), k, ace, b, log);
+  k = ace_step(busy_elsewhere(99), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], 2 * start);
   EXPECT_LE(k.tiny_refill[kClass], k.tiny_cache[kClass]) << "the refill batch shrinks with it";
-  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(quiet(100 + i), k, ace, b, log);
+  for (uint64_t i = 1; i < 2 * b.dwell_windows; ++i) k = ace_step(busy_elsewhere(100 + i), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], 2 * start) << "each halving waits twice the dwell";
-  k = ace_step(quiet(200), k, ace, b, log);
+  k = ace_step(busy_elsewhere(200), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], start);
-  for (uint64_t i = 1; i < 10 * b.dwell_windows; ++i) k = ace_step(quiet(300 + i), k, ace, b, log);
+  for (uint64_t i = 1; i < 10 * b.dwell_windows; ++i) k = ace_step(busy_elsewhere(300 + i), k, ace, b, log);
   EXPECT_EQ(k.tiny_cache[kClass], start) << "never below its start";
   EXPECT_TRUE(within(k, b));
+}
+
+// A window with no slow call anywhere (phase_change's idle pause) is no
+// signal for a cache: a grown class keeps its size through any number of
+// them, and its streak resumes after them; only the purge delay acts on
+// such windows.
+TEST_F(ControllerTest, QuietWindowsMoveNoCacheKnob) {
+  ace.started = true;
+  ace.start = k;
+  const uint32_t start = k.tiny_cache[kClass];
+  k.tiny_cache[kClass] = 4 * start;
+  const Knobs before = k;
+  for (uint64_t i = 1; i <= 20 * b.dwell_windows; ++i) k = ace_step(quiet(i), k, ace, b, log);
+  EXPECT_EQ(k, before);
+  EXPECT_EQ(log.count, 0u);
 }
 
 TEST_F(ControllerTest, AClassThatOnlyAllocatesGetsBiggerRefills) {
@@ -124,7 +149,7 @@ TEST_F(ControllerTest, AnAlternatingSignalMovesNoAceKnobOfItsClassButMovesTheRul
   const uint32_t before = r.tiny_cache[kClass];
   unsigned ace_moves = 0;
   for (uint64_t i = 0; i < 200; ++i) {
-    const Window w = i % 2 == 0 ? thrash(kClass, i) : quiet(i);
+    const Window w = i % 2 == 0 ? thrash(kClass, i) : busy_elsewhere(i);
     log.count = 0;
     k = ace_step(w, k, ace, b, log);
     for (unsigned d = 0; d < log.count; ++d) {
@@ -147,7 +172,7 @@ TEST_F(ControllerTest, AceNeverReversesAKnobWithinTwiceTheDwell) {
     const bool up = (i / b.dwell_windows) % 2 == 0;
     DecisionLog step_log;
     const uint32_t before = k.tiny_cache[kClass];
-    k = ace_step(up ? thrash(kClass, i) : quiet(i), k, ace, b, step_log);
+    k = ace_step(up ? thrash(kClass, i) : busy_elsewhere(i), k, ace, b, step_log);
     const int dir = k.tiny_cache[kClass] > before ? 1 : k.tiny_cache[kClass] < before ? -1 : 0;
     if (dir == 0) continue;
     if (last_dir != 0 && dir != last_dir) EXPECT_GE(i - last_move_window, 2 * b.dwell_windows) << "window " << i;
@@ -215,7 +240,7 @@ TEST_F(ControllerTest, ThePurgeDelayDoublesWhenPurgedPagesComeBackAndHalvesWhenQ
 }
 
 TEST_F(ControllerTest, AClassGroupsSuperSlabSizeFollowsHowManySlabsItUses) {
-  Window few = quiet(0);
+  Window few = busy_elsewhere(0);
   few.tiny[0] = {.refills = 1, .spills = 0};  // not quiet, one slab in group 0
   few.slabs_in_use[0] = 1;
   few.slabs_in_use[1] = 30;
