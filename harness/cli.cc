@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -45,6 +47,41 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+void add_hakmem_env_flag(FlagTable* table, HakmemEnv* env) {
+  table->custom(
+      "hakmem-env", "KEY=V1|V2|...",
+      "run every hakmem variant in --allocators once per value of option HAKMEM_<KEY>, as separate rows of this "
+      "interleaved run, named VARIANT[key=value] (e.g. --hakmem-env=learn=off|rules|on gives hot_mag[learn=off], "
+      "...); repeated, the settings combine. Such rows, like names written VARIANT[key=value,...] in --allocators, "
+      "run in preload mode only, and each cell records its settings",
+      "", [env](const std::string& value) -> std::optional<std::string> {
+        const auto eq = value.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+          return "--hakmem-env takes KEY=V1|V2|..., got '" + value + "'";
+        std::string key = value.substr(0, eq);
+        std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::vector<std::string> values;
+        std::stringstream in(value.substr(eq + 1));
+        for (std::string v; std::getline(in, v, '|');) {
+          if (v.empty()) return "--hakmem-env=" + value + ": an empty value";
+          values.push_back(v);
+        }
+        env->keys.push_back({key, values});
+        return std::nullopt;
+      }, /*repeatable=*/true);
+}
+
+std::optional<std::string> apply_hakmem_env(const HakmemEnv& env, const std::string& baseline,
+                                            std::vector<std::string>* allocators, bool* any_settings) {
+  for (const auto& [key, values] : env.keys) *allocators = expand_setting(*allocators, key, values);
+  *any_settings = false;
+  for (const std::string& name : *allocators) {
+    if (auto e = add_setting_allocator(name)) return e;
+    *any_settings |= name.find('[') != std::string::npos;
+  }
+  return add_setting_allocator(baseline);
 }
 
 std::string resolve_path(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/drivers.h"
+#include "harness/flag_table.h"
 
 namespace lab {
 
@@ -31,6 +32,21 @@ std::string default_out_path(const std::string& stem);
 // The named allocators, or an error naming the unknown one and the known.
 std::optional<std::vector<const AllocatorInfo*>> resolve_allocators(const std::vector<std::string>& names,
                                                                      std::string* error);
+
+// --hakmem-env=KEY=V1|V2|..., compare's and programs': every hakmem
+// allocator once per value of option HAKMEM_<KEY>, as separate rows of one
+// interleaved run named VARIANT[key=value] (repeated, the settings combine).
+struct HakmemEnv {
+  std::vector<std::pair<std::string, std::vector<std::string>>> keys;  // lower-case key, its values in order
+};
+void add_hakmem_env_flag(FlagTable* table, HakmemEnv* env);
+
+// Expands *allocators by `env` and registers every name that carries
+// settings (VARIANT[key=value,...], add_setting_allocator), `baseline`
+// included. A one-line error for a malformed one; *any_settings says
+// whether some allocator carries settings (they run preloaded only).
+std::optional<std::string> apply_hakmem_env(const HakmemEnv& env, const std::string& baseline,
+                                            std::vector<std::string>* allocators, bool* any_settings);
 
 // SIGINT/SIGTERM set a flag instead of killing the harness, so the run in
 // flight is stopped and everything measured so far is saved.

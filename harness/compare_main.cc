@@ -61,7 +61,7 @@ struct Options {
   int64_t callgrind_ops = 1'000'000;
   std::optional<std::string> report_dir;  // --report: "" means the default
   // --hakmem-env: each hakmem allocator once per value, in order.
-  std::vector<std::pair<std::string, std::vector<std::string>>> hakmem_env;
+  HakmemEnv hakmem_env;
 };
 
 // compare's defaults, each written once; --help shows them from here.
@@ -151,26 +151,7 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
              o->config.libraries[value.substr(0, eq)] = resolve_path(value.substr(eq + 1));
              return std::nullopt;
            }, /*repeatable=*/true);
-  t.custom("hakmem-env", "KEY=V1|V2|...",
-           "run every hakmem variant in --allocators once per value of option HAKMEM_<KEY>, as separate rows of "
-           "this interleaved run, named VARIANT[key=value] (e.g. --hakmem-env=learn=off|rules|on gives "
-           "hot_mag[learn=off], ...); repeated, the settings combine. Such rows, like names written "
-           "VARIANT[key=value,...] in --allocators, run in preload mode only, and each cell records its settings",
-           "", [o](const std::string& value) -> std::optional<std::string> {
-             const auto eq = value.find('=');
-             if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
-               return "--hakmem-env takes KEY=V1|V2|..., got '" + value + "'";
-             std::string key = value.substr(0, eq);
-             std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
-             std::vector<std::string> values;
-             std::stringstream in(value.substr(eq + 1));
-             for (std::string v; std::getline(in, v, '|');) {
-               if (v.empty()) return "--hakmem-env=" + value + ": an empty value";
-               values.push_back(v);
-             }
-             o->hakmem_env.push_back({key, values});
-             return std::nullopt;
-           }, /*repeatable=*/true);
+  add_hakmem_env_flag(&t, &o->hakmem_env);
   t.text("baseline", "NAME", &o->config.baseline, "allocator the ratio column divides by");
   t.toggle("callgrind", &o->callgrind,
            "also count instructions per op under valgrind --tool=callgrind (one run per cell, --callgrind-ops "
@@ -257,13 +238,9 @@ int run(int argc, char** argv) {
   if (!o.config.libraries.empty() &&
       std::find(o.config.modes.begin(), o.config.modes.end(), kPreloadMode) == o.config.modes.end())
     return usage_error("--library allocators run in preload mode only, and --modes leaves it out");
-  for (const auto& [key, values] : o.hakmem_env) o.config.allocators = expand_setting(o.config.allocators, key, values);
   bool settings = false;
-  for (const std::string& name : o.config.allocators) {
-    if (auto e = add_setting_allocator(name)) return usage_error(*e);
-    settings |= name.find('[') != std::string::npos;
-  }
-  if (auto e = add_setting_allocator(o.config.baseline)) return usage_error(*e);
+  if (auto e = apply_hakmem_env(o.hakmem_env, o.config.baseline, &o.config.allocators, &settings))
+    return usage_error(*e);
   if (settings && std::find(o.config.modes.begin(), o.config.modes.end(), kPreloadMode) == o.config.modes.end())
     return usage_error("allocators with settings (VARIANT[key=value]) run in preload mode only, and --modes leaves "
                        "it out");

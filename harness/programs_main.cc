@@ -77,6 +77,7 @@ struct Options {
   std::string baseline = kReference;
   MatrixFlags matrix{5, 600};  // --reps, --timeout
   ProgramFaults faults;
+  HakmemEnv hakmem_env;
 };
 
 // The peers, then every hakmem variant that has a library to preload
@@ -102,6 +103,7 @@ FlagTable flag_table(Options* o) {
   t.list("programs", &o->programs, "comma-separated programs", "all: " + program_names());
   t.list("allocators", &o->allocators, "comma-separated allocators",
          "the peers and every hakmem variant with a library: " + join(o->allocators));
+  add_hakmem_env_flag(&t, &o->hakmem_env);
   t.custom("size", "SIZE", "input sizes: smoke (CI, a fraction of a second a run), small, full (numbers to quote)",
            suite_size_name(o->size), [o](const std::string& value) -> std::optional<std::string> {
              const auto size = parse_suite_size(value);
@@ -176,7 +178,7 @@ class Suite {
         fail_allocator(name, name + ": " + why);
         continue;
       }
-      allocators_[name] = {name, info->kind, *library, *provider};
+      allocators_[name] = {name, info->kind, *library, *provider, info->env()};
     }
   }
 
@@ -339,6 +341,7 @@ ResultsFile new_program_results(const Options& o, std::vector<std::string>* unkn
       c.workload = name;
       c.allocator = allocator;
       c.allocator_kind = info != nullptr ? info->kind : "unknown";
+      if (info != nullptr) c.settings = info->settings;
       c.threads = program != nullptr ? program->threads : 1;
       c.mode = "preload";
       const auto bad_program = why_unknown(program != nullptr, "program", name, program_names());
@@ -365,6 +368,8 @@ int run(int argc, char** argv) {
     fmt::print("{}{}{}{}", kIntro, flag_table(&shown).usage(), program_list(), kOutro);
     return 0;
   }
+  bool settings = false;  // every program runs preloaded, so any allocator may carry settings
+  if (auto e = apply_hakmem_env(o.hakmem_env, o.baseline, &o.allocators, &settings)) return usage_error(*e);
   if (std::find(o.allocators.begin(), o.allocators.end(), o.baseline) == o.allocators.end())
     return usage_error("--baseline=" + o.baseline + " is not one of --allocators (" + join(o.allocators) + ")");
   if (std::string(LAB_COMPILATION_MODE) != "opt")

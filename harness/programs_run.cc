@@ -7,6 +7,7 @@
 #include "common/process.h"
 #include "harness/cli.h"
 #include "harness/programs_checksum.h"
+#include "harness/results.h"
 #include "harness/subprocess.h"
 
 namespace lab {
@@ -61,6 +62,7 @@ ProgramRun run_program(const Program& program, const ProgramCommand& command, co
   std::vector<std::string> env = command.env;
   // "LD_PRELOAD=" for glibc also clears one this harness inherited.
   env.push_back("LD_PRELOAD=" + allocator.library);
+  env.insert(env.end(), allocator.env.begin(), allocator.env.end());
   const ProcessResult r = run_process(command.argv, setting.timeout_seconds, env, stop_flag());
   run.wall_seconds = r.wall_seconds;
   if (r.interrupted) {
@@ -100,6 +102,7 @@ ProgramRun run_program(const Program& program, const ProgramCommand& command, co
   rec.allocator = allocator.name;
   rec.allocator_kind = allocator.kind;
   rec.malloc_provider = allocator.malloc_provider;
+  rec.mode = kPreloadMode;  // a program is glibc-linked: its allocator is always preloaded
   rec.threads = program.threads;
   rec.workers = program.threads;
   rec.seed = setting.seed;

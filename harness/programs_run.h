@@ -22,6 +22,7 @@ struct PreloadedAllocator {
   std::string kind;             // "hakmem" or "system"
   std::string library;          // what LD_PRELOAD names; "" for glibc
   std::string malloc_provider;  // the file malloc resolved to in the probe
+  std::vector<std::string> env;  // HAKMEM_<KEY>=value of an allocator with settings (VARIANT[key=value])
 };
 
 // Runs `probe` (a tiny program that prints the file defining its malloc)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "harness/table.h"
@@ -18,8 +19,11 @@ std::string render_program_table(const ResultsFile& results) {
   const std::string& baseline = results.config.baseline;
   std::vector<std::string> programs;
   std::set<std::string> seen;
-  for (const Cell& c : results.cells)
+  size_t w = 14;  // the allocator column: as wide as the longest name (hot_mag[learn=rules])
+  for (const Cell& c : results.cells) {
     if (seen.insert(c.workload).second) programs.push_back(c.workload);
+    w = std::max(w, c.allocator.size());
+  }
 
   for (const std::string& program : programs) {
     const Cell* first = nullptr;
@@ -30,7 +34,7 @@ std::string render_program_table(const ResultsFile& results) {
                        program, first->threads, first->threads == 1 ? "" : "s", results.config.reps, baseline,
                        baseline,
                        reference.is_object() ? "; output " + reference.value("output_checksum", "?") : "");
-    const std::string header = fmt::format("{:<14} {:>9} {:>8} {:>9} {:>9} {:>11}", "allocator", "seconds", "spread",
+    const std::string header = fmt::format("{:<{}} {:>9} {:>8} {:>9} {:>9} {:>11}", "allocator", w, "seconds", "spread",
                                            "x" + baseline, "CPU s", "peak RSS") +
                                "  status";
     out += header + "\n" + std::string(header.size() + 10, '-') + "\n";
@@ -39,7 +43,7 @@ std::string render_program_table(const ResultsFile& results) {
       const CellSummary& s = c.summary;
       const Spread* time = s.spread("seconds");
       const std::string status = c.status(results.config.reps);
-      out += fmt::format("{:<14} {:>9} {:>8} {:>9} {:>9} {:>11}  {}\n", c.allocator, seconds(s.median("seconds")),
+      out += fmt::format("{:<{}} {:>9} {:>8} {:>9} {:>9} {:>11}  {}\n", c.allocator, w, seconds(s.median("seconds")),
                          time ? fmt::format("{:.1f}%", time->rel_iqr * 100) : "-",
                          s.ratio_to_baseline ? fmt::format("{:.2f}x", *s.ratio_to_baseline) : "-",
                          seconds(s.median("cpu_seconds")), format_bytes(s.median("peak_rss_bytes")),
@@ -50,11 +54,11 @@ std::string render_program_table(const ResultsFile& results) {
   }
   out += fmt::format("\ngeometric means over the programs (x{0}: higher is faster; peak RSS / {0}'s: lower holds less)\n",
                      baseline);
-  const std::string header = fmt::format("{:<14} {:>9} {:>18}  over", "allocator", "x" + baseline, "peak RSS ratio");
+  const std::string header = fmt::format("{:<{}} {:>9} {:>18}  over", "allocator", w, "x" + baseline, "peak RSS ratio");
   out += header + "\n" + std::string(header.size() + 10, '-') + "\n";
   const auto ratio = [](std::optional<double> r) { return r ? fmt::format("{:.3f}", *r) : std::string("-"); };
   for (const AllocatorSummary& a : results.allocator_summaries)
-    out += fmt::format("{:<14} {:>9} {:>18}  {} program{}\n", a.allocator, ratio(a.geomean_ratio_to_baseline),
+    out += fmt::format("{:<{}} {:>9} {:>18}  {} program{}\n", a.allocator, w, ratio(a.geomean_ratio_to_baseline),
                        ratio(a.geomean_peak_rss_to_baseline), a.cells, a.cells == 1 ? "" : "s");
   return out;
 }

@@ -4,6 +4,7 @@
 // every other cell completes; bad flags; --help.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -179,6 +180,31 @@ TEST(ProgramsInterleaving, RepetitionOneOfEveryCellRunsBeforeRepetitionTwo) {
   }
 }
 
+// --hakmem-env makes one row per setting, each program run with the
+// setting's HAKMEM_<KEY> in its environment; glibc's row has none.
+TEST(ProgramsSettings, EachSettingIsARowWhoseRunsCarryItsOption) {
+  const std::string path = temp("settings.json");
+  const ProcessResult r = programs({"--size=smoke", "--reps=1", "--programs=lua", "--allocators=glibc,ultra_simple",
+                                    "--hakmem-env=learn=off|on", "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  const Json j = load(path);
+  ASSERT_EQ(j["cells"].size(), 3u);
+  for (const std::string value : {"off", "on"}) {
+    const Json* c = find_cell(j, "lua", "ultra_simple[learn=" + value + "]");
+    ASSERT_NE(c, nullptr) << value;
+    ASSERT_TRUE((*c)["settings"].is_object()) << c->dump();
+    EXPECT_EQ((*c)["settings"].size(), 1u);
+    EXPECT_EQ((*c)["settings"]["HAKMEM_LEARN"], value);
+    ASSERT_EQ((*c)["runs"].size(), 1u);
+    EXPECT_EQ((*c)["runs"][0]["record"]["mode"], "preload");
+    const Json& env = (*c)["runs"][0]["record"]["params"]["env"];
+    EXPECT_NE(std::find(env.begin(), env.end(), "HAKMEM_LEARN=" + value), env.end()) << env.dump();
+  }
+  const Json* glibc = find_cell(j, "lua", "glibc");
+  ASSERT_NE(glibc, nullptr);
+  EXPECT_FALSE(glibc->contains("settings"));
+}
+
 // One run with every kind of bad input, each aimed at its own cells.
 class BadInput : public ::testing::Test {
  protected:
@@ -289,6 +315,8 @@ TEST(ProgramsFlags, BadFlagsExitTwoWithOneLineBeforeAnythingRuns) {
       {"--timeout=0", "error: --timeout"},
       {"--bogus", "error: unknown flag --bogus"},
       {"--programs=", "error: --programs needs at least one name"},
+      {"--hakmem-env=learn", "error: --hakmem-env takes KEY=V1|V2|..., got 'learn'"},
+      {"--allocators=glibc[learn=on]", "error: allocator 'glibc[learn=on]': settings are hakmem options"},
       {"--inject-fault=explode@glibc", "error: --inject-fault takes missing-library@ALLOCATOR"},
   };
   for (const auto& [flag, message] : cases) {
