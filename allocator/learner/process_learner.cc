@@ -97,13 +97,26 @@ void fork_child() {
                   mode == LearnMode::kOff ? nullptr : &publish_to_process);
   if (interval == 0) return;
   add_fork_hooks({&fork_prepare, &fork_parent, &fork_child});
-  atexit(&stop_at_exit);
-  g_thread.start(interval);
+  g_thread.start(interval);  // stopped at exit by stop_learner_at_exit
 }
 
 }  // namespace
 
 constinit std::atomic<int> g_learner_wanted{0};
+
+// The thread stops, and the learned knobs are written, from this library's
+// (or program's) destructor, not from an atexit registered at the lazy
+// first start: that start runs inside whatever allocation call comes
+// first, which can be the calloc glibc makes while it holds its
+// exit-handler lock (every 32nd atexit), and atexit takes that lock again.
+// g++'s cc1plus deadlocked so under HAKMEM_LEARN=on (atexit_probe.c).
+// A forked child without the thread (3) still writes the knobs, as its
+// inherited atexit did.
+namespace {
+[[gnu::destructor]] void stop_learner_at_exit() {
+  if (g_learner_wanted.load(std::memory_order_acquire) >= 2) stop_at_exit();
+}
+}  // namespace
 
 void start_learner_slow(const FrontEndHooks& hooks) {
   const int wanted = g_learner_wanted.load(std::memory_order_relaxed);

@@ -27,7 +27,7 @@ TRAPS = [
 # runs beside the library. All but symbols preload it.
 LIBRARY_SUITES = {
     "symbols": [],
-    "startup": [":traps/" + t for t in TRAPS],
+    "startup": [":traps/" + t for t in TRAPS] + [":atexit_probe"],
     "stats": [":stats_probe"],
     "teardown": [":teardown_probe"],
     "fork": [":fork_storm"],

@@ -1,12 +1,16 @@
 // posix_spawn with stdout and stderr on one pipe, read to the end.
 #include "variants/preload/spawn.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "variants/preload/malloc_provider.h"
@@ -80,9 +84,26 @@ Outcome run(const std::string& program, const std::vector<std::string>& args,
     outcome.output = "cannot run " + program + ": " + strerror(error);
     return outcome;
   }
+  // A child that hangs (a deadlock is what some of these tests look for)
+  // is killed at the deadline, so the test fails with its output instead
+  // of waiting for Bazel's timeout.
   char buffer[4096];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buffer, sizeof buffer)) > 0) outcome.output.append(buffer, static_cast<size_t>(n));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+      kill(pid, SIGKILL);
+      outcome.output += "\n[killed: still running after " + std::to_string(kDeadlineSeconds) + " s]\n";
+      break;
+    }
+    const ssize_t n = read(pipe_fds[0], buffer, sizeof buffer);
+    if (n > 0) {
+      outcome.output.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
   close(pipe_fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -20,7 +20,9 @@ struct Outcome {
 std::vector<std::string> preload_environment(const std::string& library,
                                              const std::vector<std::string>& extra = {});
 
-// Runs `program` with `args` in `environment`, waits for it.
+// Runs `program` with `args` in `environment`, waits for it; one still
+// running after kDeadlineSeconds is killed (SIGKILL: exit_code 137).
+inline constexpr int kDeadlineSeconds = 60;
 Outcome run(const std::string& program, const std::vector<std::string>& args,
             const std::vector<std::string>& environment);
 
