@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <thread>
 #include <vector>
 
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/learner/process_learner.h"
+#include "allocator/pools/cache_gate.h"
 #include "hakmem/variant.h"
 
 namespace hakmem {
@@ -40,6 +43,51 @@ TEST(LearnerIdle, FreedSlabsArePurgedWhileTheProgramSleepsOnlyWithTheLearner) {
   } else {
     EXPECT_EQ(later.dirty_free_slabs, freed.dirty_free_slabs) << "nobody ran a purge pass";
     EXPECT_FALSE(process_learner().running());
+  }
+}
+
+// A thread that frees mid and L25 blocks into its own caches and then
+// blocks, making no call: the learner thread takes those caches back
+// (pools/cache_gate.h) once it has been idle half a purge delay; without
+// the learner they stay. The thread's next calls work from empty caches.
+TEST(LearnerIdle, AnIdleThreadsMidAndL25CachesGoBackOnlyWithTheLearner) {
+  const uint64_t taken_before = cache_gates().taken_bytes_total();
+  std::mutex m;
+  std::condition_variable cv;
+  bool freed = false, wake = false;
+  std::thread worker([&] {
+    for (int round = 0; round < 2; ++round) {
+      std::vector<void*> blocks;
+      for (int i = 0; i < 64; ++i) blocks.push_back(A::malloc(8192));
+      for (int i = 0; i < 8; ++i) blocks.push_back(A::malloc(96 * 1024));
+      for (void* p : blocks) {
+        ASSERT_NE(p, nullptr);
+        memset(p, 2, 8192);
+      }
+      for (void* p : blocks) A::free(p);
+      if (round == 1) break;
+      std::unique_lock lock(m);
+      freed = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return wake; });  // no allocator call while blocked
+    }
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return freed; });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const uint64_t taken = cache_gates().taken_bytes_total() - taken_before;
+  {
+    std::lock_guard lock(m);
+    wake = true;
+  }
+  cv.notify_all();
+  worker.join();
+  if (LEARNER_ON) {
+    EXPECT_GE(taken, 64u * 8192) << "the worker's cached blocks, at least its mid ones";
+  } else {
+    EXPECT_EQ(taken, 0u);
   }
 }
 

@@ -9,6 +9,9 @@
 //   |- size <= 1 KiB: Policy::try_alloc(cache, class)       [always_inline]
 //   |     -> front-end pop: a thread-local free-list or magazine hit
 //   `- malloc_slow(size)                                    [noinline]
+//        |  (all of it inside this thread's CacheGate: a load, two stores
+//        |   and a branch, so that the learner thread can take the mid and
+//        |   L25 caches of a thread gone idle: pools/cache_gate.h)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        |- L25 up to 256 KiB: a cold event (the purge countdown,
@@ -76,6 +79,8 @@
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
 //   |     (cache full: free_cold(p), below)
 //   `- free_slow(p, class)                                  [noinline]
+//        |  (inside the CacheGate, as malloc_slow; so are free_cold,
+//        |   l25_free_moved and flush_thread_cache)
 //        |- mid class: MidCache::try_free                    [always_inline]
 //        |     -> a block start (p's offset in its 64 KiB slab, a
 //        |        multiply) without the free mark, its list below its
@@ -145,6 +150,7 @@
 #include "allocator/frontend/mid_cache.h"
 #include "allocator/pal/log.h"
 #include "allocator/pools/heap_registry.h"
+#include "allocator/pools/cache_gate.h"
 #include "allocator/pools/l25_pool.h"
 #include "allocator/learner/process_learner.h"
 #include "allocator/pools/purge.h"
@@ -307,6 +313,7 @@ class Allocator {
   static void flush_thread_cache() {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
+    const GateScope inside(tls_.gate);
     Policy::flush(tls_.cache, *heap);
     tls_.mid.flush(*heap);
     tls_.l25.flush(global_l25_pool());
@@ -343,6 +350,10 @@ class Allocator {
     uint32_t tunables_seen;    // the tunables' generation this thread's caches were sized at
     MidCache mid;
     L25ThreadCache l25;  // zero (caching nothing) unless status == kRunning
+    // Brackets every call that may touch mid or l25, so that the learner
+    // thread can take them back once this thread has gone idle
+    // (pools/cache_gate.h; take_idle_caches).
+    CacheGate gate;
   };
 
   // Every allocation the tiny front end did not serve. A mid request is a
@@ -351,6 +362,7 @@ class Allocator {
   // the misses, go on to malloc_cold. The tiny misses pay four
   // instructions for the two size tests (their refills come once a batch).
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
+    const GateScope inside(tls_.gate);
     if (size - (kTinyMaxSize + 1) < kSlabMaxSize - kTinyMaxSize) [[likely]] {
       if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
         return p;
@@ -471,6 +483,7 @@ class Allocator {
   // so is an L25 free into the L25 thread cache (a span in use, by its page
   // map entry; anything else goes on to free_cold's take_for_free).
   [[gnu::noinline]] static void free_slow(void* p, unsigned size_class) {
+    const GateScope inside(tls_.gate);
     if (size_class - kTinyClasses < kMidClasses) [[likely]] {
       if (tls_.mid.try_free(static_cast<FreeBlock*>(p), size_class)) [[likely]]
         return;
@@ -481,7 +494,7 @@ class Allocator {
         return l25_free_cold(p, span);
       }
     }
-    free_cold(p);
+    free_cold_inside(p);
   }
 
   // A valid L25 free (p heads span, in use) the thread cache had no room
@@ -500,13 +513,21 @@ class Allocator {
   // free_moved's L25 half: p is live (realloc_of asked usable_size, which
   // checked it). A cold event, as every span release is.
   [[gnu::noinline]] static void l25_free_moved(void* p) {
+    const GateScope inside(tls_.gate);  // its purge check may retune the caches
     const ErrnoKeeper keep_errno;
     if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();
     L25SpanManager::take_for_free(p);
     global_l25_pool().release(p);
   }
 
+  // A tiny free whose cache was full (free's fast path).
   [[gnu::noinline]] static void free_cold(void* p) {
+    const GateScope inside(tls_.gate);
+    free_cold_inside(p);
+  }
+
+  // free_cold and free_slow's rest, inside the gate.
+  static void free_cold_inside(void* p) {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
     // Before a thread's first allocation its countdown is 0 and wraps: its
@@ -620,6 +641,10 @@ class Allocator {
     tls_.mid.init(tunables::mid_cache_bytes());
     tls_.tunables_seen = tunables::generation();
     tls_.l25.init();
+    tls_.gate.owner = &tls_;
+    tls_.gate.take = &take_idle_caches;
+    tls_.gate.thread = pthread_self();
+    cache_gates().add(&tls_.gate);
     pthread_setspecific(exit_key(), &tls_);
     install_fork_handlers(&thread_heap);  // once per process
     return heap;
@@ -628,6 +653,7 @@ class Allocator {
   static void on_thread_exit(void*) {
     ThreadHeap* heap = tls_.heap;
     if (heap == nullptr) return;
+    cache_gates().remove(&tls_.gate);  // waits for a collector taking its caches
     Policy::flush(tls_.cache, *heap);
     tls_.mid.flush(*heap);
     // Shared front-end state sized for running threads shrinks (a depot).
@@ -639,6 +665,20 @@ class Allocator {
     tls_.cache = typename Policy::Cache{};  // zero: every call goes slow again
     tls_.mid = MidCache{};
     tls_.l25 = L25ThreadCache{};  // zero: its pushes fail, its pops miss
+  }
+
+  // The learner thread's take (pools/cache_gate.h), this thread parked
+  // outside every call: its mid blocks go home through the late heap (to
+  // their owners' inboxes, which the same pass collects), its L25 blocks to
+  // the pool. Its limits start again from 0; its budgets stay.
+  static uint64_t take_idle_caches(void* owner) {
+    ThreadState& s = *static_cast<ThreadState*>(owner);
+    ThreadHeap* late = late_heap();
+    if (late == nullptr) return 0;
+    const uint64_t bytes = s.mid.bytes() + s.l25.bytes();
+    s.mid.flush(*late);
+    s.l25.flush(global_l25_pool());
+    return bytes;
   }
 
   static pthread_key_t exit_key() {

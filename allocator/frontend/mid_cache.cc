@@ -140,6 +140,12 @@ FreeBlock* MidCache::split_after(unsigned size_class, uint32_t keep) {
   return rest;
 }
 
+uint64_t MidCache::bytes() const {
+  uint64_t sum = 0;
+  for (unsigned c = kTinyClasses; c < kSlabClasses; ++c) sum += uint64_t{lists[c - kTinyClasses].count} * kClassSize[c];
+  return sum;
+}
+
 void MidCache::flush(ThreadHeap& heap) {
   for (unsigned c = kTinyClasses; c < kSlabClasses; ++c) lower_limit(heap, c, 0);
 }

@@ -231,6 +231,9 @@ struct MidCache {
   // may be trimmed).
   void flush(ThreadHeap& heap);
 
+  // The bytes its lists hold.
+  uint64_t bytes() const;
+
  private:
   // Raises the limit of size_class by up to one batch from the budget's
   // unreserved part. With a heap (a free), a spent budget first takes

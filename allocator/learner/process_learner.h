@@ -15,6 +15,9 @@
 // by default when the mode is not off):
 //   - every pool's purge pass (PurgeScheduler::purge_expired), so memory
 //     is returned while the program sleeps;
+//   - the mid and L25 caches of threads that have made no call for half a
+//     purge delay are taken back (CacheGateRegistry::take_idle), their
+//     blocks home through the late heap and to the L25 pool;
 //   - the inboxes of heaps whose owners are not in them are collected
 //     (HeapRegistry::drain_idle_inboxes), so blocks freed to a thread that
 //     has gone quiet go home;
@@ -27,7 +30,8 @@
 // Started by maybe_start_learner(), which the allocator calls from its
 // purge check (a cold path, every 8th cold event of a thread, after the
 // thread's heap is set: pthread_create allocates through malloc), so the
-// first thread that does real work starts it. Stopped at exit (atexit).
+// first thread that does real work starts it. Stopped at exit (a
+// destructor: an atexit from inside malloc can deadlock, process_learner.cc).
 // A forked child has no learner thread; with HAKMEM_LEARN_AFTER_FORK=1 its
 // next purge check starts one, with 0 it runs without.
 #pragma once

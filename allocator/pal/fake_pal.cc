@@ -65,4 +65,10 @@ bool FakePal::remap(void* p, size_t old_size, size_t new_size) {
   return true;
 }
 
+bool FakePal::barrier_all_threads() {
+  if (take_one(failing_barriers_)) return false;
+  barriers_.fetch_add(1);
+  return os_pal().barrier_all_threads();
+}
+
 }  // namespace hakmem

@@ -22,6 +22,8 @@ class FakePal final : public Pal {
   bool populate(void* p, size_t size) override;
   [[nodiscard]] bool remap(void* p, size_t old_size, size_t new_size) override;
   uint64_t now_ms() override { return now_ms_.load(); }
+  // Counted, then the real barrier, unless refused (fail_next_barriers).
+  bool barrier_all_threads() override;
 
   // Moves the clock now_ms() reads forward (it starts at 0).
   void advance_ms(uint64_t ms) { now_ms_.fetch_add(ms); }
@@ -35,6 +37,9 @@ class FakePal final : public Pal {
   // The next `n` calls to remap() fail (return false) and leave the
   // mapping as it was, as mremap does when the pages after it are taken.
   void fail_next_remaps(int n) { failing_remaps_.store(n); }
+  // The next `n` calls to barrier_all_threads() fail, as on a kernel
+  // without membarrier.
+  void fail_next_barriers(int n) { failing_barriers_.store(n); }
 
   // Successful calls (map() and map_unaccounted() together in maps()).
   int64_t maps() const { return maps_.load(); }
@@ -48,6 +53,7 @@ class FakePal final : public Pal {
   int64_t populated_bytes() const { return populated_bytes_.load(); }
   int64_t remaps() const { return remaps_.load(); }
   int64_t failed_remaps() const { return failed_remaps_.load(); }
+  int64_t barriers() const { return barriers_.load(); }
   // Bytes currently mapped through this PAL (maps minus successful unmaps).
   int64_t mapped_bytes() const { return mapped_bytes_.load(); }
 
@@ -58,6 +64,8 @@ class FakePal final : public Pal {
   std::atomic<int> failing_maps_{0};
   std::atomic<int> failing_unmaps_{0};
   std::atomic<int> failing_remaps_{0};
+  std::atomic<int> failing_barriers_{0};
+  std::atomic<int64_t> barriers_{0};
   std::atomic<uint64_t> now_ms_{0};
   std::atomic<int64_t> maps_{0};
   std::atomic<int64_t> unaccounted_maps_{0};

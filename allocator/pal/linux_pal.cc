@@ -7,7 +7,10 @@
 // (issue 11: with it, malloc(2^36 .. 2^46) succeeded on a 23 GiB machine
 // and the program was killed on touching the memory; glibc returns NULL
 // with ENOMEM). map_unaccounted() keeps it for sparse reservations.
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cerrno>
@@ -103,6 +106,15 @@ uint64_t LinuxPal::now_ms() {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1'000'000;
+}
+
+bool LinuxPal::barrier_all_threads() {
+  int state = barrier_state_.load(std::memory_order_acquire);
+  if (state == 0) {
+    state = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : -1;
+    barrier_state_.store(state, std::memory_order_release);
+  }
+  return state > 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 SyscallCounts LinuxPal::syscalls() const {

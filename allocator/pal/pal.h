@@ -58,6 +58,14 @@ class Pal {
   // call, a few ns, late by up to a kernel tick); callers read it on slow
   // paths only.
   virtual uint64_t now_ms() = 0;
+  // Makes every running thread of this process pass a full memory barrier
+  // before it returns (membarrier MEMBARRIER_CMD_PRIVATE_EXPEDITED; the
+  // first call registers the process for it). The other half of an
+  // asymmetric Dekker handshake whose frequent side orders its store and
+  // load with a compiler barrier only (pools/cache_gate.h). False when the
+  // kernel cannot (before 4.14, or a sandbox refuses the call); the caller
+  // must then not rely on the ordering.
+  virtual bool barrier_all_threads() = 0;
 
  protected:
   constexpr Pal() = default;
@@ -87,6 +95,7 @@ class LinuxPal final : public Pal {
   bool populate(void* p, size_t size) override;
   [[nodiscard]] bool remap(void* p, size_t old_size, size_t new_size) override;
   uint64_t now_ms() override;
+  bool barrier_all_threads() override;
 
   SyscallCounts syscalls() const;
 
@@ -103,6 +112,7 @@ class LinuxPal final : public Pal {
   std::atomic<uint64_t> failed_mmaps_{0};
   std::atomic<uint64_t> failed_munmaps_{0};
   std::atomic<bool> no_populate_{false};  // the kernel refused MADV_POPULATE_WRITE once
+  std::atomic<int> barrier_state_{0};     // 0: not registered yet; 1: registered; -1: refused
 };
 
 // A constant-initialised global, usable before any constructor has run (an

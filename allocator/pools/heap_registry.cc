@@ -12,6 +12,7 @@
 #include "allocator/config/layout.h"
 #include "allocator/pal/log.h"
 #include "allocator/pal/pal.h"
+#include "allocator/pools/cache_gate.h"
 #include "allocator/pools/l25_pool.h"
 
 namespace hakmem {
@@ -177,6 +178,7 @@ void unlock_fork_hooks() { g_fork_hooks_lock.store(false, std::memory_order_rele
 
 void prepare_fork() {
   lock_fork_hooks();
+  cache_gates().lock_for_fork();  // first: a collector holding it takes the heaps' and pools' locks
   g_heaps.fork_prepare();
   g_l25_pool.lock_for_fork();
   global_large().lock_for_fork();
@@ -189,6 +191,7 @@ void after_fork_in_parent() {
   global_large().unlock_after_fork();
   g_l25_pool.unlock_after_fork();
   g_heaps.fork_parent();
+  cache_gates().unlock_after_fork();
   unlock_fork_hooks();
 }
 
@@ -197,6 +200,7 @@ void after_fork_in_child() {
   g_l25_pool.reset_locks_in_child();
   global_large().reset_lock_in_child();
   g_heaps.fork_child(g_fork_survivor());
+  cache_gates().reset_in_child();
   g_fork_hooks_lock.store(false, std::memory_order_relaxed);
 }
 
