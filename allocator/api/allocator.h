@@ -9,9 +9,10 @@
 //   |- size <= 1 KiB: Policy::try_alloc(cache, class)       [always_inline]
 //   |     -> front-end pop: a thread-local free-list or magazine hit
 //   `- malloc_slow(size)                                    [noinline]
-//        |  (all of it inside this thread's CacheGate: a load, two stores
-//        |   and a branch, so that the learner thread can take the mid and
-//        |   L25 caches of a thread gone idle: pools/cache_gate.h)
+//        |  (a tiny miss straight to malloc_cold; the rest inside this
+//        |   thread's CacheGate: a load, two stores and a branch, so that
+//        |   the learner thread can take the mid and L25 caches of a thread
+//        |   gone idle: pools/cache_gate.h)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        |- L25 up to 256 KiB: a cold event (the purge countdown,
@@ -79,8 +80,8 @@
 //   |- tiny class: Policy::try_free(cache, p, class)        [always_inline]
 //   |     (cache full: free_cold(p), below)
 //   `- free_slow(p, class)                                  [noinline]
-//        |  (inside the CacheGate, as malloc_slow; so are free_cold,
-//        |   l25_free_moved and flush_thread_cache)
+//        |  (inside the CacheGate, as malloc_slow; so are l25_free_moved,
+//        |   flush_thread_cache and purge_check's retune)
 //        |- mid class: MidCache::try_free                    [always_inline]
 //        |     -> a block start (p's offset in its 64 KiB slab, a
 //        |        multiply) without the free mark, its list below its
@@ -359,9 +360,13 @@ class Allocator {
   // Every allocation the tiny front end did not serve. A mid request is a
   // pop from the mid cache here, before anything else is looked at, and an
   // L25 request up to 256 KiB one from the L25 thread cache; the rest, and
-  // the misses, go on to malloc_cold. The tiny misses pay four
-  // instructions for the two size tests (their refills come once a batch).
+  // the misses, go on to malloc_cold. A tiny miss goes there first, past
+  // the gate (it touches no cache of the gate's; purge_check brackets its
+  // retune itself), for one compare: magazine variants miss once a
+  // magazine, and the gate's three stores and loads there cost hot_mag's
+  // preloaded random_free 0.6 instructions an operation (the gate's rows).
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
+    if (size <= kTinyMaxSize) return malloc_cold(size);
     const GateScope inside(tls_.gate);
     if (size - (kTinyMaxSize + 1) < kSlabMaxSize - kTinyMaxSize) [[likely]] {
       if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
@@ -421,8 +426,16 @@ class Allocator {
     maybe_start_learner(kFrontEndHooks);  // HAKMEM_LEARN (learner/process_learner.h)
     const std::optional<uint64_t> now = global_purge().check();
     // Once a granule: the learner's knobs, if it published new ones.
-    if (now && tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]]
-      retune();
+    if (now && tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]] {
+      // From a tiny miss or free there is no gate yet; from the mid and
+      // L25 paths this thread is inside it already (brackets never nest).
+      if ((tls_.gate.seq.load(std::memory_order_relaxed) & 1) != 0) {
+        retune();
+      } else {
+        const GateScope inside(tls_.gate);
+        retune();
+      }
+    }
     if constexpr (requires(ThreadHeap& heap) { Policy::purge_shared(heap, uint64_t{}); }) {
       if (now && tls_.heap != nullptr) Policy::purge_shared(*tls_.heap, *now);
     }
@@ -494,7 +507,7 @@ class Allocator {
         return l25_free_cold(p, span);
       }
     }
-    free_cold_inside(p);
+    free_cold(p);
   }
 
   // A valid L25 free (p heads span, in use) the thread cache had no room
@@ -520,14 +533,10 @@ class Allocator {
     global_l25_pool().release(p);
   }
 
-  // A tiny free whose cache was full (free's fast path).
+  // free_slow's rest (inside its gate), and a tiny free whose cache was
+  // full (free's fast path: no gate, as a tiny miss has none; such a free
+  // touches no mid or L25 cache, and purge_check brackets its retune).
   [[gnu::noinline]] static void free_cold(void* p) {
-    const GateScope inside(tls_.gate);
-    free_cold_inside(p);
-  }
-
-  // free_cold and free_slow's rest, inside the gate.
-  static void free_cold_inside(void* p) {
     if (p == nullptr) return;
     const ErrnoKeeper keep_errno;
     // Before a thread's first allocation its countdown is 0 and wraps: its

@@ -109,14 +109,9 @@ int64_t named_value(const char* names, const char* text) {
 
 enum class Source : uint8_t { kDefault, kEnvironment, kInvalid };
 
-struct Values {
-  int64_t value[kOptionCount];
-  Source source[kOptionCount];
-};
-
-constinit Values g_values{};
-// 0 = not loaded, 1 = loading, 2 = loaded.
-constinit std::atomic<int> g_state{0};
+constinit Source g_source[kOptionCount]{};
+using options_detail::g_state;
+using options_detail::g_value;
 
 void env_name(const char* name, char* out, size_t out_size) {
   const char prefix[] = "HAKMEM_";
@@ -136,8 +131,8 @@ void load() {
     const OptionInfo& info = kOptions[i].info;
     char var[kVarSize];
     env_name(info.name, var, sizeof var);
-    g_values.value[i] = info.default_value;
-    g_values.source[i] = Source::kDefault;
+    g_value[i] = info.default_value;
+    g_source[i] = Source::kDefault;
     const char* text = getenv(var);
     if (text == nullptr) continue;
     char* end = nullptr;
@@ -148,7 +143,7 @@ void load() {
     if (!ok && info.value_names != nullptr) {
       log_message("warning: %s='%s' is none of %s (or 0-%lld); using the default %s", var, text, info.value_names,
                   static_cast<long long>(info.max), option_value_name(static_cast<Option>(i), info.default_value));
-      g_values.source[i] = Source::kInvalid;
+      g_source[i] = Source::kInvalid;
       continue;
     }
     if (!ok) {
@@ -156,11 +151,11 @@ void load() {
                   var, text, static_cast<long long>(info.min),
                   static_cast<long long>(info.max),
                   static_cast<long long>(info.default_value));
-      g_values.source[i] = Source::kInvalid;
+      g_source[i] = Source::kInvalid;
       continue;
     }
-    g_values.value[i] = parsed;
-    g_values.source[i] = Source::kEnvironment;
+    g_value[i] = parsed;
+    g_source[i] = Source::kEnvironment;
   }
 }
 
@@ -172,7 +167,7 @@ void load_keeping_errno(bool dump_if_verbose) {
   const int saved_errno = errno;
   load();
   g_state.store(2, std::memory_order_release);
-  if (dump_if_verbose && g_values.value[static_cast<unsigned>(Option::kVerbose)] != 0)
+  if (dump_if_verbose && g_value[static_cast<unsigned>(Option::kVerbose)] != 0)
     options_dump();
   errno = saved_errno;
 }
@@ -227,10 +222,15 @@ const char* option_value_name(Option option, int64_t value) {
   return kNames.text[i] + kNames.start[i][value];
 }
 
-int64_t option_value(Option option) {
+namespace options_detail {
+constinit std::atomic<int> g_state{0};
+constinit int64_t g_value[kOptionCount]{};
+
+int64_t load_then_read(Option option) {
   ensure_loaded();
-  return g_values.value[static_cast<unsigned>(option)];
+  return g_value[static_cast<unsigned>(option)];
 }
+}  // namespace options_detail
 
 void options_reload() { load_keeping_errno(/*dump_if_verbose=*/false); }
 
@@ -238,17 +238,17 @@ void options_dump() {
   ensure_loaded();
   log_message("options (HAKMEM_<NAME>=value):");
   for (unsigned i = 0; i < kOptionCount; ++i) {
-    const char* from = g_values.source[i] == Source::kEnvironment ? "environment"
-                       : g_values.source[i] == Source::kInvalid   ? "default, env value rejected"
+    const char* from = g_source[i] == Source::kEnvironment ? "environment"
+                       : g_source[i] == Source::kInvalid   ? "default, env value rejected"
                                                                   : "default";
     char var[kVarSize];
     env_name(kOptions[i].info.name, var, sizeof var);
-    const char* name = option_value_name(static_cast<Option>(i), g_values.value[i]);
+    const char* name = option_value_name(static_cast<Option>(i), g_value[i]);
     if (name != nullptr) {
       log_message("  %-24s = %-8s (%s) %s", var, name, from, kOptions[i].info.description);
       continue;
     }
-    log_message("  %-24s = %-8lld (%s) %s", var, static_cast<long long>(g_values.value[i]),
+    log_message("  %-24s = %-8lld (%s) %s", var, static_cast<long long>(g_value[i]),
                 from, kOptions[i].info.description);
   }
 }
