@@ -10,7 +10,7 @@
 //   |     -> front-end pop: a thread-local free-list or magazine hit
 //   `- malloc_slow(size)                                    [noinline]
 //        |  (a tiny miss straight to malloc_cold; the rest inside this
-//        |   thread's CacheGate: a load, two stores and a branch, so that
+//        |   thread's CacheGate: two stores, a load and a branch, so that
 //        |   the learner thread can take the mid and L25 caches of a thread
 //        |   gone idle: pools/cache_gate.h)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
@@ -91,7 +91,7 @@
 //        |     |- L25ThreadCache::try_push                  [always_inline]
 //        |     |     -> its class's list below its limit: mark cached,
 //        |     |        a thread-local stack push
-//        |     `- l25_free_cold(p, span)                    [noinline]
+//        |     `- l25_free_cold_then_leave(p, span)         [noinline]
 //        |           -> a cold event (purge_check, below), mark cached, L25ThreadCache::push (a higher
 //        |              limit from the byte budget) -> L25Pool::deallocate
 //        |              -> shared cache -> L25SpanManager::release
@@ -367,29 +367,50 @@ class Allocator {
   // preloaded random_free 0.6 instructions an operation (the gate's rows).
   [[gnu::noinline]] static void* malloc_slow(size_t size) {
     if (size <= kTinyMaxSize) return malloc_cold(size);
-    const GateScope inside(tls_.gate);
+    // Inside the gate from here; every way out leaves it, and every call
+    // is a tail call, so the hits keep no frame.
+    if (!tls_.gate.try_enter()) [[unlikely]] return malloc_after_wait(size);
     if (size - (kTinyMaxSize + 1) < kSlabMaxSize - kTinyMaxSize) [[likely]] {
-      if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]]
+      if (void* p = tls_.mid.try_alloc(mid_class_of(size))) [[likely]] {
+        tls_.gate.leave();
         return p;
+      }
     } else if (size - (kSlabMaxSize + 1) < L25ThreadCache::kMaxSize - kSlabMaxSize) {
       // Counted as a cold event even when the thread cache serves it: a
       // program whose requests all hit the caches makes no cold call, and
       // without a check nothing it freed earlier would ever be purged
       // (growth's settle step kept 82 MiB). A block of 32 KiB or more is
       // worth the decrement; the tiny and mid hits stay uncounted.
-      // The check is a tail call, so malloc_slow keeps no frame for it.
       if (--tls_.purge_countdown == 0) [[unlikely]] return l25_malloc_after_check(size);
-      if (void* p = tls_.l25.try_alloc(size)) [[likely]]
+      if (void* p = tls_.l25.try_alloc(size)) [[likely]] {
+        tls_.gate.leave();
         return p;
+      }
     }
-    return malloc_cold(size);
+    return malloc_cold_then_leave(size);
   }
 
-  // malloc_slow's L25 branch when its countdown ran out.
+  // malloc_slow's misses, inside the gate: malloc_cold, then out.
+  [[gnu::noinline]] static void* malloc_cold_then_leave(size_t size) {
+    void* p = malloc_cold(size);
+    tls_.gate.leave();
+    return p;
+  }
+
+  // The learner thread was taking this thread's caches as it entered: in
+  // again once it is done (the caches are empty: malloc_cold refills them).
+  [[gnu::noinline, gnu::cold]] static void* malloc_after_wait(size_t size) {
+    tls_.gate.wait_while_parked();
+    return malloc_cold_then_leave(size);
+  }
+
+  // malloc_slow's L25 branch when its countdown ran out (inside the gate).
   [[gnu::noinline, gnu::cold]] static void* l25_malloc_after_check(size_t size) {
     purge_check();
-    if (void* p = tls_.l25.try_alloc(size)) return p;
-    return malloc_cold(size);
+    void* p = tls_.l25.try_alloc(size);
+    if (p == nullptr) p = malloc_cold(size);
+    tls_.gate.leave();
+    return p;
   }
 
   [[gnu::noinline]] static void* malloc_cold(size_t size) {
@@ -429,7 +450,7 @@ class Allocator {
     if (now && tls_.status == kRunning && tunables::generation() != tls_.tunables_seen) [[unlikely]] {
       // From a tiny miss or free there is no gate yet; from the mid and
       // L25 paths this thread is inside it already (brackets never nest).
-      if ((tls_.gate.seq.load(std::memory_order_relaxed) & 1) != 0) {
+      if (tls_.gate.is_inside()) {
         retune();
       } else {
         const GateScope inside(tls_.gate);
@@ -496,31 +517,48 @@ class Allocator {
   // so is an L25 free into the L25 thread cache (a span in use, by its page
   // map entry; anything else goes on to free_cold's take_for_free).
   [[gnu::noinline]] static void free_slow(void* p, unsigned size_class) {
-    const GateScope inside(tls_.gate);
+    // Inside the gate from here, as in malloc_slow.
+    if (!tls_.gate.try_enter()) [[unlikely]] return free_after_wait(p);
     if (size_class - kTinyClasses < kMidClasses) [[likely]] {
-      if (tls_.mid.try_free(static_cast<FreeBlock*>(p), size_class)) [[likely]]
+      if (tls_.mid.try_free(static_cast<FreeBlock*>(p), size_class)) [[likely]] {
+        tls_.gate.leave();
         return;
+      }
     } else if (size_class == ClassMap::kL25Span) {
       if (L25Span* span = L25SpanManager::in_use_head(p)) [[likely]] {
-        if (tls_.l25.try_push(p, span)) [[likely]]
+        if (tls_.l25.try_push(p, span)) [[likely]] {
+          tls_.gate.leave();
           return;
-        return l25_free_cold(p, span);
+        }
+        return l25_free_cold_then_leave(p, span);
       }
     }
+    free_cold_then_leave(p);
+  }
+
+  [[gnu::noinline]] static void free_cold_then_leave(void* p) {
     free_cold(p);
+    tls_.gate.leave();
+  }
+
+  [[gnu::noinline, gnu::cold]] static void free_after_wait(void* p) {
+    tls_.gate.wait_while_parked();
+    free_cold_then_leave(p);
   }
 
   // A valid L25 free (p heads span, in use) the thread cache had no room
   // for: a higher limit, else the shared pool, whose spans may make system
   // calls, hence the errno keeping. Bad L25 frees go to free_cold, whose
-  // take_for_free reports them.
-  [[gnu::noinline]] static void l25_free_cold(void* p, L25Span* span) {
-    const ErrnoKeeper keep_errno;
-    if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();  // a cold event, as in free_cold
-    span->kind.store(kL25Cached, std::memory_order_relaxed);
-    const unsigned c = span->size_class;
-    if (tls_.l25.push(p, c, global_l25_pool())) return;
-    global_l25_pool().deallocate(p, c);
+  // take_for_free reports them. Inside the gate (free_slow's), and out.
+  [[gnu::noinline]] static void l25_free_cold_then_leave(void* p, L25Span* span) {
+    {
+      const ErrnoKeeper keep_errno;
+      if (--tls_.purge_countdown == 0) [[unlikely]] purge_check();  // a cold event, as in free_cold
+      span->kind.store(kL25Cached, std::memory_order_relaxed);
+      const unsigned c = span->size_class;
+      if (!tls_.l25.push(p, c, global_l25_pool())) global_l25_pool().deallocate(p, c);
+    }
+    tls_.gate.leave();
   }
 
   // free_moved's L25 half: p is live (realloc_of asked usable_size, which
@@ -652,6 +690,7 @@ class Allocator {
     tls_.l25.init();
     tls_.gate.owner = &tls_;
     tls_.gate.take = &take_idle_caches;
+    tls_.gate.activity = &heap_activity;
     tls_.gate.thread = pthread_self();
     cache_gates().add(&tls_.gate);
     pthread_setspecific(exit_key(), &tls_);
@@ -688,6 +727,14 @@ class Allocator {
     s.mid.flush(*late);
     s.l25.flush(global_l25_pool());
     return bytes;
+  }
+
+  // What the learner reads to tell a busy thread from an idle one: its
+  // heap's refills and spills (heap is set before the gate is added and
+  // cleared only after it is removed).
+  static uint64_t heap_activity(void* owner) {
+    const ThreadHeap* heap = static_cast<ThreadState*>(owner)->heap;
+    return heap != nullptr ? heap->activity() : 0;
   }
 
   static pthread_key_t exit_key() {

@@ -16,12 +16,12 @@ void CacheGate::wait_while_parked() {
   // A collector is deciding or taking: step outside, so that it may, and
   // come back once it is done (it takes a few lists; spin, then yield).
   do {
-    seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    inside.store(0, std::memory_order_release);
     for (unsigned spins = 0; parked.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < 64) __builtin_ia32_pause();
       else sched_yield();
     }
-    seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    inside.store(1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } while (parked.load(std::memory_order_acquire) != 0);
 }
@@ -52,11 +52,11 @@ unsigned CacheGateRegistry::take_idle(Pal& pal, uint64_t now_ms, uint64_t idle_m
   uint64_t taken_bytes = 0;
   lock_.lock();
   for (CacheGate* g = head_; g != nullptr; g = g->next) {
-    const uint64_t s = g->seq.load(std::memory_order_acquire);
-    if (!g->seen || s != g->seen_seq || (s & 1) != 0) {
-      // Inside now, or called since the last look: idle from now at best.
+    const uint64_t a = g->activity(g->owner);
+    if (!g->seen || a != g->seen_activity || g->inside.load(std::memory_order_acquire) != 0) {
+      // Inside now, or busy since the last look: idle from now at best.
       g->seen = true;
-      g->seen_seq = s;
+      g->seen_activity = a;
       g->seen_ms = now_ms;
       g->taken = false;
       continue;
@@ -67,7 +67,7 @@ unsigned CacheGateRegistry::take_idle(Pal& pal, uint64_t now_ms, uint64_t idle_m
       g->parked.store(0, std::memory_order_release);
       break;  // no barrier, no handshake: nothing can be taken safely
     }
-    if (g->seq.load(std::memory_order_acquire) == s) {
+    if (g->inside.load(std::memory_order_acquire) == 0) {
       taken_bytes += g->take(g->owner);
       g->taken = true;
       ++taken;

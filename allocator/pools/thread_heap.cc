@@ -363,6 +363,13 @@ HeapStats ThreadHeap::stats() const {
   return s;
 }
 
+uint64_t ThreadHeap::activity() const {
+  constexpr auto r = std::memory_order_relaxed;
+  uint64_t sum = 0;
+  for (const ClassCounters& c : by_class_) sum += c.refills.load(r) + c.spills.load(r);
+  return sum;
+}
+
 ClassStats ThreadHeap::class_stats(unsigned size_class) const {
   constexpr auto r = std::memory_order_relaxed;
   const ClassCounters& c = by_class_[size_class];

@@ -159,6 +159,9 @@ class ThreadHeap : public SlabOwner {
   bool abandoned() const { return state_.load(std::memory_order_acquire) == kAbandoned; }
 
   HeapStats stats() const;
+  // Refills and spills of every class: a count that moves while the
+  // owner's caches turn over (the learner's idleness test, cache_gate.h).
+  uint64_t activity() const;
   ClassStats class_stats(unsigned size_class) const;
 
   // The Pal of this heap's backend. A front end maps its own memory (the
