@@ -717,15 +717,18 @@ class Allocator {
 
   // The learner thread's take (pools/cache_gate.h), this thread parked
   // outside every call: its mid blocks go home through the late heap (to
-  // their owners' inboxes, which the same pass collects), its L25 blocks to
-  // the pool. Its limits start again from 0; its budgets stay.
+  // their owners' inboxes, which the same pass collects). Its limits start
+  // again from 0; its budget stays. The L25 thread cache is not taken
+  // (yet): flushed from the learner thread it left growth's free L25 pages
+  // unpurged after the settle step (34.8 MiB above the start instead of
+  // 7.7, every mode with a learner thread but frozen; with HAKMEM_DEBUG=2
+  // not), which is not understood; see the issue 13 notes.
   static uint64_t take_idle_caches(void* owner) {
     ThreadState& s = *static_cast<ThreadState*>(owner);
     ThreadHeap* late = late_heap();
     if (late == nullptr) return 0;
-    const uint64_t bytes = s.mid.bytes() + s.l25.bytes();
+    const uint64_t bytes = s.mid.bytes();
     s.mid.flush(*late);
-    s.l25.flush(global_l25_pool());
     return bytes;
   }
 
