@@ -11,8 +11,9 @@
 //   `- malloc_slow(size)                                    [noinline]
 //        |  (a tiny miss straight to malloc_cold; the rest inside this
 //        |   thread's CacheGate: two stores, a load and a branch, so that
-//        |   the learner thread can take the mid and L25 caches of a thread
-//        |   gone idle: pools/cache_gate.h)
+//        |   the learner thread can take the mid cache of a thread gone
+//        |   idle, pools/cache_gate.h; the L25 paths are inside it too, for
+//        |   the L25 take that is not done yet: take_idle_caches)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        |- L25 up to 256 KiB: a cold event (the purge countdown,
@@ -352,7 +353,7 @@ class Allocator {
     MidCache mid;
     L25ThreadCache l25;  // zero (caching nothing) unless status == kRunning
     // Brackets every call that may touch mid or l25, so that the learner
-    // thread can take them back once this thread has gone idle
+    // thread can take the mid cache back once this thread has gone idle
     // (pools/cache_gate.h; take_idle_caches).
     CacheGate gate;
   };
@@ -397,8 +398,9 @@ class Allocator {
     return p;
   }
 
-  // The learner thread was taking this thread's caches as it entered: in
-  // again once it is done (the caches are empty: malloc_cold refills them).
+  // The learner thread was taking this thread's mid cache as it entered:
+  // in again once it is done, and on to malloc_cold (which serves a mid
+  // request from an emptied cache, and an L25 one as malloc_slow would).
   [[gnu::noinline, gnu::cold]] static void* malloc_after_wait(size_t size) {
     tls_.gate.wait_while_parked();
     return malloc_cold_then_leave(size);
