@@ -11,9 +11,8 @@
 //   `- malloc_slow(size)                                    [noinline]
 //        |  (a tiny miss straight to malloc_cold; the rest inside this
 //        |   thread's CacheGate: two stores, a load and a branch, so that
-//        |   the learner thread can take the mid cache of a thread gone
-//        |   idle, pools/cache_gate.h; the L25 paths are inside it too, for
-//        |   the L25 take that is not done yet: take_idle_caches)
+//        |   the learner thread can take the mid and L25 caches of a thread
+//        |   gone idle: pools/cache_gate.h)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        |- L25 up to 256 KiB: a cold event (the purge countdown,
@@ -353,7 +352,7 @@ class Allocator {
     MidCache mid;
     L25ThreadCache l25;  // zero (caching nothing) unless status == kRunning
     // Brackets every call that may touch mid or l25, so that the learner
-    // thread can take the mid cache back once this thread has gone idle
+    // thread can take them back once this thread has gone idle
     // (pools/cache_gate.h; take_idle_caches).
     CacheGate gate;
   };
@@ -398,9 +397,8 @@ class Allocator {
     return p;
   }
 
-  // The learner thread was taking this thread's mid cache as it entered:
-  // in again once it is done, and on to malloc_cold (which serves a mid
-  // request from an emptied cache, and an L25 one as malloc_slow would).
+  // The learner thread was taking this thread's caches as it entered: in
+  // again once it is done, and on to malloc_cold (the caches are empty).
   [[gnu::noinline, gnu::cold]] static void* malloc_after_wait(size_t size) {
     tls_.gate.wait_while_parked();
     return malloc_cold_then_leave(size);
@@ -719,18 +717,15 @@ class Allocator {
 
   // The learner thread's take (pools/cache_gate.h), this thread parked
   // outside every call: its mid blocks go home through the late heap (to
-  // their owners' inboxes, which the same pass collects). Its limits start
-  // again from 0; its budget stays. The L25 thread cache is not taken
-  // (yet): flushed from the learner thread it left growth's free L25 pages
-  // unpurged after the settle step (34.8 MiB above the start instead of
-  // 7.7, every mode with a learner thread but frozen; with HAKMEM_DEBUG=2
-  // not), which is not understood; see the issue 13 notes.
+  // their owners' inboxes, which the same pass collects), its L25 blocks to
+  // the pool. Its limits start again from 0; its budgets stay.
   static uint64_t take_idle_caches(void* owner) {
     ThreadState& s = *static_cast<ThreadState*>(owner);
     ThreadHeap* late = late_heap();
     if (late == nullptr) return 0;
-    const uint64_t bytes = s.mid.bytes();
+    const uint64_t bytes = s.mid.bytes() + s.l25.bytes();
     s.mid.flush(*late);
+    s.l25.flush(global_l25_pool());
     return bytes;
   }
 

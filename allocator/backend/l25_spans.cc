@@ -336,23 +336,41 @@ void L25SpanManager::release_locked(L25Span* span) {
   stats_.free_pages += pages;
   stats_.in_use_pages -= pages;
   set_kind(span, kL25None);
-  if (index + pages < kL25RegionPages) {
-    L25Span* right = span + pages;
-    if (kind_of(right) == kL25FreeHead) {
-      unlink_free_locked(right);
-      pages += right->pages;
-      dirty += right->dirty;
-      set_kind(right, kL25None);
+  // The merged span keeps the oldest stamp of its dirty parts, and that
+  // part's place on the dirty list (so the list stays in stamp order): a
+  // merge that took the new stamp for every page let a free span that
+  // something is freed next to more often than the delay stay resident for
+  // good (issue 13: 31680 KiB after growth's settle step). The pages freed
+  // now may so go back sooner than a delay after their free; the old ones
+  // never wait more than a delay.
+  Decay::Stamp stamp = decay_.stamp();
+  L25Span* after = nullptr;  // the dirty list's neighbour on the newer side
+  L25Span* right = nullptr;
+  if (index + pages < kL25RegionPages && kind_of(span + pages) == kL25FreeHead) right = span + pages;
+  L25Span* const left = free_before(span);
+  for (L25Span* part : {right, left}) {
+    if (part != nullptr && part->dirty > 0 && part->stamp < stamp) {
+      stamp = part->stamp;
+      after = part->dirty_prev;
     }
   }
-  if (L25Span* left = free_before(span); left != nullptr) {
+  if (right != nullptr) {
+    unlink_free_locked(right);
+    pages += right->pages;
+    dirty += right->dirty;
+    set_kind(right, kL25None);
+  }
+  if (left != nullptr) {
     unlink_free_locked(left);
     set_kind(span - 1, kL25None);
     pages += left->pages;
     dirty += left->dirty;
     head = left;
   }
-  mark_free_locked(head, pages, dirty, decay_.stamp());
+  // Unlinked above: its own newer neighbour stands in (unlinking leaves a
+  // span's dirty_prev as it was, which is still on the list).
+  while (after != nullptr && (after == left || after == right)) after = after->dirty_prev;
+  mark_free_locked(head, pages, dirty, stamp, after);
   if (region->free_pages == kL25UsablePages) ++empty_regions_;
   if (Decay::immediate()) purge_span_locked(head);
 }

@@ -32,7 +32,7 @@ constinit char g_error[256] = "";
 void pass() {
   const uint64_t now = os_pal().now_ms();
   global_purge().purge_expired(now);
-  // Threads idle for half a purge delay give their mid caches back
+  // Threads idle for half a purge delay give their mid and L25 caches back
   // (pools/cache_gate.h); their slabs empty into their inboxes, which the
   // next line collects, and their pages go at the next delay.
   uint64_t taken_bytes = 0;

@@ -15,9 +15,9 @@
 // by default when the mode is not off):
 //   - every pool's purge pass (PurgeScheduler::purge_expired), so memory
 //     is returned while the program sleeps;
-//   - the mid caches of threads whose caches have not turned over for half
-//     a purge delay are taken back (CacheGateRegistry::take_idle), their
-//     blocks home through the late heap;
+//   - the mid and L25 caches of threads whose caches have not turned over
+//     for half a purge delay are taken back (CacheGateRegistry::take_idle),
+//     their blocks home through the late heap and to the L25 pool;
 //   - the inboxes of heaps whose owners are not in them are collected
 //     (HeapRegistry::drain_idle_inboxes), so blocks freed to a thread that
 //     has gone quiet go home;

@@ -1,6 +1,5 @@
 // CacheGate: how the learner thread takes back the private caches of a
-// thread that has gone idle (its mid cache; the L25 thread cache is under
-// the gate too, but not taken yet: api/allocator.h, take_idle_caches), while
+// thread that has gone idle (its mid cache and its L25 thread cache), while
 // that thread may wake up at any moment, with no atomic read-modify-write
 // and no fence on the thread's own path.
 //
