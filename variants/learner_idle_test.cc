@@ -15,6 +15,7 @@
 #include "allocator/backend/superslab_manager.h"
 #include "allocator/learner/process_learner.h"
 #include "allocator/pools/cache_gate.h"
+#include "allocator/pools/thread_heap.h"
 #include "hakmem/variant.h"
 
 namespace hakmem {
@@ -88,6 +89,55 @@ TEST(LearnerIdle, AnIdleThreadsMidAndL25CachesGoBackOnlyWithTheLearner) {
     EXPECT_GE(taken, 64u * 8192) << "the worker's cached blocks, at least its mid ones";
   } else {
     EXPECT_EQ(taken, 0u);
+  }
+}
+
+// A thread that frees tiny blocks and then blocks: its heap keeps one empty
+// slab per class (pools/thread_heap.h), and its tiny cache cannot be taken
+// (no gate on the tiny fast path), so nothing a pass collects or drains
+// frees those slabs. The learner's take releases them once the thread has
+// been idle half a purge delay; without the learner they stay.
+TEST(LearnerIdle, AnIdleThreadsKeptEmptySlabsGoBackOnlyWithTheLearner) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool freed = false, wake = false;
+  const ThreadHeap* heap = nullptr;
+  HeapStats before;
+  std::thread worker([&] {
+    for (unsigned size : {64u, 256u, 512u}) {
+      std::vector<void*> blocks;
+      for (int i = 0; i < 4096; ++i) blocks.push_back(A::malloc(size));
+      for (void* p : blocks) {
+        ASSERT_NE(p, nullptr);
+        memset(p, 3, size);
+      }
+      for (void* p : blocks) A::free(p);
+    }
+    std::unique_lock lock(m);
+    heap = A::thread_heap();
+    before = heap->stats();
+    freed = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return wake; });  // no allocator call while blocked
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return freed; });
+  }
+  ASSERT_NE(heap, nullptr);
+  ASSERT_GT(before.slabs_acquired, before.slabs_released) << "the worker keeps slabs: empty ones and its cache's";
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const HeapStats after = heap->stats();  // the heap lives until the worker exits
+  {
+    std::lock_guard lock(m);
+    wake = true;
+  }
+  cv.notify_all();
+  worker.join();
+  if (LEARNER_ON) {
+    EXPECT_GE(after.slabs_released - before.slabs_released, 3u) << "one kept empty slab of each of three classes";
+  } else {
+    EXPECT_EQ(after.slabs_released, before.slabs_released);
   }
 }
 

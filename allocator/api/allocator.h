@@ -12,7 +12,7 @@
 //        |  (a tiny miss straight to malloc_cold; the rest inside this
 //        |   thread's CacheGate: two stores, a load and a branch, so that
 //        |   the learner thread can take the mid and L25 caches of a thread
-//        |   gone idle: pools/cache_gate.h)
+//        |   gone idle, and its heap's kept empty slabs: pools/cache_gate.h)
 //        |- mid (1..32 KiB): MidCache::try_alloc             [always_inline]
 //        |     -> a thread-local free-list pop (frontend/mid_cache.h)
 //        |- L25 up to 256 KiB: a cold event (the purge countdown,
@@ -718,7 +718,12 @@ class Allocator {
   // The learner thread's take (pools/cache_gate.h), this thread parked
   // outside every call: its mid blocks go home through the late heap (to
   // their owners' inboxes, which the same pass collects), its L25 blocks to
-  // the pool. Its limits start again from 0; its budgets stay.
+  // the pool. Its limits start again from 0; its budgets stay. Then its
+  // heap gives up the empty slab it keeps per class (thread_heap.h's
+  // invariants): one a class is nothing to a busy thread and, over the
+  // classes a program touched, megabytes to one that sleeps (phase_change's
+  // idle phase: 3.2 MiB over two threads). The heap's own marker guards
+  // that part; a refill holding it makes it wait for the next idle stretch.
   static uint64_t take_idle_caches(void* owner) {
     ThreadState& s = *static_cast<ThreadState*>(owner);
     ThreadHeap* late = late_heap();
@@ -726,6 +731,7 @@ class Allocator {
     const uint64_t bytes = s.mid.bytes() + s.l25.bytes();
     s.mid.flush(*late);
     s.l25.flush(global_l25_pool());
+    if (s.heap != nullptr) s.heap->trim_if_idle();
     return bytes;
   }
 

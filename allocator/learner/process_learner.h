@@ -17,7 +17,8 @@
 //     is returned while the program sleeps;
 //   - the mid and L25 caches of threads whose caches have not turned over
 //     for half a purge delay are taken back (CacheGateRegistry::take_idle),
-//     their blocks home through the late heap and to the L25 pool;
+//     their blocks home through the late heap and to the L25 pool, and
+//     their heaps release the empty slab they keep per class;
 //   - the inboxes of heaps whose owners are not in them are collected
 //     (HeapRegistry::drain_idle_inboxes), so blocks freed to a thread that
 //     has gone quiet go home;
