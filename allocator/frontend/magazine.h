@@ -30,6 +30,19 @@
 //     would pin their slabs for nothing;
 //   - when a thread exits, the depot is trimmed to the new limit, so the
 //     last thread out leaves it empty;
+//   - a thread takes a full magazine of its own heap's blocks (its first
+//     round's slab's owner, read as it enters the depot) before anything
+//     else; then its heap's blocks; another heap's magazine only when its
+//     heap would otherwise need a new slab (MagazineLayer::reload). The
+//     exchange a depot is for is a consumer's magazine of a producer's
+//     blocks going to the producer. A thread given another heap's blocks
+//     while it has its own pulls that heap's cache lines to its core and,
+//     at its next spill, sends them back as remote frees: two threads of
+//     phase_change's burst swapped magazines this way and ran 2-3x slower
+//     in about half the runs (tiny classes, 16-256 B, in batches of 4096);
+//     and without the last resort, producer_consumer's producers grew
+//     slabs while the consumers' magazines of mixed blocks waited (peak
+//     RSS +15%);
 //   - at most kDepotMaxEmpty empty magazines; more go back to the pool;
 //   - trim() spills every full magazine and releases every empty one.
 // So the depot holds at most 4 x Rounds blocks per class (4 x the class's cap) (with 64 rounds
@@ -60,12 +73,14 @@ namespace hakmem {
 // into a thread's cache the cache's cursor holds the true count (see
 // MagazineLayer). cap is the class's capacity (config/tunables.h) when the
 // magazine was last loaded empty: the learner resizes magazines one load
-// at a time, and a full one keeps the size it was filled to.
+// at a time, and a full one keeps the size it was filled to. While on a
+// depot's full list, home == the owner of rounds[0]'s slab.
 template <uint32_t Rounds>
 struct Magazine {
   Magazine* next;  // depot or pool list link
   uint32_t count;
   uint32_t cap;
+  const SlabOwner* home;  // set by Depot::put_full
   void* rounds[Rounds];
 };
 
@@ -265,16 +280,21 @@ class Depot {
   using Mag = Magazine<Rounds>;
   using Pool = MagazinePool<Rounds>;
 
-  static Mag* take_full(unsigned size_class) {
+  // A full magazine of `home`'s blocks, or of anyone's with home ==
+  // nullptr; else nullptr (see the policy above; the list holds at most
+  // kDepotMaxFull).
+  static Mag* take_full(unsigned size_class, const SlabOwner* home) {
     Bin& bin = bins_[size_class];
     std::lock_guard lock(bin.mutex);
-    Mag* m = bin.full;
-    if (m != nullptr) {
-      bin.full = m->next;
+    for (Mag** at = &bin.full; *at != nullptr; at = &(*at)->next) {
+      Mag* m = *at;
+      if (home != nullptr && m->home != home) continue;
+      *at = m->next;
       --bin.stats.full;
       ++bin.stats.full_taken;
+      return m;
     }
-    return m;
+    return nullptr;
   }
 
   // Full magazines the depot keeps per class now: one per running thread.
@@ -285,6 +305,7 @@ class Depot {
 
   // False at the limit: the caller keeps `m` and must empty it.
   static bool put_full(unsigned size_class, Mag* m) {
+    m->home = slab_of(m->rounds[0])->owner;  // full: cap >= 1 rounds
     Bin& bin = bins_[size_class];
     std::lock_guard lock(bin.mutex);
     if (bin.stats.full >= full_limit()) {

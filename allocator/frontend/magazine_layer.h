@@ -3,9 +3,13 @@
 //
 //   alloc: loaded has a round -> pop
 //          else previous is full -> swap loaded/previous, pop
-//          else depot has a full magazine -> previous (empty) to the depot,
-//               loaded becomes previous, the full one is loaded, pop
-//          else fill loaded from the thread heap (the refill batch), pop
+//          else the depot has a full magazine of this heap's blocks ->
+//               previous (empty) to the depot, loaded becomes previous,
+//               the full one is loaded, pop
+//          else fill loaded from the thread heap's blocks (the refill
+//               batch; no new slab), pop
+//          else any full magazine of the depot, as above
+//          else fill loaded from a new slab, pop
 //   free:  loaded has room -> push
 //          else previous is empty -> swap, push
 //          else previous (full) to the depot (or, at the depot's limit, its
@@ -196,6 +200,14 @@ struct MagazineLayer {
     return true;
   }
 
+  // Both magazines empty: the depot's full one is loaded, and the empty
+  // previous goes to the depot.
+  static void load_full(Slot& s, Mag* full, unsigned size_class) {
+    MagDepot::put_empty(size_class, s.previous);
+    s.previous = s.loaded;
+    load(s, full, size_class);
+  }
+
   // Makes s.count > 0 (the alloc side of the state machine). False on OOM.
   static bool reload(Slot& s, ThreadHeap& heap, unsigned size_class) {
     if (!attach(s, heap, size_class)) return false;
@@ -206,17 +218,24 @@ struct MagazineLayer {
       load(s, full, size_class);
       return true;
     }
-    if (Mag* full = MagDepot::take_full(size_class)) {
-      MagDepot::put_empty(size_class, s.previous);
-      s.previous = s.loaded;
-      load(s, full, size_class);
+    if (Mag* full = MagDepot::take_full(size_class, &heap)) {
+      load_full(s, full, size_class);
       return true;
     }
-    // Both magazines are empty and so is the depot: fill `loaded`, sized
-    // anew (it is empty), with the class's refill batch.
+    // Both magazines are empty and the depot has none of this heap's: fill
+    // `loaded`, sized anew (it is empty), with the class's refill batch;
+    // from another heap's magazine only rather than a new slab.
     load(s, s.loaded, size_class, /*fresh=*/true);
     const uint32_t refill = tunables::tiny_refill(size_class, Rounds);
-    const BlockChain chain = heap.refill(size_class, refill < s.capacity ? refill : s.capacity);
+    const uint32_t want = refill < s.capacity ? refill : s.capacity;
+    BlockChain chain = heap.refill(size_class, want, /*may_grow=*/false);
+    if (chain.count == 0) {
+      if (Mag* full = MagDepot::take_full(size_class, /*home=*/nullptr)) {
+        load_full(s, full, size_class);
+        return true;
+      }
+      chain = heap.refill(size_class, want);
+    }
     uint32_t i = 0;
     for (FreeBlock* b = chain.head; b != nullptr; b = b->next) s.loaded->rounds[i++] = b;
     s.count = i;

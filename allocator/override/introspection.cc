@@ -47,7 +47,11 @@ void print_stats(const char* variant) {
   const SuperSlabStats ss = global_superslabs().stats();
   log_message("superslabs: %lld mapped, %lld released", static_cast<long long>(ss.superslabs_mapped + ss.superslabs_unmapped),
               static_cast<long long>(ss.superslabs_unmapped));
+  const HeapStats heaps = total_heap_stats();
   log_message("heaps: %d active, %d made", active_heaps(), created_heaps());
+  log_message("remote frees (blocks a thread freed that another thread's heap owns): %llu sent, %llu received",
+              static_cast<unsigned long long>(heaps.remote_blocks_sent),
+              static_cast<unsigned long long>(heaps.remote_blocks_received));
   const L25SpanStats l25 = global_l25_spans().stats();
   const L25PoolStats pool = global_l25_pool().stats();
   log_message("l25 regions: %lld mapped, %lld unmapped; %lld KiB in use, %lld KiB free (%lld KiB dirty), "

@@ -43,12 +43,12 @@ void ThreadHeap::wait_and_enter() {
   }
 }
 
-BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want) {
+BlockChain ThreadHeap::refill(unsigned size_class, uint32_t want, bool may_grow) {
   const Inside inside(this);
-  return refill_inside(size_class, want);
+  return refill_inside(size_class, want, may_grow);
 }
 
-BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want) {
+BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want, bool may_grow) {
   if (inbox_.load(std::memory_order_relaxed) != nullptr) collect_inside();
   BlockChain chain;
   FreeBlock** link = &chain.head;
@@ -60,6 +60,7 @@ BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want) {
       slab = partial_[size_class];
     }
     if (slab == nullptr) {
+      if (!may_grow) break;
       slab = superslabs_->acquire_slab(size_class, this);
       if (slab == nullptr) break;  // out of memory: return what we have
       bump(slabs_acquired_, 1);
@@ -97,6 +98,7 @@ BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want) {
     if (slab->free == nullptr && slab->carved == slab->capacity) unlink_partial(slab);
   }
   *link = nullptr;
+  if (chain.count == 0 && !may_grow) return chain;  // not a refill: the caller looks elsewhere first
   ClassCounters& counters = by_class_[size_class];
   bump(counters.refills, 1);
   bump(counters.refilled_blocks, chain.count);

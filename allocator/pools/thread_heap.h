@@ -108,8 +108,11 @@ class ThreadHeap : public SlabOwner {
   ThreadHeap& operator=(const ThreadHeap&) = delete;
 
   // Takes up to `want` blocks of class `size_class` (want >= 1). Returns a
-  // chain of count blocks; count == 0 only when the OS refuses memory.
-  BlockChain refill(unsigned size_class, uint32_t want);
+  // chain of count blocks; count == 0 only when the OS refuses memory, or,
+  // with may_grow false, when the heap would need a new slab (its inbox
+  // and partial slabs hold none of the class): a front end that has other
+  // blocks to turn to (a depot's) asks this first.
+  BlockChain refill(unsigned size_class, uint32_t want, bool may_grow = true);
 
   // One block of class `size_class`, or nullptr when out of memory.
   void* alloc_block(unsigned size_class);
@@ -222,7 +225,7 @@ class ThreadHeap : public SlabOwner {
 
   static void mark_taken(SlabMeta* slab, FreeBlock* first, uint32_t count);
   void populate_carve(char* p, uint32_t count, uint32_t block_size);
-  BlockChain refill_inside(unsigned size_class, uint32_t want);
+  BlockChain refill_inside(unsigned size_class, uint32_t want, bool may_grow);
   void collect_inside();
   void release_empty_inside();
   void free_local(SlabMeta* slab, FreeBlock* block, bool keep_last, SlabAge age = SlabAge::kFresh);
