@@ -405,7 +405,7 @@ TEST_F(CompareTest, OneVariantUnderSeveralSettingsRunsAsRowsOfOneRun) {
       EXPECT_EQ(run["record"]["learning"]["mode"], i == 0 ? "off" : "on");
     }
   }
-  EXPECT_EQ(cell(1)["runs"][0]["record"]["learning"]["interval_ms"], 50) << "on starts the learner thread";
+  EXPECT_EQ(cell(1)["runs"][0]["record"]["learning"]["interval_ms"], 20) << "on starts the learner thread";
   EXPECT_DOUBLE_EQ(cell(0)["summary"]["ratio_to_baseline"].get<double>(), 1.0) << "a setting row is the baseline";
   EXPECT_FALSE(cell(2)["runs"][0]["record"].contains("learning")) << "glibc has no learner";
   EXPECT_NE(r.stdout_text.find("ultra_simple[learn=on]                 preload"), std::string::npos)

@@ -76,7 +76,7 @@ TEST(LearnFrozen, TheFilesKnobsAreInForceExactly) {
   }
   EXPECT_STREQ(report.mode, "frozen");
   EXPECT_EQ(report.error, nullptr);
-  EXPECT_EQ(report.interval_ms, 50u);
+  EXPECT_EQ(report.interval_ms, 20u);
   const learn::Knobs want = file_knobs(path);
   EXPECT_EQ(process_learner_state().knobs(), want);
   // What every pool reads now.

@@ -28,7 +28,7 @@
 // (its blocks are large, and every one is written), 13% to the handoff;
 // the idle phase's frees count besides. A phase must outlast the learner's
 // reaction (HAKMEM_LEARN_DWELL_WINDOWS windows of HAKMEM_LEARN_INTERVAL_MS:
-// 150 ms by default), or no controller can follow it. The idle live set stays
+// 60 ms by default), or no controller can follow it. The idle live set stays
 // live until the drain. Deterministic for a seed. RSS is sampled every
 // 10 ms by default. The idle phase makes wall time larger than the work's:
 // compare phase_change by ops per CPU-second and by the time-integral of

@@ -74,7 +74,7 @@
     "the learner thread's period: it wakes every N ms, runs every pool's "   \
     "purge pass, drains idle heaps' inboxes and, under rules or on, the "    \
     "controller; so a process that makes no call still returns its memory " \
-    "once the purge delay has passed. 0: 50 ms under rules, on and frozen, " \
+    "once the purge delay has passed. 0: 20 ms under rules, on and frozen, " \
     "and no thread under off")                                               \
   X(kLearnAfterFork, "learn_after_fork", 1, 0, 1,                            \
     "1: a forked child starts its own learner thread at its next purge "     \

@@ -11,7 +11,7 @@
 // Under rules and on, with HAKMEM_LEARN_FILE set, the knobs in force at
 // exit are written to that file, for a later frozen run.
 //
-// Each pass of the learner thread (every HAKMEM_LEARN_INTERVAL_MS, 50 ms
+// Each pass of the learner thread (every HAKMEM_LEARN_INTERVAL_MS, 20 ms
 // by default when the mode is not off):
 //   - every pool's purge pass (PurgeScheduler::purge_expired), so memory
 //     is returned while the program sleeps;
