@@ -74,17 +74,19 @@ void set_cache(Knobs& k, unsigned c, uint32_t to, const Window& w, const char* s
 // Grows class c's cache towards `want` blocks within the byte budget: the
 // idlest other classes (longest without a miss, then most bytes) give half
 // their capacity back until it fits; what still does not fit is not grown.
-// Only a class that has not missed for a window gives: as tcmalloc steals
+// Only a class that has not missed for a dwell gives: as tcmalloc steals
 // only from caches that have gone idle. A class that misses too would miss
 // more, grow in its turn and take from the next (random_free, where every
 // class misses: ultra_simple under on ran 13% fewer ops per CPU-second).
+// One quiet window is not enough: a class whose cache wanders between its
+// bounds misses every few windows when windows are short.
 uint32_t grow_within_budget(Knobs& k, AceState& s, unsigned c, uint32_t want, const KnobBounds& b, const Window& w,
                             DecisionLog& log) {
   for (;;) {
     if (bytes_with(k, c, want) <= b.tiny_cache_bytes) return want;
     int victim = -1;
     for (unsigned v = 0; v < kTinyClasses; ++v) {
-      if (v == c || k.tiny_cache[v] <= b.tiny_cache_min || s.tiny_cache[v].shrink_streak == 0) continue;
+      if (v == c || k.tiny_cache[v] <= b.tiny_cache_min || s.tiny_cache[v].shrink_streak < b.dwell_windows) continue;
       if (victim < 0) {
         victim = static_cast<int>(v);
         continue;

@@ -11,8 +11,8 @@
 //     for the swing of its working set) -> capacity x2. Past the byte
 //     budget of all tiny caches, the idlest classes give capacity back,
 //     biggest bytes first, as tcmalloc's per-CPU resizing steals from the
-//     classes that missed least; only classes that did not miss in their
-//     last window give (else the class grows as far as the budget goes).
+//     classes that missed least; only classes that did not miss for a
+//     dwell give (else the class grows as far as the budget goes).
 //   - refill: underflows without overflows (a class that only allocates)
 //     -> refill batch x2, up to the capacity.
 //   - shrink: no underflow and no overflow for twice the dwell (the cache
