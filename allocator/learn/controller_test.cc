@@ -239,7 +239,8 @@ TEST_F(ControllerTest, AGrowingClassTakesNoCapacityFromClassesThatMissToo) {
   const Knobs start = k;
   for (uint64_t i = 1; i <= 4 * b.dwell_windows; ++i) {
     Window w = quiet(i);
-    for (unsigned c = 0; c < kTinyClasses; ++c) w.tiny[c] = c == kClass ? ClassSignals{.refills = 10, .spills = 10} : ClassSignals{.refills = 1, .spills = 1};
+    for (unsigned c = 0; c < kTinyClasses; ++c) w.tiny[c] = {.refills = 1, .spills = 1};
+    w.tiny[kClass] = {.refills = 10, .spills = 10};
     k = ace_step(w, k, ace, b, log);
   }
   for (unsigned i = 0; i < log.count; ++i)
