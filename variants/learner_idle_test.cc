@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -47,44 +48,61 @@ TEST(LearnerIdle, FreedSlabsArePurgedWhileTheProgramSleepsOnlyWithTheLearner) {
   }
 }
 
+// A worker thread that runs `before`, then blocks, making no allocator
+// call, until wake_and_join(); then runs `after` and exits. The learner
+// thread sees it idle while it is parked.
+class ParkedWorker {
+ public:
+  explicit ParkedWorker(std::function<void()> before, std::function<void()> after = [] {})
+      : thread_([this, before = std::move(before), after = std::move(after)] {
+          before();
+          {
+            std::unique_lock lock(m_);
+            parked_ = true;
+            cv_.notify_all();
+            cv_.wait(lock, [&] { return wake_; });  // no allocator call while blocked
+          }
+          after();
+        }) {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return parked_; });
+  }
+  void wake_and_join() {
+    {
+      std::lock_guard lock(m_);
+      wake_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool parked_ = false, wake_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
 // A thread that frees mid and L25 blocks into its own caches and then
 // blocks, making no call: the learner thread takes those caches back
 // (pools/cache_gate.h) once it has been idle half a purge delay; without
 // the learner they stay. The thread's next calls work from empty caches.
 TEST(LearnerIdle, AnIdleThreadsMidAndL25CachesGoBackOnlyWithTheLearner) {
   const uint64_t taken_before = cache_gates().taken_bytes_total();
-  std::mutex m;
-  std::condition_variable cv;
-  bool freed = false, wake = false;
-  std::thread worker([&] {
-    for (int round = 0; round < 2; ++round) {
-      std::vector<void*> blocks;
-      for (int i = 0; i < 64; ++i) blocks.push_back(A::malloc(8192));
-      for (int i = 0; i < 8; ++i) blocks.push_back(A::malloc(96 * 1024));
-      for (void* p : blocks) {
-        ASSERT_NE(p, nullptr);
-        memset(p, 2, 8192);
-      }
-      for (void* p : blocks) A::free(p);
-      if (round == 1) break;
-      std::unique_lock lock(m);
-      freed = true;
-      cv.notify_all();
-      cv.wait(lock, [&] { return wake; });  // no allocator call while blocked
+  const auto round = [] {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 64; ++i) blocks.push_back(A::malloc(8192));
+    for (int i = 0; i < 8; ++i) blocks.push_back(A::malloc(96 * 1024));
+    for (void* p : blocks) {
+      ASSERT_NE(p, nullptr);
+      memset(p, 2, 8192);
     }
-  });
-  {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return freed; });
-  }
+    for (void* p : blocks) A::free(p);
+  };
+  ParkedWorker worker(round, round);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const uint64_t taken = cache_gates().taken_bytes_total() - taken_before;
-  {
-    std::lock_guard lock(m);
-    wake = true;
-  }
-  cv.notify_all();
-  worker.join();
+  worker.wake_and_join();
   if (LEARNER_ON) {
     EXPECT_GE(taken, 64u * 8192) << "the worker's cached blocks, at least its mid ones";
   } else {
@@ -98,12 +116,9 @@ TEST(LearnerIdle, AnIdleThreadsMidAndL25CachesGoBackOnlyWithTheLearner) {
 // frees those slabs. The learner's take releases them once the thread has
 // been idle half a purge delay; without the learner they stay.
 TEST(LearnerIdle, AnIdleThreadsKeptEmptySlabsGoBackOnlyWithTheLearner) {
-  std::mutex m;
-  std::condition_variable cv;
-  bool freed = false, wake = false;
   const ThreadHeap* heap = nullptr;
   HeapStats before;
-  std::thread worker([&] {
+  ParkedWorker worker([&] {
     for (unsigned size : {64u, 256u, 512u}) {
       std::vector<void*> blocks;
       for (int i = 0; i < 4096; ++i) blocks.push_back(A::malloc(size));
@@ -113,27 +128,14 @@ TEST(LearnerIdle, AnIdleThreadsKeptEmptySlabsGoBackOnlyWithTheLearner) {
       }
       for (void* p : blocks) A::free(p);
     }
-    std::unique_lock lock(m);
     heap = A::thread_heap();
     before = heap->stats();
-    freed = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return wake; });  // no allocator call while blocked
   });
-  {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return freed; });
-  }
   ASSERT_NE(heap, nullptr);
   ASSERT_GT(before.slabs_acquired, before.slabs_released) << "the worker keeps slabs: empty ones and its cache's";
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const HeapStats after = heap->stats();  // the heap lives until the worker exits
-  {
-    std::lock_guard lock(m);
-    wake = true;
-  }
-  cv.notify_all();
-  worker.join();
+  worker.wake_and_join();
   if (LEARNER_ON) {
     EXPECT_GE(after.slabs_released - before.slabs_released, 3u) << "one kept empty slab of each of three classes";
   } else {

@@ -39,8 +39,9 @@ void pass() {
   const uint64_t now = os_pal().now_ms();
   global_purge().purge_expired(now);
   // Threads idle for half a purge delay give their mid and L25 caches back
-  // (pools/cache_gate.h); their slabs empty into their inboxes, which the
-  // next line collects, and their pages go at the next delay.
+  // (pools/cache_gate.h), and their heaps the empty slab kept per class;
+  // mid blocks of other heaps empty into those heaps' inboxes, which the
+  // next line collects, and the pages go at the next delay.
   uint64_t taken_bytes = 0;
   cache_gates().take_idle(os_pal(), now, tunables::purge_delay_ms() / 2, &taken_bytes);
   drain_idle_inboxes();
