@@ -78,6 +78,9 @@ struct Options {
   MatrixFlags matrix{5, 600};  // --reps, --timeout
   ProgramFaults faults;
   HakmemEnv hakmem_env;
+  // Where the inputs go and stay, so that a program can be rerun by hand
+  // (under callgrind, perf or gdb) with the command its cells record.
+  std::string keep_inputs;
 };
 
 // The peers, then every hakmem variant that has a library to preload
@@ -116,6 +119,10 @@ FlagTable flag_table(Options* o) {
   MatrixFlagRules rules("results JSON");
   rules.out_default = "results/runs/programs-<UTC time>.json in the workspace";
   add_matrix_flags(t, &o->matrix, rules);
+  t.text("keep-inputs", "DIR", &o->keep_inputs,
+         "write each program's input into DIR/PROGRAM/ (DIR must not exist) and keep it; each cell's params "
+         "hold the command and environment that rerun it by hand",
+         "a scratch directory, removed at the end");
   t.custom("inject-fault", "KIND@NAME", ProgramFaults::help(), "",
            [o](const std::string& value) { return o->faults.add(value); }, /*repeatable=*/true);
   return t;
@@ -138,10 +145,26 @@ struct PreparedProgram {
   std::optional<ExpectedOutput> expected;
 };
 
-// The suite's scratch directory, removed at the end.
+// The suite's input directory: a scratch directory removed at the end, or
+// the --keep-inputs directory, created here and kept.
 class WorkDir {
  public:
-  bool create(std::string* error) {
+  bool create(const std::string& keep_flag, std::string* error) {
+    if (!keep_flag.empty()) {
+      const std::string keep = resolve_path(keep_flag);
+      std::error_code ec;
+      if (std::filesystem::exists(keep, ec)) {
+        *error = "--keep-inputs=" + keep_flag + ": already exists (name a new directory)";
+        return false;
+      }
+      if (!std::filesystem::create_directories(keep, ec)) {
+        *error = "--keep-inputs=" + keep_flag + ": cannot create it: " + ec.message();
+        return false;
+      }
+      path_ = std::filesystem::absolute(keep, ec).string();
+      kept_ = true;
+      return true;
+    }
     const char* tmp = getenv("TMPDIR");
     std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hakmem-lab-programs-XXXXXX";
     if (mkdtemp(templ.data()) == nullptr) {
@@ -153,12 +176,13 @@ class WorkDir {
   }
   ~WorkDir() {
     std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    if (!path_.empty() && !kept_) std::filesystem::remove_all(path_, ec);
   }
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
+  bool kept_ = false;
 };
 
 class Suite {
@@ -370,6 +394,8 @@ int run(int argc, char** argv) {
   }
   bool settings = false;  // every program runs preloaded, so any allocator may carry settings
   if (auto e = apply_hakmem_env(o.hakmem_env, o.baseline, &o.allocators, &settings)) return usage_error(*e);
+  if (std::error_code ec; !o.keep_inputs.empty() && std::filesystem::exists(resolve_path(o.keep_inputs), ec))
+    return usage_error("--keep-inputs=" + o.keep_inputs + ": already exists (name a new directory)");
   if (std::find(o.allocators.begin(), o.allocators.end(), o.baseline) == o.allocators.end())
     return usage_error("--baseline=" + o.baseline + " is not one of --allocators (" + join(o.allocators) + ")");
   if (std::string(LAB_COMPILATION_MODE) != "opt")
@@ -391,7 +417,7 @@ int run(int argc, char** argv) {
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(false, false)) return usage_error(*e);  // nothing has run yet
   WorkDir work;
-  if (!work.create(&error)) return usage_error(error);
+  if (!work.create(o.keep_inputs, &error)) return usage_error(error);
 
   install_stop_handlers();
   Suite suite(o, results);

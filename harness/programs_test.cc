@@ -205,6 +205,36 @@ TEST(ProgramsSettings, EachSettingIsARowWhoseRunsCarryItsOption) {
   EXPECT_FALSE(glibc->contains("settings"));
 }
 
+// --keep-inputs: the inputs stay where the researcher asked, and the command
+// a cell records reruns the program by hand, to the same output.
+TEST(ProgramsKeepInputs, TheInputsStayAndTheRecordedCommandRerunsTheProgram) {
+  const std::string dir = temp("kept-inputs");
+  const std::string path = temp("kept.json");
+  const ProcessResult r = programs({"--size=smoke", "--reps=1", "--programs=sqlite3,g++", "--allocators=glibc",
+                                    "--keep-inputs=" + dir, "--out=" + path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/sqlite3/orders.sql"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/g++/generated.cc"));
+  const Json j = load(path);
+  for (const std::string program : {"sqlite3", "g++"}) {
+    const Json* c = find_cell(j, program, "glibc");
+    ASSERT_NE(c, nullptr) << program;
+    const auto argv = (*c)["params"]["command"].get<std::vector<std::string>>();
+    const auto env = (*c)["params"]["env"].get<std::vector<std::string>>();
+    const ProcessResult again = run_process(argv, 120, env);
+    EXPECT_EQ(again.exit_code, 0) << program << ": " << again.stderr_tail;
+  }
+  // A second run into the same directory would mix two runs' inputs.
+  const ProcessResult twice = programs({"--size=smoke", "--reps=1", "--programs=sqlite3", "--allocators=glibc",
+                                        "--keep-inputs=" + dir, "--out=" + temp("kept2.json")});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.stderr_tail.find("error: --keep-inputs=" + dir + ": already exists (name a new directory)\n"),
+            std::string::npos)
+      << twice.stderr_tail;
+  EXPECT_EQ(twice.stderr_tail.find("preparing"), std::string::npos) << "nothing runs: " << twice.stderr_tail;
+  EXPECT_FALSE(std::filesystem::exists(temp("kept2.json"))) << "no results file for a run that never started";
+}
+
 // One run with every kind of bad input, each aimed at its own cells.
 class BadInput : public ::testing::Test {
  protected:
