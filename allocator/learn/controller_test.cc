@@ -22,7 +22,7 @@ Window thrash(unsigned c, uint64_t t_ms) {
   Window w;
   w.t_ms = t_ms;
   w.length_ms = 100;
-  w.tiny[c] = {.refills = 10, .spills = 10};
+  w.tiny[c] = {.refills = 10, .spills = 10, .turns = 10};
   return w;
 }
 
@@ -188,9 +188,14 @@ TEST_F(ControllerTest, EveryKnobStaysWithinItsBoundsUnderRandomWindows) {
     Window w;
     w.t_ms = static_cast<uint64_t>(i);
     w.length_ms = 100;
-    for (ClassSignals& s : w.tiny) s = {rng() % 4 == 0 ? rng() % 50 : 0, rng() % 4 == 0 ? rng() % 50 : 0};
+    for (ClassSignals& s : w.tiny) {
+      s = {rng() % 4 == 0 ? rng() % 50 : 0, rng() % 4 == 0 ? rng() % 50 : 0};
+      s.turns = std::min(s.refills, s.spills);
+    }
     w.mid = {rng() % 5, rng() % 5};
+    w.mid.turns = rng() % 2 == 0 ? std::min(w.mid.refills, w.mid.spills) : 0;
     w.l25 = {rng() % 5, rng() % 5};
+    w.l25.turns = std::min(w.l25.refills, w.l25.spills);
     w.large_hits = rng() % 3;
     w.large_misses = rng() % 5;
     w.large_evicted = rng() % 2;
@@ -240,7 +245,7 @@ TEST_F(ControllerTest, AGrowingClassTakesNoCapacityFromClassesThatMissToo) {
   for (uint64_t i = 1; i <= 4 * b.dwell_windows; ++i) {
     Window w = quiet(i);
     for (unsigned c = 0; c < kTinyClasses; ++c) w.tiny[c] = {.refills = 1, .spills = 1};
-    w.tiny[kClass] = {.refills = 10, .spills = 10};
+    w.tiny[kClass] = {.refills = 10, .spills = 10, .turns = 10};
     k = ace_step(w, k, ace, b, log);
   }
   for (unsigned i = 0; i < log.count; ++i)
@@ -250,6 +255,30 @@ TEST_F(ControllerTest, AGrowingClassTakesNoCapacityFromClassesThatMissToo) {
   }
   EXPECT_GE(k.tiny_cache[kClass], start.tiny_cache[kClass]) << "as far as the budget goes";
   EXPECT_TRUE(within(k, b));
+}
+
+// A producer thread that only refills and a consumer that only spills sum
+// to as many refills as spills, but neither cache turned: no budget grows.
+// The same counts with turns (one thread doing both) grow it.
+TEST_F(ControllerTest, AProducerAndItsConsumerDoNotLookLikeOneThrashingCache) {
+  const Knobs start = k;
+  for (const bool one_thread : {false, true}) {
+    AceState fresh;
+    Knobs kk = start;
+    for (uint64_t i = 1; i <= 4 * b.dwell_windows; ++i) {
+      Window w = quiet(i * 100);
+      w.mid = {.refills = 50, .spills = 50, .turns = one_thread ? 50u : 0u};
+      w.tiny[kClass] = {.refills = 50, .spills = 50, .turns = one_thread ? 50u : 0u};
+      kk = ace_step(w, kk, fresh, b, log);
+    }
+    if (one_thread) {
+      EXPECT_GT(kk.mid_cache_kib, start.mid_cache_kib);
+      EXPECT_GT(kk.tiny_cache[kClass], start.tiny_cache[kClass]);
+    } else {
+      EXPECT_EQ(kk.mid_cache_kib, start.mid_cache_kib);
+      EXPECT_EQ(kk.tiny_cache[kClass], start.tiny_cache[kClass]);
+    }
+  }
 }
 
 TEST_F(ControllerTest, ThePurgeDelayDoublesWhenPurgedPagesComeBackAndHalvesWhenQuietMemoryIsHeld) {

@@ -17,6 +17,13 @@ namespace hakmem::learn {
 struct ClassSignals {
   uint64_t refills = 0;  // underflows: the class's cache was empty and went to the heap
   uint64_t spills = 0;   // overflows: the cache was full and gave blocks back
+  // Changes between underflow and overflow within one thread's cache,
+  // summed over the threads (ClassStats::turns): the evidence that a cache
+  // is too small for its swing. Sums of refills and spills over threads
+  // cannot tell that from a producer that only refills and a consumer
+  // that only spills. Where only process-wide counts exist (the L25
+  // pool), min(refills, spills): the most they can say.
+  uint64_t turns = 0;
 };
 
 // Invariants: length_ms > 0; pages_refaulted <= the pages purged in this

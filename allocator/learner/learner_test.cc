@@ -22,11 +22,13 @@ class LearnerTest : public testing::Test {
   }
   learn::Knobs start() const { return learn::default_knobs(bounds(), 64, 32); }
   // A snapshot after `windows` windows in which class 5 both refilled and
-  // spilled 10 times each: a class whose cache is too small for its swing.
+  // spilled 10 times each, turning between them each time: a class whose
+  // cache is too small for its swing.
   static Snapshot thrashing(int windows) {
     Snapshot s;
     s.classes[5].refills = 10 * windows;
     s.classes[5].spills = 10 * windows;
+    s.classes[5].turns = 10 * windows;
     return s;
   }
   Learner learner;

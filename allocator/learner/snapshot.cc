@@ -51,8 +51,11 @@ learn::Window window_between(const Snapshot& before, const Snapshot& after, uint
     learn::ClassSignals& into = c < kTinyClasses ? w.tiny[c] : w.mid;
     into.refills += refills;
     into.spills += spills;
+    into.turns += grew(before.classes[c].turns, after.classes[c].turns);
   }
-  w.l25 = {grew(before.l25_span_allocs, after.l25_span_allocs), grew(before.l25_span_frees, after.l25_span_frees)};
+  w.l25.refills = grew(before.l25_span_allocs, after.l25_span_allocs);
+  w.l25.spills = grew(before.l25_span_frees, after.l25_span_frees);
+  w.l25.turns = std::min(w.l25.refills, w.l25.spills);
   w.large_hits = grew(before.large_hits, after.large_hits);
   w.large_misses = grew(before.large_misses, after.large_misses);
   w.large_evicted = grew(before.large_evicted, after.large_evicted);

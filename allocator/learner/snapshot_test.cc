@@ -43,8 +43,10 @@ TEST_F(SnapshotTest, RefillsAndSpillsArePerTinyClassAndSummedForMid) {
   EXPECT_EQ(w.length_ms, 100u);
   EXPECT_EQ(w.tiny[3].refills, 2u);
   EXPECT_EQ(w.tiny[3].spills, 1u);
+  EXPECT_EQ(w.tiny[3].turns, 1u) << "refill, refill, spill";
   EXPECT_EQ(w.tiny[4].refills + w.tiny[4].spills, 0u);
   EXPECT_EQ(w.mid.refills, 2u) << "every mid class together";
+  EXPECT_EQ(w.mid.turns, 0u);
   EXPECT_EQ(w.slabs_in_use[3 / learn::kClassesPerGroup], 1u);
   EXPECT_EQ(w.slabs_in_use[(kTinyClasses + 1) / learn::kClassesPerGroup] +
                 w.slabs_in_use[(kTinyClasses + 4) / learn::kClassesPerGroup],

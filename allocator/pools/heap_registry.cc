@@ -147,6 +147,7 @@ ClassStatsTable HeapRegistry::total_class_stats() {
       total[c].spilled_blocks += s.spilled_blocks;
       total[c].freed_blocks += s.freed_blocks;
       total[c].spills += s.spills;
+      total[c].turns += s.turns;
     }
   }
   return total;

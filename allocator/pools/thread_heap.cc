@@ -100,6 +100,7 @@ BlockChain ThreadHeap::refill_inside(unsigned size_class, uint32_t want, bool ma
   *link = nullptr;
   if (chain.count == 0 && !may_grow) return chain;  // not a refill: the caller looks elsewhere first
   ClassCounters& counters = by_class_[size_class];
+  note_direction(counters, ClassCounters::Last::kRefill);
   bump(counters.refills, 1);
   bump(counters.refilled_blocks, chain.count);
   return chain;
@@ -298,6 +299,7 @@ void ThreadHeap::spill(FreeBlock* head, SlabAge age) {
   for (unsigned j = 0; j < used_batches; ++j)
     push_remote(batches[j].owner, batches[j].head, batches[j].tail, batches[j].count, age);
   bump(counters.spilled_blocks, n);
+  note_direction(counters, ClassCounters::Last::kSpill);
   bump(counters.spills, 1);
 }
 
@@ -376,7 +378,7 @@ ClassStats ThreadHeap::class_stats(unsigned size_class) const {
   constexpr auto r = std::memory_order_relaxed;
   const ClassCounters& c = by_class_[size_class];
   return {c.refills.load(r), c.refilled_blocks.load(r), c.spilled_blocks.load(r), c.freed_blocks.load(r),
-          c.spills.load(r)};
+          c.spills.load(r), c.turns.load(r)};
 }
 
 void ThreadHeap::check() {

@@ -81,6 +81,12 @@ struct ClassStats {
   uint64_t spilled_blocks = 0;   // blocks given back in batches (spill)
   uint64_t freed_blocks = 0;     // blocks given back one at a time (free_block)
   uint64_t spills = 0;           // spill() calls: a front end's cache overflowed (the learner's signal)
+  // Refills that followed a spill and spills that followed a refill, of
+  // this heap: its cache went from underflow to overflow or back. A
+  // producer only refills and its consumer only spills, so, unlike the
+  // sums of refills and spills over heaps, their turns stay 0 (the
+  // learner's "thrashing" signal, tcmalloc's per-cache alternation).
+  uint64_t turns = 0;
 };
 using ClassStatsTable = std::array<ClassStats, kSlabClasses>;
 
@@ -249,7 +255,16 @@ class ThreadHeap : public SlabOwner {
   // sums the classes for the totals.
   struct ClassCounters {
     std::atomic<uint64_t> refills{0}, refilled_blocks{0}, spilled_blocks{0}, freed_blocks{0}, spills{0};
+    std::atomic<uint64_t> turns{0};
+    // Which of refill and spill came last (the holder of busy_ alone reads
+    // and writes it): turns counts the changes.
+    enum class Last : uint8_t { kNone, kRefill, kSpill } last = Last::kNone;
   };
+  // Counts a refill or a spill of `c` as a turn when the other came last.
+  void note_direction(ClassCounters& c, ClassCounters::Last now) {
+    if (c.last != now && c.last != ClassCounters::Last::kNone) bump(c.turns, 1);
+    c.last = now;
+  }
   std::atomic<uint64_t> remote_sent_{0}, remote_received_{0}, slabs_acquired_{0}, slabs_released_{0};
   ClassCounters by_class_[kSlabClasses];
 };

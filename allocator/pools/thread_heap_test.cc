@@ -149,6 +149,28 @@ TEST_F(ThreadHeapTest, PopulatePagesZeroLeavesEveryPageToFault) {
   options_reload();
 }
 
+// A turn is a refill after a spill or a spill after a refill, of one heap:
+// a producer heap that only refills and a consumer heap that spills the
+// producer's blocks turn never, however many of each they make.
+TEST_F(ThreadHeapTest, OnlyAHeapThatBothRefillsAndSpillsTurns) {
+  const unsigned cls = 4;
+  ThreadHeap producer(&manager), consumer(&manager), both(&manager);
+  for (int i = 0; i < 5; ++i) {
+    const BlockChain made = producer.refill(cls, 8);
+    consumer.spill(made.head);  // remote frees: back to the producer's inbox
+    const BlockChain own = both.refill(cls, 8);
+    both.spill(own.head);
+  }
+  EXPECT_EQ(producer.class_stats(cls).refills, 5u);
+  EXPECT_EQ(producer.class_stats(cls).turns, 0u);
+  EXPECT_EQ(consumer.class_stats(cls).spills, 5u);
+  EXPECT_EQ(consumer.class_stats(cls).turns, 0u);
+  EXPECT_EQ(both.class_stats(cls).turns, 9u) << "R S R S R S R S R S";
+  producer.collect_remote();
+  producer.release_empty_slabs();
+  both.release_empty_slabs();
+}
+
 TEST_F(ThreadHeapTest, SlowPathEventsAreCountedPerClass) {
   ThreadHeap heap(&manager);
   const unsigned tiny = 3;
@@ -165,6 +187,7 @@ TEST_F(ThreadHeapTest, SlowPathEventsAreCountedPerClass) {
   EXPECT_EQ(t.refilled_blocks, 74u);
   EXPECT_EQ(t.spilled_blocks, 74u);
   EXPECT_EQ(t.spills, 2u) << "two overflows; the empty chain is none";
+  EXPECT_EQ(t.turns, 1u) << "refill, refill, spill, spill: one turn";
   EXPECT_EQ(t.freed_blocks, 0u);
   const ClassStats m = heap.class_stats(mid);
   EXPECT_EQ(m.refills, 1u) << "a mid allocation is a refill of one block";
