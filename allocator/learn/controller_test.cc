@@ -281,6 +281,32 @@ TEST_F(ControllerTest, AProducerAndItsConsumerDoNotLookLikeOneThrashingCache) {
   }
 }
 
+// A budget grown in one phase, then a pause, then a phase whose caches are
+// busy but never turn: the budget goes back to where it started one dwell
+// into that phase. The pause counts as rest (time since the grow), so the
+// drop need not wait twice the dwell after it.
+TEST_F(ControllerTest, ABudgetNoCacheTurnsAgainstDropsToItsStartOneDwellAfterAPause) {
+  const uint32_t start = k.mid_cache_kib;
+  uint64_t t = 0;
+  for (uint64_t i = 0; i < b.dwell_windows + 2; ++i) {
+    Window w = quiet(++t);
+    w.mid = {.refills = 20, .spills = 20, .turns = 20};
+    k = ace_step(w, k, ace, b, log);
+  }
+  const uint32_t grown = k.mid_cache_kib;
+  ASSERT_GT(grown, start);
+  for (int i = 0; i < 50; ++i) k = ace_step(quiet(++t), k, ace, b, log);
+  EXPECT_EQ(k.mid_cache_kib, grown) << "a pause moves no budget";
+  for (uint64_t i = 1; i <= b.dwell_windows; ++i) {
+    Window w = quiet(++t);
+    w.mid = {.refills = 20, .spills = 20, .turns = 0};
+    k = ace_step(w, k, ace, b, log);
+    if (i < b.dwell_windows) EXPECT_EQ(k.mid_cache_kib, grown) << "window " << i;
+  }
+  EXPECT_EQ(k.mid_cache_kib, start);
+  EXPECT_STREQ(log.entries[log.count - 1].signal, "busy, but no cache turns");
+}
+
 TEST_F(ControllerTest, ThePurgeDelayDoublesWhenPurgedPagesComeBackAndHalvesWhenQuietMemoryIsHeld) {
   const uint32_t before = k.purge_delay_ms;
   Window refault = quiet(0);
