@@ -294,6 +294,99 @@ def rss_over_time(results: Results, workload: str, out_dir: str) -> str:
     return _save(fig, out_dir, f"rss_over_time_{workload}.png")
 
 
+def _latency_cells(results: Results, workload: str) -> Tuple[Optional[int], List[Cell]]:
+    """The cells of `workload` with sampled latency, at the fewest threads
+    that have any."""
+    for t in results.threads():
+        cells = [c for c in results.measured(workload, t)
+                 if any(r.number("latency", "malloc", "samples") for r in c.runs)]
+        if cells:
+            return t, cells
+    return None, []
+
+
+def workloads_with_latency(results: Results) -> List[str]:
+    return [w for w in results.workloads() if _latency_cells(results, w)[1]]
+
+
+# The tail axis: x = -log10(1 - p), so 90%, 99%, 99.9% ... are evenly spaced.
+TAIL_TICKS = [(0.0, "0%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%"), (4.0, "99.99%"), (5.0, "99.999%"),
+              (6.0, "99.9999%")]
+
+
+def tail_x(percentile: float, samples: float) -> float:
+    """Where a percentile sits on the tail axis; the maximum (100) at the
+    rank of one sample in `samples`, where the curve's last point belongs."""
+    if percentile >= 100:
+        return float(np.log10(max(samples, 1.0)))
+    return float(-np.log10(1 - percentile / 100))
+
+
+def latency_percentiles(results: Results, workload: str, out_dir: str) -> str:
+    threads, cells = _latency_cells(results, workload)
+    if not cells:
+        raise Skipped(f"{workload} has no sampled latency (records written before latency sampling)")
+    fig, axes = plt.subplots(1, 2, figsize=WIDE, constrained_layout=True, sharey=True)
+    top = 0.0
+    for ax, op in zip(axes, ("malloc", "free")):
+        for c in cells:
+            runs = sorted((r for r in c.runs if r.number("latency", op, "samples")),
+                          key=lambda r: r.number("latency", op, "p99_ns") or 0.0)
+            if not runs:
+                continue
+            sampled = runs[len(runs) // 2].record["latency"][op]  # the repetition with the median p99
+            xs = [tail_x(p, sampled["samples"]) for p, _ in sampled["curve"]]
+            top = max(top, max(xs))
+            ax.plot(xs, [max(v, 1.0) for _, v in sampled["curve"]], color=colour(c.allocator), label=c.allocator,
+                    linewidth=1.2, marker=".", markersize=3)
+        _log_scale(ax)
+        ax.set_xticks([x for x, _ in TAIL_TICKS if x <= max(top, 3.0)])
+        ax.set_xticklabels([label for x, label in TAIL_TICKS if x <= max(top, 3.0)])
+        ax.set_xlabel("percentile (tail axis; a line's last point is its maximum)")
+        ax.set_title(f"{op}")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("latency of one call, ns (log)")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{workload}: per-call latency by percentile, {threads} thread(s) (sampled calls, TSC; each line "
+                 "the repetition with the median p99)")
+    return _save(fig, out_dir, f"latency_{workload}.png")
+
+
+def _fragmentation_cells(results: Results, workload: str) -> Tuple[Optional[int], List[Cell]]:
+    for t in results.threads():
+        cells = [c for c in results.measured(workload, t) if "live_bytes" in c.runs[0].record.get("rss_series", {})]
+        if cells:
+            return t, cells
+    return None, []
+
+
+def workloads_with_fragmentation(results: Results) -> List[str]:
+    return [w for w in results.workloads() if _fragmentation_cells(results, w)[1]]
+
+
+def fragmentation(results: Results, workload: str, out_dir: str) -> str:
+    threads, cells = _fragmentation_cells(results, workload)
+    if not cells:
+        raise Skipped(f"{workload} has no live-bytes series")
+    fig, ax = plt.subplots(figsize=WIDE, constrained_layout=True)
+    for c in cells:
+        series = c.runs[0].record["rss_series"]
+        end = series.get("drain_start_ms", float("inf"))
+        points = [(t / 60000.0, rss / live) for t, rss, live in
+                  zip(series.get("t_ms", []), series.get("rss_bytes", []), series.get("live_bytes", []))
+                  if t <= end and _is_num(live) and live > 0]
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], color=colour(c.allocator), label=c.allocator,
+                    linewidth=1.0)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("time since the start of the timed region, minutes")
+    ax.set_ylabel("RSS / live bytes (1.0 = no overhead)")
+    ax.set_title(f"{workload}: fragmentation over time, first repetition at {threads} thread(s)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out_dir, f"fragmentation_{workload}.png")
+
+
 def scaling(results: Results, out_dir: str) -> str:
     if len(results.threads()) < 2:
         raise NotApplicable("the run has one thread count only; scaling needs at least two")

@@ -143,7 +143,29 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                     if c.median("syscalls_per_mop") is not None or c.kind == "hakmem" else "not counted")
             if any(c and c.instructions_per_op() is not None for c in cells.values()):
                 row("instructions/op (callgrind)", lambda c: _fmt(c.instructions_per_op(), "{:.1f}"))
+            # Sampled latency (drivers from issue 14 on): p50 / p99 / p99.9 of one call.
+            for op in ("malloc", "free"):
+                if any(c and c.median(f"{op}_p99_ns") is not None for c in cells.values()):
+                    row(f"{op} p50 / p99 / p99.9, ns", lambda c, op=op: _tail(c, op))
+            if any(c and c.median("malloc_over_10us") is not None for c in cells.values()):
+                row("sampled calls over 10 µs, malloc / free", lambda c: _over(c))
+            # soak: RSS over live bytes.
+            if any(c and c.median("frag_final_ratio") is not None for c in cells.values()):
+                row("RSS / live: mean, end", lambda c: None if c.median("frag_final_ratio") is None else
+                    f"{_fmt(c.median('frag_mean_ratio'), '{:.2f}')}, {c.median('frag_final_ratio'):.2f}")
+                row("RSS / live drift per minute (2nd half)", lambda c: _fmt(c.median("frag_slope_per_min"), "{:+.3f}")
+                    if c.median("frag_slope_per_min") is not None else None)
     return lines
+
+
+def _tail(c: Cell, op: str) -> Optional[str]:
+    values = [c.median(f"{op}_{p}_ns") for p in ("p50", "p99", "p99_9")]
+    return None if any(v is None for v in values) else " / ".join(f"{v:.0f}" for v in values)
+
+
+def _over(c: Cell) -> Optional[str]:
+    m, f = c.median("malloc_over_10us"), c.median("free_over_10us")
+    return None if m is None or f is None else f"{_count(m)} / {_count(f)}"
 
 
 def geomean_table(results: Results, missing: List[str]) -> List[str]:
@@ -312,6 +334,13 @@ CAPTIONS = {
               "peak: memory held back.",
     "rss_over_time": "RSS over time on {w}: each line is one allocator's first repetition. Look at how far each "
                      "falls after a ▼ (the fall starts) and whether the next ▲ climbs from there or from scratch.",
+    "latency": "Latency of one malloc (left) and one free (right) call on {w}, by percentile: one call in "
+               "--latency-sample was timed with the TSC, outliers (page faults, system calls, preemption) kept. "
+               "The horizontal axis spreads the tail, each step ten times rarer. Look at where a line leaves the "
+               "others: that allocator's refills, purges or drains land on its callers at that rarity.",
+    "fragmentation": "RSS over the bytes the workload holds live on {w}, over the run: 1.0 would be no overhead. "
+                     "Look at the slope in the second half: a line that keeps rising is memory the allocator "
+                     "cannot reuse as sizes drift.",
     "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
     "learning": "What hakmem's learner did in one run, named in the title (the first cell with HAKMEM_LEARN=rules or "
                 "on, else any with learning data; its first repetition): each knob's value over time, a step at "
@@ -341,6 +370,10 @@ def workload_figures(results: Results, out_dir: str, figure) -> None:
     for w in ("growth", "phase_change"):
         if w in results.workloads() and w not in series_workloads:
             figure("rss_over_time", lambda gaps, w=w: plots.rss_over_time(results, w, out_dir), w=w)
+    for w in plots.workloads_with_latency(results):
+        figure("latency", lambda gaps, w=w: plots.latency_percentiles(results, w, out_dir), w=w)
+    for w in plots.workloads_with_fragmentation(results):
+        figure("fragmentation", lambda gaps, w=w: plots.fragmentation(results, w, out_dir), w=w)
     figure("scaling", lambda gaps: plots.scaling(results, out_dir))
     figure("learning", lambda gaps: plots.learning(results, out_dir))
 

@@ -376,6 +376,39 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| mixed_lifo/ultra_simple/t1 | voluntary context switches | 30 | 3 | -90.0% | ", md)
         self.assertNotIn("| mixed_lifo/ultra_simple/t2 | major faults", md)
 
+    def test_latency_and_fragmentation_are_drawn_from_a_real_run(self):
+        # latency_results.json is compare's own file of a real run:
+        #   bazel run -c opt //harness:compare -- --workloads=mixed_lifo,soak --allocators=glibc,mimalloc,hot_mag \
+        #     --modes=preload --threads=1 --reps=2 --smoke --param=soak.population=2000 --latency --out=...
+        path = os.path.join(DATA, "latency_results.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        cell = cell_of(doc, "soak", "hot_mag", 1)
+        record = cell["runs"][0]["record"]
+        self.assertGreater(record["latency"]["malloc"]["samples"], 0)
+        self.assertIn("live_bytes", record["rss_series"])
+        for metric in ["malloc_p99_ns", "free_p99_9_ns", "frag_final_ratio", "frag_slope_per_min"]:
+            self.assertIsNotNone(cell["summary"]["metrics"][metric], metric)
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        for name in ["latency_mixed_lifo.png", "latency_soak.png", "fragmentation_soak.png"]:
+            self.assertEqual(png_size(os.path.join(self.out, name)), (1200, 500), name)
+            self.assertIn(f"]({name})", self.report_md())
+        self.assertFalse(os.path.exists(os.path.join(self.out, "fragmentation_mixed_lifo.png")),
+                         "only a workload that tracks live bytes has one")
+        md = self.report_md()
+        p50, p99, p99_9 = (cell["summary"]["metrics"][f"malloc_{p}_ns"]["median"] for p in ("p50", "p99", "p99_9"))
+        self.assertIn(f"soak, 1 thr: malloc p50 / p99 / p99.9, ns | ", md)
+        self.assertIn(f"{p50:.0f} / {p99:.0f} / {p99_9:.0f}", md)
+        self.assertIn("soak, 1 thr: RSS / live: mean, end | ", md)
+        self.assertNotIn("mixed_lifo, 1 thr: RSS / live", md)
+
+    def test_the_tail_axis_spreads_each_decade_of_rarity_evenly(self):
+        self.assertAlmostEqual(plots.tail_x(0, 1000), 0.0)
+        self.assertAlmostEqual(plots.tail_x(90, 1000), 1.0)
+        self.assertAlmostEqual(plots.tail_x(99.9, 1000), 3.0)
+        self.assertAlmostEqual(plots.tail_x(100, 1000), 3.0, msg="the maximum sits at one sample in 1000")
+
     def test_the_learning_panel_is_drawn_from_a_real_run(self):
         # learning_results.json is compare's own file of a real run:
         #   HAKMEM_LEARN=on bazel run -c opt //harness:compare -- --allocators=hot_mag,glibc --modes=preload \

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "harness/cli.h"
@@ -59,25 +60,34 @@ struct Options {
   MatrixFlags matrix{5, 300};  // --reps, --timeout
   bool callgrind = false;
   int64_t callgrind_ops = 1'000'000;
+  TableOptions table;
   std::optional<std::string> report_dir;  // --report: "" means the default
   // --hakmem-env: each hakmem allocator once per value, in order.
   HakmemEnv hakmem_env;
+  // Workloads whose length is their --minutes (soak), from the drivers' --list.
+  std::set<std::string> minute_workloads;
 };
 
 // compare's defaults, each written once; --help shows them from here.
 Options default_options() {
   Options o;
   for (const AllocatorInfo& a : known_allocators()) o.config.allocators.push_back(a.name);
-  // config.workloads stays empty: every workload the drivers hold.
+  // config.workloads stays empty: every workload the drivers hold, less
+  // those whose length is minutes (soak: named to be run).
   o.config.threads = {1, 2};
   o.config.modes = {kLinkedMode, kPreloadMode};
   o.config.baseline = "glibc";
   return o;
 }
 
-// The workloads the drivers contain. Every driver holds every workload, so
+// The workloads the drivers contain, and which of them are measured in
+// minutes (a third column "minutes"). Every driver holds every workload, so
 // the first known allocator's --list speaks for all.
-std::optional<std::vector<std::string>> list_workloads(const char* argv0, std::string* error) {
+struct WorkloadList {
+  std::vector<std::string> names;
+  std::set<std::string> in_minutes;
+};
+std::optional<WorkloadList> list_workloads(const char* argv0, std::string* error) {
   const auto locator = DriverLocator::create(argv0, error);
   if (!locator) return std::nullopt;
   const std::optional<std::string> driver = locator->path(known_allocators().front().driver(), error);
@@ -87,16 +97,21 @@ std::optional<std::vector<std::string>> list_workloads(const char* argv0, std::s
     *error = *driver + " --list " + r.describe_failure();
     return std::nullopt;
   }
-  std::vector<std::string> names;
+  WorkloadList list;
   std::istringstream in(r.stdout_text);
-  for (std::string line; std::getline(in, line);) names.push_back(line.substr(0, line.find('\t')));
-  return names;
+  for (std::string line; std::getline(in, line);) {
+    const std::string name = line.substr(0, line.find('\t'));
+    list.names.push_back(name);
+    if (line.size() > 8 && line.compare(line.size() - 8, 8, "\tminutes") == 0) list.in_minutes.insert(name);
+  }
+  return list;
 }
 
 // Arguments for one run of a cell's driver, after the driver's path.
 std::vector<std::string> driver_args(const Cell& cell, const Options& o, bool callgrind) {
   std::vector<std::string> args = {"--workload=" + cell.workload, "--threads=" + std::to_string(cell.threads)};
-  const std::optional<int64_t> ops = callgrind ? std::optional<int64_t>(o.callgrind_ops) : o.config.ops;
+  std::optional<int64_t> ops = callgrind ? std::optional<int64_t>(o.callgrind_ops) : o.config.ops;
+  if (o.minute_workloads.count(cell.workload) != 0) ops.reset();  // its length is --minutes
   if (ops) args.push_back("--ops=" + std::to_string(*ops));
   if (o.config.smoke && !ops) args.push_back("--smoke");
   for (const auto& [name, value] : o.config.params) {
@@ -157,6 +172,8 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
            "also count instructions per op under valgrind --tool=callgrind (one run per cell, --callgrind-ops "
            "operations)");
   t.integer("callgrind-ops", &o->callgrind_ops, 1, int64_t{1} << 40, "operations for the callgrind runs");
+  t.toggle("latency", &o->table.latency,
+           "add malloc and free p99 / p99.9 columns (ns) to the table (every run samples them; the JSON has all)");
   t.custom("report", "DIR", "then write the phase report (//analysis:report) into DIR; --report alone: the default",
            "results/reports/<name of --out>/ in the workspace",
            [o](const std::string& value) -> std::optional<std::string> {
@@ -176,8 +193,17 @@ std::optional<int> parse_command_line(int argc, char** argv, Options* o) {
     std::string error;
     const auto workloads = list_workloads(argv[0], &error);
     Options shown = default_options();
-    fmt::print("{}{}{}", kIntro, flag_table(&shown, workloads ? join(*workloads) : "(drivers not found)").usage(),
-               kOutro);
+    std::string all = "(drivers not found)";
+    if (workloads) {
+      std::vector<std::string> by_default;
+      for (const std::string& w : workloads->names)
+        if (workloads->in_minutes.count(w) == 0) by_default.push_back(w);
+      all = join(by_default);
+      if (!workloads->in_minutes.empty())
+        all += "; named only: " + join({workloads->in_minutes.begin(), workloads->in_minutes.end()}) +
+               " (minutes a cell, --param=soak.minutes=N)";
+    }
+    fmt::print("{}{}{}", kIntro, flag_table(&shown, all).usage(), kOutro);
     return 0;
   }
   o->config.reps = o->matrix.reps;
@@ -191,18 +217,42 @@ std::optional<int> parse_command_line(int argc, char** argv, Options* o) {
   return std::nullopt;
 }
 
+// The minutes a soak-like workload's cells run: its --param, else 1.
+int64_t minutes_of(const std::string& workload, const CompareConfig& config) {
+  for (const std::string& key : {workload + ".minutes", std::string("minutes")}) {
+    const auto it = config.params.find(key);
+    if (it != config.params.end()) return std::atoll(it->second.c_str());
+  }
+  return 1;
+}
+
 // The workloads the run names, checked against the drivers' list; an
-// unknown one goes to *unknown (its cells fail alone). An error concerns
-// every cell.
-std::optional<std::string> resolve_workloads(const char* argv0, CompareConfig* config,
+// unknown one goes to *unknown (its cells fail alone), and so does a
+// workload measured in minutes that cannot finish within --timeout. An
+// error concerns every cell.
+std::optional<std::string> resolve_workloads(const char* argv0, Options* o,
                                              std::map<std::string, std::string>* unknown) {
+  CompareConfig* config = &o->config;
   std::string error;
   const auto workloads = list_workloads(argv0, &error);
   if (!workloads) return error;
-  if (config->workloads.empty()) config->workloads = *workloads;
-  for (const std::string& w : config->workloads)
-    if (std::find(workloads->begin(), workloads->end(), w) == workloads->end())
-      (*unknown)[w] = "unknown workload '" + w + "' (known: " + join(*workloads) + ")";
+  o->minute_workloads = workloads->in_minutes;
+  if (config->workloads.empty())
+    for (const std::string& w : workloads->names)
+      if (workloads->in_minutes.count(w) == 0) config->workloads.push_back(w);
+  for (const std::string& w : config->workloads) {
+    if (std::find(workloads->names.begin(), workloads->names.end(), w) == workloads->names.end()) {
+      (*unknown)[w] = "unknown workload '" + w + "' (known: " + join(workloads->names) + ")";
+      continue;
+    }
+    if (workloads->in_minutes.count(w) == 0) continue;
+    // The run itself, its set-up and its one-second settle step.
+    const int64_t minutes = minutes_of(w, *config);
+    if (static_cast<double>(minutes) * 60 + 30 > config->timeout_seconds)
+      (*unknown)[w] = fmt::format("--param={}.minutes={}: a {}-minute run cannot finish within --timeout={:.0f} s "
+                                  "(raise --timeout above {} s)",
+                                  w, minutes, minutes, config->timeout_seconds, minutes * 60 + 30);
+  }
   return std::nullopt;
 }
 
@@ -257,7 +307,7 @@ int run(int argc, char** argv) {
   DriverMatrix matrix;
   std::map<std::string, std::string> unknown;  // name -> why its cells fail
   if (auto e = matrix.locate(argv[0], o.config.allocators, o.config.modes, &unknown)) return usage_error(*e);
-  if (auto e = resolve_workloads(argv[0], &o.config, &unknown)) return usage_error(*e);
+  if (auto e = resolve_workloads(argv[0], &o, &unknown)) return usage_error(*e);
   for (const auto& [name, why] : unknown) fmt::print(stderr, "error: {}; its cells are marked failed\n", why);
 
   std::optional<ResultsFile> opened = open_results(o.matrix, o.config, LAB_COMPILATION_MODE, unknown, &error);
@@ -283,7 +333,7 @@ int run(int argc, char** argv) {
                o.matrix.out);
   const int failed = report_failed_cells(results, o.config.reps, o.matrix.out);
   fflush(stderr);
-  fmt::print("{}\nresults: {}\n", render_table(results), o.matrix.out);
+  fmt::print("{}\nresults: {}\n", render_table(results, o.table), o.matrix.out);
   fflush(stdout);
   if (end.interrupted) return kExitInterrupted;
   const bool report_ok = !o.report_dir || write_report(report_tool, o);

@@ -120,6 +120,10 @@ TEST_F(CompareTest, ABadNameOrParameterFailsItsCellsAndTheOthersRun) {
       {{"--allocators=ultra_simple", "--workloads=mixed_lifo,random_free", "--param=random_free.max_size=-1"},
        "--max_size must be an integer",
        {"random_free/ultra_simple/t1"}},
+      // A soak longer than a run may take: its cells fail before anything runs.
+      {{"--allocators=ultra_simple", "--workloads=mixed_lifo,soak", "--param=soak.minutes=10"},
+       "--param=soak.minutes=10: a 10-minute run cannot finish within --timeout=300 s (raise --timeout above 630 s)",
+       {"soak/ultra_simple/t1"}},
   };
   int n = 0;
   for (const auto& [args, message, failed] : cases) {
@@ -448,6 +452,8 @@ TEST_F(CompareTest, HelpIsGeneratedFromTheFlagTable) {
     EXPECT_NE(r.stdout_text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("(default: all: mixed_lifo, random_free,"), std::string::npos)
       << "the workloads default lists what the drivers hold: " << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("phase_change; named only: soak"), std::string::npos)
+      << "soak runs only when named: " << r.stdout_text;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // checks, and one-line errors for bad flags.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "common/process.h"
 #include "common/sanitizer.h"
 #include "harness/drivers.h"
@@ -161,6 +163,70 @@ TEST_P(DriverTest, HakmemPassesUnderFullInvariantChecks) {
   ASSERT_TRUE(r.ok()) << r.describe_failure();
 }
 
+// One call in N of each kind is timed, in the timed region only, and the
+// percentiles come out ordered, calibrated and backed by a curve.
+TEST_P(DriverTest, OneCallInNIsTimedIntoOrderedPercentiles) {
+  const ProcessResult r = run({"--workload=mixed_lifo", "--ops=400000", "--latency-sample=20", threads(2)});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const Json rec = Json::parse(r.stdout_text);
+  ASSERT_TRUE(rec.contains("latency")) << r.stdout_text.substr(0, 400);
+  const RunRecord record = rec.get<RunRecord>();
+  ASSERT_TRUE(record.latency);
+  const RunLatency& l = *record.latency;
+  EXPECT_EQ(l.method, "rdtscp; lfence");
+  EXPECT_EQ(l.sample_every, 20u);
+  EXPECT_GT(l.tsc_ticks_per_ns, 0.1);
+  EXPECT_NEAR(static_cast<double>(l.calibration_ns), record.seconds * 1e9, record.seconds * 1e9 * 0.05 + 1e5)
+      << "calibrated over the timed region";
+  EXPECT_GT(l.timer_floor_ns, 0);
+  for (const auto& [name, op, calls] : {std::tuple{"malloc", l.malloc, record.counts.allocations},
+                                       std::tuple{"free", l.free, record.counts.frees}}) {
+    // Gaps average 20: the count is calls / 20 to within a few percent
+    // (the untimed set-up and drain are not sampled).
+    EXPECT_NEAR(static_cast<double>(op.samples), static_cast<double>(calls) / 20, static_cast<double>(calls) / 200)
+        << name;
+    EXPECT_GT(op.p50_ns, 0) << name;
+    EXPECT_LE(op.p50_ns, op.p90_ns) << name;
+    EXPECT_LE(op.p90_ns, op.p99_ns) << name;
+    EXPECT_LE(op.p99_ns, op.p99_9_ns) << name;
+    EXPECT_LE(op.p99_9_ns, op.p99_99_ns) << name;
+    EXPECT_LE(op.p99_99_ns, op.max_ns) << name;
+    EXPECT_LE(op.over_10us, op.samples) << name;
+    ASSERT_GE(op.curve.size(), 2u) << name;
+    EXPECT_EQ(op.curve.front()[0], 0) << name;
+    EXPECT_EQ(op.curve.back()[0], 100) << name;
+    EXPECT_EQ(op.curve.back()[1], op.max_ns) << name;
+    for (size_t i = 1; i < op.curve.size(); ++i) {
+      EXPECT_GT(op.curve[i][0], op.curve[i - 1][0]) << name;
+      EXPECT_GE(op.curve[i][1], op.curve[i - 1][1]) << name;
+    }
+  }
+}
+
+// soak under --smoke: a second of its schedule, paced, with the bytes it
+// holds beside every RSS sample, and every block freed by the drain.
+TEST_P(DriverTest, TheSoakSamplesLiveBytesBesideRss) {
+  if (GetParam().name == kBoundAllocator) GTEST_SKIP() << "bound serves one size range and one thread";
+  const ProcessResult r = run({"--workload=soak", "--smoke", "--rss-sample-ms=20", "--population=500", threads(2)});
+  ASSERT_TRUE(r.ok()) << r.describe_failure();
+  const RunRecord rec = Json::parse(r.stdout_text).get<RunRecord>();
+  EXPECT_GE(rec.seconds, 0.95) << "100 ticks of 10 ms, paced by the clock";
+  ASSERT_TRUE(rec.rss_series);
+  const Json& series = *rec.rss_series;
+  ASSERT_TRUE(series.contains("live_bytes"));
+  ASSERT_EQ(series["live_bytes"].size(), series["rss_bytes"].size());
+  int positive = 0;
+  for (const Json& live : series["live_bytes"]) positive += live.is_number() && live.get<int64_t>() > 0;
+  EXPECT_GT(positive, 10);
+  EXPECT_EQ(rec.counts.prepare_allocations + rec.counts.allocations, rec.counts.frees + rec.counts.drain_frees)
+      << "every block freed";
+  EXPECT_EQ(rec.blocks_checked, rec.counts.frees + rec.counts.drain_frees);
+  const auto ratio = find_run_metric("frag_final_ratio")->of(rec);
+  ASSERT_TRUE(ratio);
+  EXPECT_GT(*ratio, 0.5) << "RSS holds at least about what is live";
+  EXPECT_TRUE(find_run_metric("frag_slope_per_min")->of(rec));
+}
+
 TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "--workload is required"},
@@ -174,6 +240,11 @@ TEST_P(DriverTest, BadFlagsGetOneLineErrors) {
       {{"--workload=mid_churn", "--low-water-mb=64"}, "--low_water_mb (64) must be below --high_water_mb (64)"},
       {{"--workload=mixed_lifo", "--cpus=-1"}, "--cpus must be an integer"},
       {{"--workload=mixed_lifo", "--cpus=1024"}, "--cpus=1024: cannot run on 1024 CPUs: this process may use"},
+      {{"--workload=mixed_lifo", "--latency-sample=0"}, "--latency_sample must be an integer in [1, "},
+      {{"--workload=soak", "--ops=5000"}, "--ops does not apply to soak: its length is --minutes"},
+      {{"--workload=soak", "--minutes=0"}, "--minutes must be an integer in [1, 1440]"},
+      {{"--workload=soak", "--burst-hold-ms=6000"}, "--burst_hold_ms (6000) must be below --burst_every_ms (5000)"},
+      {{"--workload=mixed_lifo", "--latency-sample=-3"}, "--latency_sample must be an integer in [1, "},
       {{"--workload=mixed_lifo", "--inject-fault=explode"}, "--inject_fault must be crash, hang or corrupt"},
       {{"--workload=mixed_lifo", "--inject-fault=corrupt"}, "--inject_fault=corrupt needs a test-hooked driver"},
   };

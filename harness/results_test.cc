@@ -133,7 +133,11 @@ TEST(Results, CellSchemaIsPinned) {
                                    "peak_rss_bytes", "rss_end_bytes", "rss_after_drain_bytes",
                                    "rss_after_settle_bytes", "minor_faults", "major_faults", "voluntary_context_switches",
                                    "syscalls_per_mop", "rss_integral_mib_s", "learner_cpu_share",
-                                   "learner_changes", "rss_idle_end_bytes"}));
+                                   "learner_changes", "rss_idle_end_bytes", "frag_mean_ratio", "frag_final_ratio",
+                                   "frag_slope_per_min", "malloc_p50_ns", "malloc_p90_ns", "malloc_p99_ns",
+                                   "malloc_p99_9_ns", "malloc_p99_99_ns", "malloc_max_ns", "malloc_over_10us",
+                                   "free_p50_ns", "free_p90_ns", "free_p99_ns", "free_p99_9_ns", "free_p99_99_ns",
+                                   "free_max_ns", "free_over_10us"}));
   EXPECT_EQ(keys(cell["summary"]["metrics"]["ops_per_sec"]),
             (std::set<std::string>{"min", "p25", "median", "p75", "max", "rel_iqr", "n"}));
 }

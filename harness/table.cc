@@ -42,7 +42,12 @@ std::string format_bytes(std::optional<double> bytes) {
   return fmt::format("{:.1f} MiB", *bytes / (1024.0 * 1024.0));
 }
 
-std::string render_table(const ResultsFile& results) {
+std::string format_tail(std::optional<double> p99_ns, std::optional<double> p99_9_ns) {
+  if (!p99_ns || !p99_9_ns) return "-";
+  return fmt::format("{:.0f}/{:.0f}", *p99_ns, *p99_9_ns);
+}
+
+std::string render_table(const ResultsFile& results, const TableOptions& options) {
   std::string out;
   const std::string& baseline = results.config.baseline;
   std::vector<std::pair<std::string, int>> groups;
@@ -50,25 +55,30 @@ std::string render_table(const ResultsFile& results) {
   for (const Cell& c : results.cells)
     if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
 
-  bool any_callgrind = false, any_bound = false, any_settle = false, any_learning = false;
+  bool any_callgrind = false, any_bound = false, any_settle = false, any_learning = false, any_frag = false;
   size_t name_width = 14;  // setting allocators (hot_mag[learn=on]) are longer
   for (const Cell& c : results.cells) {
     any_callgrind |= c.callgrind.has_value();
     any_bound |= c.allocator == kBoundAllocator && !c.runs.empty();
     any_settle |= c.summary.median("rss_after_settle_bytes").has_value();
+    any_frag |= c.summary.median("frag_final_ratio").has_value();
     any_learning |= !c.runs.empty() && c.runs.front().record.learning && c.runs.front().record.learning->mode != "off";
     name_width = std::max(name_width, c.allocator.size());
   }
 
   for (const auto& [workload, threads] : groups) {
-    out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median{})\n", workload,
+    out += fmt::format("\n{}, {} thread{} (median of {} reps; spread = interquartile range / median{}{}{})\n", workload,
                        threads, threads == 1 ? "" : "s", results.config.reps,
-                       any_bound ? "; t/bound = time relative to bound, 1.00 = speed of light" : "");
+                       any_bound ? "; t/bound = time relative to bound, 1.00 = speed of light" : "",
+                       options.latency ? "; p99/99.9 in ns, sampled calls" : "",
+                       any_frag ? "; RSS/live at the end and its drift per minute over the second half" : "");
     std::string header = fmt::format("{:<{}} {:<15} {:>9} {:>8} {:>9}", "allocator", name_width, "mode", "Mops/s",
                                      "spread", "x" + baseline);
     if (any_bound) header += fmt::format(" {:>8}", "t/bound");
     header += fmt::format(" {:>11} {:>11} {:>12}", "Mops/CPU-s", "peak RSS", "after drain");
     if (any_settle) header += fmt::format(" {:>12}", "after settle");
+    if (any_frag) header += fmt::format(" {:>9} {:>10}", "RSS/live", "drift/min");
+    if (options.latency) header += fmt::format(" {:>15} {:>15}", "malloc p99/99.9", "free p99/99.9");
     if (any_callgrind) header += fmt::format(" {:>8}", "Ir/op");
     if (any_learning) header += fmt::format(" {:<22}", "learning");
     header += "  status";
@@ -86,6 +96,14 @@ std::string render_table(const ResultsFile& results) {
       row += fmt::format(" {:>11} {:>11} {:>12}", format_mops(s.median("ops_per_cpu_second")),
                          format_bytes(s.median("peak_rss_bytes")), format_bytes(s.median("rss_after_drain_bytes")));
       if (any_settle) row += fmt::format(" {:>12}", format_bytes(s.median("rss_after_settle_bytes")));
+      if (any_frag) {
+        const auto end = s.median("frag_final_ratio"), drift = s.median("frag_slope_per_min");
+        row += fmt::format(" {:>9} {:>10}", end ? fmt::format("{:.2f}", *end) : "-",
+                           drift ? fmt::format("{:+.3f}", *drift) : "-");
+      }
+      if (options.latency)
+        row += fmt::format(" {:>15} {:>15}", format_tail(s.median("malloc_p99_ns"), s.median("malloc_p99_9_ns")),
+                           format_tail(s.median("free_p99_ns"), s.median("free_p99_9_ns")));
       if (any_callgrind) {
         row += c.callgrind && c.callgrind->contains("instructions_per_op")
                    ? fmt::format(" {:>8.1f}", (*c.callgrind)["instructions_per_op"].get<double>())

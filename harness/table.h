@@ -8,7 +8,16 @@
 
 namespace lab {
 
-std::string render_table(const ResultsFile& results);
+struct TableOptions {
+  // malloc and free p99 / p99.9 columns (the records' sampled latency):
+  // compare --latency; the table is wide enough without them.
+  bool latency = false;
+};
+
+std::string render_table(const ResultsFile& results, const TableOptions& options = {});
+
+// "85/410": a p99 and a p99.9 in ns, "-" when either is missing.
+std::string format_tail(std::optional<double> p99_ns, std::optional<double> p99_9_ns);
 
 // A rate in Mops/s: one decimal from 1 Mops/s up ("12.3"), three
 // significant digits below ("0.0526"): a workload of 50 k ops/s (mid_churn,

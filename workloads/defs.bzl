@@ -16,6 +16,8 @@ WORKLOAD_SRCS = [
     "registry.cc",
     "settle_request.cc",
     "settle_request.h",
+    "soak.cc",
+    "soak_model.h",
 ]
 
 # The shared library of each system allocator: what its linked driver

@@ -37,8 +37,12 @@ class Larson final : public Workload {
   void run(unsigned w) override {
     uint64_t id = first_block_id(w) + slots_;
     for (uint64_t round = 0; round < rounds_; ++round) {
-      // A new thread per round; it inherits the array and the ids to come.
-      std::thread([&, round] { churn(w, round, id); }).join();
+      // A new thread per round; it inherits the array and the ids to come,
+      // and the worker's latency sampler (the worker waits in join()).
+      std::thread([&, round, sampler = t_latency.sampler] {
+        LatencyBinding timed(sampler);
+        churn(w, round, id);
+      }).join();
       id += replacements_per_round_;
     }
     const uint64_t n = rounds_ * replacements_per_round_;

@@ -1,6 +1,6 @@
 // The block operations every workload is made of, through the allocator
 // under test (lab/allocator.h): a new block is checked and stamped, a block
-// is checked before it is freed. Header-only, compiled into each workload
+// is checked before it is freed; one call in N of each kind is timed. Header-only, compiled into each workload
 // source and so once per allocator.
 #pragma once
 
@@ -8,13 +8,49 @@
 
 #include "lab/allocator.h"
 #include "workloads/support/blocks.h"
+#include "workloads/support/latency.h"
 #include "workloads/support/validate.h"
 
 namespace lab {
 
+// The one call in N that is timed (workloads/support/latency.h); cold and
+// out of line, so the untimed path stays a decrement and a branch.
+[[gnu::noinline, gnu::cold]] inline void* sampled_allocate(size_t size) {
+  LatencySampler* s = t_latency.sampler;
+  if (s == nullptr) {  // an unbound thread: park the countdown again
+    t_latency.malloc_left = LatencyTls::kParked;
+    return allocate(size);
+  }
+  const uint64_t t0 = tsc_now();
+  void* p = allocate(size);
+  const uint64_t t1 = tsc_now();
+  s->malloc_ticks.record(t1 - t0);
+  t_latency.malloc_left = s->next_gap();
+  return p;
+}
+
+[[gnu::noinline, gnu::cold]] inline void sampled_deallocate(void* p) {
+  LatencySampler* s = t_latency.sampler;
+  if (s == nullptr) {
+    t_latency.free_left = LatencyTls::kParked;
+    deallocate(p);
+    return;
+  }
+  const uint64_t t0 = tsc_now();
+  deallocate(p);
+  const uint64_t t1 = tsc_now();
+  s->free_ticks.record(t1 - t0);
+  t_latency.free_left = s->next_gap();
+}
+
 // Allocates `size` bytes as block `id`, checked and stamped.
 [[gnu::always_inline]] inline LiveBlock new_block(size_t size, uint64_t seed, uint64_t id) {
-  const LiveBlock block{allocate(size), size, id};
+  void* p;
+  if (--t_latency.malloc_left != 0) [[likely]]
+    p = allocate(size);
+  else
+    p = sampled_allocate(size);
+  const LiveBlock block{p, size, id};
   accept_block(block.p, size, seed, id);
   return block;
 }
@@ -22,7 +58,10 @@ namespace lab {
 // Checks `block` still holds its stamp, then frees it.
 [[gnu::always_inline]] inline void release_block(const LiveBlock& block, uint64_t seed) {
   check_block(block.p, block.size, block_tag(seed, block.id), block.id);
-  deallocate(block.p);
+  if (--t_latency.free_left != 0) [[likely]]
+    deallocate(block.p);
+  else
+    sampled_deallocate(block.p);
 }
 
 // Reallocates `block` to `size` bytes as block `id`: checks its stamp before,

@@ -12,10 +12,11 @@ extern const WorkloadDef kLarson;
 extern const WorkloadDef kGrowth;
 extern const WorkloadDef kMidChurn;
 extern const WorkloadDef kPhaseChange;
+extern const WorkloadDef kSoak;
 
 std::span<const WorkloadDef> all_workloads() {
-  static const std::array<const WorkloadDef, 7> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
-                                                        kGrowth,     kMidChurn,   kPhaseChange};
+  static const std::array<const WorkloadDef, 8> kAll = {kMixedLifo, kRandomFree, kProducerConsumer, kLarson,
+                                                        kGrowth,     kMidChurn,   kPhaseChange,      kSoak};
   return kAll;
 }
 

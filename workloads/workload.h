@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -66,6 +67,7 @@ struct WorkloadConfig {
   unsigned threads;  // --threads
   uint64_t seed;
   std::map<std::string, int64_t> params;  // the workload's own, resolved
+  bool smoke = false;  // --smoke: a workload whose length is not --ops makes its run short
 };
 
 class Workload {
@@ -89,6 +91,10 @@ class Workload {
   virtual bool allocates_from_new_threads() const { return false; }
   // Moments worth marking on a time series (phases), if any.
   virtual std::vector<PhaseMark> phases() const { return {}; }
+  // The bytes the workload holds (the sum of the sizes it asked for), for
+  // the RSS series; called from the sampling thread while the workers run,
+  // so it reads only atomics. nullopt: the workload does not track them.
+  virtual std::optional<int64_t> live_bytes() const { return std::nullopt; }
 
   WorkerCounts totals() const {
     WorkerCounts t;
@@ -121,6 +127,10 @@ struct WorkloadDef {
   // Returns nullptr and sets *error when the parameters cannot work
   // together (e.g. min size above max size).
   std::unique_ptr<Workload> (*make)(const WorkloadConfig& config, std::string* error);
+  // True when the run's length is its own --minutes, not --ops (soak): the
+  // driver refuses --ops for it, and compare leaves it out of its default
+  // workloads (a cell takes minutes).
+  bool length_in_minutes = false;
 };
 
 // False (and *error set) unless --min_size <= --max_size.

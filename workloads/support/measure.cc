@@ -49,7 +49,8 @@ void wait_until_equal(std::atomic<unsigned>& counter, unsigned target) {
 // itself never calls the allocator under test while it runs.
 class RssSampler {
  public:
-  RssSampler(int64_t period_ms, int64_t origin_ns) : period_ms_(period_ms), origin_ns_(origin_ns) {
+  RssSampler(int64_t period_ms, int64_t origin_ns, std::function<std::optional<int64_t>()> live_bytes)
+      : period_ms_(period_ms), origin_ns_(origin_ns), live_bytes_(std::move(live_bytes)) {
     if (period_ms_ <= 0) return;
     samples_.reserve(kMaxSamples);
     fd_ = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -88,11 +89,13 @@ class RssSampler {
     char* end = nullptr;
     strtoll(buffer, &end, 10);  // total size
     const long long resident = strtoll(end, nullptr, 10);
-    samples_.push_back({now_ns() - origin_ns_, resident * page_size_});
+    samples_.push_back({now_ns() - origin_ns_, resident * page_size_,
+                        live_bytes_ ? live_bytes_() : std::optional<int64_t>()});
   }
 
   int64_t period_ms_;
   int64_t origin_ns_;
+  std::function<std::optional<int64_t>()> live_bytes_;
   int fd_ = -1;
   long page_size_ = 4096;
   std::atomic<bool> stop_{false};
@@ -139,7 +142,10 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
       ready.fetch_add(1);
       ready.notify_one();
       go.wait(false, std::memory_order_acquire);
-      run(w);
+      {
+        LatencyBinding timed(options.latency != nullptr ? options.latency->worker(w) : nullptr);
+        run(w);
+      }
       finished.fetch_add(1, std::memory_order_release);
       finished.notify_one();
       drain_go.wait(false, std::memory_order_acquire);
@@ -154,18 +160,20 @@ Measurement measure(const MeasureOptions& options, const std::function<void(unsi
   m.peak_rss_reset = reset_peak_rss();
   const int64_t start_ns = now_ns();
   m.start_steady_ns = start_ns;
-  RssSampler sampler(options.rss_sample_ms, start_ns);
+  RssSampler sampler(options.rss_sample_ms, start_ns, options.live_bytes);
   const Usage usage_start = usage_now();
   if (options.at_start) options.at_start();
   counters.enable();
   // Under callgrind, the dump named "timed_region" holds exactly this
   // region's instructions (all threads); natively these are no-ops.
   CALLGRIND_ZERO_STATS;
+  if (options.latency != nullptr) options.latency->start();
   const int64_t t0 = now_ns();
   go.store(true, std::memory_order_release);
   go.notify_all();
   wait_until_equal(finished, options.workers);
   const int64_t t1 = now_ns();
+  if (options.latency != nullptr) options.latency->stop();
   CALLGRIND_DUMP_STATS_AT("timed_region");
   counters.disable();
   if (options.at_end) options.at_end();

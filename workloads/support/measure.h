@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "workloads/support/latency.h"
+
 namespace lab {
 
 struct MeasureOptions {
@@ -29,6 +31,11 @@ struct MeasureOptions {
   // one settle_request every kSettleRequestMs meanwhile.
   int64_t settle_ms = 0;
   std::function<void()> settle_request;
+  // Per-call latency: each worker's sampler is bound around its run(), and
+  // the TSC is calibrated over the timed region. May be null.
+  LatencyRun* latency = nullptr;
+  // The workload's live bytes, read at every RSS sample; may be empty.
+  std::function<std::optional<int64_t>()> live_bytes;
 };
 
 // The settle step's pace: one request per this many milliseconds.
@@ -37,6 +44,7 @@ inline constexpr int64_t kSettleRequestMs = 10;
 struct RssSample {
   int64_t t_ns;  // since the start of the timed region
   int64_t rss_bytes;
+  std::optional<int64_t> live_bytes;  // the workload's, when it tracks them
 };
 
 struct Measurement {

@@ -34,6 +34,7 @@ const std::set<std::string>& known_keys() {
     full.output_checksum = "";
     full.syscalls = RunSyscalls{};
     full.learning = RunLearning{};
+    full.latency = RunLatency{};
     full.settle_ms = 0;
     const Json written = full;
     std::set<std::string> keys;
@@ -46,7 +47,7 @@ const std::set<std::string>& known_keys() {
 // Keys written only when set: their absence says nothing about the version.
 const std::set<std::string>& optional_keys() {
   static const std::set<std::string> kKeys = {"rss_series", "exit_status", "output_checksum", "syscalls",
-                                              "settle_ms", "rss_after_settle_bytes", "learning"};
+                                              "settle_ms", "rss_after_settle_bytes", "learning", "latency"};
   return kKeys;
 }
 
@@ -89,6 +90,58 @@ RunLearning learning_of(const Json& j) {
                        row[4].get<uint64_t>(), row[5].get<std::string>()});
   }
   l.phases = j.value("phases", Json::array());
+  return l;
+}
+
+Json latency_op_json(const LatencyOp& op) {
+  Json curve = Json::array();
+  for (const auto& point : op.curve) curve.push_back({point[0], point[1]});
+  return {{"samples", op.samples}, {"p50_ns", op.p50_ns},     {"p90_ns", op.p90_ns},
+          {"p99_ns", op.p99_ns},   {"p99_9_ns", op.p99_9_ns}, {"p99_99_ns", op.p99_99_ns},
+          {"max_ns", op.max_ns},   {"over_10us", op.over_10us}, {"curve", curve}};
+}
+
+LatencyOp latency_op_of(const Json& j) {
+  LatencyOp op;
+  j.at("samples").get_to(op.samples);
+  j.at("p50_ns").get_to(op.p50_ns);
+  j.at("p90_ns").get_to(op.p90_ns);
+  j.at("p99_ns").get_to(op.p99_ns);
+  j.at("p99_9_ns").get_to(op.p99_9_ns);
+  j.at("p99_99_ns").get_to(op.p99_99_ns);
+  j.at("max_ns").get_to(op.max_ns);
+  j.at("over_10us").get_to(op.over_10us);
+  for (const Json& point : j.value("curve", Json::array())) {
+    if (!point.is_array() || point.size() != 2)
+      throw Json::type_error::create(302, "a latency curve point must be [percentile, ns]", &point);
+    op.curve.push_back({point[0].get<double>(), point[1].get<double>()});
+  }
+  return op;
+}
+
+Json latency_json(const RunLatency& l) {
+  return {{"method", l.method},
+          {"sample_every", l.sample_every},
+          {"calibration",
+           {{"clock", "CLOCK_MONOTONIC"}, {"ns", l.calibration_ns}, {"ticks", l.calibration_ticks},
+            {"ticks_per_ns", l.tsc_ticks_per_ns}}},
+          {"timer_floor_ns", l.timer_floor_ns},
+          {"malloc", latency_op_json(l.malloc)},
+          {"free", latency_op_json(l.free)}};
+}
+
+RunLatency latency_of(const Json& j) {
+  if (!j.is_object()) throw Json::type_error::create(302, "latency must be an object", &j);
+  RunLatency l;
+  j.at("method").get_to(l.method);
+  j.at("sample_every").get_to(l.sample_every);
+  const Json& c = j.at("calibration");
+  c.at("ns").get_to(l.calibration_ns);
+  c.at("ticks").get_to(l.calibration_ticks);
+  c.at("ticks_per_ns").get_to(l.tsc_ticks_per_ns);
+  j.at("timer_floor_ns").get_to(l.timer_floor_ns);
+  l.malloc = latency_op_of(j.at("malloc"));
+  l.free = latency_op_of(j.at("free"));
   return l;
 }
 
@@ -166,6 +219,7 @@ void to_json(Json& j, const RunRecord& r) {
   put("validation", {{"blocks_checked", r.blocks_checked}});
   if (r.rss_series) j["rss_series"] = *r.rss_series;
   if (r.learning) j["learning"] = learning_json(*r.learning);
+  if (r.latency) j["latency"] = latency_json(*r.latency);
   if (r.syscalls) {
     Json& calls = j["syscalls"] = {{"timed", tally_json(r.syscalls->timed)},
                                    {"process", tally_json(r.syscalls->process)}};
@@ -221,6 +275,7 @@ void from_json(const Json& j, RunRecord& r) {
   if (j.contains("validation")) read(j.at("validation"), "blocks_checked", r.blocks_checked);
   if (j.contains("rss_series")) r.rss_series = j.at("rss_series");
   if (j.contains("learning") && !j.at("learning").is_null()) r.learning = learning_of(j.at("learning"));
+  if (j.contains("latency") && !j.at("latency").is_null()) r.latency = latency_of(j.at("latency"));
   if (j.contains("syscalls")) {
     const Json& calls = j.at("syscalls");
     r.syscalls = RunSyscalls{tally_of(calls.value("timed", Json(nullptr))),
@@ -276,6 +331,76 @@ std::optional<double> rss_idle_end_bytes(const RunRecord& r) {
   return std::nullopt;
 }
 
+// Fragmentation over the timed region (soak): RSS over the bytes the
+// workload holds, at each rss_series sample up to the drain with live
+// bytes above 0.
+struct FragmentationPoint {
+  double t_min;
+  double ratio;
+};
+std::vector<FragmentationPoint> fragmentation(const RunRecord& r) {
+  std::vector<FragmentationPoint> points;
+  if (!r.rss_series || !r.rss_series->contains("live_bytes")) return points;
+  const Json& t = r.rss_series->at("t_ms");
+  const Json& rss = r.rss_series->at("rss_bytes");
+  const Json& live = r.rss_series->at("live_bytes");
+  const double end = r.rss_series->value("drain_start_ms", r.seconds * 1e3);
+  for (size_t i = 0; i < t.size() && i < rss.size() && i < live.size(); ++i) {
+    if (t[i].get<double>() > end) break;
+    if (!live[i].is_number() || live[i].get<double>() <= 0) continue;
+    points.push_back({t[i].get<double>() / 60'000, rss[i].get<double>() / live[i].get<double>()});
+  }
+  return points;
+}
+
+std::optional<double> fragmentation_mean(const RunRecord& r) {
+  const auto points = fragmentation(r);
+  if (points.empty()) return std::nullopt;
+  double sum = 0;
+  for (const FragmentationPoint& p : points) sum += p.ratio;
+  return sum / static_cast<double>(points.size());
+}
+
+std::optional<double> fragmentation_final(const RunRecord& r) {
+  const auto points = fragmentation(r);
+  return points.empty() ? std::nullopt : std::optional<double>(points.back().ratio);
+}
+
+// The least-squares slope of the ratio against time over the second half
+// of the timed region, in ratio per minute: the drift a longer life would
+// continue.
+std::optional<double> fragmentation_slope(const RunRecord& r) {
+  const auto points = fragmentation(r);
+  if (points.size() < 4) return std::nullopt;
+  const double half = points.back().t_min / 2;
+  double n = 0, st = 0, sr = 0, stt = 0, str = 0;
+  for (const FragmentationPoint& p : points) {
+    if (p.t_min < half) continue;
+    n += 1;
+    st += p.t_min;
+    sr += p.ratio;
+    stt += p.t_min * p.t_min;
+    str += p.t_min * p.ratio;
+  }
+  const double d = n * stt - st * st;
+  if (n < 2 || d <= 0) return std::nullopt;
+  return (n * str - st * sr) / d;
+}
+
+// One percentile of one kind of call's sampled latency; null without
+// samples (program runs, older records).
+template <LatencyOp RunLatency::*Op, double LatencyOp::*Field>
+std::optional<double> latency_ns(const RunRecord& r) {
+  if (!r.latency || (*r.latency.*Op).samples == 0) return std::nullopt;
+  return *r.latency.*Op.*Field;
+}
+
+template <LatencyOp RunLatency::*Op>
+std::optional<double> latency_over_10us(const RunRecord& r) {
+  if (!r.latency || (*r.latency.*Op).samples == 0) return std::nullopt;
+  return static_cast<double>((*r.latency.*Op).over_10us);
+}
+
 }  // namespace
 
 const std::vector<RunMetric>& run_metrics() {
@@ -324,6 +449,26 @@ const std::vector<RunMetric>& run_metrics() {
                                            [](const LearnDecision& d) { return d.signal == "start"; });
          return std::optional<double>(static_cast<double>(r.learning->trace.size()) - static_cast<double>(starts));
        }},
+      // RSS over live bytes (soak): mean, at the end, and its drift.
+      {"frag_mean_ratio", "1", &fragmentation_mean},
+      {"frag_final_ratio", "1", &fragmentation_final},
+      {"frag_slope_per_min", "1/min", &fragmentation_slope},
+      // Sampled call latency (drivers): the median over repetitions of
+      // each run's percentile.
+      {"malloc_p50_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::p50_ns>},
+      {"malloc_p90_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::p90_ns>},
+      {"malloc_p99_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::p99_ns>},
+      {"malloc_p99_9_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::p99_9_ns>},
+      {"malloc_p99_99_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::p99_99_ns>},
+      {"malloc_max_ns", "ns", &latency_ns<&RunLatency::malloc, &LatencyOp::max_ns>},
+      {"malloc_over_10us", "1", &latency_over_10us<&RunLatency::malloc>},
+      {"free_p50_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::p50_ns>},
+      {"free_p90_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::p90_ns>},
+      {"free_p99_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::p99_ns>},
+      {"free_p99_9_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::p99_9_ns>},
+      {"free_p99_99_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::p99_99_ns>},
+      {"free_max_ns", "ns", &latency_ns<&RunLatency::free, &LatencyOp::max_ns>},
+      {"free_over_10us", "1", &latency_over_10us<&RunLatency::free>},
   };
   return kMetrics;
 }

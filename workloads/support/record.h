@@ -16,6 +16,7 @@
 // loses nothing of a newer record.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -85,6 +86,40 @@ struct RunLearning {
   nlohmann::ordered_json phases = nlohmann::ordered_json::array();  // the workload's marks: [{name, t_ms}]
 };
 
+// One kind of call's sampled latencies (workloads/support/latency.h), in
+// ns. Percentiles are the highest value of their histogram bucket (at most
+// 0.1% above the true value), never above max_ns.
+//   p50_ns <= p90_ns <= p99_ns <= p99_9_ns <= p99_99_ns <= max_ns
+struct LatencyOp {
+  uint64_t samples = 0;
+  double p50_ns = 0;
+  double p90_ns = 0;
+  double p99_ns = 0;
+  double p99_9_ns = 0;
+  double p99_99_ns = 0;
+  double max_ns = 0;
+  uint64_t over_10us = 0;  // sampled calls above 10 us: page faults, system calls, preemption
+  // [percentile, ns] pairs at evenly spaced points of a log tail axis
+  // (p = 100 (1 - 10^(-j/5))) as far as the samples reach, then max: what
+  // the report's percentile plot draws.
+  std::vector<std::array<double, 2>> curve;
+  bool operator==(const LatencyOp&) const = default;
+};
+
+// Per-call latency of the timed region, malloc and free (results/SCHEMA.md,
+// "latency"). Drivers only.
+struct RunLatency {
+  std::string method;          // how a call is timed: "rdtscp; lfence"
+  uint64_t sample_every = 0;   // one call in this many (mean), per kind of call
+  double tsc_ticks_per_ns = 0;  // calibration_ticks / calibration_ns
+  int64_t calibration_ns = 0;   // CLOCK_MONOTONIC over the timed region
+  uint64_t calibration_ticks = 0;
+  double timer_floor_ns = 0;  // an empty bracket's median: part of every sample, not subtracted
+  LatencyOp malloc;
+  LatencyOp free;
+  bool operator==(const RunLatency&) const = default;
+};
+
 struct RunRecord {
   int record_version = kRecordVersion;
   std::string status = "ok";  // the protocol's status: a record is always "ok"
@@ -131,6 +166,7 @@ struct RunRecord {
   std::optional<RunSyscalls> syscalls;
   std::optional<nlohmann::ordered_json> rss_series;  // present when RSS was sampled
   std::optional<RunLearning> learning;               // hakmem's learner; written only when set
+  std::optional<RunLatency> latency;                 // sampled call latency; drivers only
   nlohmann::ordered_json build = nlohmann::ordered_json::object();
   nlohmann::ordered_json thp = nlohmann::ordered_json::object();
   nlohmann::ordered_json unknown = nlohmann::ordered_json::object();  // keys this version does not know

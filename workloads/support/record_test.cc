@@ -48,6 +48,16 @@ RunRecord full_record() {
   l.trace = {{-3.5, "purge_delay_ms", -1, 250, 250, "start"}, {104.9, "tiny_cache", 5, 64, 128, "underflows and overflows"}};
   l.phases = Json::array({{{"name", "burst"}, {"t_ms", 0.5}}});
   r.learning = l;
+  RunLatency lat;
+  lat.method = "rdtscp; lfence";
+  lat.sample_every = 1000;
+  lat.tsc_ticks_per_ns = 2.5;
+  lat.calibration_ns = 500'000'000;
+  lat.calibration_ticks = 1'250'000'000;
+  lat.timer_floor_ns = 12.5;
+  lat.malloc = {1000, 20, 30, 400, 2000, 9000, 15000, 3, {{0, 18}, {36.9, 19}, {100, 15000}}};
+  lat.free = {990, 15, 25, 300, 1500, 8000, 12000, 1, {{0, 14}, {100, 12000}}};
+  r.latency = lat;
   r.build = {{"compiler", "gcc"}};
   r.thp = {{"enabled", "madvise"}};
   return r;
@@ -180,6 +190,28 @@ TEST(RunRecord, TheLearningTraceIsATableOfDecisions) {
   RunRecord peer = full_record();
   peer.learning.reset();
   EXPECT_FALSE(Json(peer).contains("learning"));
+}
+
+TEST(RunRecord, LatencyIsPercentilesPerKindOfCallWithItsCalibration) {
+  const Json j = full_record();
+  EXPECT_EQ(j["latency"]["calibration"]["clock"], "CLOCK_MONOTONIC");
+  EXPECT_EQ(j["latency"]["malloc"]["p99_9_ns"], 2000);
+  EXPECT_EQ(j["latency"]["free"]["curve"][1], (Json{100, 12000}));
+  const RunRecord back = j.get<RunRecord>();
+  ASSERT_TRUE(back.latency);
+  EXPECT_EQ(*back.latency, *full_record().latency);
+  Json bad = j;
+  bad["latency"]["malloc"]["curve"][0] = Json{1.0};
+  EXPECT_THROW(bad.get<RunRecord>(), nlohmann::json::exception);
+  RunRecord program = full_record();
+  program.latency.reset();
+  EXPECT_FALSE(Json(program).contains("latency")) << "written only when sampled";
+  const auto value = [&](const RunRecord& r, const char* name) { return find_run_metric(name)->of(r); };
+  EXPECT_EQ(value(back, "malloc_p99_ns"), 400);
+  EXPECT_EQ(value(back, "free_p99_99_ns"), 8000);
+  EXPECT_EQ(value(back, "free_max_ns"), 12000);
+  EXPECT_EQ(value(back, "malloc_over_10us"), 3);
+  EXPECT_FALSE(value(program, "malloc_p50_ns")) << "no samples: no value, not 0";
 }
 
 TEST(RunRecord, AFieldOfTheWrongTypeIsAnError) {
