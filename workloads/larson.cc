@@ -39,7 +39,7 @@ class Larson final : public Workload {
     for (uint64_t round = 0; round < rounds_; ++round) {
       // A new thread per round; it inherits the array and the ids to come,
       // and the worker's latency sampler (the worker waits in join()).
-      std::thread([&, round, sampler = t_latency.sampler] {
+      std::thread([&, round, sampler = t_latency_sampler] {
         LatencyBinding timed(sampler);
         churn(w, round, id);
       }).join();

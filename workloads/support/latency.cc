@@ -1,6 +1,7 @@
 #include "workloads/support/latency.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace lab {
@@ -23,9 +24,9 @@ constexpr double kOver = 10'000;  // ns: the outliers worth tracing to a cause
 
 }  // namespace
 
-LatencyRun::LatencyRun(unsigned workers, uint32_t every, uint64_t seed) : every_(every) {
-  samplers_.reserve(workers);
-  for (unsigned w = 0; w < workers; ++w) samplers_.emplace_back(every, seed ^ (0x5A3D1E47ull * (w + 1)));
+LatencyRun::LatencyRun(unsigned workers, uint32_t every)
+    : samplers_(workers), every_(static_cast<uint32_t>(std::bit_ceil(uint64_t{every}))) {
+  g_latency_mask = every_ - 1;
   floor_ticks_ = empty_bracket_ticks();
 }
 

@@ -2,17 +2,21 @@
 // times go, and what the record says about them (issue 14).
 //
 // Every workload's blocks are made and freed by new_block / release_block
-// (workloads/live_blocks.h). Those count down a thread-local gap and, when
-// it reaches zero, time that one call between two TSC reads
-// (workloads/support/tsc.h) into the thread's LatencySampler. The gaps are
-// drawn uniformly from [1, 2N - 1] (mean N) by a per-worker PRNG, so a
-// workload with a period (mixed_lifo's batches) is not sampled at one
-// phase of it only. Only the timed region samples: measure() binds each
-// worker's sampler around run(), and an unbound thread's countdown is
-// parked at its maximum.
+// (workloads/live_blocks.h), and every block has an id unique in the run.
+// A call is timed when its block's id is 0 modulo N (N a power of two;
+// frees at another phase than mallocs): one call in N of each kind, the same
+// blocks under every allocator. Ids advance by one per block made, so the
+// timed calls fall at every position of a workload's batches in turn
+// (mixed_lifo's 100 against N = 1024). The timed call runs between two TSC reads
+// (workloads/support/tsc.h) into the thread's LatencySampler. Only the
+// timed region records: measure() binds each worker's sampler around
+// run(); a selected call on an unbound thread is simply made.
 //
-// Cost when not sampling: one decrement and one branch per call, on a
-// thread-local word in the driver's static TLS block.
+// Cost of a call not timed: a test of the id the block operation holds
+// anyway against a global, and a branch. (A thread-local countdown, the
+// first design, cost mixed_lifo 6.5 instructions an operation under
+// hot_mag, +14%: its read-modify-write on every call held a register for
+// the TLS offset, and GCC spilled loop state around the allocation.)
 #pragma once
 
 #include <cstdint>
@@ -21,7 +25,6 @@
 
 #include "workloads/support/latency_histogram.h"
 #include "workloads/support/record.h"
-#include "workloads/support/rng.h"
 #include "workloads/support/tsc.h"
 
 namespace lab {
@@ -29,38 +32,32 @@ namespace lab {
 // One worker's samples. Invariant: malloc.total() and free.total() count
 // the calls it timed; none is timed outside a binding.
 struct LatencySampler {
-  LatencySampler(uint32_t every, uint64_t seed) : every(every), gaps(seed) {}
-  uint32_t next_gap() { return static_cast<uint32_t>(1 + gaps.below(2 * uint64_t{every} - 1)); }
-
   LatencyHistogram malloc_ticks;
   LatencyHistogram free_ticks;
-  uint32_t every;
-  Rng gaps;
 };
 
-// What the block operations read on every call.
-struct LatencyTls {
-  static constexpr uint32_t kParked = std::numeric_limits<uint32_t>::max();
-  uint32_t malloc_left = kParked;
-  uint32_t free_left = kParked;
-  LatencySampler* sampler = nullptr;
-};
+// N - 1 for --latency-sample=N (N a power of two), set once before the
+// workers start; all ones (no id matches) until then.
+inline constinit uint64_t g_latency_mask = ~uint64_t{0};
 
-// initial-exec: the drivers are executables, so the word sits at a fixed
-// offset from %fs and no __tls_get_addr call is ever made for it.
-inline thread_local constinit LatencyTls t_latency [[gnu::tls_model("initial-exec")]];
+// Frees are timed at another phase of the ids than mallocs, so the two
+// samples are not the same blocks.
+inline constexpr uint64_t kFreePhase = 0x5555555555555555ull;
+
+[[gnu::always_inline]] inline bool time_malloc_of(uint64_t id) { return (id & g_latency_mask) == 0; }
+[[gnu::always_inline]] inline bool time_free_of(uint64_t id) { return ((id + kFreePhase) & g_latency_mask) == 0; }
+
+// The calling thread's sampler (initial-exec: the drivers are executables,
+// so no __tls_get_addr call is made for it); null outside the timed region.
+inline thread_local constinit LatencySampler* t_latency_sampler [[gnu::tls_model("initial-exec")]] = nullptr;
 
 // Binds `sampler` to the calling thread for its lifetime (nullptr: nothing
-// is timed). A thread the worker starts and joins at once (larson's
+// is recorded). A thread the worker starts and joins at once (larson's
 // lineage) binds its worker's sampler: only one of them runs at a time.
 class LatencyBinding {
  public:
-  explicit LatencyBinding(LatencySampler* sampler) {
-    t_latency.sampler = sampler;
-    t_latency.malloc_left = sampler != nullptr ? sampler->next_gap() : LatencyTls::kParked;
-    t_latency.free_left = sampler != nullptr ? sampler->next_gap() : LatencyTls::kParked;
-  }
-  ~LatencyBinding() { t_latency = LatencyTls{}; }
+  explicit LatencyBinding(LatencySampler* sampler) { t_latency_sampler = sampler; }
+  ~LatencyBinding() { t_latency_sampler = nullptr; }
   LatencyBinding(const LatencyBinding&) = delete;
   LatencyBinding& operator=(const LatencyBinding&) = delete;
 };
@@ -69,7 +66,8 @@ class LatencyBinding {
 // timed region. Built before the workers start.
 class LatencyRun {
  public:
-  LatencyRun(unsigned workers, uint32_t every, uint64_t seed);
+  // Sets g_latency_mask for one call in `every`, rounded up to a power of two.
+  LatencyRun(unsigned workers, uint32_t every);
   // False when a histogram's counters could not be mapped.
   bool ok() const;
   LatencySampler* worker(unsigned w) { return &samplers_[w]; }
