@@ -45,14 +45,14 @@ namespace lab {
 }
 
 [[gnu::always_inline]] inline LiveBlock new_block(size_t size, uint64_t seed, uint64_t id) {
-  if (time_malloc_of(id)) [[unlikely]]
+  if (timed_block(id)) [[unlikely]]
     return new_block_timed(size, seed, id);
   return make_block(size, seed, id, allocate(size));
 }
 
 // Checks `block` still holds its stamp, then frees it.
 [[gnu::always_inline]] inline void release_block(const LiveBlock& block, uint64_t seed) {
-  if (time_free_of(block.id)) [[unlikely]]
+  if (timed_block(block.id)) [[unlikely]]
     return release_block_timed(block, seed);
   check_block(block.p, block.size, block_tag(seed, block.id), block.id);
   deallocate(block.p);

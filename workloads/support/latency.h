@@ -3,9 +3,9 @@
 //
 // Every workload's blocks are made and freed by new_block / release_block
 // (workloads/live_blocks.h), and every block has an id unique in the run.
-// A call is timed when its block's id is 0 modulo N (N a power of two;
-// frees at another phase than mallocs): one call in N of each kind, the same
-// blocks under every allocator. Ids advance by one per block made, so the
+// A block's malloc and free are timed when its id is 0 modulo N (N a power
+// of two): one call in N of each kind, the same blocks under every
+// allocator. Ids advance by one per block made, so the
 // timed calls fall at every position of a workload's batches in turn
 // (mixed_lifo's 100 against N = 1024). The timed call runs between two TSC reads
 // (workloads/support/tsc.h) into the thread's LatencySampler. Only the
@@ -40,12 +40,10 @@ struct LatencySampler {
 // workers start; all ones (no id matches) until then.
 inline constinit uint64_t g_latency_mask = ~uint64_t{0};
 
-// Frees are timed at another phase of the ids than mallocs, so the two
-// samples are not the same blocks.
-inline constexpr uint64_t kFreePhase = 0x5555555555555555ull;
-
-[[gnu::always_inline]] inline bool time_malloc_of(uint64_t id) { return (id & g_latency_mask) == 0; }
-[[gnu::always_inline]] inline bool time_free_of(uint64_t id) { return ((id + kFreePhase) & g_latency_mask) == 0; }
+// The malloc and the free of the same blocks are timed: one test of the id
+// (a load, a test and a branch) serves both. (A second phase for frees cost
+// a 64-bit constant and an add on every free.)
+[[gnu::always_inline]] inline bool timed_block(uint64_t id) { return (id & g_latency_mask) == 0; }
 
 // The calling thread's sampler (initial-exec: the drivers are executables,
 // so no __tls_get_addr call is made for it); null outside the timed region.
