@@ -20,7 +20,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "workloads/support/latency_histogram.h"
