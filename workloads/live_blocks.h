@@ -1,7 +1,7 @@
 // The block operations every workload is made of, through the allocator
 // under test (lab/allocator.h): a new block is checked and stamped, a block
-// is checked before it is freed; one call in N of each kind is timed. Header-only, compiled into each workload
-// source and so once per allocator.
+// is checked before it is freed; one call in N of each kind is timed.
+// Header-only, compiled into each workload source and so once per allocator.
 #pragma once
 
 #include <vector>
@@ -13,7 +13,7 @@
 
 namespace lab {
 
-// Allocates `size` bytes as block `id`, checked and stamped.
+// Block `id` at p (`size` bytes), checked and stamped.
 [[gnu::always_inline]] inline LiveBlock make_block(size_t size, uint64_t seed, uint64_t id, void* p) {
   accept_block(p, size, seed, id);
   return LiveBlock{p, size, id};
@@ -44,6 +44,7 @@ namespace lab {
   s->free_ticks.record(t1 - t0);
 }
 
+// Allocates `size` bytes as block `id`, checked and stamped.
 [[gnu::always_inline]] inline LiveBlock new_block(size_t size, uint64_t seed, uint64_t id) {
   if (timed_block(id)) [[unlikely]]
     return new_block_timed(size, seed, id);

@@ -114,50 +114,29 @@ uint32_t grow_within_budget(Knobs& k, AceState& s, unsigned c, uint32_t want, co
   }
 }
 
-// A budget knob (mid, L25, large) on the two cache signals.
 bool thrashing(const ClassSignals& s) { return s.turns >= kMinMisses; }
 bool idle(const ClassSignals& s) { return s.refills == 0 && s.spills == 0; }
+// Busy, but no thread's cache turned.
+bool unturned(const ClassSignals& s) { return s.turns == 0 && s.refills + s.spills >= kMinMisses; }
 
-// A thread-cache budget. It grows while some thread's cache turns between
-// underflow and overflow (thrash). It halves after twice the dwell without
-// a miss (idle). And it drops to where it started after one dwell in which
-// the caches were busy but none turned (unturned): then the budget holds
-// blocks that no thread takes back, as a consumer's cache filling with a
-// producer's blocks and spilling them in halves, walking lists as long as
-// the budget (phase_change's handoff ran 30% slower at the working set's
-// 8 MiB mid budget than at the start's 1 MiB, the same with fixed knobs).
-void budget_knob(uint32_t* v, Hysteresis& h, const ClassSignals& sig, uint32_t lo, uint32_t hi, const KnobBounds& b,
-                 Knob knob, const Window& w, DecisionLog& log) {
-  const bool thrash = thrashing(sig);
-  const bool unturned = sig.turns == 0 && sig.refills + sig.spills >= kMinMisses;
-  const bool none = sig.refills == 0 && sig.spills == 0;
-  switch (feed(h, thrash, unturned || none, b.dwell_windows, unturned ? b.dwell_windows : 2 * b.dwell_windows)) {
+// A budget knob (mid, L25, large). It grows while its cache thrashes (some
+// thread's cache turns between underflow and overflow). It halves after
+// twice the dwell without a miss (idle). And it drops to where it started
+// after one dwell in which the caches were busy but none turned
+// (unturned): then the budget holds blocks that no thread takes back, as a
+// consumer's cache filling with a producer's blocks and spilling them in
+// halves, walking lists as long as the budget (phase_change's handoff ran
+// 30% slower at the working set's 8 MiB mid budget than at the start's
+// 1 MiB, the same with fixed knobs).
+void budget_knob(uint32_t* v, Hysteresis& h, bool thrash, bool idle, bool unturned, uint32_t lo, uint32_t hi,
+                 const KnobBounds& b, Knob knob, const Window& w, DecisionLog& log) {
+  switch (feed(h, thrash, unturned || idle, b.dwell_windows, unturned ? b.dwell_windows : 2 * b.dwell_windows)) {
     case kGrow:
       if (set(v, doubled(std::max(*v, 1u), hi), w, knob, -1, "underflows and overflows", log)) moved(h, kGrow);
       break;
     case kShrink:
       if (unturned ? set(v, std::min(*v, lo), w, knob, -1, "busy, but no cache turns", log)
                    : set(v, halved(*v, lo), w, knob, -1, "no miss for twice the dwell", log))
-        moved(h, kShrink);
-      break;
-    case kStay:
-      break;
-  }
-}
-
-// The large cache's bytes: more while misses evict, half after twice the
-// dwell with neither hit nor miss.
-void large_budget(uint32_t* v, Hysteresis& h, const Window& w, const KnobBounds& b, DecisionLog& log) {
-  const bool evicting = w.large_misses >= kMinMisses && w.large_evicted != 0;
-  const bool unused = w.large_hits == 0 && w.large_misses == 0;
-  switch (feed(h, evicting, unused, b.dwell_windows, 2 * b.dwell_windows)) {
-    case kGrow:
-      if (set(v, doubled(std::max(*v, 1u), b.large_cache_max_mib), w, Knob::kLargeCacheMib, -1,
-              "underflows and overflows", log))
-        moved(h, kGrow);
-      break;
-    case kShrink:
-      if (set(v, halved(*v, b.large_cache_min_mib), w, Knob::kLargeCacheMib, -1, "no miss for twice the dwell", log))
         moved(h, kShrink);
       break;
     case kStay:
@@ -202,11 +181,14 @@ void ace_caches(const Window& w, Knobs& k, AceState& s, const KnobBounds& b, Dec
   // The thread caches' budgets shrink no lower than they started, as the
   // tiny caches: shrunk to their least while phase_change's burst ran, the
   // mid budget made its handoff phase 6% slower than with no learner.
-  budget_knob(&k.mid_cache_kib, s.mid, w.mid, std::max(b.mid_cache_min_kib, s.start.mid_cache_kib),
-              b.mid_cache_max_kib, b, Knob::kMidCacheKib, w, log);
-  budget_knob(&k.l25_cache_kib, s.l25, w.l25, std::max(b.l25_cache_min_kib, s.start.l25_cache_kib),
-              b.l25_cache_max_kib, b, Knob::kL25CacheKib, w, log);
-  large_budget(&k.large_cache_mib, s.large, w, b, log);
+  budget_knob(&k.mid_cache_kib, s.mid, thrashing(w.mid), idle(w.mid), unturned(w.mid),
+              std::max(b.mid_cache_min_kib, s.start.mid_cache_kib), b.mid_cache_max_kib, b, Knob::kMidCacheKib, w, log);
+  budget_knob(&k.l25_cache_kib, s.l25, thrashing(w.l25), idle(w.l25), unturned(w.l25),
+              std::max(b.l25_cache_min_kib, s.start.l25_cache_kib), b.l25_cache_max_kib, b, Knob::kL25CacheKib, w, log);
+  // The large cache has no threads' caches to turn: misses that evict grow it.
+  budget_knob(&k.large_cache_mib, s.large, w.large_misses >= kMinMisses && w.large_evicted != 0,
+              w.large_hits == 0 && w.large_misses == 0, /*unturned=*/false, b.large_cache_min_mib,
+              b.large_cache_max_mib, b, Knob::kLargeCacheMib, w, log);
 
 }
 
