@@ -104,7 +104,7 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results) {
   const std::string& reference = results.config.baseline;
   std::vector<GateMeasure> out;
   for (const Cell& c : results.cells) {
-    if (c.allocator == reference) continue;  // the yardstick is not under test
+    if (c.allocator == reference || c.allocator == kPeerReference) continue;  // yardsticks are not under test
     GateMeasure m;
     m.allocator = c.allocator;
     m.workload = c.workload;
@@ -119,8 +119,13 @@ std::vector<GateMeasure> gate_measures(const ResultsFile& results) {
     // The harness summarized every cell once; the gate reads its summary.
     m.minor_faults = c.summary.median("minor_faults");
     m.peak_rss_bytes = c.summary.median("peak_rss_bytes");
-    const std::string second = c.allocator == kBoundAllocator ? "ultra_simple" : kBoundAllocator;
-    if (const Cell* other = results.find(c.workload, second, c.threads); other != nullptr && !other->runs.empty()) {
+    std::string second = c.allocator == kBoundAllocator ? "ultra_simple" : kBoundAllocator;
+    const Cell* other = results.find(c.workload, second, c.threads);
+    if ((other == nullptr || other->runs.empty()) && c.allocator != kBoundAllocator) {
+      second = kPeerReference;  // bound refused the workload
+      other = results.find(c.workload, second, c.threads);
+    }
+    if (other != nullptr && !other->runs.empty()) {
       m.second_reference = second;
       for (const RunEntry& run : c.runs)
         for (const RunEntry& theirs : other->runs)

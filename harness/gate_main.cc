@@ -26,8 +26,10 @@ const char* kIntro = R"(usage: bazel run -c opt //harness:gate -- --baseline=FIL
 
 Runs the gate's fixed matrix (every hakmem variant and the reference
 allocator on mixed_lifo, random_free and producer_consumer, small sizes, one
-thread (producer_consumer: one producer and one consumer), every timed run
-held on one CPU, repetitions interleaved; plus, for instruction counts only,
+thread (producer_consumer: one producer and one consumer, and mimalloc as
+the second reference that bound, refusing two threads, cannot be), every
+timed run held on one CPU, repetitions interleaved; plus, for instruction
+counts only,
 each hakmem library preloaded into the glibc driver on mixed_lifo and
 random_free) and compares it with the baseline, one row per metric:
 baseline, current, change, threshold, verdict.
@@ -75,6 +77,7 @@ struct GateWorkload {
   const char* name;
   std::vector<std::string> args;
   std::vector<std::string> callgrind_args;  // empty: no instruction count (threads)
+  bool peer_reference = false;              // bound refuses it: kPeerReference runs as the second reference
 };
 
 const std::vector<GateWorkload>& gate_workloads() {
@@ -85,7 +88,7 @@ const std::vector<GateWorkload>& gate_workloads() {
       // each spins on an empty or full queue (measured under callgrind:
       // 24 to 33 million for the same run), so only faults, RSS and
       // throughput are gated.
-      {"producer_consumer", {"--ops=2000000", "--cpus=1"}, {}},
+      {"producer_consumer", {"--ops=2000000", "--cpus=1"}, {}, true},
   };
   return kWorkloads;
 }
@@ -99,7 +102,10 @@ const GateWorkload& workload_of(const Cell& c) {
 Json gate_config() {
   Json workloads = Json::array();
   for (const GateWorkload& w : gate_workloads())
-    workloads.push_back({{"name", w.name}, {"args", w.args}, {"callgrind_args", w.callgrind_args}});
+    workloads.push_back({{"name", w.name},
+                         {"args", w.args},
+                         {"callgrind_args", w.callgrind_args},
+                         {"peer_reference", w.peer_reference ? Json(kPeerReference) : Json(nullptr)}});
   // reps are left out on purpose: a baseline with more repetitions is the
   // same matrix, measured more carefully.
   return {{"reference", kReference}, {"threads", 1}, {"modes", kModes}, {"workloads", workloads}};
@@ -157,7 +163,7 @@ int run(int argc, char** argv) {
   config.modes = kModes;
   for (const GateWorkload& w : gate_workloads()) config.workloads.push_back(w.name);
   for (const AllocatorInfo& a : known_allocators())
-    if (a.kind == "hakmem" || a.name == kReference) config.allocators.push_back(a.name);
+    if (a.kind == "hakmem" || a.name == kReference || a.name == kPeerReference) config.allocators.push_back(a.name);
   DriverMatrix matrix;
   if (auto e = matrix.locate(argv[0], config.allocators, config.modes, nullptr)) return usage_error(*e);
   ResultsFile results = new_results(config, LAB_COMPILATION_MODE);
@@ -166,6 +172,10 @@ int run(int argc, char** argv) {
   // Preload cells are instruction counts: none where the workload has no count.
   std::erase_if(results.cells, [](const Cell& c) {
     return c.mode == kPreloadMode && c.allocator != kReference && workload_of(c).callgrind_args.empty();
+  });
+  // The peer runs, linked, only where it is a second reference.
+  std::erase_if(results.cells, [](const Cell& c) {
+    return c.allocator == kPeerReference && (c.mode != kLinkedMode || !workload_of(c).peer_reference);
   });
   matrix.reps = o.matrix.reps;
   matrix.timeout_seconds = config.timeout_seconds;
@@ -177,7 +187,7 @@ int run(int argc, char** argv) {
     return args;
   };
   matrix.callgrind = [](const Cell& c) {
-    return c.allocator != kReference && !workload_of(c).callgrind_args.empty();
+    return c.allocator != kReference && c.allocator != kPeerReference && !workload_of(c).callgrind_args.empty();
   };
   matrix.timed = [](const Cell& c) { return c.mode == kLinkedMode || c.allocator == kReference; };
   OutputFile out = results_output(o.matrix.out, &results);

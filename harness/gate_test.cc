@@ -272,6 +272,14 @@ TEST(Gate, EachCellsSecondReferenceSharesNoAllocatorCodeWithIt) {
   EXPECT_EQ(m[1].second_ratios, (std::vector<double>{400.0 / 300, 1.25}));
   results.cells.erase(results.cells.begin() + 1);  // bound refused the workload: no second reference
   EXPECT_TRUE(gate_measures(results)[0].second_ratios.empty());
+  // ... unless the peer ran: then it is the second reference, and not under test itself.
+  results.cells.push_back(cell_with("mimalloc", {600, 500}));
+  results.summarize();
+  const std::vector<GateMeasure> with_peer = gate_measures(results);
+  ASSERT_EQ(with_peer.size(), 1u);
+  EXPECT_EQ(with_peer[0].allocator, "ultra_simple");
+  EXPECT_EQ(with_peer[0].second_reference, "mimalloc");
+  EXPECT_EQ(with_peer[0].second_ratios, (std::vector<double>{0.5, 0.8}));
 }
 
 TEST(Gate, FaultsAndRssAreNotComparedAcrossThpSettings) {

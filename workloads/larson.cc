@@ -66,7 +66,9 @@ class Larson final : public Workload {
     Rng rng(stream ^ 0x9E3779B97F4A7C15ull);
     std::vector<LiveBlock>& live = live_[w];
     uint64_t id = first_id;
-    for (uint64_t i = 0; i < replacements_per_round_; ++i) replace_block(live[rng.below(slots_)], sizes, seed_, id);
+    sampled_steps(id, replacements_per_round_, [&](uint64_t, auto timing) __attribute__((always_inline)) {
+      replace_block<timing()>(live[rng.below(slots_)], sizes, seed_, id);
+    });
   }
 
   uint64_t seed_;

@@ -30,9 +30,13 @@ class MixedLifo final : public Workload {
     SizeRing& sizes = rings_[w];
     std::vector<LiveBlock> blocks(batch_);
     uint64_t id = first_block_id(w);
-    for (uint64_t b = 0; b < batches_per_worker_; ++b) {
-      for (LiveBlock& block : blocks) block = new_block(sizes.next(), seed_, id++);
-      for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) release_block(*it, seed_);
+    const uint64_t seed = seed_;  // a local: the allocator's calls cannot change it
+    LiveBlock* const batch = blocks.data();
+    for (uint64_t b = 0; b < batches_per_worker_; ++b, id += batch_) {
+      sampled_steps(id, batch_, [&](uint64_t k, auto timing) __attribute__((always_inline)) {
+        batch[k] = new_block<timing()>(sizes.next(), seed, id + k);
+      });
+      sampled_steps<true>(id, batch_, [&](uint64_t k, auto timing) __attribute__((always_inline)) { release_block<timing()>(batch[k], seed); });
     }
     const uint64_t n = batches_per_worker_ * batch_;
     counts_[w].allocations = n;

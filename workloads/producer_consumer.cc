@@ -48,12 +48,13 @@ class ProducerConsumer final : public Workload {
     SizeRing sizes(seed_ * 31337 + p, min_size_, max_size_);
     uint64_t id = first_block_id(p);
     Backoff backoff;
-    for (uint64_t i = 0; i < blocks_per_producer_; ++i) {
-      const LiveBlock block = new_block(sizes.next(), seed_, id++);
+    const uint64_t seed = seed_;  // a local: the allocator's calls cannot change it
+    sampled_steps(id, blocks_per_producer_, [&](uint64_t i, auto timing) __attribute__((always_inline)) {
+      const LiveBlock block = new_block<timing()>(sizes.next(), seed, id + i);
       SpscQueue& q = queue(p, static_cast<unsigned>(i % consumers_));
       while (!q.try_push(block)) backoff.wait();
       backoff.reset();
-    }
+    });
     counts_[p].allocations = blocks_per_producer_;
   }
 
@@ -66,15 +67,20 @@ class ProducerConsumer final : public Workload {
     const uint64_t expected = expected_from(c) * producers_;
     uint64_t freed = 0;
     Backoff backoff;
+    const uint64_t seed = seed_;  // a local: the allocator's calls cannot change it
     while (freed < expected) {
       bool any = false;
       for (unsigned p = 0; p < producers_; ++p) {
-        LiveBlock block;
-        while (queue(p, c).try_pop(&block)) {
-          release_block(block, seed_);
-          ++freed;
-          any = true;
-        }
+        // The blocks ready in the queue, as a counted loop numbered by pops
+        // from it: with one consumer, pop j is block j of the producer, so
+        // the frees timed are those of the blocks whose mallocs were.
+        SpscQueue& q = queue(p, c);
+        const uint64_t ready = q.ready();
+        sampled_steps(q.popped(), ready, [&](uint64_t, auto timing) __attribute__((always_inline)) {
+          release_block<timing()>(q.pop_ready(), seed);
+        });
+        freed += ready;
+        any |= ready != 0;
       }
       if (any) backoff.reset();
       else backoff.wait();

@@ -33,7 +33,9 @@ class RandomFree final : public Workload {
     Rng rng(seed_ ^ (0xA5A5A5A5ull * (w + 1)));
     std::vector<LiveBlock>& live = live_[w];
     uint64_t id = worker_first_run_id(w);
-    for (uint64_t step = 0; step < steps_per_worker_; ++step) replace_block(live[rng.below(slots_)], sizes, seed_, id);
+    sampled_steps(id, steps_per_worker_, [&](uint64_t, auto timing) __attribute__((always_inline)) {
+      replace_block<timing()>(live[rng.below(slots_)], sizes, seed_, id);
+    });
     counts_[w].allocations = steps_per_worker_;
     counts_[w].frees = steps_per_worker_;
     counts_[w].checked = steps_per_worker_;

@@ -2,21 +2,30 @@
 // times go, and what the record says about them (issue 14).
 //
 // Every workload's blocks are made and freed by new_block / release_block
-// (workloads/live_blocks.h), and every block has an id unique in the run.
-// A block's malloc and free are timed when its id is 0 modulo N (N a power
-// of two): one call in N of each kind, the same blocks under every
-// allocator. Ids advance by one per block made, so the
-// timed calls fall at every position of a workload's batches in turn
-// (mixed_lifo's 100 against N = 1024). The timed call runs between two TSC reads
-// (workloads/support/tsc.h) into the thread's LatencySampler. Only the
-// timed region records: measure() binds each worker's sampler around
-// run(); a selected call on an unbound thread is simply made.
+// (workloads/live_blocks.h). One call in N of each kind is timed (N a power
+// of two), the same calls under every allocator:
+//   - in the workloads' tight counted loops (mixed_lifo's batches,
+//     random_free's and larson's replacements, producer_consumer's producer
+//     and consumer), one step in each window of N numbered steps, at an
+//     offset that varies from window to window (timed_step_of_window()),
+//     picked by sampled_steps() once per loop, so the steps in between
+//     carry no test at all;
+//   - elsewhere (growth, mid_churn, phase_change, soak), the calls on blocks
+//     whose id passes timed_block() (a multiply, a compare and a branch).
+// Neither rule has a period: an allocator whose slow path comes every 64th
+// call is timed there one time in 64, not always or never.
+// Where a step number is a block id (mixed_lifo, producer_consumer with one
+// consumer), the malloc and the free of the same blocks are timed. The
+// timed call runs between two TSC reads (workloads/support/tsc.h) into the
+// thread's LatencySampler. Only the timed region records: measure() binds
+// each worker's sampler around run(); a timed call on an unbound thread is
+// simply made.
 //
-// Cost of a call not timed: a test of the id the block operation holds
-// anyway against a global, and a branch. (A thread-local countdown, the
-// first design, cost mixed_lifo 6.5 instructions an operation under
-// hot_mag, +14%: its read-modify-write on every call held a register for
-// the TLS offset, and GCC spilled loop state around the allocation.)
+// Cost, in callgrind instructions an operation against the drivers before
+// sampling, hot_mag / glibc: mixed_lifo +3.2% / +1.6%, phase_change +2.0% /
+// +1.0%, random_free and larson under +1%. A test on every call, the first
+// designs, cost mixed_lifo under hot_mag +11.5% (a thread-local countdown
+// +14%): GCC laid the loops out around the branch and spilled loop state.
 #pragma once
 
 #include <cstdint>
@@ -35,14 +44,30 @@ struct LatencySampler {
   LatencyHistogram free_ticks;
 };
 
-// N - 1 for --latency-sample=N (N a power of two), set once before the
-// workers start; all ones (no id matches) until then.
-inline constinit uint64_t g_latency_mask = ~uint64_t{0};
+// The rate, from --latency-sample=N (N = 2^g_latency_log2), set once
+// before the workers start (LatencyRun); nothing is sampled until then.
+inline constinit bool g_latency_on = false;
+inline constinit unsigned g_latency_log2 = 0;
+inline constinit uint64_t g_latency_threshold = 0;  // 2^64 / N - 1: see timed_block()
 
-// The malloc and the free of the same blocks are timed: one test of the id
-// (a load, a test and a branch) serves both. (A second phase for frees cost
-// a 64-bit constant and an add on every free.)
-[[gnu::always_inline]] inline bool timed_block(uint64_t id) { return (id & g_latency_mask) == 0; }
+// The odd constant (2^64 / golden ratio) that spreads numbers over the
+// sampled positions: x * kSampleMix mod 2^64 for x = 0, 1, 2, ... falls
+// evenly and never in a period. (Ids 0 mod N, the first rule, were a
+// period: growth under hot_mag timed the same refill-heavy mallocs in every
+// run, p99 7.8-9.5 us, where every call timed gives 1.3 us.)
+inline constexpr uint64_t kSampleMix = 0x9E3779B97F4A7C15ull;
+
+// Block `id`'s malloc and free are timed (kById) when the top log2 N bits of
+// id * kSampleMix are zero: one block in N, at gaps that are no power of two
+// (they take two or three values near N). A multiply, a compare and a branch.
+[[gnu::always_inline]] inline bool timed_block(uint64_t id) { return id * kSampleMix <= g_latency_threshold; }
+
+// The timed step of window w of a counted loop (sampled_steps(), in
+// workloads/live_blocks.h): the windows are the steps w * N .. w * N + N - 1,
+// and each times one, at an offset the top bits of w * kSampleMix pick.
+[[gnu::always_inline]] inline uint64_t timed_step_of_window(uint64_t w, unsigned log2) {
+  return (w << log2) + (log2 == 0 ? 0 : (w * kSampleMix) >> (64 - log2));
+}
 
 // The calling thread's sampler (initial-exec: the drivers are executables,
 // so no __tls_get_addr call is made for it); null outside the timed region.
@@ -63,7 +88,7 @@ class LatencyBinding {
 // timed region. Built before the workers start.
 class LatencyRun {
  public:
-  // Sets g_latency_mask for one call in `every`, rounded up to a power of two.
+  // Sets the rate to one call in `every`, rounded up to a power of two.
   LatencyRun(unsigned workers, uint32_t every);
   // False when a histogram's counters could not be mapped.
   bool ok() const;

@@ -40,6 +40,20 @@ class SpscQueue {
     return true;
   }
 
+  // Consumer side, for counted loops: how many blocks have been popped, and
+  // how many more are ready now; pop_ready() takes one of those.
+  uint64_t popped() const { return head_.load(std::memory_order_relaxed); }
+  uint64_t ready() {
+    tail_cache_ = tail_.load(std::memory_order_acquire);
+    return tail_cache_ - head_.load(std::memory_order_relaxed);
+  }
+  LiveBlock pop_ready() {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    const LiveBlock block = slots_[head & mask_];
+    head_.store(head + 1, std::memory_order_release);
+    return block;
+  }
+
  private:
   std::vector<LiveBlock> slots_;
   size_t mask_;
