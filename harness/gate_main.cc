@@ -77,7 +77,7 @@ struct GateWorkload {
   const char* name;
   std::vector<std::string> args;
   std::vector<std::string> callgrind_args;  // empty: no instruction count (threads)
-  bool peer_reference = false;              // bound refuses it: kPeerReference runs as the second reference
+  bool peer_reference = false;              // bound refuses it: kPeerReference (preloaded) is the second reference
 };
 
 const std::vector<GateWorkload>& gate_workloads() {
@@ -169,13 +169,13 @@ int run(int argc, char** argv) {
   ResultsFile results = new_results(config, LAB_COMPILATION_MODE);
   matrix.results = &results;
   matrix.refuse_cells_without_library();
-  // Preload cells are instruction counts: none where the workload has no count.
+  // Preload cells of the variants are instruction counts: none where the
+  // workload has no count.
+  // The peer, like the reference, runs preloaded into the glibc driver, and
+  // only where it is a second reference.
   std::erase_if(results.cells, [](const Cell& c) {
+    if (c.allocator == kPeerReference) return !workload_of(c).peer_reference;
     return c.mode == kPreloadMode && c.allocator != kReference && workload_of(c).callgrind_args.empty();
-  });
-  // The peer runs, linked, only where it is a second reference.
-  std::erase_if(results.cells, [](const Cell& c) {
-    return c.allocator == kPeerReference && (c.mode != kLinkedMode || !workload_of(c).peer_reference);
   });
   matrix.reps = o.matrix.reps;
   matrix.timeout_seconds = config.timeout_seconds;
@@ -189,7 +189,9 @@ int run(int argc, char** argv) {
   matrix.callgrind = [](const Cell& c) {
     return c.allocator != kReference && c.allocator != kPeerReference && !workload_of(c).callgrind_args.empty();
   };
-  matrix.timed = [](const Cell& c) { return c.mode == kLinkedMode || c.allocator == kReference; };
+  matrix.timed = [](const Cell& c) {
+    return c.mode == kLinkedMode || c.allocator == kReference || c.allocator == kPeerReference;
+  };
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(false, false)) return usage_error(*e);
   // The gate's matrix is fixed: a parameter its drivers reject is a broken
