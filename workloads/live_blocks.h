@@ -98,9 +98,20 @@ template <Timing kTiming = Timing::kById>
 // timed_step_of_window() picks (workloads/support/latency.h), and
 // TimingConstant<kNever> for the others, which run as plain loops with no
 // test. The timed steps depend on the numbers alone, so a loop that numbers
-// its steps by block id times the same blocks in either direction.
+// its steps by block id times the same blocks in either direction. Returns
+// whether a step was timed.
+// Whether one of the steps numbered first .. first + n - 1 is timed.
+[[gnu::always_inline]] inline bool any_timed_step(uint64_t first, uint64_t n) {
+  if (!g_latency_on || n == 0) return false;
+  const unsigned log2 = g_latency_log2;
+  uint64_t w = first >> log2;
+  uint64_t timed = timed_step_of_window(w, log2);
+  if (timed < first) timed = timed_step_of_window(++w, log2);
+  return timed <= first + n - 1;
+}
+
 template <bool kReverse = false, class Step>
-[[gnu::always_inline]] inline void sampled_steps(uint64_t first, uint64_t n, Step&& step) {
+[[gnu::always_inline]] inline bool sampled_steps(uint64_t first, uint64_t n, Step&& step) {
   using Never = TimingConstant<Timing::kNever>;
   using Always = TimingConstant<Timing::kAlways>;
   const unsigned log2 = g_latency_log2;
@@ -133,7 +144,7 @@ template <bool kReverse = false, class Step>
     } else {
       for (uint64_t k = n; k > 0;) step(--k, Never{});
     }
-    return;
+    return false;
   }
   if constexpr (!kReverse) {
     uint64_t k = 0;
@@ -157,6 +168,7 @@ template <bool kReverse = false, class Step>
     }
     while (k > 0) step(--k, Never{});
   }
+  return true;
 }
 
 // Reallocates `block` to `size` bytes as block `id`: checks its stamp before,

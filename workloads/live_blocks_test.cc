@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <utility>
@@ -73,8 +74,11 @@ TEST(SampledSteps, TimesExactlyOneStepOfEachWindowInEitherDirection) {
     for (uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{3}, uint64_t{7}, uint64_t{1} << 40, (uint64_t{1} << 40) + 1023}) {
       for (uint64_t n : {0u, 1u, 2u, 3u, 7u, 8u, 9u, 16u, 17u, 100u, 1023u, 1024u, 1025u, 3000u}) {
         SCOPED_TRACE(testing::Message() << "every " << every << ", first " << first << ", n " << n);
-        EXPECT_EQ(visits<false>(first, n), expected(first, n, every, false));
+        const std::vector<Visit> want = expected(first, n, every, false);
+        EXPECT_EQ(visits<false>(first, n), want);
         EXPECT_EQ(visits<true>(first, n), expected(first, n, every, true));
+        const bool any = std::any_of(want.begin(), want.end(), [](const Visit& v) { return v.timed; });
+        EXPECT_EQ(any_timed_step(first, n), any);
       }
     }
   }

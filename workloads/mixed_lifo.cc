@@ -33,10 +33,23 @@ class MixedLifo final : public Workload {
     const uint64_t seed = seed_;  // a local: the allocator's calls cannot change it
     LiveBlock* const batch = blocks.data();
     for (uint64_t b = 0; b < batches_per_worker_; ++b, id += batch_) {
+      // Most batches (100 blocks against N = 1024) time no call: their loops
+      // are written out as they were before sampling, because through
+      // sampled_steps() GCC kept one more index live and this, the lab's
+      // tightest loop, ran 0.7 more instructions an operation (48.65 against
+      // 47.98 under hot_mag; 47.12 before sampling).
+      if (!any_timed_step(id, batch_)) [[likely]] {
+        uint64_t next = id;
+        for (LiveBlock& block : blocks) block = new_block<Timing::kNever>(sizes.next(), seed, next++);
+        for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) release_block<Timing::kNever>(*it, seed);
+        continue;
+      }
       sampled_steps(id, batch_, [&](uint64_t k, auto timing) __attribute__((always_inline)) {
         batch[k] = new_block<timing()>(sizes.next(), seed, id + k);
       });
-      sampled_steps<true>(id, batch_, [&](uint64_t k, auto timing) __attribute__((always_inline)) { release_block<timing()>(batch[k], seed); });
+      sampled_steps<true>(id, batch_, [&](uint64_t k, auto timing) __attribute__((always_inline)) {
+        release_block<timing()>(batch[k], seed);
+      });
     }
     const uint64_t n = batches_per_worker_ * batch_;
     counts_[w].allocations = n;

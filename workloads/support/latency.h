@@ -22,7 +22,7 @@
 // simply made.
 //
 // Cost, in callgrind instructions an operation against the drivers before
-// sampling, hot_mag / glibc: mixed_lifo +3.2% / +1.6%, phase_change +2.0% /
+// sampling, hot_mag / glibc: mixed_lifo +1.8% / +0.9%, phase_change +2.0% /
 // +1.0%, random_free and larson under +1%. A test on every call, the first
 // designs, cost mixed_lifo under hot_mag +11.5% (a thread-local countdown
 // +14%): GCC laid the loops out around the branch and spilled loop state.
