@@ -21,7 +21,7 @@ class MaskScope {
       : on_(g_latency_on), log2_(g_latency_log2), threshold_(g_latency_threshold) {
     g_latency_on = every != 0;
     g_latency_log2 = every == 0 ? 0 : static_cast<unsigned>(std::countr_zero(every));
-    g_latency_threshold = every == 0 ? 0 : ~uint64_t{0} >> g_latency_log2;
+    g_latency_threshold = every == 0 ? 0 : ~uint32_t{0} >> g_latency_log2;
   }
   ~MaskScope() {
     g_latency_on = on_;
@@ -32,7 +32,7 @@ class MaskScope {
  private:
   bool on_;
   unsigned log2_;
-  uint64_t threshold_;
+  uint32_t threshold_;
 };
 
 bool timed_number(uint64_t x, uint64_t every) {

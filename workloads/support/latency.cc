@@ -27,7 +27,7 @@ constexpr double kOver = 10'000;  // ns: the outliers worth tracing to a cause
 LatencyRun::LatencyRun(unsigned workers, uint32_t every)
     : samplers_(workers), every_(static_cast<uint32_t>(std::bit_ceil(uint64_t{every}))) {
   g_latency_log2 = static_cast<unsigned>(std::countr_zero(every_));
-  g_latency_threshold = ~uint64_t{0} >> g_latency_log2;
+  g_latency_threshold = ~uint32_t{0} >> g_latency_log2;
   g_latency_on = true;
   floor_ticks_ = empty_bracket_ticks();
 }
