@@ -66,6 +66,7 @@ struct Options {
   HakmemEnv hakmem_env;
   // Workloads whose length is their --minutes (soak), from the drivers' --list.
   std::set<std::string> minute_workloads;
+  std::optional<ShardSpec> shard;  // --shard=K/N
 };
 
 // compare's defaults, each written once; --help shows them from here.
@@ -174,6 +175,16 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
   t.integer("callgrind-ops", &o->callgrind_ops, 1, int64_t{1} << 40, "operations for the callgrind runs");
   t.toggle("latency", &o->table.latency,
            "add malloc and free p99 / p99.9 columns (ns) to the table (every run samples them; the JSON has all)");
+  t.custom("shard", "K/N",
+           "run only shard K of N of the matrix: its (workload, threads) groups, each with all its allocators and "
+           "modes (ratios stay within one machine), dealt to the shards by expected run time; the results file "
+           "records K, N and every group's shard (harness:merge joins the shards)",
+           "", [o](const std::string& value) -> std::optional<std::string> {
+             std::string error;
+             o->shard = parse_shard(value, &error);
+             if (!o->shard) return error;
+             return std::nullopt;
+           });
   t.custom("report", "DIR", "then write the phase report (//analysis:report) into DIR; --report alone: the default",
            "results/reports/<name of --out>/ in the workspace",
            [o](const std::string& value) -> std::optional<std::string> {
@@ -313,6 +324,14 @@ int run(int argc, char** argv) {
   std::optional<ResultsFile> opened = open_results(o.matrix, o.config, LAB_COMPILATION_MODE, unknown, &error);
   if (!opened) return usage_error(error);
   ResultsFile& results = *opened;
+  if (o.matrix.resume) {
+    if (results.shard.has_value() != o.shard.has_value() || (o.shard && results.shard->spec != *o.shard))
+      return usage_error("cannot resume " + o.matrix.out + ": it was run " +
+                         (results.shard ? fmt::format("as --shard={}/{}", results.shard->spec.k, results.shard->spec.n)
+                                        : std::string("without --shard")));
+  } else if (o.shard) {
+    apply_shard(&results, *o.shard);
+  }
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   matrix.results = &results;

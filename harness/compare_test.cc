@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <tuple>
 
 #include "harness/results.h"
@@ -260,6 +261,53 @@ TEST_F(CompareTest, AWorkloadScopedParamReachesOnlyThatWorkload) {
   const Json unscoped = load(out("unscoped.json"));
   EXPECT_EQ(unscoped["cells"][0]["status"], "complete");
   EXPECT_EQ(unscoped["cells"][1]["error"], "bad parameters: unknown flag --batch for workload random_free");
+}
+
+TEST_F(CompareTest, ShardsSplitTheMatrixByGroupAndRecordIt) {
+  const std::vector<std::string> matrix = {"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo,random_free",
+                                           "--threads=1,2", "--reps=1", "--smoke"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = matrix;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  ASSERT_EQ(compare(with({"--out=" + out("whole.json")})).exit_code, 0);
+  std::set<std::tuple<std::string, int, std::string, std::string>> whole, sharded;
+  const auto key = [](const Json& c) {
+    return std::make_tuple(c["workload"].get<std::string>(), c["threads"].get<int>(),
+                           c["allocator"].get<std::string>(), c["mode"].get<std::string>());
+  };
+  const Json whole_json = load(out("whole.json"));
+  for (const Json& c : whole_json["cells"]) whole.insert(key(c));
+  ASSERT_EQ(whole.size(), 8u);
+  for (int k = 1; k <= 3; ++k) {
+    const std::string path = out("shard" + std::to_string(k) + ".json");
+    const ProcessResult r = compare(with({"--shard=" + std::to_string(k) + "/3", "--out=" + path}));
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;
+    const Json j = load(path);
+    EXPECT_EQ(j["shard"]["k"], k);
+    EXPECT_EQ(j["shard"]["n"], 3);
+    ASSERT_EQ(j["shard"]["groups"].size(), 4u) << "every group of the full matrix, with its shard";
+    std::set<std::pair<std::string, int>> mine;
+    for (const Json& g : j["shard"]["groups"])
+      if (g["shard"] == k) mine.insert({g["workload"].get<std::string>(), g["threads"].get<int>()});
+    for (const Json& c : j["cells"]) {
+      EXPECT_TRUE(mine.count({c["workload"].get<std::string>(), c["threads"].get<int>()})) << c.dump();
+      EXPECT_TRUE(sharded.insert(key(c)).second) << "in two shards: " << c["workload"];
+    }
+    EXPECT_EQ(j["cells"].size(), 2 * mine.size()) << "a group is never split";
+  }
+  EXPECT_EQ(sharded, whole);
+  // Resuming a shard as another, or K outside [1, N]: one line, nothing run.
+  const ProcessResult other = compare(with({"--shard=2/3", "--resume", "--out=" + out("shard1.json")}));
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.stderr_tail.find("cannot resume " + out("shard1.json") + ": it was run as --shard=1/3"),
+            std::string::npos)
+      << other.stderr_tail;
+  const ProcessResult bad = compare(with({"--shard=4/3", "--out=" + out("bad.json")}));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.stderr_tail.find("--shard=4/3: K must be in [1, 3]"), std::string::npos) << bad.stderr_tail;
+  EXPECT_FALSE(std::filesystem::exists(out("bad.json")));
 }
 
 TEST_F(CompareTest, ReportWritesThePhaseReportInOneGo) {

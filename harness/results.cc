@@ -196,6 +196,7 @@ Json ResultsFile::to_json() const {
   j["machine"] = machine;
   j["build"] = build;
   j["config"] = config.to_json();
+  if (shard) j["shard"] = shard->to_json();
   Json allocators = Json::array();
   for (const AllocatorSummary& a : allocator_summaries)
     allocators.push_back({{"allocator", a.allocator},
@@ -279,6 +280,10 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
   auto config = CompareConfig::from_json(j["config"], error);
   if (!config) return std::nullopt;
   f.config = *config;
+  if (j.contains("shard")) {
+    f.shard = ShardRecord::from_json(j["shard"], error);
+    if (!f.shard) return std::nullopt;
+  }
   if (!j.contains("cells") || !j["cells"].is_array()) {
     *error = "results has no \"cells\" array";
     return std::nullopt;

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/shard.h"
+
 #include "harness/stats.h"
 #include "workloads/support/record.h"
 
@@ -151,6 +153,9 @@ struct ResultsFile {
   Json machine = Json::object();
   Json build = Json::object();
   CompareConfig config;
+  // compare --shard=K/N: which part of config's matrix this file holds.
+  // Written only when present, so unsharded files read as before.
+  std::optional<ShardRecord> shard;
   std::vector<Cell> cells;
   // One per (allocator, mode) in the order the cells first name them;
   // computed by summarize().

@@ -351,6 +351,31 @@ std::optional<ResultsFile> open_results(const MatrixFlags& flags, const CompareC
   return loaded;
 }
 
+void apply_shard(ResultsFile* results, const ShardSpec& spec) {
+  ShardRecord record;
+  record.spec = spec;
+  std::map<std::pair<std::string, int>, size_t> group_of;  // (workload, threads) -> index
+  std::vector<std::vector<std::string>> modes;
+  for (const Cell& c : results->cells) {
+    const auto key = std::make_pair(c.workload, c.threads);
+    auto [it, added] = group_of.emplace(key, record.groups.size());
+    if (added) {
+      record.groups.push_back({c.workload, c.threads, "", 0});
+      modes.emplace_back();
+    }
+    ShardGroup& g = record.groups[it->second];
+    g.expected_seconds += results->config.reps * expected_run_seconds(c.workload, results->config.params);
+    if (std::find(modes[it->second].begin(), modes[it->second].end(), c.mode) == modes[it->second].end())
+      modes[it->second].push_back(c.mode);
+  }
+  for (size_t i = 0; i < record.groups.size(); ++i) record.groups[i].mode = join(modes[i]);
+  record.shard_of_group = assign_shards(record.groups, spec.n);
+  std::erase_if(results->cells, [&](const Cell& c) {
+    return record.shard_of_group[group_of.at({c.workload, c.threads})] != spec.k;
+  });
+  results->shard = std::move(record);
+}
+
 int report_failed_cells(const ResultsFile& results, int reps, const std::string& out_path) {
   int failed = 0;
   for (const Cell& c : results.cells) failed += c.status(reps) == "failed";

@@ -215,4 +215,11 @@ std::optional<ResultsFile> open_results(const MatrixFlags& flags, const CompareC
                                         const std::string& compilation_mode,
                                         const std::map<std::string, std::string>& failed_names, std::string* error);
 
+// Keeps only shard `spec` of a new results file's matrix, and records it
+// (results->shard). The unit is a (workload, threads) group with all its
+// allocators and modes: a system allocator runs once, preloaded, and is the
+// baseline of the linked cells too, so splitting by mode would put a ratio's
+// two sides on two machines.
+void apply_shard(ResultsFile* results, const ShardSpec& spec);
+
 }  // namespace lab

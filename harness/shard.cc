@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <numeric>
 #include <tuple>
 
@@ -55,6 +56,52 @@ std::vector<int> assign_shards(const std::vector<ShardGroup>& groups, int n) {
     shard[g] = static_cast<int>(least - load.begin()) + 1;
   }
   return shard;
+}
+
+double expected_run_seconds(const std::string& workload, const std::map<std::string, std::string>& params) {
+  if (workload == "soak") {
+    double minutes = 1;
+    for (const char* key : {"minutes", "soak.minutes"})
+      if (auto it = params.find(key); it != params.end()) minutes = std::atof(it->second.c_str());
+    return minutes * 60 + 5;  // and the settle
+  }
+  static const std::map<std::string, double> kSeconds = {
+      {"mixed_lifo", 0.6}, {"random_free", 0.9}, {"producer_consumer", 0.1}, {"larson", 0.6},
+      {"growth", 1.2},     {"mid_churn", 2.6},   {"phase_change", 3.4},
+  };
+  const auto it = kSeconds.find(workload);
+  return it == kSeconds.end() ? 1.0 : it->second;
+}
+
+Json ShardRecord::to_json() const {
+  Json groups_json = Json::array();
+  for (size_t i = 0; i < groups.size(); ++i)
+    groups_json.push_back({{"workload", groups[i].workload},
+                           {"threads", groups[i].threads},
+                           {"mode", groups[i].mode},
+                           {"expected_seconds", groups[i].expected_seconds},
+                           {"shard", shard_of_group[i]}});
+  return {{"k", spec.k}, {"n", spec.n}, {"groups", groups_json}};
+}
+
+std::optional<ShardRecord> ShardRecord::from_json(const Json& j, std::string* error) {
+  ShardRecord r;
+  try {
+    r.spec = ShardSpec{j.at("k").get<int>(), j.at("n").get<int>()};
+    for (const Json& g : j.at("groups")) {
+      r.groups.push_back({g.at("workload").get<std::string>(), g.at("threads").get<int>(),
+                          g.at("mode").get<std::string>(), g.at("expected_seconds").get<double>()});
+      r.shard_of_group.push_back(g.at("shard").get<int>());
+    }
+  } catch (const Json::exception& e) {
+    *error = std::string("\"shard\" is not a shard record (") + e.what() + ")";
+    return std::nullopt;
+  }
+  if (r.spec.n < 1 || r.spec.k < 1 || r.spec.k > r.spec.n) {
+    *error = "\"shard\" has k " + std::to_string(r.spec.k) + " not in [1, n = " + std::to_string(r.spec.n) + "]";
+    return std::nullopt;
+  }
+  return r;
 }
 
 }  // namespace lab

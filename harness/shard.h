@@ -9,11 +9,16 @@
 // longest group's time of the shortest (greedy list scheduling).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace lab {
+
+using Json = nlohmann::ordered_json;  // as harness/results.h
 
 // Shard k of n, 1 <= k <= n.
 struct ShardSpec {
@@ -32,10 +37,32 @@ struct ShardGroup {
   int threads = 1;
   std::string mode;
   double expected_seconds = 0;
+  bool operator==(const ShardGroup&) const = default;
 };
 
 // The shard (1 .. n) of each group, in the groups' order. Depends only on
 // the groups' keys and expected times, not on their order.
 std::vector<int> assign_shards(const std::vector<ShardGroup>& groups, int n);
+
+// What one run of `workload` is expected to take, in seconds, for balancing
+// shards only: the median wall time of a run at the workload's default
+// length on this lab's 2-core VM (results/runs/phase7-latency.json, every
+// allocator, 1 and 2 threads), soak's --minutes, and 1 s for a workload not
+// in the table. --ops is not scaled in: the estimate orders groups, it does
+// not predict their time.
+double expected_run_seconds(const std::string& workload, const std::map<std::string, std::string>& params);
+
+// A sharded results file's record of its shard: K, N, and every group of
+// the full matrix with its expected time and its shard.
+struct ShardRecord {
+  ShardSpec spec;
+  std::vector<ShardGroup> groups;
+  std::vector<int> shard_of_group;  // parallel to groups
+  bool operator==(const ShardRecord&) const = default;
+
+  Json to_json() const;
+  // nullopt and a one-line *error when `j` is not a shard record.
+  static std::optional<ShardRecord> from_json(const Json& j, std::string* error);
+};
 
 }  // namespace lab
