@@ -214,6 +214,7 @@ Json ResultsFile::to_json() const {
     cj["threads"] = c.threads;
     cj["mode"] = c.mode;
     if (!c.settings.empty()) cj["settings"] = c.settings;
+    if (c.machine) cj["machine"] = *c.machine;
     cj["status"] = c.status(config.reps);
     cj["error"] = c.failures.empty() ? Json(nullptr) : Json(c.failures.front().reason);
     cj["refused"] = c.refused ? Json(*c.refused) : Json(nullptr);
@@ -325,6 +326,7 @@ std::optional<ResultsFile> ResultsFile::from_json(const Json& j, std::string* er
     if (cj.contains("params")) c.params = cj["params"];
     if (cj.contains("settings") && cj["settings"].is_object())
       c.settings = cj["settings"].get<std::map<std::string, std::string>>();
+    if (cj.contains("machine") && cj["machine"].is_object()) c.machine = cj["machine"];
     if (cj.contains("callgrind")) c.callgrind = cj["callgrind"];
     f.cells.push_back(std::move(c));
   }

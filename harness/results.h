@@ -96,6 +96,9 @@ struct Cell {
   // The options a setting allocator (hot_mag[learn=on]) runs its cells
   // with: {"HAKMEM_LEARN": "on"}; empty otherwise (and not written).
   std::map<std::string, std::string> settings;
+  // The machine the cell ran on, when it is not the file's (a merge of
+  // shards run on several machines: harness/merge.h); not written otherwise.
+  std::optional<Json> machine;
 
   // "refused" when the allocator declined the cell (bound, multi-threaded);
   // "failed" once any run failed; else "complete" when `reps` runs are in;
