@@ -100,14 +100,18 @@ template <Timing kTiming = Timing::kById>
 // test. The timed steps depend on the numbers alone, so a loop that numbers
 // its steps by block id times the same blocks in either direction. Returns
 // whether a step was timed.
+// The lowest timed number at or after x; *w is its window.
+[[gnu::always_inline]] inline uint64_t timed_at_or_after(uint64_t x, unsigned log2, uint64_t* w) {
+  *w = x >> log2;
+  const uint64_t timed = timed_step_of_window(*w, log2);
+  return timed >= x ? timed : timed_step_of_window(++*w, log2);
+}
+
 // Whether one of the steps numbered first .. first + n - 1 is timed.
 [[gnu::always_inline]] inline bool any_timed_step(uint64_t first, uint64_t n) {
   if (!g_latency_on || n == 0) return false;
-  const unsigned log2 = g_latency_log2;
-  uint64_t w = first >> log2;
-  uint64_t timed = timed_step_of_window(w, log2);
-  if (timed < first) timed = timed_step_of_window(++w, log2);
-  return timed <= first + n - 1;
+  uint64_t w = 0;
+  return timed_at_or_after(first, g_latency_log2, &w) <= first + n - 1;
 }
 
 template <bool kReverse = false, class Step>
@@ -122,11 +126,11 @@ template <bool kReverse = false, class Step>
   uint64_t w = kReverse ? last >> log2 : first >> log2;
   uint64_t timed = 0;
   if (!none) {
-    timed = timed_step_of_window(w, log2);
     if constexpr (!kReverse) {
-      if (timed < first) timed = timed_step_of_window(++w, log2);
+      timed = timed_at_or_after(first, log2, &w);
       none = timed > last;
     } else {
+      timed = timed_step_of_window(w, log2);
       if (timed > last) {
         none = w == 0;
         if (!none) timed = timed_step_of_window(--w, log2);
