@@ -181,7 +181,7 @@ TEST_P(DriverTest, OneCallInNIsTimedIntoOrderedPercentiles) {
   EXPECT_GT(l.timer_floor_ns, 0);
   for (const auto& [name, op, calls] : {std::tuple{"malloc", l.malloc, record.counts.allocations},
                                        std::tuple{"free", l.free, record.counts.frees}}) {
-    // The calls on every 16th block id: calls / 16, to within a block per
+    // One call in each window of 16 steps: calls / 16, to within a call per
     // worker and batch edge (the untimed set-up and drain are not sampled).
     EXPECT_NEAR(static_cast<double>(op.samples), static_cast<double>(calls) / 16, static_cast<double>(calls) / 400)
         << name;

@@ -92,14 +92,6 @@ template <Timing kTiming = Timing::kById>
   }
 }
 
-// Runs step(k, timing) for the n steps k = 0 .. n-1 (k = n-1 .. 0 with
-// kReverse) of a counted loop whose step k is numbered first + k: timing is
-// TimingConstant<kAlways> for the one step of each window of N numbers that
-// timed_step_of_window() picks (workloads/support/latency.h), and
-// TimingConstant<kNever> for the others, which run as plain loops with no
-// test. The timed steps depend on the numbers alone, so a loop that numbers
-// its steps by block id times the same blocks in either direction. Returns
-// whether a step was timed.
 // The lowest timed number at or after x; *w is its window.
 [[gnu::always_inline]] inline uint64_t timed_at_or_after(uint64_t x, unsigned log2, uint64_t* w) {
   *w = x >> log2;
@@ -114,6 +106,14 @@ template <Timing kTiming = Timing::kById>
   return timed_at_or_after(first, g_latency_log2, &w) <= first + n - 1;
 }
 
+// Runs step(k, timing) for the n steps k = 0 .. n-1 (k = n-1 .. 0 with
+// kReverse) of a counted loop whose step k is numbered first + k: timing is
+// TimingConstant<kAlways> for the one step of each window of N numbers that
+// timed_step_of_window() picks (workloads/support/latency.h), and
+// TimingConstant<kNever> for the others, which run as plain loops with no
+// test. The timed steps depend on the numbers alone, so a loop that numbers
+// its steps by block id times the same blocks in either direction. Returns
+// whether a step was timed.
 template <bool kReverse = false, class Step>
 [[gnu::always_inline]] inline bool sampled_steps(uint64_t first, uint64_t n, Step&& step) {
   using Never = TimingConstant<Timing::kNever>;
