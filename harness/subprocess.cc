@@ -155,6 +155,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, double timeout_s
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  // A scheduler that cancels a job signals all its processes: a child that
+  // died of a signal while a stop was asked for died of the stop, and its
+  // run is not a failure (nor is it measured).
+  if (result.signal != 0 && stop_requested != nullptr && *stop_requested != 0) result.interrupted = true;
   return result;
 }
 

@@ -32,6 +32,22 @@ TEST(Subprocess, KillsAHungProcessAtTheDeadline) {
   EXPECT_NE(r.describe_failure().find("timed out"), std::string::npos);
 }
 
+// A batch scheduler cancelling a job (scancel) signals every process of
+// it: the child can die of that SIGTERM before the wait loop sees the stop
+// the same signal asked of the harness. That death is the interruption,
+// not a failure of the run to record against the allocator.
+volatile int g_stop_on_child_exit = 0;
+TEST(Subprocess, AChildKilledWhileAStopIsRequestedWasInterrupted) {
+  g_stop_on_child_exit = 0;
+  struct sigaction on_child {}, before{};
+  on_child.sa_handler = [](int) { g_stop_on_child_exit = 1; };
+  sigaction(SIGCHLD, &on_child, &before);
+  const ProcessResult r = run_process({"/bin/sh", "-c", "kill -TERM $$"}, 10, {}, &g_stop_on_child_exit);
+  sigaction(SIGCHLD, &before, nullptr);
+  EXPECT_EQ(r.signal, SIGTERM);
+  EXPECT_TRUE(r.interrupted);
+}
+
 TEST(Subprocess, StopsWhenAskedTo) {
   volatile int stop = 1;
   const ProcessResult r = run_process({"/bin/sleep", "30"}, 0, {}, &stop);
