@@ -15,8 +15,10 @@
 #include "harness/cli.h"
 #include "harness/drivers.h"
 #include "harness/flag_table.h"
+#include "harness/machine.h"
 #include "harness/results.h"
 #include "harness/runner.h"
+#include "harness/shard.h"
 #include "harness/subprocess.h"
 #include "harness/table.h"
 
@@ -67,6 +69,8 @@ struct Options {
   // Workloads whose length is their --minutes (soak), from the drivers' --list.
   std::set<std::string> minute_workloads;
   std::optional<ShardSpec> shard;  // --shard=K/N
+  bool dry_run = false;            // --dry-run: check and plan, measure nothing
+  bool build_info = false;         // --build-info: print the build facts a results file records
 };
 
 // compare's defaults, each written once; --help shows them from here.
@@ -185,6 +189,12 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
              if (!o->shard) return error;
              return std::nullopt;
            });
+  t.toggle("dry-run", &o->dry_run,
+           "check the flags and every cell's parameters with its driver, print the plan (with --shard, every "
+           "shard's groups and expected time) and stop: nothing is measured or written");
+  t.toggle("build-info", &o->build_info,
+           "print the build facts a results file records (compiler, mode, git commit, dirty) as JSON and stop; "
+           "a file of them named by LAB_BUILD_INFO is recorded instead of the workspace's (tools/lab slurm)");
   t.custom("report", "DIR", "then write the phase report (//analysis:report) into DIR; --report alone: the default",
            "results/reports/<name of --out>/ in the workspace",
            [o](const std::string& value) -> std::optional<std::string> {
@@ -278,9 +288,33 @@ bool write_report(const std::string& tool, const Options& o) {
   return false;
 }
 
+// --dry-run: what a run of these flags would do, and whether every cell
+// can run. Exit 0 when all can, 1 when some would fail (each reason once).
+int print_plan(const std::vector<std::string>& bad_params, const std::map<std::string, std::string>& unknown,
+               const ResultsFile& results, const Options& o) {
+  for (const std::string& why : bad_params) fmt::print(stderr, "error: {}; the cells given it would fail\n", why);
+  int runnable = 0, refused = 0;
+  for (const Cell& c : results.cells) {
+    if (c.refused) ++refused;
+    else if (c.failures.empty()) ++runnable;
+  }
+  const int failing = static_cast<int>(results.cells.size()) - runnable - refused;
+  fmt::print("dry run: {} cells ({} to run, {} refused, {} failing), {} reps each; nothing measured or written\n",
+             results.cells.size(), runnable, refused, failing, o.config.reps);
+  if (results.shard) fmt::print("{}", describe_shards(*results.shard));
+  return failing > 0 || !unknown.empty() ? kExitCellFailed : 0;
+}
+
 int run(int argc, char** argv) {
   Options o = default_options();
   if (auto done = parse_command_line(argc, argv, &o)) return *done;
+  if (o.build_info) {
+    fmt::print("{}\n", build_info(LAB_COMPILATION_MODE).dump(1));
+    return 0;
+  }
+  std::string pin_error;
+  const std::optional<Json> pinned_build = pinned_build_info(&pin_error);
+  if (!pin_error.empty()) return usage_error(pin_error);
 
   // A wrong allocator or workload name, or parameters a driver rejects,
   // fail their own cells, not the run: each problem gets a one-line error
@@ -329,17 +363,19 @@ int run(int argc, char** argv) {
       return usage_error("cannot resume " + o.matrix.out + ": it was run " +
                          (results.shard ? fmt::format("as --shard={}/{}", results.shard->spec.k, results.shard->spec.n)
                                         : std::string("without --shard")));
-  } else if (o.shard) {
-    apply_shard(&results, *o.shard);
+  } else {
+    if (pinned_build) results.build = *pinned_build;
+    if (o.shard) apply_shard(&results, *o.shard);
   }
-  OutputFile out = results_output(o.matrix.out, &results);
-  if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   matrix.results = &results;
   matrix.refuse_cells_without_library();
   matrix.args = [&o](const Cell& cell, bool callgrind) { return driver_args(cell, o, callgrind); };
   matrix.timeout_seconds = o.config.timeout_seconds;
   matrix.reps = o.config.reps;
   if (o.callgrind) matrix.callgrind = [](const Cell&) { return true; };
+  if (o.dry_run) return print_plan(matrix.dry_run(), unknown, results, o);
+  OutputFile out = results_output(o.matrix.out, &results);
+  if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   // Parameter errors show up here, before any timing; each fails its cells.
   for (const std::string& why : matrix.dry_run())
     fmt::print(stderr, "error: {}; the cells given it are marked failed\n", why);

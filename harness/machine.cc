@@ -66,4 +66,21 @@ nlohmann::ordered_json build_info(const char* compilation_mode) {
           {"git_dirty", dirty ? nlohmann::ordered_json(!dirty->empty()) : nlohmann::ordered_json(nullptr)}};
 }
 
+std::optional<nlohmann::ordered_json> pinned_build_info(std::string* error) {
+  error->clear();
+  const char* path = getenv("LAB_BUILD_INFO");
+  if (path == nullptr) return std::nullopt;
+  const auto text = read_file(path);
+  if (!text) {
+    *error = std::string("LAB_BUILD_INFO=") + path + ": cannot read the file";
+    return std::nullopt;
+  }
+  auto j = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    *error = std::string("LAB_BUILD_INFO=") + path + ": not a JSON object (write it with compare --build-info)";
+    return std::nullopt;
+  }
+  return j;
+}
+
 }  // namespace lab

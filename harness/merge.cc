@@ -79,6 +79,11 @@ MergeOutcome merge_shards(const std::vector<ShardFile>& files) {
   std::map<std::pair<std::string, int>, size_t> group_rank;
   for (const ShardGroup& g : first.results.shard->groups) group_rank.emplace(std::make_pair(g.workload, g.threads), group_rank.size());
   for (const auto& [k, f] : by_shard) {
+    if (f->results.status != "complete") {
+      out.incomplete.push_back(k);
+      out.notes.push_back(fmt::format("shard {} of {} is {} ({}): the cells it measured are merged, the rest are "
+                                      "not; compare --resume finishes it", k, n, f->results.status, f->path));
+    }
     complete = complete && f->results.status == "complete";
     m.created_utc = std::min(m.created_utc, f->results.created_utc);
     m.updated_utc = std::max(m.updated_utc, f->results.updated_utc);

@@ -24,6 +24,10 @@ struct MergeOutcome {
   ResultsFile merged;
   std::vector<int> missing;     // shard numbers no file held
   std::vector<int> duplicated;  // shard numbers given more than once (the first file is kept)
+  // Shards whose file is not complete (its task failed, was cancelled or
+  // ran out of time): their cells so far are joined, and compare --resume
+  // (tools/lab slurm --resume) finishes them.
+  std::vector<int> incomplete;
   std::vector<std::string> notes;  // one line each, for stderr
 };
 

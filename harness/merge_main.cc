@@ -21,12 +21,13 @@ Joins the results files of compare --shard=K/N, the shards of one matrix,
 into one results file: every cell once, in the order an unsharded run
 writes them, each with the machine it ran on when the shards ran on more
 than one. Shards of different matrices, schema versions or builds are
-refused. A shard missing or given twice is reported by number, and the
-cells there are are still written.
+refused. A shard missing, given twice or incomplete (its run was
+interrupted) is reported by number, and the cells there are are still
+written.
 
-Exit status: 0 every shard once; 1 a shard missing or given twice (FILE
-holds what there is); 2 bad flags, a file that cannot be read, or files that
-cannot be joined (nothing written).
+Exit status: 0 every shard once and complete; 1 a shard missing, given
+twice or incomplete (FILE holds what there is); 2 bad flags, a file that
+cannot be read, or files that cannot be joined (nothing written).
 )";
 
 int run(int argc, char** argv) {
@@ -59,7 +60,7 @@ int run(int argc, char** argv) {
   if (!write_atomically(out, m.merged.to_json().dump(1) + "\n", &error)) return usage_error(error);
   fmt::print("merged {} cells from {} file{} into {}\n", m.merged.cells.size(), files.size(),
              files.size() == 1 ? "" : "s", out);
-  return m.missing.empty() && m.duplicated.empty() ? 0 : kExitIncomplete;
+  return m.missing.empty() && m.duplicated.empty() && m.incomplete.empty() ? 0 : kExitIncomplete;
 }
 
 }  // namespace

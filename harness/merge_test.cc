@@ -1,5 +1,5 @@
-// Joining shards (harness/merge.h): a round trip, the refusals, missing and
-// duplicated shards, and cells from two machines.
+// Joining shards (harness/merge.h): a round trip, the refusals, missing,
+// duplicated and incomplete shards, and cells from two machines.
 #include "harness/merge.h"
 
 #include <gtest/gtest.h>
@@ -83,6 +83,23 @@ TEST(Merge, MissingAndDuplicatedShardsAreNamedAndTheRestIsKept) {
   EXPECT_EQ(m.notes[1], "missing shard 2 of 3: their cells are not in the merged file");
   EXPECT_EQ(m.merged.status, "interrupted");
   EXPECT_EQ(m.merged.cells.size(), shard(1).results.cells.size() + shard(3).results.cells.size());
+}
+
+// A task that was cancelled or ran out of time leaves a shard file that is
+// not complete: its cells are kept, and the shard is named so that
+// tools/lab slurm --resume submits it again.
+TEST(Merge, AnIncompleteShardIsNamedAndItsCellsAreKept) {
+  ShardFile cut_short = shard(2);
+  cut_short.results.status = "interrupted";
+  const MergeOutcome m = merge_shards({shard(1), cut_short, shard(3)});
+  ASSERT_TRUE(m.refusal.empty()) << m.refusal;
+  EXPECT_TRUE(m.missing.empty());
+  EXPECT_EQ(m.incomplete, std::vector<int>{2});
+  ASSERT_EQ(m.notes.size(), 1u);
+  EXPECT_EQ(m.notes[0], "shard 2 of 3 is interrupted (shard2.json): the cells it measured are merged, the rest are "
+                        "not; compare --resume finishes it");
+  EXPECT_EQ(m.merged.status, "interrupted");
+  EXPECT_EQ(keys(m.merged), keys(whole()));
 }
 
 TEST(Merge, FilesThatAreNotShardsOfOneMatrixAndBuildAreRefused) {

@@ -1,5 +1,7 @@
 #include "harness/shard.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -102,6 +104,25 @@ std::optional<ShardRecord> ShardRecord::from_json(const Json& j, std::string* er
     return std::nullopt;
   }
   return r;
+}
+
+std::string describe_shards(const ShardRecord& record) {
+  std::string out;
+  const int total = static_cast<int>(record.groups.size());
+  for (int k = 1; k <= record.spec.n; ++k) {
+    int count = 0;
+    double seconds = 0;
+    std::string names;
+    for (int i = 0; i < total; ++i) {
+      if (record.shard_of_group[i] != k) continue;
+      ++count;
+      seconds += record.groups[i].expected_seconds;
+      names += fmt::format("{}{} t{}", names.empty() ? "" : ", ", record.groups[i].workload, record.groups[i].threads);
+    }
+    out += fmt::format("shard {} of {}: {} of {} groups, {:.0f} s expected{}\n", k, record.spec.n, count, total,
+                       seconds, names.empty() ? " (nothing to run)" : " (" + names + ")");
+  }
+  return out;
 }
 
 }  // namespace lab

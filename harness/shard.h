@@ -65,4 +65,9 @@ struct ShardRecord {
   static std::optional<ShardRecord> from_json(const Json& j, std::string* error);
 };
 
+// The plan of a sharded matrix, one line per shard: "shard 2 of 3: 4 of 14
+// groups, 310 s expected (mixed_lifo t1, ...)"; compare --dry-run prints it
+// so that a cut can be judged before anything is queued.
+std::string describe_shards(const ShardRecord& record);
+
 }  // namespace lab
