@@ -8,6 +8,11 @@ quartile, relative IQR and ratio here is read from it, never recomputed, so
 the report and the gate cannot disagree. What stays per run (`Cell.values`)
 is there for what one file cannot hold: comparing two files.
 
+Cells measured on different CPUs (a merge of shards run on several
+machines) are grouped by machine as the harness groups them
+(harness/machine_group.h, results/SCHEMA.md "Machine groups"): a ratio is
+only ever to a reference of the cell's own group.
+
 Older runs may lack fields added later (a cell's `params`, `refused`, a run's
 `counts`); those read as None rather than failing. A file that cannot be
 read, is not JSON, or is not a results file of this schema raises
@@ -18,7 +23,7 @@ why, so the report can mark it and still show the rest.
 
 import json
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 SCHEMA_VERSION = 3
 KIND = "hakmem-lab/compare"
@@ -76,6 +81,7 @@ class AllocatorSummary:
     cells: int
     geomean_ratio_to_baseline: Optional[float]  # throughput: above 1 is faster
     geomean_peak_rss_to_baseline: Optional[float]  # peak RSS: below 1 holds less
+    machine: Optional[str] = None  # the machine group's label, in a file of several groups; else None
 
 
 @dataclass
@@ -90,6 +96,12 @@ class Cell:
     error: Optional[str] = None
     callgrind: Optional[dict] = None
     summary: Optional[Summary] = None  # None: missing or malformed in the file (see Results.problems)
+    machine: dict = field(default_factory=dict)  # the machine it ran on: its own in a merge of several, else the file's
+
+    @property
+    def cpu(self) -> Tuple[str, str, str, str]:
+        """Its machine group's identity (cpu_identity)."""
+        return cpu_identity(self.machine)
 
     @property
     def reps(self) -> Optional[int]:
@@ -120,6 +132,39 @@ class Cell:
         if self.callgrind and _is_number(self.callgrind.get("instructions_per_op")):
             return float(self.callgrind["instructions_per_op"])
         return None
+
+
+CPU_FIELDS = ("cpu_model", "cpu_family", "cpu_model_number", "cpu_stepping")
+
+
+def cpu_identity(machine: dict) -> Tuple[str, str, str, str]:
+    """What makes two machines one group: their CPU's model name, family,
+    model number and stepping, as harness/machine_group.h reads them ("" for
+    a field the record lacks; a number as the text JSON writes for it)."""
+    def text(key):
+        value = machine.get(key) if isinstance(machine, dict) else None
+        return "" if value is None else value if isinstance(value, str) else json.dumps(value)
+    return tuple(text(key) for key in CPU_FIELDS)
+
+
+@dataclass
+class MachineGroup:
+    """The cells measured on one CPU, as the harness groups them."""
+    cpu: Tuple[str, str, str, str]
+    label: str  # the model name, with family, model and stepping when another group shares it
+    machines: List[dict]  # the distinct machine records of its cells, in the order first seen
+    cells: List[Cell]
+
+    def ran(self) -> List[Tuple[str, List[int]]]:
+        """(workload, thread counts) of its cells, in file order."""
+        out: List[Tuple[str, List[int]]] = []
+        for c in self.cells:
+            entry = next((e for e in out if e[0] == c.workload), None)
+            if entry is None:
+                out.append((c.workload, [c.threads]))
+            elif c.threads not in entry[1]:
+                entry[1].append(c.threads)
+        return out
 
 
 @dataclass
@@ -154,11 +199,31 @@ class Results:
     def threads(self) -> List[int]:
         return sorted(set(c.threads for c in self.cells))
 
-    def cell(self, workload: str, allocator: str, threads: int) -> Optional[Cell]:
+    def cell(self, workload: str, allocator: str, threads: int, cpu: Optional[tuple] = None) -> Optional[Cell]:
+        """The allocator's cell; with `cpu` (a cpu_identity), only one
+        measured in that machine group."""
         for c in self.cells:
-            if (c.workload, c.allocator, c.threads) == (workload, allocator, threads):
+            if (c.workload, c.allocator, c.threads) == (workload, allocator, threads) and cpu in (None, c.cpu):
                 return c
         return None
+
+    def machine_groups(self) -> List[MachineGroup]:
+        """The cells' machine groups in the order the cells first name them
+        (harness/machine_group.h): one for a file measured on one CPU."""
+        groups: List[MachineGroup] = []
+        for c in self.cells:
+            group = next((g for g in groups if g.cpu == c.cpu), None)
+            if group is None:
+                group = MachineGroup(cpu=c.cpu, label="", machines=[], cells=[])
+                groups.append(group)
+            group.cells.append(c)
+            if c.machine not in group.machines:
+                group.machines.append(c.machine)
+        for g in groups:
+            model, family, number, stepping = (v or "?" for v in g.cpu)
+            shared = sum(o.cpu[0] == g.cpu[0] for o in groups) > 1
+            g.label = f"{model} (family {family}, model {number}, stepping {stepping})" if shared else model
+        return groups
 
     def measured(self, workload: str, threads: int) -> List[Cell]:
         """Cells of a workload and thread count that have runs, in file order."""
@@ -181,11 +246,27 @@ class Results:
             return []
         return list(cell.summary.ratios_to_baseline_by_rep)
 
+    def peak_rss_ratio(self, cell: Cell) -> Optional[float]:
+        """Median peak RSS of `cell` over the baseline's, as the summary holds
+        it; None where the summary or the baseline's runs on its machine lack it."""
+        if not cell.summary or not self._measured_reference(cell, self.baseline):
+            return None
+        return cell.summary.peak_rss_to_baseline
+
+    def on_another_machine(self, cell: Cell, reference: str) -> bool:
+        """True when the reference was measured (same workload and threads)
+        only on another CPU than `cell`: their ratio does not exist, which is
+        not a gap in the file."""
+        return not self._measured_reference(cell, reference) and any(
+            c.runs and c.cpu != cell.cpu for c in self.cells
+            if (c.workload, c.allocator, c.threads) == (cell.workload, reference, cell.threads))
+
     def _measured_reference(self, cell: Cell, reference: str) -> bool:
         # A reference whose runs were left out as malformed shows as having
         # no runs; ratios to it are then left out too, so the table and the
-        # plots never show a ratio to a cell they call failed.
-        ref = self.cell(cell.workload, reference, cell.threads)
+        # plots never show a ratio to a cell they call failed. Nor to one
+        # measured on another CPU, whatever a summary says.
+        ref = self.cell(cell.workload, reference, cell.threads, cpu=cell.cpu)
         return ref is not None and bool(ref.runs)
 
 
@@ -311,6 +392,7 @@ def load(path: str) -> Results:
     if data.get("kind") != KIND:
         raise ResultsError(f"{path}: kind {data.get('kind')!r} is not {KIND!r} (is this a compare results file?)")
     config = _require(data, "config", dict, path, "the file")
+    machine = data.get("machine", {}) or {}
     cells, problems = [], []
     labels = {}  # (allocator, mode) as the file names them -> the label its cells get
     for i, c in enumerate(_require(data, "cells", list, path, "the file")):
@@ -325,6 +407,7 @@ def load(path: str) -> Results:
                 refused=c.get("refused") if isinstance(c.get("refused"), str) else None,
                 error=c.get("error") if isinstance(c.get("error"), str) else None,
                 callgrind=c.get("callgrind") if isinstance(c.get("callgrind"), dict) else None,
+                machine=c["machine"] if isinstance(c.get("machine"), dict) else machine,
             )
         except ResultsError as e:  # not even its name: nothing of it can be shown
             problems.append(f"{e}; the cell is left out")
@@ -346,7 +429,7 @@ def load(path: str) -> Results:
         cell.summary = _summary(c, path, where, problems)
         cells.append(cell)
     return Results(path=path, status=data.get("status", "unknown"), created_utc=data.get("created_utc", "?"),
-                   machine=data.get("machine", {}) or {}, build=data.get("build", {}) or {}, config=config, cells=cells,
+                   machine=machine, build=data.get("build", {}) or {}, config=config, cells=cells,
                    problems=problems, allocator_summaries=_allocator_summaries(data, path, labels, problems))
 
 
@@ -360,12 +443,16 @@ def _allocator_summaries(data: dict, path: str, labels: dict, problems: List[str
         for entry in raw:
             name = _require(entry, "allocator", str, path, f"{where}, an allocator")
             mode = _require(entry, "mode", str, path, f"{where}, {name}")
+            machine = entry.get("machine")
+            if machine is not None and not isinstance(machine, str):
+                raise ResultsError(f"{path}: {where}, {name}: \"machine\" should be str")
             out.append(AllocatorSummary(
                 allocator=labels.get((name, mode), name),
                 cells=int(_require(entry, "cells", int, path, f"{where}, {name}")),
                 geomean_ratio_to_baseline=_number(entry, "geomean_ratio_to_baseline", path, f"{where}, {name}", True),
                 geomean_peak_rss_to_baseline=_number(entry, "geomean_peak_rss_to_baseline", path, f"{where}, {name}",
-                                                     True)))
+                                                     True),
+                machine=machine))
         return out
     except ResultsError as e:
         problems.append(f"{e}; the geometric means show as missing")

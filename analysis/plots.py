@@ -24,7 +24,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from lab_results import Cell, Results  # noqa: E402
+from lab_results import Cell, MachineGroup, Results  # noqa: E402
 
 MIB = 1024.0 * 1024.0
 DPI = 100
@@ -414,6 +414,29 @@ def scaling(results: Results, out_dir: str) -> str:
     _allocator_legend(key, plotted)
     fig.suptitle("Scaling: throughput against threads (allocators measured at one thread count only are left out)")
     return _save(fig, out_dir, "scaling.png")
+
+
+# One hatch per machine (colour stays the allocator's).
+MACHINE_HATCHES = ["", "//", "xx", "..", "\\\\", "oo", "++", "--"]
+
+
+def machines(results: Results, groups: List[MachineGroup], out_dir: str) -> str:
+    """Each allocator's geometric mean ratio to the baseline on each machine
+    of a file measured on several CPUs: grouped bars, one per machine, read
+    from the file's per-machine allocator summaries."""
+    means = {(a.allocator, a.machine): a.geomean_ratio_to_baseline for a in results.allocator_summaries}
+    allocators = [a for a in results.allocators() if any(means.get((a, g.label)) for g in groups)]
+    if not allocators:
+        raise Skipped("the file holds no per-machine geometric means")
+    fig, ax = plt.subplots(figsize=WIDE, constrained_layout=True)
+    series = [(g.label, [means.get((a, g.label)) for a in allocators], None,
+               MACHINE_HATCHES[i % len(MACHINE_HATCHES)]) for i, g in enumerate(groups)]
+    _bar_groups(ax, allocators, series, f"geometric mean × {results.baseline} (1.0 = equal)")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    _hatch_legend(ax, [(label, hatch) for label, _, _, hatch in series], title="machine", fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"Ratio to {results.baseline} on each machine (each to {results.baseline} on the same machine)")
+    return _save(fig, out_dir, "machines.png")
 
 
 # The learner's trace (results/SCHEMA.md, "learning"): its rows' columns,

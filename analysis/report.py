@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 import plots
-from lab_results import Cell, Results, ResultsError, load
+from lab_results import Cell, MachineGroup, Results, ResultsError, load
 
 try:  # scipy is in Debian's python3-scipy; without it the noise test falls back
     from scipy.stats import mannwhitneyu
@@ -102,6 +102,11 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 if absent:
                     missing.append(f"metrics table, {prefix}: {name} missing for {', '.join(absent)}")
 
+            def ratio_row(name, reference, value_of):
+                # A reference measured only on another CPU gives no ratio: not a gap in the file.
+                row(name, lambda c: value_of(c) or ("other machine" if results.on_another_machine(c, reference)
+                                                    else None))
+
             # A program run is one operation: its time is the number, not Mops/s.
             speed = "seconds" if programs else "ops_per_sec"
             if programs:
@@ -113,8 +118,8 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 else None)
             base_cell = cells.get(base)
             if base_cell is not None and base_cell.runs:
-                row(f"× {base}" + (" (its time / this time)" if programs else ""),
-                    lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
+                ratio_row(f"× {base}" + (" (its time / this time)" if programs else ""), base,
+                          lambda c: _scaled(results.ratio(c, base), 1, "{:.2f}"))
             elif base in allocators:
                 missing.append(f"metrics table, {prefix}: no × {base} row, {base} has no runs here")
             if any(c and c.allocator == "bound" and c.runs for c in cells.values()):
@@ -127,8 +132,7 @@ def metrics_table(results: Results, missing: List[str]) -> List[str]:
                 row("Mops per CPU-s", lambda c: _mops(c.median("ops_per_cpu_second")))
             row("peak RSS, MiB", lambda c: _scaled(c.median("peak_rss_bytes"), MIB, "{:.1f}"))
             if base_cell is not None and base_cell.runs:
-                row(f"peak RSS / {base}'s", lambda c: _fmt(c.summary.peak_rss_to_baseline, "{:.2f}")
-                    if c.summary and c.summary.peak_rss_to_baseline is not None else None)
+                ratio_row(f"peak RSS / {base}'s", base, lambda c: _scaled(results.peak_rss_ratio(c), 1, "{:.2f}"))
             if not programs:  # a program's memory after its frees is not observable from outside
                 row("RSS after drain, MiB", lambda c: _scaled(c.median("rss_after_drain_bytes"), MIB, "{:.1f}"))
             # Only workloads with a settle step have it (and files written before it existed do not).
@@ -168,20 +172,23 @@ def _over(c: Cell) -> Optional[str]:
     return None if m is None or f is None else f"{_count(m)} / {_count(f)}"
 
 
-def geomean_table(results: Results, missing: List[str]) -> List[str]:
+def geomean_table(results: Results, missing: List[str], machine: Optional[str] = None) -> List[str]:
     """One row per allocator: the geometric means the harness stored of its
-    cells' ratios to the baseline (the suite's one-number summary)."""
+    cells' ratios to the baseline (the suite's one-number summary); with
+    `machine` (a machine group's label), those of that machine's cells."""
     base = results.baseline
     what = "programs" if results.is_program_suite else "(workload, threads) cells"
-    lines = [f"Geometric means over the {what} where both the allocator and {base} have medians: "
+    lines = [f"Geometric means over the {what}{' of this machine' if machine else ''} where both the allocator "
+             f"and {base} have medians: "
              f"`× {base}` is throughput (for programs {base}'s time over this time; above 1 is faster), "
              f"`peak RSS / {base}'s` is memory (below 1 holds less). `over` counts what the mean spans: "
              "an allocator with fewer has failed or refused cells, and its mean is not comparable.", "",
              f"| allocator | × {base} | peak RSS / {base}'s | over |", "|---|---|---|---|"]
-    if not results.allocator_summaries:
-        missing.append("geometric means: the file holds none")
+    summaries = [a for a in results.allocator_summaries if a.machine == machine]
+    if not summaries:
+        missing.append(f"geometric means{' on ' + machine if machine else ''}: the file holds none")
         return lines + ["| - | missing | missing | - |"]
-    for a in results.allocator_summaries:
+    for a in summaries:
         lines.append(f"| {a.allocator} | {_fmt(a.geomean_ratio_to_baseline, '{:.3f}')} | "
                      f"{_fmt(a.geomean_peak_rss_to_baseline, '{:.3f}')} | {a.cells} |")
     return lines
@@ -323,6 +330,49 @@ def drift_notes(results: Results, previous: Results) -> List[str]:
     return notes
 
 
+def _listed(items: List[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _memory(machine: dict) -> str:
+    return f"{machine['memory_bytes'] / 2**30:.1f} GiB" if machine.get("memory_bytes") else "-"
+
+
+def _thp(machine: dict) -> str:
+    return f"enabled [{machine.get('thp_enabled')}], defrag [{machine.get('thp_defrag')}]"
+
+
+def machine_section(results: Results, groups: List[MachineGroup], missing: List[str]) -> List[str]:
+    """A file whose cells ran on several CPUs: each machine's details, the
+    (workload, threads) groups it ran and its allocators' geometric means,
+    as the harness stored them per machine."""
+    lines = [f"The cells ran on {len(groups)} CPUs (shards of the matrix merged from several machines). Every ratio "
+             "and geometric mean is within one machine: no cell is divided by a baseline measured on another CPU. "
+             "Each machine's means are over the cells it ran, which may be other workloads than another's.", ""]
+    for i, g in enumerate(groups, 1):
+        def seen(value_of) -> str:
+            """The distinct values of the group's machine records (nodes of one CPU may differ)."""
+            values = []
+            for m in g.machines:
+                if (v := value_of(m)) not in values:
+                    values.append(v)
+            return _listed(values)
+
+        model, family, number, stepping = (v or "?" for v in g.cpu)
+        cpu = model if not any(g.cpu[1:]) else f"{model} (family {family}, model {number}, stepping {stepping})"
+        ran = "; ".join(f"{w} at {_listed([str(t) for t in threads])} thread{'' if threads == [1] else 's'}"
+                        for w, threads in g.ran())
+        lines += [f"### Machine {i}: {g.label}", "", "| | |", "|---|---|", f"| CPU | {cpu} |",
+                  f"| cores | {seen(lambda m: str(m.get('cores', '?')))} |",
+                  f"| kernel | {seen(lambda m: str(m.get('kernel', '?')))} |",
+                  f"| memory | {seen(_memory)} |",
+                  f"| transparent huge pages | {seen(_thp)} |",
+                  f"| ran | {ran} |", ""]
+        lines += geomean_table(results, missing, g.label) + [""]
+    return lines
+
+
 CAPTIONS = {
     "throughput": "Throughput on {w}: bars are medians with the interquartile range; the right panel divides by "
                   "{base} and by bound. Look at hakmem's variants against 1.0 (the {base} line) and at how close "
@@ -342,6 +392,11 @@ CAPTIONS = {
                      "Look at the slope in the second half: a line that keeps rising is memory the allocator "
                      "cannot reuse as sizes drift.",
     "scaling": "Throughput against threads: a line that falls as threads are added is contention.",
+    "machines": "Each allocator's geometric mean ratio to {base} on each machine (one bar per machine, hatched as "
+                "the key says; n/a: the allocator has no ratio there), read from the file's per-machine summaries. "
+                "Each ratio is to {base} on the same machine; a machine's mean spans the cells it ran, which may be "
+                "other workloads than another machine's. Look for allocators whose lead changes from one CPU to "
+                "another.",
     "learning": "What hakmem's learner did in one run, named in the title (the first cell with HAKMEM_LEARN=rules or "
                 "on, else any with learning data; its first repetition): each knob's value over time, a step at "
                 "each decision of the record's trace, through the drain and settle step. (a) the tiny classes whose "
@@ -420,32 +475,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     md += ["", "## Machine and build", "", "| | |", "|---|---|"]
     m, b = results.machine, results.build
     driver = b.get("driver", {}) if isinstance(b.get("driver"), dict) else {}
-    for label, value in [("CPU", m.get("cpu_model")), ("cores", m.get("cores")), ("kernel", m.get("kernel")),
-                         ("memory", f"{m['memory_bytes'] / 2**30:.1f} GiB" if m.get("memory_bytes") else None),
-                         ("transparent huge pages", f"enabled [{m.get('thp_enabled')}], defrag [{m.get('thp_defrag')}]"),
-                         ("compiler", b.get("compiler")), ("build mode", b.get("compilation_mode")),
-                         ("driver flags", " ".join(driver.get("compile_flags", [])) or None),
-                         ("git commit", f"{b.get('git_commit')}{' (dirty)' if b.get('git_dirty') else ''}"),
-                         ("matrix", f"{', '.join(results.workloads())}; threads {results.threads()}; "
-                                    f"{results.config.get('reps')} interleaved repetitions")]:
-        md.append(f"| {label} | {value if value is not None else '-'} |")
-
-    md += ["", "## Metrics", ""]
-    if results.is_program_suite:
-        md += ["A real-program suite (`//harness:programs`): each workload is an unmodified program under the "
-               "allocator's library in LD_PRELOAD, its output checked byte for byte against glibc's. Medians of "
-               "wall and CPU seconds and of peak RSS (the process and its children) over the repetitions; `× " +
-               results.baseline + "` is " + results.baseline + "'s time over this time (higher is faster).", ""]
+    groups = results.machine_groups()
+    if len(groups) > 1:  # the file's machine is only the first shard's: each is under Machines
+        machine_rows = [("machines", f"{len(groups)} CPUs: {'; '.join(g.label for g in groups)} (see Machines)")]
     else:
-        md += ["Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " +
-               results.baseline + " (higher is faster), `time vs bound` the time relative to the speed-of-light "
-               "reference (1.00 = bound).", ""]
-    if results.baseline not in results.allocators():
-        md += [f"({results.baseline} was not part of this run, so there is no `× {results.baseline}` row.)", ""]
-    md += metrics_table(results, missing)
-    md += ["", "## Geometric means", ""] + geomean_table(results, missing)
-
-    md += ["", "## Plots", ""]
+        machine_rows = [("CPU", m.get("cpu_model")), ("cores", m.get("cores")), ("kernel", m.get("kernel")),
+                        ("memory", f"{m['memory_bytes'] / 2**30:.1f} GiB" if m.get("memory_bytes") else None),
+                        ("transparent huge pages", f"enabled [{m.get('thp_enabled')}], defrag [{m.get('thp_defrag')}]")]
+    build_rows = [("compiler", b.get("compiler")), ("build mode", b.get("compilation_mode")),
+                  ("driver flags", " ".join(driver.get("compile_flags", [])) or None),
+                  ("git commit", f"{b.get('git_commit')}{' (dirty)' if b.get('git_dirty') else ''}"),
+                  ("matrix", f"{', '.join(results.workloads())}; threads {results.threads()}; "
+                             f"{results.config.get('reps')} interleaved repetitions")]
+    for label, value in machine_rows + build_rows:
+        md.append(f"| {label} | {value if value is not None else '-'} |")
 
     def figure(kind: str, make, **fmt):
         gaps: List[str] = []
@@ -465,6 +508,30 @@ def main(argv: Optional[List[str]] = None) -> int:
             md.extend([f"> **Missing:** {text}", ""])
             missing.append(text)
 
+    if len(groups) > 1:
+        md += ["", "## Machines", ""] + machine_section(results, groups, missing)
+        figure("machines", lambda gaps: plots.machines(results, groups, out_dir), base=results.baseline)
+
+    md += ["", "## Metrics", ""]
+    if results.is_program_suite:
+        md += ["A real-program suite (`//harness:programs`): each workload is an unmodified program under the "
+               "allocator's library in LD_PRELOAD, its output checked byte for byte against glibc's. Medians of "
+               "wall and CPU seconds and of peak RSS (the process and its children) over the repetitions; `× " +
+               results.baseline + "` is " + results.baseline + "'s time over this time (higher is faster).", ""]
+    else:
+        md += ["Medians over the repetitions; `× " + results.baseline + "` is the throughput ratio to " +
+               results.baseline + " (higher is faster), `time vs bound` the time relative to the speed-of-light "
+               "reference (1.00 = bound).", ""]
+    if results.baseline not in results.allocators():
+        md += [f"({results.baseline} was not part of this run, so there is no `× {results.baseline}` row.)", ""]
+    md += metrics_table(results, missing)
+    md += ["", "## Geometric means", ""]
+    if len(groups) > 1:  # a mean never mixes CPUs
+        md.append("One table per machine, under Machines above.")
+    else:
+        md += geomean_table(results, missing)
+
+    md += ["", "## Plots", ""]
     if results.is_program_suite:
         # A program has one run's time and memory: no Mops/s, no after-drain
         # RSS, no series; those plots would only be gaps.

@@ -118,6 +118,99 @@ class ReportTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.out, "learning.png")))
         self.assertIn("no run carries learning data", md)
         self.assertIn("No previous phase given", md)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "machines.png")), "one machine: no machine plot")
+        self.assertNotIn("## Machines", md)
+
+    # two_machines_results.json is small_results.json merged from two CPUs, its
+    # summaries computed by the harness (`bazel run //harness:migrate`):
+    # mixed_lifo on Test CPU 9000, growth on Other CPU 7000 (at 2 threads on
+    # a second node of it, with another kernel).
+    TWO_MACHINES = os.path.join(DATA, "two_machines_results.json")
+
+    def section(self, md, start, end):
+        """The text of report.md between two headings."""
+        return md[md.index(start):md.index(end) if end else None]
+
+    def test_cells_from_two_cpus_get_a_section_per_machine_and_a_plot(self):
+        code, _, err = run_report("--results", self.TWO_MACHINES, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| machines | 2 CPUs: Test CPU 9000; Other CPU 7000 (see Machines) |", md)
+        self.assertNotIn("| CPU | Test CPU 9000 |", md, "the file's machine is only the first shard's")
+        first = self.section(md, "### Machine 1: Test CPU 9000", "### Machine 2:")
+        second = self.section(md, "### Machine 2: Other CPU 7000", "## Metrics")
+        for text in ["| CPU | Test CPU 9000 (family 6, model 85, stepping 4) |", "| cores | 2 |",
+                     "| kernel | Linux 6.1 test |", "| transparent huge pages | enabled [madvise], defrag [madvise] |",
+                     "| ran | mixed_lifo at 1 and 2 threads |",
+                     "| ultra_simple | 2.646 | 1.040 | 2 |", "| bound | 3.250 | 0.976 | 1 |"]:
+            self.assertIn(text, first)
+        for text in ["| CPU | Other CPU 7000 (family 25, model 1, stepping 1) |", "| cores | 8 |",
+                     "| kernel | Linux 6.6 other and Linux 6.6 other-2 |", "| memory | 64.0 GiB |",
+                     "| transparent huge pages | enabled [always], defrag [madvise] |",
+                     "| ran | growth at 1 and 2 threads |",
+                     "| ultra_simple | 0.819 | 0.992 | 2 |", "| bound | - | - | 0 |", "| glibc | 1.000 | 1.000 | 2 |"]:
+            self.assertIn(text, second)
+        self.assertIn("One table per machine, under Machines above.", md, "no mean over both machines")
+        self.assertEqual(png_size(os.path.join(self.out, "machines.png")), (1200, 500))
+        self.assertIn("](machines.png)", second)
+        # The metrics table's ratios are the harness's, each within its machine.
+        self.assertIn("| growth, 1 thr: × glibc | 0.73 | refused | 1.00 |", md)
+
+    def test_per_machine_means_are_the_files_own(self):
+        def edit(doc):
+            for entry in doc["summary"]["allocators"]:
+                if (entry["allocator"], entry.get("machine")) == ("ultra_simple", "Other CPU 7000"):
+                    entry["geomean_ratio_to_baseline"] = 0.5
+        path = self.write_fixture("edited_means.json", edit, base="two_machines_results.json")
+        drawn = []
+        real_bar_groups = plots._bar_groups
+
+        def spy(ax, allocators, series, *args, **kwargs):
+            drawn.append((allocators, series))
+            return real_bar_groups(ax, allocators, series, *args, **kwargs)
+
+        with mock.patch.object(plots, "_bar_groups", spy):
+            results = lab_results.load(path)
+            plots.machines(results, results.machine_groups(), self.out)
+        self.assertEqual(drawn[0][0], ["ultra_simple", "bound", "glibc"])
+        self.assertEqual([(label, values) for label, values, _, _ in drawn[0][1]],
+                         [("Test CPU 9000", [2.6457513110645903, 3.25, 1.0]), ("Other CPU 7000", [0.5, None, 1.0])])
+        code, _, err = run_report("--results", path, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        self.assertIn("| ultra_simple | 0.500 | 0.992 | 2 |", self.section(self.report_md(), "### Machine 2", "## Metrics"))
+
+    def test_a_ratio_is_never_to_a_baseline_on_another_machine(self):
+        results = lab_results.load(self.TWO_MACHINES)
+        self.assertEqual([g.label for g in results.machine_groups()], ["Test CPU 9000", "Other CPU 7000"])
+        self.assertEqual({a.machine for a in results.allocator_summaries}, {"Test CPU 9000", "Other CPU 7000"},
+                         "the harness labels the machines as the reader does")
+        mine = results.cell("growth", "ultra_simple", 2)
+        self.assertAlmostEqual(results.ratio(mine, "glibc"), 0.923, places=3)
+
+        def edit(doc):  # glibc's growth cell at 2 threads ran on the other CPU; a stale summary keeps a ratio
+            cell_of(doc, "growth", "glibc", 2)["machine"] = doc["machine"]
+            cell_of(doc, "growth", "ultra_simple", 2)["summary"]["ratio_to_baseline"] = 0.92
+            cell_of(doc, "growth", "ultra_simple", 2)["summary"]["ratios_to_baseline_by_rep"] = [0.9, 0.92, 0.95]
+        split = self.write_fixture("split.json", edit, base="two_machines_results.json")
+        results = lab_results.load(split)
+        mine = results.cell("growth", "ultra_simple", 2)
+        self.assertIsNone(results.ratio(mine, "glibc"))
+        self.assertIsNone(results.peak_rss_ratio(mine))
+        self.assertEqual(results.ratios_by_rep(mine, "glibc"), [])
+        self.assertIsNone(results.cell("growth", "glibc", 2, cpu=mine.cpu))
+        code, _, err = run_report("--results", split, "--out", self.out)
+        self.assertEqual(code, 0, f"a ratio that cannot exist is not a missing part ({err})")
+        md = self.report_md()
+        self.assertIn("| growth, 2 thr: × glibc | other machine | refused | 1.00 |", md)
+        self.assertIn("| growth, 2 thr: peak RSS / glibc's | other machine | refused | 1.00 |", md)
+
+        def same_name(doc):  # two CPUs of one model name are told apart by family, model and stepping
+            for c in doc["cells"]:
+                c["machine"]["cpu_model"] = "Test CPU 9000"
+        results = lab_results.load(self.write_fixture("same_name.json", same_name, base="two_machines_results.json"))
+        self.assertEqual([g.label for g in results.machine_groups()],
+                         ["Test CPU 9000 (family 6, model 85, stepping 4)",
+                          "Test CPU 9000 (family 25, model 1, stepping 1)"])
 
     def test_a_program_suite_file_is_shown_in_seconds_with_its_geometric_means(self):
         code, _, err = run_report("--results", os.path.join(DATA, "small_programs.json"), "--out", self.out)

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -135,6 +136,14 @@ TEST(Merge, CellsFromSeveralMachinesKeepTheirMachine) {
   }
   EXPECT_EQ(on_b, b.results.cells.size());
   EXPECT_GT(on_b, 0u);
+  // Two CPUs: every ratio within one machine, the geometric means per machine.
+  for (const Cell& c : m.merged.cells)
+    if (c.allocator == "ultra_simple") EXPECT_DOUBLE_EQ(*c.summary.ratio_to_baseline, 2.0) << c.key();
+  std::set<std::pair<std::string, std::string>> summaries;
+  for (const AllocatorSummary& a : m.merged.allocator_summaries) summaries.emplace(a.allocator, a.machine);
+  EXPECT_EQ(summaries, (std::set<std::pair<std::string, std::string>>{
+                           {"ultra_simple", "A"}, {"glibc", "A"}, {"ultra_simple", "B"}, {"glibc", "B"}}));
+  EXPECT_EQ(m.merged.allocator_summaries.size(), 4u);
 }
 
 }  // namespace

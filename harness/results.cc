@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/machine_group.h"
+
 namespace lab {
 std::string cell_key(const std::string& workload, const std::string& allocator, int threads,
                      const std::string& mode) {
@@ -133,32 +135,62 @@ std::optional<double> geometric_mean(const std::vector<double>& values) {
   return std::exp(sum / static_cast<double>(values.size()));
 }
 
-std::vector<AllocatorSummary> allocator_summaries_of(const std::vector<Cell>& cells) {
+// One per (allocator, mode), or per (allocator, mode, machine group) when
+// there are several groups; `group_of` holds each cell's group.
+std::vector<AllocatorSummary> allocator_summaries_of(const std::vector<Cell>& cells,
+                                                     const std::vector<MachineGroup>& groups,
+                                                     const std::vector<size_t>& group_of) {
+  const bool several = groups.size() > 1;
+  const auto same = [&](size_t a, size_t b) {
+    return cells[a].allocator == cells[b].allocator && cells[a].mode == cells[b].mode &&
+           (!several || group_of[a] == group_of[b]);
+  };
   std::vector<AllocatorSummary> out;
-  for (const Cell& c : cells) {
-    const bool seen = std::any_of(out.begin(), out.end(), [&](const AllocatorSummary& s) {
-      return s.allocator == c.allocator && s.mode == c.mode;
-    });
-    if (seen) continue;
+  std::vector<size_t> firsts;  // the first cell of each summary
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (std::any_of(firsts.begin(), firsts.end(), [&](size_t first) { return same(first, i); })) continue;
+    firsts.push_back(i);
     std::vector<double> speed, peak;
-    for (const Cell& mine : cells) {
-      if (mine.allocator != c.allocator || mine.mode != c.mode) continue;
-      if (const auto r = mine.summary.ratio_to_baseline; r && *r > 0) speed.push_back(*r);
-      if (const auto r = mine.summary.peak_rss_to_baseline; r && *r > 0) peak.push_back(*r);
+    for (size_t j = 0; j < cells.size(); ++j) {
+      if (!same(i, j)) continue;
+      if (const auto r = cells[j].summary.ratio_to_baseline; r && *r > 0) speed.push_back(*r);
+      if (const auto r = cells[j].summary.peak_rss_to_baseline; r && *r > 0) peak.push_back(*r);
     }
-    out.push_back({c.allocator, c.mode, static_cast<int>(speed.size()), geometric_mean(speed), geometric_mean(peak)});
+    out.push_back({cells[i].allocator, cells[i].mode, static_cast<int>(speed.size()), geometric_mean(speed),
+                   geometric_mean(peak), several ? groups[group_of[i]].label : ""});
   }
   return out;
+}
+
+// ResultsFile::find's choice among the cells at `among` (one machine
+// group's): the cell in `mode`, else the allocator's cell in another mode.
+const Cell* find_among(const std::vector<Cell>& cells, const std::vector<size_t>& among, const std::string& workload,
+                       const std::string& allocator, int threads, const std::string& mode) {
+  const Cell* other_mode = nullptr;
+  for (size_t i : among) {
+    const Cell& c = cells[i];
+    if (c.workload != workload || c.allocator != allocator || c.threads != threads) continue;
+    if (c.mode == mode) return &c;
+    other_mode = &c;
+  }
+  return other_mode;
 }
 
 }  // namespace
 
 void ResultsFile::summarize() {
   for (Cell& c : cells) c.summary = metrics_of(c);
-  for (Cell& c : cells) {
-    const Cell* base = find(c.workload, config.baseline, c.threads, c.mode);
+  const std::vector<MachineGroup> groups = machine_groups(*this);
+  std::vector<size_t> group_of(cells.size());
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (size_t i : groups[g].cells) group_of[i] = g;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    Cell& c = cells[i];
+    const std::vector<size_t>& mine = groups[group_of[i]].cells;
+    const Cell* base = find_among(cells, mine, c.workload, config.baseline, c.threads, c.mode);
     c.summary.ratio_to_baseline = median_ratio(c.summary, base);
-    c.summary.ratio_to_bound = median_ratio(c.summary, find(c.workload, kBoundAllocator, c.threads, c.mode));
+    c.summary.ratio_to_bound =
+        median_ratio(c.summary, find_among(cells, mine, c.workload, kBoundAllocator, c.threads, c.mode));
     c.summary.peak_rss_to_baseline = median_ratio(c.summary, base, "peak_rss_bytes");
     c.summary.ratios_to_baseline_by_rep.clear();
     if (base == nullptr) continue;
@@ -167,7 +199,7 @@ void ResultsFile::summarize() {
         if (theirs.rep == run.rep && theirs.record.ops_per_sec > 0)
           c.summary.ratios_to_baseline_by_rep.push_back(run.record.ops_per_sec / theirs.record.ops_per_sec);
   }
-  allocator_summaries = allocator_summaries_of(cells);
+  allocator_summaries = allocator_summaries_of(cells, groups, group_of);
 }
 
 Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
@@ -204,6 +236,9 @@ Json ResultsFile::to_json() const {
                           {"cells", a.cells},
                           {"geomean_ratio_to_baseline", optional_number(a.geomean_ratio_to_baseline)},
                           {"geomean_peak_rss_to_baseline", optional_number(a.geomean_peak_rss_to_baseline)}});
+  // Per machine group only in a file that spans several (SCHEMA.md).
+  for (size_t i = 0; i < allocator_summaries.size(); ++i)
+    if (!allocator_summaries[i].machine.empty()) allocators[i]["machine"] = allocator_summaries[i].machine;
   j["summary"] = {{"allocators", allocators}};
   Json cells_json = Json::array();
   for (const Cell& c : cells) {

@@ -138,12 +138,17 @@ struct CompareConfig {
 // suite of programs or workloads is quoted by (mimalloc-bench's summary
 // line); `cells` says how many pairs it spans, so a mean over fewer cells
 // (a failed or refused one) is visible as such. Since version 3.
+// When the cells span several machine groups (harness/machine_group.h),
+// one per (allocator, mode, group): a mean never mixes CPUs.
 struct AllocatorSummary {
   std::string allocator;
   std::string mode;
   int cells = 0;
   std::optional<double> geomean_ratio_to_baseline;     // ops/s: above 1 is faster
   std::optional<double> geomean_peak_rss_to_baseline;  // peak RSS: below 1 holds less
+  // The machine group's label when the file has several; empty (and not
+  // written) otherwise, so one machine's files read as before.
+  std::string machine;
 
   bool operator==(const AllocatorSummary&) const = default;
 };
@@ -160,7 +165,8 @@ struct ResultsFile {
   // Written only when present, so unsharded files read as before.
   std::optional<ShardRecord> shard;
   std::vector<Cell> cells;
-  // One per (allocator, mode) in the order the cells first name them;
+  // One per (allocator, mode), or per (allocator, mode, machine group) when
+  // the cells span several groups, in the order the cells first name them;
   // computed by summarize().
   std::vector<AllocatorSummary> allocator_summaries;
 
@@ -172,7 +178,9 @@ struct ResultsFile {
   const Cell* find(const std::string& workload, const std::string& allocator, int threads,
                    const std::string& mode = kLinkedMode) const;
   // Recomputes every cell's summary from its runs, then the allocator
-  // summaries from the cells'.
+  // summaries from the cells'. A cell's references (the baseline, bound)
+  // are looked up among the cells of its machine group only: a reference
+  // measured on another CPU gives no ratio.
   void summarize();
 
   Json to_json() const;

@@ -109,6 +109,92 @@ TEST(Results, AnAllocatorWithoutABaselineHasNoMeans) {
   }
 }
 
+TEST(Results, RatiosNeverPairCellsOfTwoCpus) {
+  ResultsFile f = sample();
+  // The baseline ran on another CPU: nothing has a ratio to it.
+  f.cells[1].machine = Json{{"cpu_model", "other cpu"}, {"cores", 8}};
+  f.summarize();
+  const CellSummary& mine = f.cells[0].summary;
+  EXPECT_FALSE(mine.ratio_to_baseline);
+  EXPECT_FALSE(mine.peak_rss_to_baseline);
+  EXPECT_TRUE(mine.ratios_to_baseline_by_rep.empty());
+  EXPECT_DOUBLE_EQ(*mine.ratio_to_bound, 0.8) << "bound ran on the file's machine, as ultra_simple did";
+  EXPECT_FALSE(f.cells[1].summary.ratio_to_bound) << "no bound on glibc's machine";
+  EXPECT_DOUBLE_EQ(*f.cells[1].summary.ratio_to_baseline, 1.0) << "glibc against itself";
+
+  // Another node of the same CPU, with another kernel, THP setting and core
+  // count, is the same machine group: ratios as on one machine.
+  f.cells[1].machine =
+      Json{{"cpu_model", "test cpu"}, {"cores", 4}, {"kernel", "Linux 6.6"}, {"thp_enabled", "always"}};
+  f.summarize();
+  EXPECT_DOUBLE_EQ(*f.cells[0].summary.ratio_to_baseline, 2.0);
+  EXPECT_EQ(f.cells[0].summary.ratios_to_baseline_by_rep, (std::vector<double>{2.0, 1.8, 2.2}));
+
+  // The same model name with another stepping is another CPU.
+  f.machine = {{"cpu_model", "test cpu"}, {"cpu_family", "6"}, {"cpu_model_number", "85"}, {"cpu_stepping", "4"}};
+  Json other = f.machine;
+  other["cpu_stepping"] = "7";
+  f.cells[1].machine = other;
+  f.summarize();
+  EXPECT_FALSE(f.cells[0].summary.ratio_to_baseline);
+}
+
+TEST(Results, AllocatorSummariesArePerMachineWhenTheCellsSpanSeveralCpus) {
+  ResultsFile f = sample();
+  Cell a = f.cells[0], b = f.cells[1];  // ultra_simple and glibc on random_free, on another CPU
+  a.workload = b.workload = "random_free";
+  a.runs.clear();
+  b.runs.clear();
+  a.machine = b.machine = Json{{"cpu_model", "other cpu"}, {"cores", 8}};
+  for (int rep = 1; rep <= 3; ++rep) {
+    a.runs.push_back({rep, 20 + rep, 0.1, record(50, 20e6, 3e6)});  // half glibc's speed, 4x its peak
+    b.runs.push_back({rep, 30 + rep, 0.1, record(100, 5e6, 5e6)});
+  }
+  f.cells.push_back(a);
+  f.cells.push_back(b);
+  f.summarize();
+
+  // One per (allocator, mode, machine), in the order the cells name them:
+  // 2x on the file's CPU and 0.5x on the other, never their mean of 1.
+  struct Expected {
+    const char* allocator;
+    const char* machine;
+    int cells;
+    double speed;
+  };
+  const Expected expected[] = {{"ultra_simple", "test cpu", 1, 2.0}, {"glibc", "test cpu", 1, 1.0},
+                               {"bound", "test cpu", 1, 2.5},        {"ultra_simple", "other cpu", 1, 0.5},
+                               {"glibc", "other cpu", 1, 1.0}};
+  ASSERT_EQ(f.allocator_summaries.size(), std::size(expected));
+  for (size_t i = 0; i < std::size(expected); ++i) {
+    const AllocatorSummary& s = f.allocator_summaries[i];
+    EXPECT_EQ(s.allocator, expected[i].allocator) << i;
+    EXPECT_EQ(s.machine, expected[i].machine) << i;
+    EXPECT_EQ(s.cells, expected[i].cells) << i;
+    EXPECT_NEAR(*s.geomean_ratio_to_baseline, expected[i].speed, 1e-12) << i;
+  }
+  EXPECT_NEAR(*f.allocator_summaries[3].geomean_peak_rss_to_baseline, 4.0, 1e-12);
+
+  const Json j = f.to_json()["summary"]["allocators"];
+  EXPECT_EQ(keys(j[3]), (std::set<std::string>{"allocator", "mode", "cells", "geomean_ratio_to_baseline",
+                                               "geomean_peak_rss_to_baseline", "machine"}));
+  EXPECT_EQ(j[3]["machine"], "other cpu");
+  std::string error;
+  const auto back = ResultsFile::from_json(Json::parse(f.to_json().dump()), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->allocator_summaries, f.allocator_summaries);
+
+  // One CPU (two nodes of it): one summary per (allocator, mode), written
+  // without "machine", as before.
+  f.cells[4].machine = f.cells[5].machine = Json{{"cpu_model", "test cpu"}, {"kernel", "Linux 6.6"}};
+  f.summarize();
+  ASSERT_EQ(f.allocator_summaries.size(), 3u);
+  EXPECT_EQ(f.allocator_summaries[0].machine, "");
+  EXPECT_EQ(keys(f.to_json()["summary"]["allocators"][0]),
+            (std::set<std::string>{"allocator", "mode", "cells", "geomean_ratio_to_baseline",
+                                   "geomean_peak_rss_to_baseline"}));
+}
+
 TEST(Results, TopLevelSchemaIsPinned) {
   const Json j = sample().to_json();
   EXPECT_EQ(keys(j), (std::set<std::string>{"schema_version", "kind", "status", "created_utc", "updated_utc",

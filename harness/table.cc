@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
+
+#include "harness/machine_group.h"
 
 namespace lab {
 namespace {
@@ -47,17 +50,23 @@ std::string format_tail(std::optional<double> p99_ns, std::optional<double> p99_
   return fmt::format("{:.0f}/{:.0f}", *p99_ns, *p99_9_ns);
 }
 
-std::string render_table(const ResultsFile& results, const TableOptions& options) {
+namespace {
+
+// The per-(workload, threads) tables of `cells` (the file's, or one machine
+// group's), columns chosen by what these cells have.
+std::string render_cells(const ResultsFile& results, const std::vector<const Cell*>& cells,
+                         const TableOptions& options) {
   std::string out;
   const std::string& baseline = results.config.baseline;
   std::vector<std::pair<std::string, int>> groups;
   std::set<std::pair<std::string, int>> seen;
-  for (const Cell& c : results.cells)
-    if (seen.insert({c.workload, c.threads}).second) groups.emplace_back(c.workload, c.threads);
+  for (const Cell* c : cells)
+    if (seen.insert({c->workload, c->threads}).second) groups.emplace_back(c->workload, c->threads);
 
   bool any_callgrind = false, any_bound = false, any_settle = false, any_learning = false, any_frag = false;
   size_t name_width = 14;  // setting allocators (hot_mag[learn=on]) are longer
-  for (const Cell& c : results.cells) {
+  for (const Cell* cell : cells) {
+    const Cell& c = *cell;
     any_callgrind |= c.callgrind.has_value();
     any_bound |= c.allocator == kBoundAllocator && !c.runs.empty();
     any_settle |= c.summary.median("rss_after_settle_bytes").has_value();
@@ -83,7 +92,8 @@ std::string render_table(const ResultsFile& results, const TableOptions& options
     if (any_learning) header += fmt::format(" {:<22}", "learning");
     header += "  status";
     out += header + "\n" + std::string(header.size() + 6, '-') + "\n";
-    for (const Cell& c : results.cells) {
+    for (const Cell* cell : cells) {
+      const Cell& c = *cell;
       if (c.workload != workload || c.threads != threads) continue;
       const CellSummary& s = c.summary;
       const Spread* rate = s.spread("ops_per_sec");
@@ -116,6 +126,61 @@ std::string render_table(const ResultsFile& results, const TableOptions& options
                                            : fmt::format("{}/{} {}", c.runs.size(), results.config.reps, status));
       out += row + "\n";
     }
+  }
+  return out;
+}
+
+// "a", "a and b", "a, b and c".
+std::string listed(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); ++i) s += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  return s;
+}
+
+// The distinct values `value` reads from the group's machine records, in
+// the order first seen.
+std::vector<std::string> seen_values(const MachineGroup& g, const std::function<std::string(const Json&)>& value) {
+  std::vector<std::string> out;
+  for (const Json& m : g.machines)
+    if (const std::string v = value(m); std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  return out;
+}
+
+// A machine record's field as text; "?" where the record lacks it.
+std::string text_of(const Json& machine, const char* key) {
+  if (!machine.contains(key) || machine[key].is_null()) return "?";
+  return machine[key].is_string() ? machine[key].get<std::string>() : machine[key].dump();
+}
+
+// "machine 1 of 2: <label>" and what the group's nodes were: cores,
+// kernels, THP settings (nodes of one CPU may differ in them).
+std::string machine_heading(const MachineGroup& g, size_t index, size_t count) {
+  const auto cores = seen_values(g, [](const Json& m) { return text_of(m, "cores"); });
+  const auto kernels = seen_values(g, [](const Json& m) { return text_of(m, "kernel"); });
+  const auto thp = seen_values(g, [](const Json& m) {
+    return fmt::format("enabled [{}] defrag [{}]", text_of(m, "thp_enabled"), text_of(m, "thp_defrag"));
+  });
+  const std::string title = fmt::format("machine {} of {}: {}", index + 1, count, g.label);
+  return fmt::format("\n{}\n{}\n{} cores; kernel{} {}; THP {}\n", title, std::string(title.size(), '='),
+                     listed(cores), kernels.size() == 1 ? "" : "s", listed(kernels), listed(thp));
+}
+
+}  // namespace
+
+std::string render_table(const ResultsFile& results, const TableOptions& options) {
+  const std::vector<MachineGroup> groups = machine_groups(results);
+  if (groups.size() <= 1) {
+    std::vector<const Cell*> cells;
+    for (const Cell& c : results.cells) cells.push_back(&c);
+    return render_cells(results, cells, options);
+  }
+  // Several CPUs: each group's tables under its own heading, so no row is
+  // read against a baseline measured on another machine.
+  std::string out;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    std::vector<const Cell*> cells;
+    for (size_t c : groups[i].cells) cells.push_back(&results.cells[c]);
+    out += machine_heading(groups[i], i, groups.size()) + render_cells(results, cells, options);
   }
   return out;
 }

@@ -1,5 +1,8 @@
 // The console view of a results file: one table per (workload, threads),
 // one row per allocator. A consumer of the records, like the JSON writer.
+// When the cells come from more than one machine group (a merge of shards
+// run on several CPUs: harness/machine_group.h), each group's tables follow
+// a heading naming its CPU, cores, kernels and THP settings.
 #pragma once
 
 #include <string>
