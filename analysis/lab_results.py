@@ -222,7 +222,10 @@ class Results:
         for g in groups:
             model, family, number, stepping = (v or "?" for v in g.cpu)
             shared = sum(o.cpu[0] == g.cpu[0] for o in groups) > 1
-            g.label = f"{model} (family {family}, model {number}, stepping {stepping})" if shared else model
+            # As describe_cpu() in harness/machine_group.cc.
+            detail = (f" (family {family}, model {number}, stepping {stepping})" if g.cpu[1]
+                      else " (family and model not recorded)")
+            g.label = model + detail if shared else model
         return groups
 
     def measured(self, workload: str, threads: int) -> List[Cell]:

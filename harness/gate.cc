@@ -1,5 +1,7 @@
 #include "harness/gate.h"
 
+#include "harness/machine_group.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,17 +20,6 @@ Json optional_json(const std::optional<double>& v) { return v ? Json(*v) : Json(
 std::string pct(double change) { return fmt::format("{:+.2f}%", change * 100); }
 
 std::string mib(double bytes) { return fmt::format("{:.2f} MiB", bytes / (1024.0 * 1024.0)); }
-
-// What throughput ratios are comparable across: the model name and, since
-// a VM may call several generations "AMD EPYC", family, model and stepping.
-// (Measured: the same binaries' mixed_lifo ratio to glibc was 1.93 on the
-// baseline's "AMD EPYC" and 1.62 on a family 26 one.)
-std::string cpu_identity(const Json& machine) {
-  const std::string name = machine.value("cpu_model", "?");
-  if (!machine.contains("cpu_family")) return name + " (family and model not recorded)";
-  return fmt::format("{} (family {}, model {}, stepping {})", name, machine.value("cpu_family", "?"),
-                     machine.value("cpu_model_number", "?"), machine.value("cpu_stepping", "?"));
-}
 
 // Beyond min_effect and significant: `m` is slower than `b` on these ratios.
 bool clearly_slower(const std::vector<double>& base, const std::vector<double>& cur, const GateThresholds& t,
@@ -225,8 +216,12 @@ std::vector<GateRow> compare_with_baseline(const GateBaseline& baseline, const s
   std::vector<GateRow> rows;
   std::map<std::string, const GateMeasure*> base_of;
   for (const GateMeasure& m : baseline.cells) base_of[m.key()] = &m;
-  const std::string base_cpu = cpu_identity(baseline.machine);
-  const std::string cpu = cpu_identity(machine);
+  // Throughput ratios are comparable on one CPU only: the model name and,
+  // since a VM may call several generations "AMD EPYC", family, model and
+  // stepping. (Measured: the same binaries' mixed_lifo ratio to glibc was
+  // 1.93 on the baseline's "AMD EPYC" and 1.62 on a family 26 one.)
+  const std::string base_cpu = describe_cpu(cpu_identity(baseline.machine));
+  const std::string cpu = describe_cpu(cpu_identity(machine));
   const bool same_cpu = base_cpu == cpu;
   const bool same_thp = baseline.machine.value("thp_enabled", "?") == machine.value("thp_enabled", "?");
   const bool same_matrix = baseline.config == config;

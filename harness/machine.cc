@@ -37,6 +37,12 @@ std::optional<std::string> git(const std::vector<std::string>& args) {
   return out;
 }
 
+std::string cpu_governor() {
+  const auto text = read_file("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+  if (!text) return "none";
+  return text->substr(0, text->find('\n'));
+}
+
 }  // namespace
 
 nlohmann::ordered_json machine_info() {
@@ -53,7 +59,11 @@ nlohmann::ordered_json machine_info() {
           {"kernel", std::string(u.sysname) + " " + u.release + " " + u.version},
           {"memory_bytes", static_cast<int64_t>(pages) * sysconf(_SC_PAGESIZE)},
           {"thp_enabled", thp_setting("enabled")},
-          {"thp_defrag", thp_setting("defrag")}};
+          {"thp_defrag", thp_setting("defrag")},
+          // Shards run on several nodes: which node, and whether its clock
+          // was pinned ("none": no cpufreq, as in a VM whose host sets it).
+          {"host", std::string(u.nodename)},
+          {"cpu_governor", cpu_governor()}};
 }
 
 nlohmann::ordered_json build_info(const char* compilation_mode) {

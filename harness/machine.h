@@ -8,7 +8,8 @@
 
 namespace lab {
 
-// {cpu_model, cores, kernel, memory_bytes, thp_enabled, thp_defrag}
+// {cpu_model, cpu_family, cpu_model_number, cpu_stepping, cores, kernel,
+// memory_bytes, thp_enabled, thp_defrag, host, cpu_governor}
 nlohmann::ordered_json machine_info();
 
 // {compiler, compilation_mode, git_commit, git_dirty}; git facts come from

@@ -25,6 +25,12 @@ CpuIdentity cpu_identity(const Json& machine) {
           field(machine, "cpu_stepping")};
 }
 
+std::string describe_cpu(const CpuIdentity& cpu) {
+  if (cpu.family.empty()) return or_unknown(cpu.model) + " (family and model not recorded)";
+  return fmt::format("{} (family {}, model {}, stepping {})", or_unknown(cpu.model), cpu.family,
+                     or_unknown(cpu.model_number), or_unknown(cpu.stepping));
+}
+
 const Json& machine_of(const ResultsFile& file, const Cell& cell) { return cell.machine ? *cell.machine : file.machine; }
 
 std::vector<MachineGroup> machine_groups(const ResultsFile& file) {
@@ -43,9 +49,7 @@ std::vector<MachineGroup> machine_groups(const ResultsFile& file) {
     // generations: then the numbers tell the groups apart.
     const bool shared = std::count_if(groups.begin(), groups.end(),
                                       [&](const MachineGroup& o) { return o.cpu.model == g.cpu.model; }) > 1;
-    if (shared)
-      g.label += fmt::format(" (family {}, model {}, stepping {})", or_unknown(g.cpu.family),
-                             or_unknown(g.cpu.model_number), or_unknown(g.cpu.stepping));
+    if (shared) g.label = describe_cpu(g.cpu);
   }
   return groups;
 }

@@ -28,6 +28,11 @@ struct CpuIdentity {
 
 CpuIdentity cpu_identity(const Json& machine);
 
+// "AMD EPYC (family 25, model 1, stepping 1)"; "NAME (family and model not
+// recorded)" for a record that has the model name only. The gate names the
+// baseline's and the current CPU by it.
+std::string describe_cpu(const CpuIdentity& cpu);
+
 // The machine a cell ran on: its own (a merge of shards run on several
 // machines), else the file's.
 const Json& machine_of(const ResultsFile& file, const Cell& cell);

@@ -57,7 +57,7 @@ TEST(MachineGroups, ANameSharedByTwoCpusIsLabelledWithFamilyModelAndStepping) {
   numbers["cpu_family"] = 6;
   const auto mixed = machine_groups(on({Json{{"cpu_model", "Xeon"}}, numbers, cpu("Xeon", "6", "85", "4")}));
   ASSERT_EQ(mixed.size(), 2u);
-  EXPECT_EQ(mixed[0].label, "Xeon (family ?, model ?, stepping ?)");
+  EXPECT_EQ(mixed[0].label, "Xeon (family and model not recorded)");
   EXPECT_EQ(mixed[1].label, "Xeon (family 6, model 85, stepping 4)");
   EXPECT_EQ(mixed[1].cells, (std::vector<size_t>{1, 2}));
 }
