@@ -62,17 +62,25 @@ std::set<std::string> keys(const Json& j) {
   return out;
 }
 
+// Appends `mine` at half `base`'s speed and 4x its peak RSS, three
+// repetitions each (the cells' runs are replaced).
+void add_half_speed_pair(ResultsFile* f, Cell mine, Cell base) {
+  mine.runs.clear();
+  base.runs.clear();
+  for (int rep = 1; rep <= 3; ++rep) {
+    mine.runs.push_back({rep, 20 + rep, 0.1, record(50, 20e6, 3e6)});
+    base.runs.push_back({rep, 30 + rep, 0.1, record(100, 5e6, 5e6)});
+  }
+  f->cells.push_back(mine);
+  f->cells.push_back(base);
+}
+
 TEST(Results, AllocatorSummariesAreGeometricMeansOverTheCellsWithABaseline) {
   ResultsFile f = sample();
   const Json params = {{"ops", 1000}};
   Cell a{"ultra_simple", "hakmem", "random_free", 1, "linked", {}, {}, {}, params, {}, {}};
   Cell b{"glibc", "system", "random_free", 1, "linked", {}, {}, {}, params, {}, {}};
-  for (int rep = 1; rep <= 3; ++rep) {
-    a.runs.push_back({rep, 20 + rep, 0.1, record(50, 20e6, 3e6)});  // half glibc's speed, 4x its peak
-    b.runs.push_back({rep, 30 + rep, 0.1, record(100, 5e6, 5e6)});
-  }
-  f.cells.push_back(a);
-  f.cells.push_back(b);
+  add_half_speed_pair(&f, a, b);
   f.summarize();
 
   ASSERT_EQ(f.allocator_summaries.size(), 3u) << "one per (allocator, mode), in the order the cells name them";
@@ -143,15 +151,8 @@ TEST(Results, AllocatorSummariesArePerMachineWhenTheCellsSpanSeveralCpus) {
   ResultsFile f = sample();
   Cell a = f.cells[0], b = f.cells[1];  // ultra_simple and glibc on random_free, on another CPU
   a.workload = b.workload = "random_free";
-  a.runs.clear();
-  b.runs.clear();
   a.machine = b.machine = Json{{"cpu_model", "other cpu"}, {"cores", 8}};
-  for (int rep = 1; rep <= 3; ++rep) {
-    a.runs.push_back({rep, 20 + rep, 0.1, record(50, 20e6, 3e6)});  // half glibc's speed, 4x its peak
-    b.runs.push_back({rep, 30 + rep, 0.1, record(100, 5e6, 5e6)});
-  }
-  f.cells.push_back(a);
-  f.cells.push_back(b);
+  add_half_speed_pair(&f, a, b);
   f.summarize();
 
   // One per (allocator, mode, machine), in the order the cells name them:
