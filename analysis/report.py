@@ -367,8 +367,12 @@ def machine_section(results: Results, groups: List[MachineGroup], missing: List[
                   f"| cores | {seen(lambda m: str(m.get('cores', '?')))} |",
                   f"| kernel | {seen(lambda m: str(m.get('kernel', '?')))} |",
                   f"| memory | {seen(_memory)} |",
-                  f"| transparent huge pages | {seen(_thp)} |",
-                  f"| ran | {ran} |", ""]
+                  f"| transparent huge pages | {seen(_thp)} |"]
+        # Recorded since issue 15: the nodes, and whether their clocks were pinned.
+        if any("host" in m for m in g.machines):
+            lines += [f"| hosts | {seen(lambda m: str(m.get('host', '?')))} |",
+                      f"| CPU frequency governor | {seen(lambda m: str(m.get('cpu_governor', '?')))} |"]
+        lines += [f"| ran | {ran} |", ""]
         lines += geomean_table(results, missing, g.label) + [""]
     return lines
 
@@ -482,6 +486,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         machine_rows = [("CPU", m.get("cpu_model")), ("cores", m.get("cores")), ("kernel", m.get("kernel")),
                         ("memory", f"{m['memory_bytes'] / 2**30:.1f} GiB" if m.get("memory_bytes") else None),
                         ("transparent huge pages", f"enabled [{m.get('thp_enabled')}], defrag [{m.get('thp_defrag')}]")]
+        if "host" in m:  # recorded since issue 15
+            machine_rows += [("host", m.get("host")), ("CPU frequency governor", m.get("cpu_governor"))]
     build_rows = [("compiler", b.get("compiler")), ("build mode", b.get("compilation_mode")),
                   ("driver flags", " ".join(driver.get("compile_flags", [])) or None),
                   ("git commit", f"{b.get('git_commit')}{' (dirty)' if b.get('git_dirty') else ''}"),

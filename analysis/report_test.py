@@ -156,6 +156,29 @@ class ReportTest(unittest.TestCase):
         # The metrics table's ratios are the harness's, each within its machine.
         self.assertIn("| growth, 1 thr: × glibc | 0.73 | refused | 1.00 |", md)
 
+    def test_the_nodes_and_their_frequency_governors_are_shown_where_recorded(self):
+        def one_node(doc):
+            doc["machine"].update(host="node7", cpu_governor="performance")
+        code, _, err = run_report("--results", self.write_fixture("host.json", one_node), "--out", self.out)
+        self.assertEqual(code, 0, err)
+        md = self.report_md()
+        self.assertIn("| host | node7 |", md)
+        self.assertIn("| CPU frequency governor | performance |", md)
+
+        def two_nodes(doc):
+            for c in doc["cells"]:
+                if "machine" in c:
+                    c["machine"].update(host="b" + c["machine"]["kernel"][-1], cpu_governor="none")
+        code, _, err = run_report("--results", self.write_fixture("hosts.json", two_nodes, base="two_machines_results.json"),
+                                  "--out", self.out)
+        self.assertEqual(code, 0, err)
+        second = self.section(self.report_md(), "### Machine 2: Other CPU 7000", "## Metrics")
+        self.assertIn("| hosts | br and b2 |", second)
+        self.assertIn("| CPU frequency governor | none |", second)
+        # Files from before issue 15 have neither row.
+        code, _, err = run_report("--results", os.path.join(DATA, "small_results.json"), "--out", self.out)
+        self.assertNotIn("| host |", self.report_md())
+
     def test_per_machine_means_are_the_files_own(self):
         def edit(doc):
             for entry in doc["summary"]["allocators"]:
