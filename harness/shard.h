@@ -1,9 +1,11 @@
 // Sharding a compare matrix across machines (issue 15): which shard runs
 // which group of cells.
 //
-// The unit is a group: one (workload, threads, mode) with all its
-// allocators, so every ratio is computed between runs made on one machine,
-// interleaved as ever. Groups go to shards by longest expected time first,
+// The unit is a group: one (workload, threads) with all its allocators and
+// modes, so every ratio is computed between runs made on one machine,
+// interleaved as ever. (The issue asked for (workload, threads, mode); a
+// system allocator has one cell, preloaded, which is the baseline of the
+// linked cells as well, so the modes of a group cannot be split.) Groups go to shards by longest expected time first,
 // each to the shard with the least expected time so far (ties: the lower
 // shard), which is deterministic and keeps the longest shard within the
 // longest group's time of the shortest (greedy list scheduling).
@@ -35,7 +37,7 @@ std::optional<ShardSpec> parse_shard(const std::string& text, std::string* error
 struct ShardGroup {
   std::string workload;
   int threads = 1;
-  std::string mode;
+  std::string mode;  // the group's modes, comma-separated ("linked,preload")
   double expected_seconds = 0;
   bool operator==(const ShardGroup&) const = default;
 };
