@@ -7,22 +7,22 @@
 namespace lab {
 namespace {
 
+std::string or_unknown(const std::string& s) { return s.empty() ? "?" : s; }
+
+}  // namespace
+
 // machine_info() writes strings (as /proc/cpuinfo has them); a hand-made
 // record may hold numbers, which must group like the strings they print as.
-std::string field(const Json& machine, const char* key) {
+std::string machine_text(const Json& machine, const char* key) {
   if (!machine.is_object() || !machine.contains(key)) return "";
   const Json& v = machine[key];
   if (v.is_string()) return v.get<std::string>();
   return v.is_null() ? "" : v.dump();
 }
 
-std::string or_unknown(const std::string& s) { return s.empty() ? "?" : s; }
-
-}  // namespace
-
 CpuIdentity cpu_identity(const Json& machine) {
-  return {field(machine, "cpu_model"), field(machine, "cpu_family"), field(machine, "cpu_model_number"),
-          field(machine, "cpu_stepping")};
+  return {machine_text(machine, "cpu_model"), machine_text(machine, "cpu_family"),
+          machine_text(machine, "cpu_model_number"), machine_text(machine, "cpu_stepping")};
 }
 
 std::string describe_cpu(const CpuIdentity& cpu) {

@@ -28,6 +28,10 @@ struct CpuIdentity {
 
 CpuIdentity cpu_identity(const Json& machine);
 
+// A machine record's field as text: a string as written, a number as JSON
+// prints it (a hand-made record may hold numbers), "" when absent or null.
+std::string machine_text(const Json& machine, const char* key);
+
 // "AMD EPYC (family 25, model 1, stepping 1)"; "NAME (family and model not
 // recorded)" for a record that has the model name only. The gate names the
 // baseline's and the current CPU by it.

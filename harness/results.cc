@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "harness/machine_group.h"
 
@@ -163,12 +164,14 @@ std::vector<AllocatorSummary> allocator_summaries_of(const std::vector<Cell>& ce
 }
 
 // ResultsFile::find's choice among the cells at `among` (one machine
-// group's): the cell in `mode`, else the allocator's cell in another mode.
-const Cell* find_among(const std::vector<Cell>& cells, const std::vector<size_t>& among, const std::string& workload,
+// group's; every cell when null): the cell in `mode`, else the allocator's
+// cell in another mode.
+const Cell* find_among(const std::vector<Cell>& cells, const std::vector<size_t>* among, const std::string& workload,
                        const std::string& allocator, int threads, const std::string& mode) {
   const Cell* other_mode = nullptr;
-  for (size_t i : among) {
-    const Cell& c = cells[i];
+  const size_t n = among != nullptr ? among->size() : cells.size();
+  for (size_t k = 0; k < n; ++k) {
+    const Cell& c = cells[among != nullptr ? (*among)[k] : k];
     if (c.workload != workload || c.allocator != allocator || c.threads != threads) continue;
     if (c.mode == mode) return &c;
     other_mode = &c;
@@ -187,10 +190,10 @@ void ResultsFile::summarize() {
   for (size_t i = 0; i < cells.size(); ++i) {
     Cell& c = cells[i];
     const std::vector<size_t>& mine = groups[group_of[i]].cells;
-    const Cell* base = find_among(cells, mine, c.workload, config.baseline, c.threads, c.mode);
+    const Cell* base = find_among(cells, &mine, c.workload, config.baseline, c.threads, c.mode);
     c.summary.ratio_to_baseline = median_ratio(c.summary, base);
     c.summary.ratio_to_bound =
-        median_ratio(c.summary, find_among(cells, mine, c.workload, kBoundAllocator, c.threads, c.mode));
+        median_ratio(c.summary, find_among(cells, &mine, c.workload, kBoundAllocator, c.threads, c.mode));
     c.summary.peak_rss_to_baseline = median_ratio(c.summary, base, "peak_rss_bytes");
     c.summary.ratios_to_baseline_by_rep.clear();
     if (base == nullptr) continue;
@@ -204,18 +207,12 @@ void ResultsFile::summarize() {
 
 Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
                         const std::string& mode) {
-  Cell* other_mode = nullptr;
-  for (Cell& c : cells) {
-    if (c.workload != workload || c.allocator != allocator || c.threads != threads) continue;
-    if (c.mode == mode) return &c;
-    other_mode = &c;
-  }
-  return other_mode;
+  return const_cast<Cell*>(std::as_const(*this).find(workload, allocator, threads, mode));
 }
 
 const Cell* ResultsFile::find(const std::string& workload, const std::string& allocator, int threads,
                               const std::string& mode) const {
-  return const_cast<ResultsFile*>(this)->find(workload, allocator, threads, mode);
+  return find_among(cells, nullptr, workload, allocator, threads, mode);
 }
 
 Json ResultsFile::to_json() const {

@@ -148,8 +148,8 @@ std::vector<std::string> seen_values(const MachineGroup& g, const std::function<
 
 // A machine record's field as text; "?" where the record lacks it.
 std::string text_of(const Json& machine, const char* key) {
-  if (!machine.contains(key) || machine[key].is_null()) return "?";
-  return machine[key].is_string() ? machine[key].get<std::string>() : machine[key].dump();
+  const std::string text = machine_text(machine, key);
+  return text.empty() ? "?" : text;
 }
 
 // "machine 1 of 2: <label>" and what the group's nodes were: cores,
