@@ -190,8 +190,9 @@ FlagTable flag_table(Options* o, const std::string& workloads_default) {
              return std::nullopt;
            });
   t.toggle("dry-run", &o->dry_run,
-           "check the flags and every cell's parameters with its driver, print the plan (with --shard, every "
-           "shard's groups and expected time) and stop: nothing is measured or written");
+           "check the flags and every cell's parameters with its driver (with --shard, the cells of every shard), "
+           "print the plan (with --shard, every shard's groups and expected time) and stop: nothing is measured or "
+           "written");
   t.toggle("build-info", &o->build_info,
            "print the build facts a results file records (compiler, mode, git commit, dirty) as JSON and stop; "
            "a file of them named by LAB_BUILD_INFO is recorded instead of the workspace's (tools/lab slurm)");
@@ -288,21 +289,26 @@ bool write_report(const std::string& tool, const Options& o) {
   return false;
 }
 
-// --dry-run: what a run of these flags would do, and whether every cell
-// can run. Exit 0 when all can, 1 when some would fail (each reason once).
-int print_plan(const std::vector<std::string>& bad_params, const std::map<std::string, std::string>& unknown,
-               const ResultsFile& results, const Options& o) {
+// --dry-run: what a run of these flags would do, and whether every cell of
+// the whole matrix can run (with --shard too: the check before a job is
+// queued must reach the cells of every shard); then, with --shard, the
+// plan of every shard. Exit 0 when all can run, 1 when some would fail
+// (each reason once).
+int print_plan(const std::vector<std::string>& bad_params, ResultsFile* results, const Options& o) {
   for (const std::string& why : bad_params) fmt::print(stderr, "error: {}; the cells given it would fail\n", why);
   int runnable = 0, refused = 0;
-  for (const Cell& c : results.cells) {
+  for (const Cell& c : results->cells) {
     if (c.refused) ++refused;
     else if (c.failures.empty()) ++runnable;
   }
-  const int failing = static_cast<int>(results.cells.size()) - runnable - refused;
+  const int failing = static_cast<int>(results->cells.size()) - runnable - refused;
   fmt::print("dry run: {} cells ({} to run, {} refused, {} failing), {} reps each; nothing measured or written\n",
-             results.cells.size(), runnable, refused, failing, o.config.reps);
-  if (results.shard) fmt::print("{}", describe_shards(*results.shard));
-  return failing > 0 || !unknown.empty() ? kExitCellFailed : 0;
+             results->cells.size(), runnable, refused, failing, o.config.reps);
+  if (o.shard) {
+    apply_shard(results, *o.shard);
+    fmt::print("{}", describe_shards(*results->shard));
+  }
+  return failing > 0 ? kExitCellFailed : 0;
 }
 
 int run(int argc, char** argv) {
@@ -365,7 +371,7 @@ int run(int argc, char** argv) {
                                         : std::string("without --shard")));
   } else {
     if (pinned_build) results.build = *pinned_build;
-    if (o.shard) apply_shard(&results, *o.shard);
+    if (o.shard && !o.dry_run) apply_shard(&results, *o.shard);  // a dry run checks the whole matrix
   }
   matrix.results = &results;
   matrix.refuse_cells_without_library();
@@ -373,7 +379,7 @@ int run(int argc, char** argv) {
   matrix.timeout_seconds = o.config.timeout_seconds;
   matrix.reps = o.config.reps;
   if (o.callgrind) matrix.callgrind = [](const Cell&) { return true; };
-  if (o.dry_run) return print_plan(matrix.dry_run(), unknown, results, o);
+  if (o.dry_run) return print_plan(matrix.dry_run(), &results, o);
   OutputFile out = results_output(o.matrix.out, &results);
   if (auto e = out.create(o.matrix.resume, true)) return usage_error(*e);  // nothing measured yet
   // Parameter errors show up here, before any timing; each fails its cells.

@@ -310,6 +310,32 @@ TEST_F(CompareTest, ShardsSplitTheMatrixByGroupAndRecordIt) {
   EXPECT_FALSE(std::filesystem::exists(out("bad.json")));
 }
 
+// tools/lab slurm checks a job's flags with --dry-run --shard=1/N before
+// queueing it: a parameter a driver rejects must be found whichever shard
+// its workload falls in, and nothing is measured or written.
+TEST_F(CompareTest, ADryRunChecksEveryShardsCellsAndPrintsThePlan) {
+  const std::vector<std::string> matrix = {"--allocators=ultra_simple,glibc", "--workloads=mixed_lifo,random_free",
+                                           "--threads=1", "--reps=1", "--smoke", "--out=" + out("dry.json"),
+                                           "--dry-run"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = matrix;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const ProcessResult ok = compare(with({"--shard=1/2"}));
+  ASSERT_EQ(ok.exit_code, 0) << ok.stderr_tail;
+  EXPECT_NE(ok.stdout_text.find("dry run: 4 cells (4 to run, 0 refused, 0 failing)"), std::string::npos)
+      << ok.stdout_text;
+  EXPECT_NE(ok.stdout_text.find("shard 1 of 2: 1 of 2 groups"), std::string::npos) << ok.stdout_text;
+  EXPECT_NE(ok.stdout_text.find("shard 2 of 2: 1 of 2 groups"), std::string::npos) << ok.stdout_text;
+  for (const char* workload : {"mixed_lifo", "random_free"}) {  // one of them is in shard 2
+    const ProcessResult bad = compare(with({"--shard=1/2", std::string("--param=") + workload + ".ops=0"}));
+    EXPECT_EQ(bad.exit_code, 1) << workload << ": " << bad.stdout_text;
+    EXPECT_NE(bad.stderr_tail.find("the cells given it would fail"), std::string::npos) << bad.stderr_tail;
+  }
+  EXPECT_FALSE(std::filesystem::exists(out("dry.json")));
+}
+
 TEST_F(CompareTest, ReportWritesThePhaseReportInOneGo) {
   const std::string path = out("with_report.json");
   const std::string dir = out("report_dir");

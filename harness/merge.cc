@@ -73,18 +73,17 @@ MergeOutcome merge_shards(const std::vector<ShardFile>& files) {
   m.config = first.results.config;
   std::set<std::string> machines;
   for (const auto& [k, f] : by_shard) machines.insert(f->results.machine.dump());
-  bool complete = out.missing.empty();
   // The cells in the order an unsharded run writes them: by the groups'
   // order in the matrix, each shard's cells keeping their own order.
   std::map<std::pair<std::string, int>, size_t> group_rank;
-  for (const ShardGroup& g : first.results.shard->groups) group_rank.emplace(std::make_pair(g.workload, g.threads), group_rank.size());
+  for (const ShardGroup& g : first.results.shard->groups)
+    group_rank.emplace(std::make_pair(g.workload, g.threads), group_rank.size());
   for (const auto& [k, f] : by_shard) {
     if (f->results.status != "complete") {
       out.incomplete.push_back(k);
       out.notes.push_back(fmt::format("shard {} of {} is {} ({}): the cells it measured are merged, the rest are "
                                       "not; compare --resume finishes it", k, n, f->results.status, f->path));
     }
-    complete = complete && f->results.status == "complete";
     m.created_utc = std::min(m.created_utc, f->results.created_utc);
     m.updated_utc = std::max(m.updated_utc, f->results.updated_utc);
     for (Cell c : f->results.cells) {
@@ -95,7 +94,7 @@ MergeOutcome merge_shards(const std::vector<ShardFile>& files) {
   std::stable_sort(m.cells.begin(), m.cells.end(), [&](const Cell& a, const Cell& b) {
     return group_rank.at({a.workload, a.threads}) < group_rank.at({b.workload, b.threads});
   });
-  m.status = complete ? "complete" : "interrupted";
+  m.status = out.missing.empty() && out.incomplete.empty() ? "complete" : "interrupted";
   m.summarize();
   return out;
 }

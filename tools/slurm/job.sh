@@ -11,6 +11,15 @@
 #   DIR/jobs                     one line per submission
 #   DIR/merged.json, DIR/report/ the merge job's output
 
+# job_write DIR N FLAGS...: the job's shard count and compare's flags.
+job_write() {
+  local dir="$1" n="$2"
+  shift 2
+  echo "$n" >"$dir/shards.count"
+  : >"$dir/compare.args"
+  [ $# -eq 0 ] || printf '%s\n' "$@" >"$dir/compare.args"
+}
+
 job_shard_count() { cat "$1/shards.count"; }
 
 # job_shard_file DIR K: shard K's results file.
